@@ -1,0 +1,32 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint types pytest bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[all,dev]"
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/paratime demo
+
+test: lint types pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests
+
+types: $(BIN)/.installed
+	$(BIN)/pyright
+
+pytest: $(BIN)/.installed
+	$(BIN)/pytest -q
+
+bench: $(BIN)/.installed
+	$(BIN)/paratime bench --quick
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

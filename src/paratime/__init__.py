@@ -1,0 +1,21 @@
+"""paratime: train and evaluate recurrent neural networks in parallel over time, on JAX."""
+
+import importlib.metadata
+
+from . import cells as cells, train as train
+from ._scan import linear_recurrence as linear_recurrence
+from ._solution import RESULTS as RESULTS, Solution as Solution
+from ._solver import (
+    AbstractSolver as AbstractSolver,
+    Auto as Auto,
+    DEER as DEER,
+    ELK as ELK,
+    QuasiDEER as QuasiDEER,
+    Sequential as Sequential,
+)
+from ._unroll import NewtonError as NewtonError, unroll as unroll
+
+try:
+    __version__ = importlib.metadata.version("paratime")
+except importlib.metadata.PackageNotFoundError:  # pragma: no cover - source checkout
+    __version__ = "0.0.0"

@@ -1,0 +1,195 @@
+"""Linear recurrences h_t = a_t h_{t-1} + b_t solved by a parallel associative scan."""
+
+from typing import Literal
+
+import jax.lax as lax
+import jax.numpy as jnp
+from jaxtyping import Array, Inexact
+
+Structure = Literal["diagonal", "dense", "block"]
+
+
+def _structure(a: Array, b: Array) -> Structure:
+    if a.ndim == 2:
+        return "diagonal"
+    if a.ndim == 3:
+        return "dense"
+    if a.ndim == 4:
+        return "block"
+    raise ValueError(
+        f"`a` must have shape (T, N) (diagonal), (T, N, N) (dense) or (T, K, B, B) "
+        f"(block-diagonal with N = K*B); got shape {a.shape}."
+    )
+
+
+def _combine(structure: Structure):
+    """The associative operator on pairs (A, b): apply (A1, b1) first, then (A2, b2)."""
+    if structure == "diagonal":
+
+        def combine(e1, e2):
+            a1, b1 = e1
+            a2, b2 = e2
+            return a2 * a1, a2 * b1 + b2
+
+    elif structure == "dense":
+
+        def combine(e1, e2):
+            a1, b1 = e1
+            a2, b2 = e2
+            return a2 @ a1, jnp.einsum("...ij,...j->...i", a2, b1) + b2
+
+    else:
+
+        def combine(e1, e2):
+            a1, b1 = e1
+            a2, b2 = e2
+            return a2 @ a1, jnp.einsum("...kij,...kj->...ki", a2, b1) + b2
+
+    return combine
+
+
+def _apply(structure: Structure, a: Array, h: Array) -> Array:
+    """One step's action a @ h (or a * h), for a single time step."""
+    if structure == "diagonal":
+        return a * h
+    if structure == "dense":
+        return a @ h
+    return jnp.einsum("kij,kj->ki", a, h)
+
+
+def _identity(structure: Structure, a: Array) -> Array:
+    """An identity element shaped like one time step of `a`."""
+    if structure == "diagonal":
+        return jnp.ones(a.shape[1:], a.dtype)
+    eye = jnp.eye(a.shape[-1], dtype=a.dtype)
+    return jnp.broadcast_to(eye, a.shape[1:])
+
+
+def _scan_with_h0(structure: Structure, a: Array, b: Array, h0: Array) -> Array:
+    """Parallel scan of one block in scan order (time order already arranged), from h0."""
+    b = b.at[0].add(_apply(structure, a[0], h0))
+    _, h = lax.associative_scan(_combine(structure), (a, b))
+    return h
+
+
+def linear_recurrence(
+    a: Inexact[Array, "T N"] | Inexact[Array, "T N N"] | Inexact[Array, "T K B B"],
+    b: Inexact[Array, "T N"],
+    h0: Inexact[Array, " N"],
+    *,
+    reverse: bool = False,
+    chunk_size: int | None = None,
+) -> Inexact[Array, "T N"]:
+    """Solve a linear recurrence in O(log T) depth with a parallel associative scan.
+
+    Forward (`reverse=False`): h_t = a_t h_{t-1} + b_t for t = 1..T, starting from h_0 = `h0`.
+    Reverse (`reverse=True`): h_t = a_t h_{t+1} + b_t for t = T..1, starting from
+    h_{T+1} = `h0`. (This is the form of an adjoint recurrence.)
+
+    **Arguments:**
+
+    - `a`: the transition. Shape (T, N) for a diagonal transition (elementwise product),
+        (T, N, N) for a dense one (matrix product), or (T, K, B, B) for a block-diagonal one with
+        K blocks of size B, N = K*B. Real or complex.
+    - `b`: the inputs, shape (T, N).
+    - `h0`: the initial (or, with `reverse=True`, terminal) state, shape (N,).
+    - `reverse`: run the recurrence backwards in time.
+    - `chunk_size`: if given, split time into chunks of this length and run them one after the
+        other, each with a parallel scan. Peak memory then scales with `chunk_size` instead
+        of T (useful for dense transitions, whose scan stores T·N² numbers).
+
+    **Returns:**
+
+    The states h_1..h_T, shape (T, N), in the promoted dtype of the inputs.
+
+    **Raises:**
+
+    `ValueError` if the shapes do not fit together.
+
+    **Example:**
+
+    ```python
+    a = jnp.full((1000, 4), 0.9)
+    b = jnp.ones((1000, 4))
+    h = paratime.linear_recurrence(a, b, jnp.zeros(4))  # h[-1] ≈ 10
+    ```
+    """
+    a, b, h0 = jnp.asarray(a), jnp.asarray(b), jnp.asarray(h0)
+    structure = _structure(a, b)
+    if b.ndim != 2:
+        raise ValueError(f"`b` must have shape (T, N); got shape {b.shape}.")
+    T, N = b.shape
+    if h0.shape != (N,):
+        raise ValueError(f"`h0` must have shape (N,) = ({N},) to match `b`; got {h0.shape}.")
+    if a.shape[0] != T:
+        raise ValueError(f"`a` and `b` must have the same length T; got {a.shape[0]} and {T}.")
+    if structure == "diagonal" and a.shape != (T, N):
+        raise ValueError(f"diagonal `a` must have shape (T, N) = {(T, N)}; got {a.shape}.")
+    if structure == "dense" and a.shape != (T, N, N):
+        raise ValueError(f"dense `a` must have shape (T, N, N) = {(T, N, N)}; got {a.shape}.")
+    if structure == "block":
+        K, B = a.shape[1], a.shape[2]
+        if a.shape[3] != B or K * B != N:
+            raise ValueError(
+                f"block-diagonal `a` must have shape (T, K, B, B) with K*B = N = {N}; "
+                f"got {a.shape}."
+            )
+    for name, x in (("a", a), ("b", b), ("h0", h0)):
+        if not jnp.issubdtype(x.dtype, jnp.inexact):
+            raise ValueError(f"`{name}` must be a floating or complex array; got {x.dtype}.")
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"`chunk_size` must be a positive int or None; got {chunk_size!r}.")
+    dtype = jnp.promote_types(jnp.promote_types(a.dtype, b.dtype), h0.dtype)
+    a, b, h0 = a.astype(dtype), b.astype(dtype), h0.astype(dtype)
+    if T == 0:
+        return b
+
+    if reverse:
+        a, b = a[::-1], b[::-1]
+    if structure == "block":
+        b = b.reshape(T, a.shape[1], a.shape[2])
+        h0 = h0.reshape(a.shape[1], a.shape[2])
+
+    if chunk_size is None or chunk_size >= T:
+        h = _scan_with_h0(structure, a, b, h0)
+    else:
+        num_chunks = -(-T // chunk_size)
+        pad = num_chunks * chunk_size - T
+        if pad:
+            a = jnp.concatenate([a, jnp.broadcast_to(_identity(structure, a), (pad,) + a.shape[1:])])
+            b = jnp.concatenate([b, jnp.zeros((pad,) + b.shape[1:], dtype)])
+        a = a.reshape((num_chunks, chunk_size) + a.shape[1:])
+        b = b.reshape((num_chunks, chunk_size) + b.shape[1:])
+
+        def body(carry, ab):
+            hc = _scan_with_h0(structure, ab[0], ab[1], carry)
+            return hc[-1], hc
+
+        _, h = lax.scan(body, h0, (a, b))
+        h = h.reshape((num_chunks * chunk_size,) + h.shape[2:])[:T]
+
+    h = h.reshape(T, N)
+    return h[::-1] if reverse else h
+
+
+def sequential_linear_recurrence(
+    a: Array, b: Array, h0: Array, *, reverse: bool = False
+) -> Array:
+    """The same recurrence as `linear_recurrence`, by a sequential `lax.scan` (the reference)."""
+    structure = _structure(a, b)
+    dtype = jnp.promote_types(jnp.promote_types(a.dtype, b.dtype), h0.dtype)
+    a, b, h0 = a.astype(dtype), b.astype(dtype), h0.astype(dtype)
+    if structure == "block":
+        K, B = a.shape[1], a.shape[2]
+        b = b.reshape(b.shape[0], K, B)
+        h0 = h0.reshape(K, B)
+
+    def step(h, ab):
+        h = _apply(structure, ab[0], h) + ab[1]
+        return h, h
+
+    _, h = lax.scan(step, h0, (a, b), reverse=reverse)
+    return h.reshape(b.shape[0], -1)
+
+
+

@@ -1,0 +1,53 @@
+"""The solver interface."""
+
+import abc
+from typing import Any, ClassVar, Literal
+
+import equinox as eqx
+from jaxtyping import Array, Inexact
+
+from .._flat import FlatCell
+from .._solution import RESULTS
+
+Adjoint = Literal["autodiff", "dense", "diagonal"]
+
+
+class AbstractSolver(eqx.Module):
+    """A method that computes the trajectory h_1..h_T of a recurrent cell.
+
+    Solvers work on flattened states: `solve` receives a `FlatCell` (a map between vectors of
+    length N with `value_and_jacobian` and `value_and_jacobian_diagonal`), the initial state of
+    shape (N,), the inputs (any PyTree with a leading time axis) and an optional initial guess
+    of shape (T, N).
+
+    The class variable `adjoint` says how `unroll` differentiates the solution:
+    `"autodiff"` (through the solver itself, e.g. `lax.scan`), `"dense"` (one reverse linear
+    recurrence with the transposed Jacobians) or `"diagonal"` (the adjoint recurrence solved by
+    quasi-Newton iterations preconditioned with the Jacobian diagonal; O(T·N) memory).
+    Both implicit adjoints are exact at the converged trajectory.
+    """
+
+    adjoint: ClassVar[Adjoint] = "dense"
+
+    @abc.abstractmethod
+    def solve(
+        self,
+        cell: FlatCell,
+        h0: Inexact[Array, " N"],
+        xs: Any,
+        guess: Inexact[Array, "T N"] | None,
+    ) -> tuple[Inexact[Array, "T N"], RESULTS, dict[str, Array]]:
+        """Return `(states, result, stats)`; `stats` has `num_steps` and `residual`."""
+
+    @property
+    def adjoint_rtol(self) -> float | None:
+        """Relative tolerance of the iterative ("diagonal") adjoint; None uses the dtype's."""
+        return getattr(self, "rtol", None)
+
+    @property
+    def adjoint_atol(self) -> float | None:
+        return getattr(self, "atol", None)
+
+    @property
+    def adjoint_max_iters(self) -> int:
+        return getattr(self, "max_iters", 100)

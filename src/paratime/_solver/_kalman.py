@@ -1,0 +1,103 @@
+"""Parallel Kalman filtering and smoothing (Särkkä & García-Fernández, 2021) for ELK steps.
+
+The model is the one of a damped Newton step (Gonzalez et al., 2024):
+
+    s_t = A_t s_{t-1} + b_t + q_t,   q_t ~ N(0, I)          (dynamics, s_0 = h0 exactly)
+    y_t = s_t + r_t,                 r_t ~ N(0, I/λ)        (pseudo-observations y = old iterate)
+
+whose posterior mean minimises Σ_t ‖s_t − A_t s_{t−1} − b_t‖² + λ Σ_t ‖s_t − y_t‖². The filter is
+an associative scan over 5-tuples (A, b, C, η, J); the smoother (means only) is a reverse linear
+recurrence. With diagonal A every quantity is elementwise.
+"""
+
+import jax.lax as lax
+import jax.numpy as jnp
+from jaxtyping import Array
+
+from .._scan import linear_recurrence
+
+
+def _mT(x: Array) -> Array:
+    return jnp.swapaxes(x, -1, -2)
+
+
+def _solve(m: Array, x: Array) -> Array:
+    return jnp.linalg.solve(m, x)
+
+
+def _solve_vec(m: Array, v: Array) -> Array:
+    return jnp.linalg.solve(m, v[..., None])[..., 0]
+
+
+def _combine_dense(ei, ej):
+    Ai, bi, Ci, ni, Ji = ei
+    Aj, bj, Cj, nj, Jj = ej
+    eye = jnp.eye(Ai.shape[-1], dtype=Ai.dtype)
+    M = eye + Ci @ Jj
+    Mt = _mT(M)  # = I + J_j C_i, since C and J are symmetric
+    A = Aj @ _solve(M, Ai)
+    b = jnp.einsum("...ij,...j->...i", Aj, _solve_vec(M, bi + jnp.einsum("...ij,...j->...i", Ci, nj)))
+    b = b + bj
+    C = Aj @ _solve(M, Ci) @ _mT(Aj) + Cj
+    n = jnp.einsum("...ji,...j->...i", Ai, _solve_vec(Mt, nj - jnp.einsum("...ij,...j->...i", Jj, bi)))
+    n = n + ni
+    J = _mT(Ai) @ _solve(Mt, Jj) @ Ai + Ji
+    return A, b, C, n, J
+
+
+def _combine_diagonal(ei, ej):
+    Ai, bi, Ci, ni, Ji = ei
+    Aj, bj, Cj, nj, Jj = ej
+    M = 1 + Ci * Jj
+    A = Aj * Ai / M
+    b = Aj * (bi + Ci * nj) / M + bj
+    C = Aj * Ci * Aj / M + Cj
+    n = Ai * (nj - Jj * bi) / M + ni
+    J = Ai * Jj * Ai / M + Ji
+    return A, b, C, n, J
+
+
+def damped_step(A: Array, b: Array, h0: Array, y: Array, damping: Array) -> Array:
+    """The minimiser of Σ‖s_t − A_t s_{t−1} − b_t‖² + damping·Σ‖s_t − y_t‖² with s_0 = h0.
+
+    `A` is (T, N) (diagonal) or (T, N, N) (dense); `b`, `y` are (T, N). With damping = 0 this is
+    the undamped Newton (DEER) step. O(log T) depth.
+    """
+    diagonal = A.ndim == 2
+    T, N = b.shape
+    K = damping / (1 + damping)  # Kalman gain; the innovation covariance is (1 + 1/λ)·I
+    keep = 1 - K
+    b = b.at[0].add(A[0] * h0 if diagonal else A[0] @ h0)
+    resid = y - b
+    if diagonal:
+        AtA = A * A
+        At_r = A * resid
+        eye_like = jnp.ones_like(b)
+    else:
+        AtA = _mT(A) @ A
+        At_r = jnp.einsum("tji,tj->ti", A, resid)
+        eye_like = jnp.broadcast_to(jnp.eye(N, dtype=A.dtype), A.shape)
+    first = jnp.arange(T) == 0
+    mask_v = first[:, None]
+    mask_m = mask_v if diagonal else first[:, None, None]
+    elems = (
+        jnp.where(mask_m, 0, keep * A),
+        keep * b + K * y,
+        keep * eye_like,
+        jnp.where(mask_v, 0, K * At_r),
+        jnp.where(mask_m, 0, K * AtA),
+    )
+    combine = _combine_diagonal if diagonal else _combine_dense
+    _, m, P, _, _ = lax.associative_scan(combine, elems)
+    # Rauch–Tung–Striebel smoother, means only: s_t = E_t s_{t+1} + g_t, a reverse recurrence.
+    A_next, b_next = A[1:], b[1:]
+    if diagonal:
+        E = P[:-1] * A_next / (A_next * A_next * P[:-1] + 1)
+        g = m[:-1] - E * (A_next * m[:-1] + b_next)
+    else:
+        S = A_next @ P[:-1] @ _mT(A_next) + jnp.eye(N, dtype=A.dtype)
+        E = _mT(_solve(S, A_next @ P[:-1]))
+        g = m[:-1] - jnp.einsum("tij,tj->ti", E, jnp.einsum("tij,tj->ti", A_next, m[:-1]) + b_next)
+    E = jnp.concatenate([E, jnp.zeros_like(E[:1])])
+    g = jnp.concatenate([g, m[-1:]])
+    return linear_recurrence(E, g, jnp.zeros_like(h0), reverse=True)

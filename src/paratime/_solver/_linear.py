@@ -1,0 +1,38 @@
+"""Exact evaluation of linear cells by one associative scan."""
+
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+
+from .._scan import linear_recurrence
+from .._solution import RESULTS
+from ._abstract import AbstractSolver, Adjoint
+
+
+class LinearScan(AbstractSolver):
+    """Solve a cell that is linear and diagonal in its state (`AbstractLinearCell`: LRU, minGRU)
+    exactly, with one `linear_recurrence`. `Auto()` picks it for such cells.
+
+    **Example:**
+
+    ```python
+    sol = paratime.unroll(paratime.cells.MinGRU(3, 8, key=key), h0, xs,
+                          solver=paratime.LinearScan())
+    ```
+    """
+
+    adjoint: ClassVar[Adjoint] = "autodiff"
+
+    def solve(self, cell, h0, xs, guess):
+        from ..cells import AbstractLinearCell
+
+        if not isinstance(cell.cell, AbstractLinearCell):
+            raise ValueError(
+                "`solver=LinearScan()` needs a `cell` that subclasses "
+                f"`paratime.cells.AbstractLinearCell`; got {type(cell.cell).__name__}."
+            )
+        a, b = jax.vmap(cell.cell.coefficients)(xs)
+        states = linear_recurrence(a, b, h0)
+        zero = jnp.zeros((), jnp.abs(h0).dtype)
+        return states, RESULTS.successful, {"num_steps": jnp.array(1), "residual": zero}

@@ -1,0 +1,200 @@
+"""Parareal: exact fine solves on time slices in parallel, corrected by a cheap coarse sweep."""
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
+
+import jax
+import jax.lax as lax
+import jax.numpy as jnp
+from jaxtyping import Array
+
+from .._flat import FlatCell
+from .._scan import linear_recurrence
+from ._abstract import AbstractSolver, Adjoint
+from ._newton import classify, default_tolerance, pad_time
+
+
+def _slices(x: Array, num: int) -> Array:
+    """(num·L, ...) -> (num, L, ...)."""
+    return x.reshape((num, x.shape[0] // num) + x.shape[1:])
+
+
+class Parareal(AbstractSolver):
+    r"""Parareal (Lions, Maday and Turinici, 2001) over `num_slices` slices of the time axis.
+
+    The sequence is cut into S = `num_slices` slices of L = ⌈T/S⌉ steps. Iteration k keeps one
+    start state U_n per slice and
+
+    1. runs the *fine* propagator F, the exact cell step by step, on every slice at once
+       (`vmap` over slices; L sequential steps in all);
+    2. stops when the trajectory so obtained satisfies
+       |h_t − f(h_{t−1}, x_t)| ≤ atol + rtol·|f(h_{t−1}, x_t)| at every slice boundary
+       (inside a slice it holds exactly);
+    3. otherwise corrects the start states with the *coarse* propagator G:
+       U_{n+1}^{k+1} = G(U_n^{k+1}) + F(U_n^k) − G(U_n^k).
+
+    U_0 = h0 is exact, so after k corrections the first k + 1 slices are exact, and after at
+    most S − 1 corrections the whole trajectory is (bit for bit, up to how `vmap` rounds).
+    Each correction is a sequential sweep over the S slices with G, so the fewer the slices
+    the coarse sweep misses, the fewer iterations are needed.
+
+    Coarse propagators:
+
+    - `coarse="quasideer"` (default): G is F linearised around the previous iterate with
+      the Jacobian diagonals multiplied along each slice, G(V) = F(U_n) + D_n ⊙ (V − U_n).
+      The correction is then one QuasiDEER sweep on the slice boundaries, solved by a
+      `linear_recurrence` of length S (O(log S) depth); it costs one Jacobian diagonal per
+      fine step. No coarse cell needed.
+    - `coarse=<cell>`: a user-given cheaper cell with the same state structure, e.g. a
+      linearised cell, or one that takes a `coarse_stride`-times larger step: G on slice n
+      applies it to the inputs x_{nL+s}, x_{nL+2s}, ... (s = `coarse_stride`), L // s steps.
+      The start states of iteration 0 come from one coarse sweep from h0.
+
+    Gradients use the exact adjoint of the other solvers (the "diagonal" one: quasi-Newton
+    iterations with exact vector–Jacobian products, O(T·N) memory); nothing is differentiated
+    through the parareal iterations.
+
+    **Arguments:**
+
+    - `num_slices`: the number of time slices S (≥ 1); the parallelism of the fine sweep.
+    - `coarse`: `"quasideer"` or a cell `(h, x) -> h_next` on the same state PyTree as `h0`.
+    - `coarse_stride`: inputs per coarse step for a coarse cell (≥ 1).
+    - `rtol`, `atol`: tolerances on the slice-boundary residual; default eps^(3/4) of the dtype.
+    - `max_iters`: the most corrections; default `num_slices` (enough for an exact answer).
+
+    **Example:**
+
+    ```python
+    solver = paratime.Parareal(num_slices=16)
+    sol = paratime.unroll(cell, h0, xs, solver=solver)
+    sol.stats["num_steps"]  # corrections made
+    coarse = paratime.Parareal(16, coarse=linearised_cell, coarse_stride=4)
+    ```
+    """
+
+    num_slices: int
+    coarse: Literal["quasideer"] | Callable = "quasideer"
+    coarse_stride: int = 1
+    rtol: float | None = None
+    atol: float | None = None
+    max_iters: int | None = None
+
+    adjoint: ClassVar[Adjoint] = "diagonal"
+
+    def __check_init__(self):
+        if not isinstance(self.num_slices, int) or self.num_slices < 1:
+            raise ValueError(f"`num_slices` must be a positive int; got {self.num_slices!r}.")
+        if not (isinstance(self.coarse, str) and self.coarse == "quasideer") and (
+            isinstance(self.coarse, str) or not callable(self.coarse)
+        ):
+            raise ValueError(f"`coarse` must be 'quasideer' or a cell; got {self.coarse!r}.")
+        if not isinstance(self.coarse_stride, int) or self.coarse_stride < 1:
+            raise ValueError(f"`coarse_stride` must be a positive int; got {self.coarse_stride!r}.")
+        if self.max_iters is not None and self.max_iters < 0:
+            raise ValueError(f"`max_iters` must be non-negative or None; got {self.max_iters}.")
+
+    @property
+    def adjoint_max_iters(self) -> int:
+        return 100
+
+    def solve(self, cell: FlatCell, h0: Array, xs: Any, guess: Array | None):
+        tol = default_tolerance(h0.dtype)
+        rtol = tol if self.rtol is None else self.rtol
+        atol = tol if self.atol is None else self.atol
+        max_iters = self.num_slices if self.max_iters is None else self.max_iters
+        T = jax.tree_util.tree_leaves(xs)[0].shape[0]
+        S = min(self.num_slices, T)
+        L = -(-T // S)
+        # Padding at the end changes no earlier state; the extra states are dropped.
+        xs_s = jax.tree_util.tree_map(lambda x: _slices(x, S), pad_time(xs, S * L))
+        first_x = jax.tree_util.tree_map(lambda x: x[1:, 0], xs_s)
+        use_diag = isinstance(self.coarse, str)
+
+        def fine_slice(u, xs_n):
+            """The exact cell over one slice from u; with the product of Jacobian diagonals."""
+
+            def step(carry, x):
+                h, d = carry
+                if use_diag:
+                    h, diag = cell.value_and_jacobian_diagonal(h, x)
+                    d = diag * d
+                else:
+                    h = cell(h, x)
+                return (h, d), h
+
+            (_, d), ys = lax.scan(step, (u, jnp.ones_like(u)), xs_n)
+            return ys, d
+
+        def evaluate(u):
+            ys, d = jax.vmap(fine_slice)(u, xs_s)
+            ends = ys[:, -1]
+            # Residual at slice starts 1..S-1 (inside slices it is zero by construction).
+            f = jax.vmap(cell)(ends[:-1], first_x)
+            err = jnp.abs(ys[1:, 0] - f)
+            residual = jnp.max(err, initial=0.0)
+            converged = jnp.all(err <= atol + rtol * jnp.abs(f))
+            return ys, ends, d, residual, converged
+
+        if not use_diag:
+            coarse_cell = FlatCell(self.coarse, cell.state)
+            stride = self.coarse_stride
+            coarse_xs = jax.tree_util.tree_map(lambda x: x[:, stride - 1 :: stride], xs_s)
+
+            def coarse_slice(u, xs_n):
+                return lax.scan(lambda h, x: (coarse_cell(h, x), None), u, xs_n)[0]
+
+            def coarse_sweep(g_old, ends, u):
+                """U_{n+1} = F(U_n) + G(U_n^new) − G(U_n), sequentially over the slices."""
+
+                def step(u_new, inp):
+                    g_o, end, u_o, xs_n = inp
+                    same = jnp.all(u_new == u_o)  # keeps exact slices exact, bit for bit
+                    corr = jnp.where(same, 0, coarse_slice(u_new, xs_n) - g_o)
+                    nxt = end + corr
+                    return nxt, nxt
+
+                inputs = (g_old[:-1], ends[:-1], u[:-1], slice_tree(coarse_xs, 0, S - 1))
+                return jnp.concatenate([h0[None], lax.scan(step, h0, inputs)[1]])
+
+        def slice_tree(tree, start, stop):
+            return jax.tree_util.tree_map(lambda x: x[start:stop], tree)
+
+        def correct(u, ends, d):
+            if use_diag:
+                # δ_{n+1} = D_n δ_n + F(U_n) − U_{n+1}, δ_0 = 0: one diagonal linear recurrence.
+                delta = linear_recurrence(d[:-1], ends[:-1] - u[1:], jnp.zeros_like(h0))
+                return u.at[1:].add(delta)
+            g_old = jax.vmap(coarse_slice)(u, coarse_xs)
+            return coarse_sweep(g_old, ends, u)
+
+        if guess is not None:
+            g = pad_time(guess.astype(h0.dtype), S * L)
+            u = jnp.concatenate([h0[None], g[L - 1 : (S - 1) * L : L]])
+        elif use_diag:
+            u = jnp.broadcast_to(h0, (S,) + h0.shape)
+        else:
+            # Iteration 0: one coarse sweep from h0 (U_{n+1} = G(U_n)).
+            def step(h, xs_n):
+                h = coarse_slice(h, xs_n)
+                return h, h
+
+            u = lax.scan(step, h0, slice_tree(coarse_xs, 0, S - 1))[1]
+            u = jnp.concatenate([h0[None], u])
+
+        ys, ends, d, residual, converged = evaluate(u)
+
+        def cond(carry):
+            k, _, _, _, _, residual, converged = carry
+            return (k < max_iters) & ~converged & jnp.isfinite(residual)
+
+        def body(carry):
+            k, u, _, ends, d, _, _ = carry
+            u = correct(u, ends, d)
+            return (k + 1, u) + evaluate(u)
+
+        init = (jnp.array(0), u, ys, ends, d, residual, converged)
+        k, _, ys, _, _, residual, converged = lax.while_loop(cond, body, init)
+        result = classify(converged, residual, jnp.array(False))
+        states = ys.reshape((S * L,) + h0.shape)[:T]
+        return states, result, {"num_steps": k, "residual": residual}
+

@@ -1,0 +1,202 @@
+"""`unroll`: evaluate and differentiate a recurrent cell over a whole sequence."""
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import equinox as eqx
+import jax
+import jax.lax as lax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Inexact, PyTree
+
+from ._adjoint import dense_adjoint, diagonal_adjoint, pullback
+from ._flat import FlatCell, FlatState, flat_state
+from ._solution import RESULTS, Solution
+from ._solver import AbstractSolver, Auto
+from ._solver._newton import shift_in
+from ._solver._sequential import scan_states
+
+
+class NewtonError(RuntimeError):
+    """Raised by `unroll(..., throw=True)` when a parallel solve fails."""
+
+
+def _forward(solver, cell, h0, xs, guess, fallback):
+    states, result, stats = solver.solve(cell, h0, xs, guess)
+    if fallback == "sequential":
+        failed = result != RESULTS.successful
+        states = lax.cond(failed, lambda: scan_states(cell, h0, xs), lambda: states)
+        stats = {**stats, "fallback_used": failed, "newton_result": result._value}
+        result = RESULTS.successful
+    return states, result, stats
+
+
+@eqx.filter_custom_vjp
+def _implicit(vjp_arg, solver, guess, fallback):
+    cell, h0, xs = vjp_arg
+    return _forward(solver, cell, h0, xs, guess, fallback)
+
+
+@_implicit.def_fwd
+def _implicit_fwd(perturbed, vjp_arg, solver, guess, fallback):
+    out = _forward(solver, *vjp_arg, guess, fallback)
+    return out, out[0]
+
+
+@_implicit.def_bwd
+def _implicit_bwd(states, grad_obj, perturbed, vjp_arg, solver, guess, fallback):
+    cell, h0, xs = vjp_arg
+    g = grad_obj[0]
+    if g is None:
+        g = jnp.zeros_like(states)
+    prev = shift_in(h0, states)
+    if solver.adjoint == "dense":
+        lam = dense_adjoint(cell, prev, xs, g)
+    else:
+        lam = diagonal_adjoint(
+            cell,
+            prev,
+            xs,
+            g,
+            rtol=solver.adjoint_rtol,
+            atol=solver.adjoint_atol,
+            max_iters=solver.adjoint_max_iters,
+        )
+    return pullback(cell, prev, xs, lam)
+
+
+@eqx.filter_jit
+def _solve(solver: AbstractSolver, cell: FlatCell, h0, xs, guess, fallback):
+    guess = None if guess is None else lax.stop_gradient(guess)
+    if solver.adjoint == "autodiff":
+        return _forward(solver, cell, h0, xs, guess, fallback)
+    return _implicit((cell, h0, xs), solver, guess, fallback)
+
+
+def _failure_messages(solver: AbstractSolver, T: int, N: int) -> list[str]:
+    head = f"{solver} failed on a sequence of T={T} steps with N={N} state dimensions: "
+    return [head + msg if msg else "" for msg in RESULTS._index_to_message]
+
+
+def _validate(cell, h0, xs, guess, solver, fallback) -> tuple[FlatState, int]:
+    if not callable(cell):
+        raise TypeError(f"`cell` must be callable as cell(h, x); got {type(cell).__name__}.")
+    if not isinstance(solver, AbstractSolver):
+        raise TypeError(f"`solver` must be a paratime solver; got {type(solver).__name__}.")
+    if fallback not in (None, "sequential"):
+        raise ValueError(f"`fallback` must be None or 'sequential'; got {fallback!r}.")
+    h0_leaves = jax.tree_util.tree_leaves(h0)
+    if not h0_leaves:
+        raise ValueError("`h0` must contain at least one array.")
+    dtypes = {jnp.result_type(x) for x in h0_leaves}
+    if len(dtypes) > 1:
+        raise ValueError(f"all leaves of `h0` must share one dtype; got {sorted(map(str, dtypes))}.")
+    if not jnp.issubdtype(next(iter(dtypes)), jnp.inexact):
+        raise ValueError(f"`h0` must be floating or complex; got dtype {next(iter(dtypes))}.")
+    x_leaves = jax.tree_util.tree_leaves(xs)
+    if not x_leaves:
+        raise ValueError("`xs` must contain at least one array with a leading time axis.")
+    if any(np.ndim(x) == 0 for x in x_leaves):
+        raise ValueError("`xs` must have a leading time axis: shape (T, D); got a scalar.")
+    lengths = {np.shape(x)[0] for x in x_leaves}
+    if len(lengths) > 1:
+        raise ValueError(f"all leaves of `xs` must have the same length T; got {sorted(lengths)}.")
+    T = lengths.pop()
+    if T < 1:
+        raise ValueError("`xs` must have at least one time step (T >= 1); got T = 0.")
+    x0 = jax.tree_util.tree_map(lambda x: x[0], xs)
+    h0_shape = jax.eval_shape(lambda: h0)
+    try:
+        out = jax.eval_shape(cell, h0, x0)
+    except Exception as e:
+        raise ValueError(
+            f"calling `cell(h0, xs[0])` failed: {e}. Expected h0 with shapes "
+            f"{[x.shape for x in jax.tree_util.tree_leaves(h0_shape)]} and xs of shape (T, ...)."
+        ) from e
+    if jax.tree_util.tree_structure(out) != jax.tree_util.tree_structure(h0_shape) or any(
+        (a.shape, a.dtype) != (b.shape, b.dtype)
+        for a, b in zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(h0_shape))
+    ):
+        raise ValueError(
+            "`cell(h, x)` must return a state with the same structure, shapes and dtype as `h0`; "
+            f"got {out} for h0 = {h0_shape}."
+        )
+    fs = flat_state(h0)
+    if guess is not None:
+        expected = [(T,) + s for s in fs.shapes]
+        got = [np.shape(x) for x in jax.tree_util.tree_leaves(guess)]
+        if got != expected:
+            raise ValueError(f"`guess` must have shapes {expected} (T, *h0.shape); got {got}.")
+    return fs, T
+
+
+def unroll(
+    cell: Callable[[Any, Any], Any],
+    h0: PyTree[Inexact[Array, "..."]],
+    xs: PyTree[Array],
+    *,
+    solver: AbstractSolver = Auto(),
+    throw: bool = True,
+    fallback: Literal["sequential"] | None = None,
+    guess: PyTree[Inexact[Array, "T ..."]] | None = None,
+) -> Solution:
+    """Compute the trajectory h_t = cell(h_{t−1}, x_t), t = 1..T, in parallel over time.
+
+    **Arguments:**
+
+    - `cell`: any callable `(h, x) -> h_next`, usually an `eqx.Module` (its arrays are the
+        parameters that gradients flow to). Subclass `paratime.cells.AbstractCell` to supply
+        analytic Jacobians; otherwise they come from autodiff.
+    - `h0`: the initial state: an array of shape (N,) or any PyTree of arrays (e.g. the
+        LSTM's `(h, c)`), all of one floating or complex dtype.
+    - `xs`: the inputs: an array of shape (T, D), or any PyTree of arrays with leading axis T.
+    - `solver`: `Auto()` (default), `Sequential()`, `DEER()`, `QuasiDEER()`, `ELK()`, ...
+    - `throw`: if the solve fails (no convergence, non-finite or diverging iterates), raise
+        `NewtonError` (or, under `jit`, an Equinox runtime error) naming the solver and the
+        problem, with hints. With `throw=False` check `Solution.result` instead.
+    - `fallback`: `"sequential"` re-solves with `lax.scan` when the parallel solve fails, so the
+        returned states are always exact (`stats["fallback_used"]` says whether it happened).
+    - `guess`: an initial trajectory for Newton solvers (warm start), shaped like the states.
+
+    **Returns:**
+
+    A `Solution` whose `states` hold h_1..h_T (leading axis T, same structure as `h0`), with
+    `result` and `stats` (`num_steps`, `residual`). Differentiable with `jax.grad` w.r.t. the
+    cell's parameters, `h0` and `xs`; parallel solvers use the exact adjoint method. Batch with
+    `jax.vmap`.
+
+    **Raises:**
+
+    `ValueError`/`TypeError` for malformed arguments; `NewtonError` as described for `throw`.
+
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp, paratime
+    cell = paratime.cells.GRU(3, 16, key=jax.random.key(0))
+    xs = jax.random.normal(jax.random.key(1), (10_000, 3))
+    sol = paratime.unroll(cell, jnp.zeros(16), xs, solver=paratime.DEER())
+    sol.states.shape  # (10000, 16)
+    ```
+    """
+    fs, T = _validate(cell, h0, xs, guess, solver, fallback)
+    flat_cell = FlatCell(cell, fs)
+    h0_flat = fs.ravel(h0)
+    guess_flat = None if guess is None else fs.ravel_trajectory(guess)
+    if isinstance(solver, Auto):
+        solver = solver.select(cell, T, fs.size)
+    states, result, stats = _solve(solver, flat_cell, h0_flat, xs, guess_flat, fallback)
+    if throw:
+        if isinstance(result._value, jax.core.Tracer):
+            code = lax.stop_gradient(result._value)
+            states = eqx.branched_error_if(
+                states, code != 0, code, _failure_messages(solver, T, fs.size)
+            )
+        elif result != RESULTS.successful:
+            message = _failure_messages(solver, T, fs.size)[int(result._value)]
+            raise NewtonError(
+                f"{message} Stopped after {int(stats['num_steps'])} iterations with residual "
+                f"max|h_t - f(h_(t-1), x_t)| = {float(stats['residual']):.3e}."
+            )
+    return Solution(fs.unravel_trajectory(states), result, stats)

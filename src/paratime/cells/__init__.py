@@ -1,0 +1,8 @@
+"""Recurrent cells with analytic Jacobians, and the base classes for your own."""
+
+from ._abstract import AbstractCell as AbstractCell, AbstractLinearCell as AbstractLinearCell
+from ._elman import Elman as Elman
+from ._gru import GRU as GRU
+from ._lru import LRU as LRU
+from ._lstm import LSTM as LSTM
+from ._mingru import MinGRU as MinGRU

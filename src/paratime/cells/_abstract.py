@@ -1,0 +1,73 @@
+"""Base classes for recurrent cells: a callable (h, x) -> h_next plus its Jacobians."""
+
+import abc
+from typing import Any
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Inexact, PyTree
+
+from .._flat import _autodiff_value_and_jacobian, flat_state
+
+
+class AbstractCell(eqx.Module):
+    """A recurrent cell h_t = f(h_{t-1}, x_t).
+
+    Subclasses implement `__call__`. They may override `value_and_jacobian` and
+    `value_and_jacobian_diagonal` with analytic versions; the defaults use forward-mode
+    autodiff. Jacobians are taken with respect to the *ravelled* state (the leaves of the state
+    PyTree flattened and concatenated in `jax.tree_util.tree_leaves` order), so a cell with a
+    state `(h, c)` of sizes (n, n) has an N×N Jacobian with N = 2n.
+
+    Any callable PyTree works with `paratime.unroll`; subclassing is only needed to provide
+    cheaper Jacobians.
+    """
+
+    @abc.abstractmethod
+    def __call__(self, h: PyTree[Inexact[Array, "..."]], x: Any) -> PyTree[Inexact[Array, "..."]]:
+        """One step: the next state from the previous state `h` and the input `x`."""
+
+    def value_and_jacobian(
+        self, h: PyTree[Inexact[Array, "..."]], x: Any
+    ) -> tuple[PyTree[Inexact[Array, "..."]], Inexact[Array, "N N"]]:
+        """The next state and the Jacobian d h_next / d h (ravelled), in one pass."""
+        fs = flat_state(h)
+        value, jac = _autodiff_value_and_jacobian(
+            lambda y: fs.ravel(self(fs.unravel(y), x)), fs.ravel(h)
+        )
+        return fs.unravel(value), jac
+
+    def value_and_jacobian_diagonal(
+        self, h: PyTree[Inexact[Array, "..."]], x: Any
+    ) -> tuple[PyTree[Inexact[Array, "..."]], Inexact[Array, " N"]]:
+        """The next state and the diagonal of d h_next / d h (ravelled).
+
+        The default takes the diagonal of the full Jacobian; shipped cells override it with an
+        O(N) formula.
+        """
+        value, jac = self.value_and_jacobian(h, x)
+        return value, jnp.diagonal(jac)
+
+
+class AbstractLinearCell(AbstractCell):
+    """A cell that is linear and diagonal in its state: h_t = a(x_t) ⊙ h_{t-1} + b(x_t).
+
+    `paratime.unroll` with `Auto()` solves such cells exactly with one `linear_recurrence`.
+    The state must be a single array of shape (N,).
+    """
+
+    @abc.abstractmethod
+    def coefficients(self, x: Any) -> tuple[Inexact[Array, " N"], Inexact[Array, " N"]]:
+        """The per-step coefficients (a_t, b_t)."""
+
+    def __call__(self, h: Inexact[Array, " N"], x: Any) -> Inexact[Array, " N"]:
+        a, b = self.coefficients(x)
+        return a * h + b
+
+    def value_and_jacobian(self, h, x):
+        a, b = self.coefficients(x)
+        return a * h + b, jnp.diag(a)
+
+    def value_and_jacobian_diagonal(self, h, x):
+        a, b = self.coefficients(x)
+        return a * h + b, a

@@ -1,0 +1,77 @@
+"""The LSTM cell, with PyTorch's equations and parameter layout; its state is (h, c)."""
+
+import math
+
+import jax
+import jax.nn as jnn
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._abstract import AbstractCell
+from ._init import default_float, uniform
+
+State = tuple[Float[Array, " N"], Float[Array, " N"]]
+
+
+class LSTM(AbstractCell):
+    """A long short-term memory cell, following `torch.nn.LSTM` exactly:
+
+    (i, f, g, o) = (σ, σ, tanh, σ)(W_ih x + b_ih + W_hh h + b_hh)
+    c' = f ⊙ c + i ⊙ g
+    h' = o ⊙ tanh(c')
+
+    The state is the tuple `(h, c)`; the ravelled state (for Jacobians) is `[h, c]`, N = 2n.
+    Parameters are stacked in PyTorch's gate order (i, f, g, o): `weight_ih` (4n, D),
+    `weight_hh` (4n, n), `bias_ih`, `bias_hh` (4n,), initialised U(−1/√n, 1/√n).
+    """
+
+    weight_ih: Float[Array, "4N D"]
+    weight_hh: Float[Array, "4N N"]
+    bias_ih: Float[Array, " 4N"]
+    bias_hh: Float[Array, " 4N"]
+
+    def __init__(self, input_size: int, hidden_size: int, *, key: PRNGKeyArray, dtype=None):
+        dtype = default_float(dtype)
+        bound = 1 / math.sqrt(hidden_size)
+        k1, k2, k3, k4 = jax.random.split(key, 4)
+        n = hidden_size
+        self.weight_ih = uniform(k1, (4 * n, input_size), bound, dtype)
+        self.weight_hh = uniform(k2, (4 * n, n), bound, dtype)
+        self.bias_ih = uniform(k3, (4 * n,), bound, dtype)
+        self.bias_hh = uniform(k4, (4 * n,), bound, dtype)
+
+    def _forward(self, state: State, x):
+        h, c = state
+        pre = self.weight_ih @ x + self.bias_ih + self.weight_hh @ h + self.bias_hh
+        pi, pf, pg, po = jnp.split(pre, 4)
+        i, f, g, o = jnn.sigmoid(pi), jnn.sigmoid(pf), jnp.tanh(pg), jnn.sigmoid(po)
+        c_next = f * c + i * g
+        tc = jnp.tanh(c_next)
+        return (o * tc, c_next), (i, f, g, o, tc, c)
+
+    def __call__(self, state: State, x: Float[Array, " D"]) -> State:
+        return self._forward(state, x)[0]
+
+    def _coefficients(self, i, f, g, o, tc, c):
+        # d c' / d pre-activations (i, f, g) and d h' / d c', elementwise.
+        dc = (g * i * (1 - i), c * f * (1 - f), i * (1 - g**2))
+        dh_dc = o * (1 - tc**2)
+        dh_do = tc * o * (1 - o)
+        return dc, dh_dc, dh_do
+
+    def value_and_jacobian(self, state, x):
+        value, (i, f, g, o, tc, c) = self._forward(state, x)
+        (ci, cf, cg), dh_dc, dh_do = self._coefficients(i, f, g, o, tc, c)
+        w_i, w_f, w_g, w_o = jnp.split(self.weight_hh, 4)
+        dc_dh = ci[:, None] * w_i + cf[:, None] * w_f + cg[:, None] * w_g
+        dh_dh = dh_do[:, None] * w_o + dh_dc[:, None] * dc_dh
+        top = jnp.concatenate([dh_dh, jnp.diag(dh_dc * f)], axis=1)
+        bottom = jnp.concatenate([dc_dh, jnp.diag(f)], axis=1)
+        return value, jnp.concatenate([top, bottom], axis=0)
+
+    def value_and_jacobian_diagonal(self, state, x):
+        value, (i, f, g, o, tc, c) = self._forward(state, x)
+        (ci, cf, cg), dh_dc, dh_do = self._coefficients(i, f, g, o, tc, c)
+        w_i, w_f, w_g, w_o = (jnp.diagonal(w) for w in jnp.split(self.weight_hh, 4))
+        dh_dh = dh_do * w_o + dh_dc * (ci * w_i + cf * w_f + cg * w_g)
+        return value, jnp.concatenate([dh_dh, f])

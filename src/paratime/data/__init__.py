@@ -1,0 +1,34 @@
+"""Time-series data: chaotic generators, offline real datasets, loaders and validation.
+
+Generators return float32 NumPy arrays of shape `(T, d)` (computed in JAX with a fixed-step
+RK4 integrator); loaders return float32 NumPy arrays of shape `(T, d)` as well.
+"""
+
+from ._datasets import (
+    DATASETS as DATASETS,
+    co2 as co2,
+    elnino as elnino,
+    load as load,
+    load_series as load_series,
+    lorenz63_test as lorenz63_test,
+    lorenz63_train as lorenz63_train,
+    nile as nile,
+    santafe_laser as santafe_laser,
+    sunspots as sunspots,
+)
+from ._delay import mackey_glass as mackey_glass, narma10 as narma10
+from ._files import find_shared as find_shared, read_series as read_series
+from ._integrate import integrate as integrate, rk4_step as rk4_step
+from ._systems import (
+    lorenz63 as lorenz63,
+    lorenz63_vector_field as lorenz63_vector_field,
+    lorenz96 as lorenz96,
+    lorenz96_vector_field as lorenz96_vector_field,
+    rossler as rossler,
+    rossler_vector_field as rossler_vector_field,
+)
+from ._validate import (
+    check_series as check_series,
+    standardise as standardise,
+    train_test_split as train_test_split,
+)

@@ -1,0 +1,55 @@
+"""`paratime decomp ...`: run the decomposition evidence and draw its figures."""
+
+import json
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+
+@app.command()
+def evidence(
+    task: str = typer.Option("lorenz", help="lorenz (needs ../shared/data/lorenz63) or recall."),
+    steps: int = typer.Option(400, help="Gradient steps for every method."),
+    hidden: int = typer.Option(16),
+    batch: int = typer.Option(4),
+    length: int = typer.Option(512),
+    windows: int = typer.Option(8),
+    overlap: int = typer.Option(8),
+    sharded_devices: int = typer.Option(0, help="Also time the sharded run on this many devices."),
+    out: Path = typer.Option(Path("benchmarks/results/decomp-lorenz.json")),
+) -> None:
+    """Train BPTT, decomposition (shared / local θ) and multiple shooting; write JSON."""
+    from ._evidence import run_evidence
+
+    result = run_evidence(
+        task,
+        steps=steps,
+        hidden=hidden,
+        batch=batch,
+        length=length,
+        num_windows=windows,
+        overlap=overlap,
+        sharded_devices=sharded_devices,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    for name, m in result["methods"].items():
+        typer.echo(
+            f"{name:28s} final {m['final_loss']:.4g}  {1e3 * m['wall_time_per_grad_step_s']:.2f} "
+            f"ms/step  steps to 1.1×BPTT: {m['grad_steps_to_target']}"
+        )
+
+
+@app.command()
+def plot(
+    results: list[Path] = typer.Argument(..., help="JSON files written by `evidence`."),
+    out_dir: Path = typer.Option(Path("docs/figures")),
+) -> None:
+    """Draw `decomp_<task>_*.png` from evidence JSON files."""
+    from ._plots import plot_evidence
+
+    for path in results:
+        for written in plot_evidence(json.loads(path.read_text()), out_dir):
+            typer.echo(str(written))

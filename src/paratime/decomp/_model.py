@@ -1,0 +1,90 @@
+"""The model the decomposition methods train: a recurrent cell, a readout and a fixed h0."""
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+
+import paratime
+
+from ..cells import GRU
+
+
+class RNN(eqx.Module):
+    """A recurrent network `h_t = cell(h_{t−1}, x_t)`, `ŷ_t = readout(h_t)`, from a fixed h0.
+
+    **Arguments:**
+
+    - `cell`: any cell accepted by `paratime.unroll`.
+    - `readout`: a callable PyTree mapping one state to one output, e.g. `eqx.nn.Linear`.
+    - `h0`: the initial state (a PyTree of arrays). It is not trained (its gradient is
+        stopped).
+    """
+
+    cell: Any
+    readout: Any
+    h0: PyTree[Array]
+
+    @classmethod
+    def gru(cls, input_size: int, hidden_size: int, output_size: int, *, key: PRNGKeyArray):
+        """A `paratime.cells.GRU` with a linear readout and h0 = 0."""
+        kc, kr = jax.random.split(key)
+        cell = GRU(input_size, hidden_size, key=kc)
+        readout = eqx.nn.Linear(hidden_size, output_size, key=kr, dtype=cell.weight_hh.dtype)
+        return cls(cell, readout, jnp.zeros(hidden_size, cell.weight_hh.dtype))
+
+    def initial_state(self) -> PyTree[Array]:
+        return jax.lax.stop_gradient(self.h0)
+
+
+def unroll_states(cell: Any, h0: PyTree[Array], xs: Array, solver: Any) -> PyTree[Array]:
+    """`paratime.unroll(cell, h0, xs, solver=solver).states` (states h_1..h_T).
+
+    `throw=False`: the error check of `unroll` (a `cond`) cannot run under `shard_map`; the
+    decomposed problems use `paratime.Sequential()` by default, which cannot fail.
+    """
+    return paratime.unroll(cell, h0, xs, solver=solver, throw=False).states
+
+
+def readout_all(model: RNN, states: PyTree[Array]) -> Array:
+    """Apply the readout to a stack of states with any number of leading axes."""
+    lead = jax.tree.leaves(states)[0].ndim - jax.tree.leaves(model.h0)[0].ndim
+    fn = model.readout
+    for _ in range(lead):
+        fn = jax.vmap(fn)
+    return fn(states)
+
+
+def check_data(xs: Array, ys: Array) -> None:
+    """Raise `ValueError` unless `xs` is (B, T, D) and `ys` is (B, T, Dy)."""
+    if xs.ndim != 3 or ys.ndim != 3 or xs.shape[:2] != ys.shape[:2]:
+        raise ValueError(
+            "`xs` and `ys` must be (batch, time, features) with the same batch and time; "
+            f"got {xs.shape} and {ys.shape}."
+        )
+
+
+def sequence_loss(
+    model: RNN, xs: Float[Array, "B T D"], ys: Float[Array, "B T Dy"], *, solver: Any = None
+) -> Float[Array, ""]:
+    """The ordinary full-sequence loss: unroll from h0 over all T steps, mean squared error.
+
+    This is what plain BPTT minimises and what every decomposed method is judged by.
+
+    **Arguments:**
+
+    - `model`: an `RNN`.
+    - `xs`, `ys`: inputs and targets, (batch, time, features).
+    - `solver`: the `paratime.unroll` solver (`paratime.Sequential()` by default).
+
+    **Returns:**
+
+    The mean over batch, time and output features of (ŷ − y)².
+    """
+    check_data(xs, ys)
+    solver = paratime.Sequential() if solver is None else solver
+    h0 = model.initial_state()
+    states = jax.vmap(lambda x: unroll_states(model.cell, h0, x, solver))(xs)
+    return jnp.mean((readout_all(model, states) - ys) ** 2)

@@ -1,0 +1,28 @@
+"""Dynamical-systems reconstruction: the PLRNN family trained with generalized teacher forcing.
+
+The GTF-forced recurrence is solved by `paratime.unroll`, so training sequences of 10⁴-10⁵
+steps run in parallel over time (Hess, Götz and Durstewitz 2026; Hess et al. 2023).
+"""
+
+from . import metrics as metrics
+from ._build import build_model as build_model, MODELS as MODELS
+from ._evaluate import evaluate as evaluate, generate as generate
+from ._gtf import (
+    adaptive_alpha as adaptive_alpha,
+    GTFCell as GTFCell,
+    jacobian_kappa as jacobian_kappa,
+)
+from ._model import DSRModel as DSRModel
+from ._models import (
+    ALRNN as ALRNN,
+    normalized_positive_definite as normalized_positive_definite,
+    PLRNN as PLRNN,
+    ShallowPLRNN as ShallowPLRNN,
+)
+from ._observation import (
+    AbstractObservation as AbstractObservation,
+    AffineObservation as AffineObservation,
+    IdentityObservation as IdentityObservation,
+)
+from ._ssm import LinearSSM as LinearSSM
+from ._train import DSRState as DSRState, fit as fit, make_optimizer as make_optimizer

@@ -1,0 +1,104 @@
+"""Generalized teacher forcing (GTF) as a cell, so `paratime.unroll` solves it in parallel.
+
+The forced recurrence is z̃_t = F(z̃_{t-1}) + α P (ẑ_t − F(z̃_{t-1})), where ẑ_t is the latent
+state the data implies and P projects onto the latent directions the data determines. For the
+identity observation model with M = d this is exactly z̃_t = (1 − α) F(z̃_{t-1}) + α ẑ_t.
+Its Jacobian is (I − αP) J_F: the forcing shrinks the linearisation, which is why Newton's
+method (DEER) converges in fewer iterations as α grows.
+"""
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ..cells import AbstractCell
+
+
+class GTFCell(AbstractCell):
+    """The GTF-forced version of an autonomous latent cell; its input is the target ẑ_t.
+
+    **Arguments:**
+
+    - `cell`: the latent model F (an `AbstractCell` with `value_and_jacobian`).
+    - `alpha`: the forcing strength α in [0, 1] (a scalar array; not trained).
+    - `projector`: P, as a diagonal (shape (M,)) or a dense (M, M) matrix.
+    """
+
+    cell: AbstractCell
+    alpha: Float[Array, ""]
+    projector: Float[Array, " M"] | Float[Array, "M M"]
+
+    def _project(self, v: Array) -> Array:
+        return self.projector * v if self.projector.ndim == 1 else self.projector @ v
+
+    def __call__(self, h: Float[Array, " M"], x: Float[Array, " M"]) -> Float[Array, " M"]:
+        f = self.cell(h, None)
+        return f + self.alpha * self._project(x - f)
+
+    def value_and_jacobian(self, h, x):
+        f, jac = self.cell.value_and_jacobian(h, None)
+        value = f + self.alpha * self._project(x - f)
+        if self.projector.ndim == 1:
+            return value, (1.0 - self.alpha * self.projector)[:, None] * jac
+        return value, jac - self.alpha * (self.projector @ jac)
+
+    def value_and_jacobian_diagonal(self, h, x):
+        if self.projector.ndim == 2:
+            value, jac = self.value_and_jacobian(h, x)
+            return value, jnp.diagonal(jac)
+        f, diag = self.cell.value_and_jacobian_diagonal(h, None)
+        value = f + self.alpha * self._project(x - f)
+        return value, (1.0 - self.alpha * self.projector) * diag
+
+
+def jacobian_kappa(
+    cell: AbstractCell, states: Float[Array, "T M"], *, max_points: int = 512
+) -> Float[Array, ""]:
+    """κ, the geometric mean of the spectral norms of F's Jacobians along a trajectory.
+
+    It bounds the norm of the geometric mean of the Jacobian product (the product of spectral
+    norms bounds the norm of the product). At most `max_points` evenly spaced states are used.
+
+    **Arguments:**
+
+    - `cell`: the latent model F.
+    - `states`: the (forced) trajectory, shape (T, M).
+    - `max_points`: subsample to at most this many states.
+
+    **Returns:**
+
+    A positive scalar.
+    """
+    stride = max(1, states.shape[0] // max_points)
+    sub = jax.lax.stop_gradient(states[::stride])
+    jac = jax.vmap(lambda z: cell.value_and_jacobian(z, None)[1])(jax.lax.stop_gradient(sub))
+    norms = jnp.linalg.svd(jac, compute_uv=False)[..., 0]
+    return jnp.exp(jnp.mean(jnp.log(jnp.maximum(norms, 1e-12))))
+
+
+def adaptive_alpha(
+    alpha: Float[Array, ""], kappa: Float[Array, ""], *, gamma: float = 0.999
+) -> Float[Array, ""]:
+    """One aGTF update of α (Hess et al. 2023).
+
+    α_est = max(0, 1 − 1/κ); α jumps up to α_est when α_est > α, and otherwise decays
+    towards it as α ← γα + (1 − γ)α_est.
+
+    **Arguments:**
+
+    - `alpha`: the current α.
+    - `kappa`: the Jacobian norm estimate from `jacobian_kappa`.
+    - `gamma`: the decay factor, about 0.999.
+
+    **Returns:**
+
+    The new α.
+    """
+    est = jnp.clip(1.0 - 1.0 / kappa, 0.0, 1.0)
+    return jnp.where(est > alpha, est, gamma * alpha + (1.0 - gamma) * est)
+
+
+def stop_alpha(alpha: Array) -> Array:
+    """α as a non-differentiable array (it is a training hyper-parameter, not a weight)."""
+    return jax.lax.stop_gradient(jnp.asarray(alpha))
+

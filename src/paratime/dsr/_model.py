@@ -1,0 +1,114 @@
+"""A latent PLRNN-family model with an observation model, trained with GTF via `unroll`."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .. import RESULTS, AbstractSolver, unroll
+from ..cells import AbstractCell
+from ._gtf import GTFCell, jacobian_kappa
+from ._observation import AbstractObservation
+
+
+class DSRModel(eqx.Module):
+    """A dynamical-systems-reconstruction model: latent map F and observation model O.
+
+    **Arguments:**
+
+    - `cell`: the latent map F (`PLRNN`, `ShallowPLRNN`, `ALRNN` or any `AbstractCell`
+        whose input is ignored).
+    - `observation`: `IdentityObservation` or `AffineObservation`.
+
+    **Example:**
+
+    ```python
+    key = jax.random.key(0)
+    model = paratime.dsr.DSRModel(
+        paratime.dsr.ShallowPLRNN(3, 32, key=key), paratime.dsr.IdentityObservation(3, 3)
+    )
+    loss, aux = model.gtf_loss(x, alpha=0.1, solver=paratime.DEER())
+    ```
+    """
+
+    cell: AbstractCell
+    observation: AbstractObservation
+
+    def forced_states(
+        self, x: Float[Array, "T d"], alpha: Float[Array, ""] | float, solver: AbstractSolver
+    ) -> tuple[Float[Array, "T M"], dict]:
+        """The GTF-forced latent trajectory z̃_0..z̃_{T-1} driven by the observations `x`.
+
+        z̃_0 = lift(x_0); the later states solve the forced recurrence with `paratime.unroll`.
+
+        **Returns:**
+
+        `(states, stats)`, where `stats` holds the solver's `num_steps` and `failed`.
+        """
+        target = self.observation.lift(x)
+        cell = GTFCell(self.cell, jnp.asarray(alpha, x.dtype), self.observation.projector())
+        sol = unroll(cell, target[0], target[1:], solver=solver, throw=False)
+        states = jnp.concatenate([target[:1], sol.states], axis=0)
+        stats = {"num_steps": sol.stats["num_steps"], "failed": sol.result != RESULTS.successful}
+        return states, stats
+
+    def gtf_loss(
+        self, x: Float[Array, "T d"], alpha: Float[Array, ""] | float, solver: AbstractSolver
+    ) -> tuple[Float[Array, ""], dict[str, Array]]:
+        """The GTF loss on one subsequence: MSE of O(F(z̃_{t-1})) against x_t, t = 1..T−1.
+
+        **Arguments:**
+
+        - `x`: observations, shape (T, d).
+        - `alpha`: the forcing strength α (not differentiated).
+        - `solver`: how to solve the forced recurrence (`DEER`, `QuasiDEER`, `Sequential`,
+            `Auto`).
+
+        **Returns:**
+
+        `(loss, aux)` with aux `newton_steps`, `kappa` (the aGTF Jacobian-norm estimate) and
+        `failed` (1 where the solve did not converge).
+        """
+        alpha = jax.lax.stop_gradient(jnp.asarray(alpha, x.dtype))
+        states, stats = self.forced_states(x[:-1], alpha, solver)
+        pred = self.observation(jax.vmap(lambda z: self.cell(z, None))(states))
+        loss = jnp.mean((pred - x[1:]) ** 2)
+        aux = {
+            "newton_steps": stats["num_steps"],
+            "kappa": jacobian_kappa(self.cell, states),
+            "failed": stats["failed"].astype(x.dtype),
+        }
+        return loss, aux
+
+    def infer_state(self, x: Float[Array, "T d"]) -> Float[Array, " M"]:
+        """The latent state after reading `x`: fully forced (α = 1) on the observed directions.
+
+        Unobserved latent directions evolve freely, so a burn-in of a few dozen steps sets them.
+        """
+        target = self.observation.lift(x)
+        cell = GTFCell(self.cell, jnp.asarray(1.0, x.dtype), self.observation.projector())
+
+        def step(z, t):
+            z = cell(z, t)
+            return z, None
+
+        z, _ = jax.lax.scan(step, target[0], target[1:])
+        return z
+
+    def generate(self, z0: Float[Array, " M"], steps: int) -> Float[Array, "steps d"]:
+        """Run the model freely for `steps` steps from `z0`; returns the observations."""
+
+        def step(z, _):
+            z = self.cell(z, None)
+            return z, self.observation(z)
+
+        _, xs = jax.lax.scan(step, z0, None, length=steps)
+        return xs
+
+    def predict(self, context: Float[Array, "W d"], steps: int) -> Float[Array, "steps d"]:
+        """Forecast `steps` observations after a context window (used for PE(n))."""
+        return self.generate(self.infer_state(context), steps)
+
+    def step_fn(self):
+        """The latent map z -> F(z), e.g. for the Lyapunov exponent."""
+        return lambda z: self.cell(z, None)

@@ -1,0 +1,181 @@
+"""DSR training: subsequence batches, GTF (constant or adaptive α), optax RAdam, resumable."""
+
+import os
+from typing import Any, Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from .. import AbstractSolver, Auto
+from ..train import train
+from ._gtf import adaptive_alpha, jacobian_kappa
+
+
+class DSRState(eqx.Module):
+    """What DSR training carries and checkpoints: model, optimiser state, key and α."""
+
+    model: Any
+    opt_state: Any
+    key: PRNGKeyArray
+    alpha: Float[Array, ""]
+
+
+def make_optimizer(
+    learning_rate: float = 1e-3, steps: int = 1000, *, final_fraction: float = 0.1, clip=10.0
+) -> optax.GradientTransformation:
+    """RAdam with an exponentially decaying learning rate and global-norm gradient clipping.
+
+    **Arguments:**
+
+    - `learning_rate`: the initial learning rate.
+    - `steps`: the number of steps over which it decays to `final_fraction` of itself.
+    - `final_fraction`: the learning rate at the end, relative to the start.
+    - `clip`: the global gradient-norm clip.
+    """
+    schedule = optax.exponential_decay(learning_rate, max(1, steps), final_fraction)
+    return optax.chain(optax.clip_by_global_norm(clip), optax.radam(schedule))
+
+
+def check_seq_len(data: np.ndarray | Array, seq_len: int, batch_size: int) -> None:
+    """Raise `ValueError` if `seq_len` or `batch_size` do not fit `data` (shape (T, d))."""
+    if not isinstance(seq_len, int) or seq_len < 2:
+        raise ValueError(f"`seq_len` must be an integer ≥ 2; got {seq_len!r}.")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive integer; got {batch_size!r}.")
+    if data.shape[0] < seq_len:
+        raise ValueError(
+            f"the data has {data.shape[0]} time steps, too short for `seq_len`={seq_len}; "
+            "use a shorter --seq-len or a longer series."
+        )
+
+
+def sample_windows(
+    key: PRNGKeyArray, data: Float[Array, "T d"], seq_len: int, batch_size: int
+) -> Float[Array, "B L d"]:
+    """`batch_size` random subsequences of length `seq_len` (the whole series if it fits once)."""
+    starts = jax.random.randint(key, (batch_size,), 0, data.shape[0] - seq_len + 1)
+    return jax.vmap(lambda s: jax.lax.dynamic_slice_in_dim(data, s, seq_len))(starts)
+
+
+def initial_alpha(model: Any, data: Float[Array, "T d"], gtf: float | str) -> Float[Array, ""]:
+    """α at step 0: the constant, or for `"adaptive"` α_est from the data-driven states."""
+    if gtf == "adaptive":
+        if not hasattr(model, "cell"):
+            return jnp.zeros((), data.dtype)
+        kappa = jacobian_kappa(model.cell, model.observation.lift(data))
+        return jnp.clip(1.0 - 1.0 / kappa, 0.0, 1.0).astype(data.dtype)
+    alpha = float(gtf)
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"`gtf` must be 'adaptive' or a number in [0, 1]; got {gtf!r}.")
+    return jnp.asarray(alpha, data.dtype)
+
+
+def make_dsr_step(
+    data: Float[Array, "T d"],
+    optimizer: optax.GradientTransformation,
+    *,
+    seq_len: int,
+    batch_size: int = 1,
+    solver: AbstractSolver = Auto(),
+    adaptive: bool = False,
+    alpha_every: int = 5,
+    gamma: float = 0.999,
+):
+    """The jitted `(DSRState, step) -> (DSRState, metrics)` for `paratime.train.train`.
+
+    The batch of step k is drawn from `fold_in(state.key, k)`, so a resumed run sees the same
+    batches. With `adaptive=True`, every `alpha_every` steps α is updated by `adaptive_alpha`
+    from κ measured on the current batch's forced trajectories.
+    """
+    check_seq_len(data, seq_len, batch_size)
+
+    def loss_fn(model, batch, alpha):
+        loss, aux = jax.vmap(lambda xb: model.gtf_loss(xb, alpha, solver))(batch)
+        return jnp.mean(loss), jax.tree_util.tree_map(jnp.mean, aux)
+
+    @eqx.filter_jit
+    def jitted(state: DSRState, step: Array):
+        key = jax.random.fold_in(state.key, step)
+        batch = sample_windows(key, data, seq_len, batch_size)
+        (loss, aux), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(
+            state.model, batch, state.alpha
+        )
+        params = eqx.filter(state.model, eqx.is_inexact_array)
+        updates, opt_state = optimizer.update(grads, state.opt_state, params)
+        model = eqx.apply_updates(state.model, updates)
+        alpha = state.alpha
+        if adaptive:
+            new = adaptive_alpha(alpha, aux["kappa"], gamma=gamma)
+            alpha = jnp.where(step % alpha_every == 0, new, alpha)
+        metrics = {"loss": loss, "grad_norm": optax.global_norm(grads), "alpha": state.alpha}
+        metrics.update(aux)
+        return DSRState(model, opt_state, state.key, alpha), metrics
+
+    return lambda state, step: jitted(state, jnp.asarray(step))
+
+
+def fit(
+    model: Any,
+    data: Float[Array, "T d"],
+    *,
+    steps: int,
+    seq_len: int,
+    key: PRNGKeyArray,
+    gtf: float | Literal["adaptive"] = "adaptive",
+    batch_size: int = 1,
+    solver: AbstractSolver = Auto(),
+    learning_rate: float = 1e-3,
+    alpha_every: int = 5,
+    gamma: float = 0.999,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    **train_kwargs: Any,
+) -> tuple[DSRState, list[dict[str, Any]]]:
+    """Train a DSR model (`DSRModel` or `LinearSSM`) on a series with GTF, in parallel in time.
+
+    **Arguments:**
+
+    - `model`: the model to train.
+    - `data`: the training series, shape (T, d).
+    - `steps`: the number of optimiser steps (in total, including any before a resume).
+    - `seq_len`: the length of each training subsequence, up to T (the whole series).
+    - `key`: the base PRNG key; step k draws its batch from `fold_in(key, k)`.
+    - `gtf`: a constant α in [0, 1], or `"adaptive"` for aGTF.
+    - `batch_size`: subsequences per step.
+    - `solver`: the solver of the forced recurrence (`paratime.DEER()`, `QuasiDEER()`,
+        `Sequential()`, `Auto()`).
+    - `learning_rate`: RAdam's initial learning rate (decays ×0.1 over `steps`).
+    - `alpha_every`, `gamma`: the aGTF update period and decay.
+    - `out_dir`, `resume`, `**train_kwargs`: passed to `paratime.train.train` (checkpoints,
+        `metrics.jsonl`, progress bar showing loss and α).
+
+    **Returns:**
+
+    `(state, history)`: the final `DSRState` (with `.model` and `.alpha`) and the metrics log.
+
+    **Raises:**
+
+    `ValueError` for a bad `seq_len`, `batch_size` or `gtf`.
+    """
+    data = jnp.asarray(data)
+    check_seq_len(data, seq_len, batch_size)
+    optimizer = make_optimizer(learning_rate, steps)
+    alpha = initial_alpha(model, data[:seq_len], gtf)
+    state = DSRState(model, optimizer.init(eqx.filter(model, eqx.is_inexact_array)), key, alpha)
+    step_fn = make_dsr_step(
+        data,
+        optimizer,
+        seq_len=seq_len,
+        batch_size=batch_size,
+        solver=solver,
+        adaptive=gtf == "adaptive",
+        alpha_every=alpha_every,
+        gamma=gamma,
+    )
+    train_kwargs.setdefault("show", ("loss", "alpha", "newton_steps"))
+    train_kwargs.setdefault("description", "dsr")
+    return train(step_fn, state, steps=steps, out_dir=out_dir, resume=resume, **train_kwargs)

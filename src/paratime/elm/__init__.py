@@ -1,0 +1,40 @@
+"""Non-iterative (ELM) training of six recurrent architectures, with hidden states built in
+parallel over time and the output layer solved by ridge least squares (Opt-PR-ELM)."""
+
+from ._cells import (
+    ARCHITECTURES as ARCHITECTURES,
+    NARMAX as NARMAX,
+    FullyConnected as FullyConnected,
+    Jordan as Jordan,
+    make_cell as make_cell,
+)
+from ._data import (
+    Task as Task,
+    autoregressive_task as autoregressive_task,
+    io_task as io_task,
+    windows as windows,
+)
+from ._evaluate import evaluate as evaluate, rmse_nrmse as rmse_nrmse
+from ._hidden import (
+    ClosedLoop as ClosedLoop,
+    closed_loop_outputs as closed_loop_outputs,
+    hidden_matrix as hidden_matrix,
+)
+from ._lstsq import (
+    METHODS as METHODS,
+    IllConditionedWarning as IllConditionedWarning,
+    condition_number as condition_number,
+    gcv_scores as gcv_scores,
+    ridge as ridge,
+    select_lambda_gcv as select_lambda_gcv,
+    select_lambda_validation as select_lambda_validation,
+    spectrum as spectrum,
+)
+from ._model import (
+    Prepared as Prepared,
+    RecurrentModel as RecurrentModel,
+    fit as fit,
+    forecast as forecast,
+    predict as predict,
+    prepare as prepare,
+)

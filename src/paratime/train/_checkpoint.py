@@ -1,0 +1,68 @@
+"""Atomic checkpoints: a JSON header and the serialised PyTree in one file, renamed into place."""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, TypeVar
+
+import equinox as eqx
+
+_T = TypeVar("_T")
+_MAGIC = b"PARATIME-CKPT-1\n"
+
+
+def save_checkpoint(path: str | os.PathLike, state: Any, *, step: int, **extra: Any) -> None:
+    """Write `state` (any PyTree of arrays) and `step` to `path` atomically.
+
+    The file is written to a temporary name in the same folder, flushed to disk, and then
+    renamed over `path`, so a crash leaves either the old checkpoint or the new one, never a
+    partial file.
+
+    **Arguments:**
+
+    - `path`: the checkpoint file.
+    - `state`: the PyTree to save (model, optimiser state, keys, ...).
+    - `step`: the number of completed steps.
+    - `**extra`: JSON-serialisable metadata stored alongside.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = json.dumps({"step": int(step), "extra": extra}).encode() + b"\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(_MAGIC)
+            f.write(header)
+            eqx.tree_serialise_leaves(f, state)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike, like: _T) -> tuple[_T, int, dict[str, Any]]:
+    """Read a checkpoint written by `save_checkpoint`.
+
+    **Arguments:**
+
+    - `path`: the checkpoint file.
+    - `like`: a PyTree with the same structure, shapes and dtypes as the saved state.
+
+    **Returns:**
+
+    `(state, step, extra)`.
+
+    **Raises:**
+
+    `ValueError` if the file is not a paratime checkpoint.
+    """
+    with open(path, "rb") as f:
+        if f.readline() != _MAGIC:
+            raise ValueError(f"`path` {str(path)!r} is not a paratime checkpoint.")
+        header = json.loads(f.readline())
+        state = eqx.tree_deserialise_leaves(f, like)
+    return state, int(header["step"]), dict(header["extra"])

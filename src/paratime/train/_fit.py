@@ -1,0 +1,105 @@
+"""The common case: minimise `loss_fn(model, key)` with an optax optimiser."""
+
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, PRNGKeyArray
+
+from ._loop import train
+
+_M = TypeVar("_M")
+
+
+class TrainState(eqx.Module):
+    """What the optax loop carries (and checkpoints): the model, the optimiser state, a key."""
+
+    model: Any
+    opt_state: Any
+    key: PRNGKeyArray
+
+
+def make_step(
+    loss_fn: Callable[[Any, PRNGKeyArray], Any], optimizer: optax.GradientTransformation
+) -> Callable[[TrainState, int], tuple[TrainState, dict[str, Array]]]:
+    """Build a jitted `(state, step) -> (state, metrics)` for `paratime.train.train`.
+
+    **Arguments:**
+
+    - `loss_fn`: `(model, key) -> loss` or `(model, key) -> (loss, metrics_dict)`. The key
+        is `fold_in(state.key, step)`, so batches drawn from it are reproducible on resume.
+    - `optimizer`: an optax gradient transformation.
+
+    **Returns:**
+
+    The step function. Its metrics contain `loss` and `grad_norm`, plus those of `loss_fn`.
+    """
+
+    def wrapped(model, key):
+        out = loss_fn(model, key)
+        return out if isinstance(out, tuple) else (out, {})
+
+    @eqx.filter_jit
+    def jitted(state: TrainState, step: Array):
+        key = jax.random.fold_in(state.key, step)
+        (loss, aux), grads = eqx.filter_value_and_grad(wrapped, has_aux=True)(state.model, key)
+        params = eqx.filter(state.model, eqx.is_inexact_array)
+        updates, opt_state = optimizer.update(grads, state.opt_state, params)
+        model = eqx.apply_updates(state.model, updates)
+        metrics = {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
+        return TrainState(model, opt_state, state.key), metrics
+
+    def step_fn(state: TrainState, step: int):
+        return jitted(state, jnp.asarray(step))
+
+    return step_fn
+
+
+def fit(
+    loss_fn: Callable[[_M, PRNGKeyArray], Any],
+    model: _M,
+    optimizer: optax.GradientTransformation,
+    *,
+    steps: int,
+    key: PRNGKeyArray,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    **train_kwargs: Any,
+) -> tuple[_M, list[dict[str, Any]]]:
+    """Train `model` to minimise `loss_fn` with `optimizer`; resumable and with progress.
+
+    **Arguments:**
+
+    - `loss_fn`: `(model, key) -> loss` or `(model, key) -> (loss, metrics)`.
+    - `model`: an Equinox module (or any PyTree whose inexact arrays are the parameters).
+    - `optimizer`: an optax optimiser, e.g. `optax.radam(1e-3)`.
+    - `steps`: total optimiser steps.
+    - `key`: base PRNG key; step k uses `fold_in(key, k)`.
+    - `out_dir`, `resume`, `**train_kwargs`: passed to `paratime.train.train`.
+
+    **Returns:**
+
+    `(model, history)`.
+
+    **Example:**
+
+    ```python
+    model, history = paratime.train.fit(loss, model, optax.adam(1e-3), steps=500,
+                                        key=jax.random.key(0), out_dir="run")
+    ```
+    """
+    params = eqx.filter(model, eqx.is_inexact_array)
+    state = TrainState(model, optimizer.init(params), key)
+    state, history = train(
+        make_step(loss_fn, optimizer),
+        state,
+        steps=steps,
+        out_dir=out_dir,
+        resume=resume,
+        **train_kwargs,
+    )
+    return state.model, history

@@ -1,0 +1,166 @@
+"""The PLRNN family, observation models and the GTF cell (paratime.dsr)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import paratime
+import paratime.data
+from paratime import dsr
+
+from helpers import tree_allclose
+
+
+def _cells(key):
+    k = jax.random.split(key, 4)
+    return {
+        "plrnn": dsr.PLRNN(5, key=k[0]),
+        "shplrnn": dsr.ShallowPLRNN(5, 16, key=k[1]),
+        "clipped": dsr.ShallowPLRNN(5, 16, clipped=True, key=k[2]),
+        "alrnn": dsr.ALRNN(5, 2, key=k[3]),
+    }
+
+
+@pytest.mark.parametrize("name", ["plrnn", "shplrnn", "clipped", "alrnn"])
+def test_jacobians_match_autodiff(name, getkey):
+    cell = _cells(getkey())[name]
+    for _ in range(4):
+        z = jax.random.normal(getkey(), (5,)) * 2
+        value, jac = cell.value_and_jacobian(z, None)
+        _, diag = cell.value_and_jacobian_diagonal(z, None)
+        assert tree_allclose(value, cell(z, None))
+        assert tree_allclose(jac, jax.jacfwd(lambda h: cell(h, None))(z))
+        assert tree_allclose(diag, jnp.diagonal(jac))
+
+
+def test_shallow_plrnn_formula_and_clipping(getkey):
+    cell = dsr.ShallowPLRNN(4, 8, key=getkey())
+    clipped = dsr.ShallowPLRNN(4, 8, clipped=True, key=getkey())
+    z = jax.random.normal(getkey(), (4,))
+    expected = cell.A * z + cell.W1 @ jax.nn.relu(cell.W2 @ z + cell.h2) + cell.h1
+    assert tree_allclose(cell(z, None), expected)
+    # The clipped nonlinearity is bounded: |ReLU(u + h2) - ReLU(u)| <= |h2| for any z.
+    big = 1e6 * jax.random.normal(getkey(), (4,))
+    phi = clipped(big, None) - clipped.A * big - clipped.h1
+    bound = jnp.abs(clipped.W1) @ jnp.abs(clipped.h2)
+    assert jnp.all(jnp.abs(phi) <= bound + 1e-6)
+
+
+def test_alrnn_is_linear_on_the_first_units(getkey):
+    cell = dsr.ALRNN(6, 2, key=getkey())
+    z = -jnp.abs(jax.random.normal(getkey(), (6,)))  # all negative: ReLU units are off
+    w = cell.W * (1 - jnp.eye(6))
+    expected = cell.A * z + w[:, :4] @ z[:4] + cell.h
+    assert tree_allclose(cell(z, None), expected)
+    with pytest.raises(ValueError, match="num_relu"):
+        dsr.ALRNN(3, 4, key=getkey())
+
+
+def test_initialisation(getkey):
+    k = dsr.normalized_positive_definite(6, key=getkey())
+    eig = jnp.linalg.eigvalsh(k)
+    assert tree_allclose(k, k.T) and jnp.all(eig > 0) and jnp.isclose(eig.max(), 1.0)
+    cell = dsr.ShallowPLRNN(6, 40, key=getkey())
+    assert jnp.all((cell.A > 0) & (cell.A <= 1))
+    assert jnp.max(jnp.abs(cell.W1)) <= 1 / np.sqrt(40) and jnp.max(jnp.abs(cell.W2)) <= 1 / 6**0.5
+    plrnn = dsr.PLRNN(6, key=getkey())
+    assert tree_allclose(jnp.diagonal(plrnn.W), jnp.zeros(6))
+    with pytest.raises(ValueError, match="hidden_size"):
+        dsr.ShallowPLRNN(3, 0, key=getkey())
+
+
+def test_observation_models(getkey):
+    ident = dsr.IdentityObservation(5, 3)
+    x = jax.random.normal(getkey(), (7, 3))
+    assert tree_allclose(ident(ident.lift(x)), x)
+    assert tree_allclose(ident.projector(), jnp.array([1.0, 1, 1, 0, 0]))
+    aff = dsr.AffineObservation(5, 3, key=getkey())
+    assert tree_allclose(aff(aff.lift(x)), x, atol=1e-8)
+    p = aff.projector()
+    assert tree_allclose(p @ p, p) and tree_allclose(jnp.trace(p), jnp.asarray(3.0))
+    with pytest.raises(ValueError, match="latent_size"):
+        dsr.IdentityObservation(2, 3)
+
+
+@pytest.mark.parametrize("affine", [False, True])
+def test_gtf_cell_formula_and_jacobian(affine, getkey):
+    cell = dsr.ShallowPLRNN(4, 10, key=getkey())
+    obs = dsr.AffineObservation(4, 4, key=getkey()) if affine else dsr.IdentityObservation(4, 4)
+    gtf = dsr.GTFCell(cell, jnp.asarray(0.3), obs.projector())
+    z, target = jax.random.normal(getkey(), (2, 4))
+    # With M = d the projector is the identity: z' = (1 - α) F(z) + α ẑ.
+    assert tree_allclose(gtf(z, target), 0.7 * cell(z, None) + 0.3 * target, atol=1e-8)
+    value, jac = gtf.value_and_jacobian(z, target)
+    assert tree_allclose(jac, jax.jacfwd(lambda h: gtf(h, target))(z), atol=1e-8)
+    assert tree_allclose(jac, 0.7 * cell.value_and_jacobian(z, None)[1], atol=1e-8)
+    _, diag = gtf.value_and_jacobian_diagonal(z, target)
+    assert tree_allclose(diag, jnp.diagonal(jac), atol=1e-8)
+
+
+def test_gtf_unroll_deer_equals_sequential(getkey):
+    model = dsr.DSRModel(dsr.ShallowPLRNN(3, 20, key=getkey()), dsr.IdentityObservation(3, 3))
+    x = jnp.asarray(paratime.data.lorenz63(200, standardise=True, key=0), jnp.float64)
+    ref, _ = model.forced_states(x, 0.2, paratime.Sequential())
+    for solver in (paratime.DEER(), paratime.QuasiDEER()):
+        states, stats = model.forced_states(x, 0.2, solver)
+        assert not bool(stats["failed"])
+        assert tree_allclose(states, ref, rtol=1e-6, atol=1e-7)
+    grad = lambda s: jax.jit(jax.grad(lambda m: m.gtf_loss(x, 0.2, s)[0]))(model)
+    assert tree_allclose(grad(paratime.DEER()), grad(paratime.Sequential()), rtol=1e-5)
+
+
+def test_newton_iterations_drop_as_alpha_grows():
+    # The GTF Jacobian is (1 - α) J_F: stronger forcing makes Newton converge faster.
+    cell = dsr.ShallowPLRNN(3, 20, key=jax.random.key(3))
+    model = dsr.DSRModel(cell, dsr.IdentityObservation(3, 3))
+    x = jnp.asarray(paratime.data.lorenz63(1000, standardise=True, key=1), jnp.float64)
+    solve = jax.jit(lambda a: model.forced_states(x, a, paratime.DEER(max_iters=100))[1])
+    stats = [solve(a) for a in (0.1, 0.3, 0.9)]
+    iters = [int(s["num_steps"]) for s in stats]
+    assert not any(bool(s["failed"]) for s in stats)
+    assert iters[0] > iters[1] > iters[2], iters
+
+
+def test_adaptive_alpha_rule():
+    a = jnp.asarray(0.2)
+    # κ = 2 -> α_est = 0.5 > α: jump up.
+    assert jnp.isclose(dsr.adaptive_alpha(a, jnp.asarray(2.0)), 0.5)
+    # κ = 1.1 -> α_est = 1/11 < α: decay towards it.
+    est = 1 - 1 / 1.1
+    assert jnp.isclose(dsr.adaptive_alpha(a, jnp.asarray(1.1), gamma=0.9), 0.9 * 0.2 + 0.1 * est)
+    # A contracting model (κ < 1) gives α_est = 0.
+    assert jnp.isclose(dsr.adaptive_alpha(a, jnp.asarray(0.5), gamma=0.0), 0.0)
+
+
+def test_jacobian_kappa_bounds_product_norm(getkey):
+    cell = dsr.ShallowPLRNN(3, 10, key=getkey())
+    states = jax.random.normal(getkey(), (50, 3))
+    kappa = dsr.jacobian_kappa(cell, states)
+    jacs = jax.vmap(lambda z: cell.value_and_jacobian(z, None)[1])(states)
+    prod = jnp.eye(3)
+    for j in jacs:
+        prod = j @ prod
+    assert jnp.linalg.norm(prod, 2) ** (1 / 50) <= kappa + 1e-9
+
+
+def test_linear_ssm_comparison_model(getkey):
+    model = dsr.LinearSSM(3, 8, 16, key=getkey())
+    x = jnp.asarray(paratime.data.lorenz63(200, standardise=True, key=0), jnp.float64)
+    loss, aux = model.gtf_loss(x)
+    assert jnp.isfinite(loss)
+    # The parallel (Auto -> linear scan) loss equals the sequential one.
+    ref, _ = model.gtf_loss(x, solver=paratime.Sequential())
+    assert jnp.isclose(loss, ref)
+    grads = jax.grad(lambda m: m.gtf_loss(x)[0])(model)
+    assert all(jnp.all(jnp.isfinite(g)) for g in jax.tree_util.tree_leaves(grads))
+    assert model.predict(x[:20], 7).shape == (7, 3)
+
+
+def test_build_model_errors(getkey):
+    with pytest.raises(ValueError, match="model"):
+        dsr.build_model("gru", 3, latent=3, hidden=4, key=getkey())
+    with pytest.raises(ValueError, match="observation"):
+        dsr.build_model("plrnn", 3, latent=3, hidden=4, observation="linear", key=getkey())
+    m = dsr.build_model("alrnn", 3, latent=6, hidden=4, key=getkey())
+    assert m.cell.num_relu == 3
