@@ -201,6 +201,8 @@ def test_npy_and_csv_round_trip(tmp_path):
     np.savetxt(tmp_path / "c.txt", x[:, 0])
     out = D.load_series(tmp_path / "c.txt")
     assert out.shape == (50, 1) and out.dtype == np.float32
+    (tmp_path / "one.csv").write_text("a,b,c\r\n1,2,3\r\n")
+    np.testing.assert_array_equal(D.load_series(tmp_path / "one.csv"), [[1.0, 2.0, 3.0]])
     np.save(tmp_path / "d.npy", x[:, 0])
     assert D.load_series(tmp_path / "d.npy").shape == (50, 1)
 

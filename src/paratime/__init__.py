@@ -6,10 +6,10 @@ from . import cells as cells, train as train
 from ._scan import linear_recurrence as linear_recurrence
 from ._solution import RESULTS as RESULTS, Solution as Solution
 from ._solver import (
-    AbstractSolver as AbstractSolver,
-    Auto as Auto,
     DEER as DEER,
     ELK as ELK,
+    AbstractSolver as AbstractSolver,
+    Auto as Auto,
     QuasiDEER as QuasiDEER,
     Sequential as Sequential,
 )

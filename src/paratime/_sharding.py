@@ -15,6 +15,7 @@ Only phase 2 communicates, and its volume does not depend on T.
 import functools as ft
 from typing import Literal
 
+import equinox as eqx
 import jax
 import jax.lax as lax
 import jax.numpy as jnp
@@ -22,6 +23,7 @@ from jax.sharding import AxisType, Mesh, PartitionSpec
 from jaxtyping import Array, Inexact
 
 from ._scan import Structure, _apply, _combine, _scan_with_h0, _structure, linear_recurrence
+from ._solver._newton import DEER, QuasiDEER, classify, pad_time
 
 Exchange = Literal["all_gather", "ppermute"]
 
@@ -122,6 +124,25 @@ def _local_solve(
     return h[::-1] if reverse else h
 
 
+@ft.lru_cache(maxsize=64)
+def _compiled_solve(structure, mesh, axis_name, reverse, exchange):
+    """A jitted `shard_map` of `_local_solve` (eager `shard_map` runs op by op, slowly)."""
+    body = ft.partial(
+        _local_solve,
+        structure=structure,
+        axis_name=axis_name,
+        num=mesh.shape[axis_name],
+        reverse=reverse,
+        exchange=exchange,
+    )
+    time = PartitionSpec(axis_name)
+    return jax.jit(
+        jax.shard_map(
+            body, mesh=auto_mesh(mesh), in_specs=(time, time, PartitionSpec()), out_specs=time
+        )
+    )
+
+
 def sharded_linear_recurrence(
     a: Inexact[Array, "T N"] | Inexact[Array, "T N N"] | Inexact[Array, "T K B B"],
     b: Inexact[Array, "T N"],
@@ -179,7 +200,8 @@ def sharded_linear_recurrence(
     if exchange not in ("all_gather", "ppermute"):
         raise ValueError(f"`exchange` must be 'all_gather' or 'ppermute'; got {exchange!r}.")
     # Validate shapes and dtypes exactly as the single-device solver does, without computing.
-    out = jax.eval_shape(ft.partial(linear_recurrence, reverse=reverse), a, b, h0)
+    shapes = [jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)) for x in (a, b, h0)]
+    out = jax.eval_shape(ft.partial(linear_recurrence, reverse=reverse), *shapes)
     a, b, h0 = (jnp.asarray(x, out.dtype) for x in (a, b, h0))
     num = mesh.shape[axis_name]
     T = b.shape[0]
@@ -190,16 +212,159 @@ def sharded_linear_recurrence(
         )
     if T == 0:
         return b
-    body = ft.partial(
-        _local_solve,
-        structure=_structure(a, b),
-        axis_name=axis_name,
-        num=num,
-        reverse=reverse,
-        exchange=exchange,
-    )
-    time = PartitionSpec(axis_name)
-    solve = jax.shard_map(
-        body, mesh=auto_mesh(mesh), in_specs=(time, time, PartitionSpec()), out_specs=time
-    )
+    solve = _compiled_solve(_structure(a, b), mesh, axis_name, reverse, exchange)
     return solve(a, b, h0)
+
+
+class _ShardedNewton(eqx.Module):
+    """The Newton loop of `AbstractNewton`, run inside `shard_map` (a mixin, no fields).
+
+    Per iteration and device: the cell and its Jacobians on the local chunk, the previous
+    state of the chunk's first step from the left neighbour (`ppermute`, N numbers), the
+    sharded scan for the Newton step, and two scalar reductions for the stopping test.
+    """
+
+    def _check_mesh(self):
+        if not isinstance(self.mesh, Mesh):
+            raise ValueError(f"`mesh` must be a jax.sharding.Mesh; got {self.mesh!r}.")
+        if self.axis_name not in self.mesh.shape:
+            raise ValueError(
+                f"`axis_name` {self.axis_name!r} is not an axis of `mesh` "
+                f"(axes: {tuple(self.mesh.shape)})."
+            )
+        if self.exchange not in ("all_gather", "ppermute"):
+            raise ValueError(
+                f"`exchange` must be 'all_gather' or 'ppermute'; got {self.exchange!r}."
+            )
+        if self.chunk_size is not None:
+            raise ValueError("`chunk_size` is not supported with sharding; use None.")
+
+    def _recurrence(self, a: Array, b: Array, h0: Array) -> Array:
+        # Called inside shard_map, on local chunks.
+        return _local_solve(
+            a,
+            b,
+            h0,
+            structure=_structure(a, b),
+            axis_name=self.axis_name,
+            num=self.mesh.shape[self.axis_name],
+            reverse=False,
+            exchange=self.exchange,
+        )
+
+    def _local_newton(self, cell, h0, xs, s):
+        rtol, atol = self._tolerances(h0.dtype)
+        name, num = self.axis_name, self.mesh.shape[self.axis_name]
+        first = lax.axis_index(name) == 0
+
+        def evaluate(s):
+            incoming = _shift(s[-1], name, num, 1, reverse=False)
+            prev = jnp.concatenate([jnp.where(first, h0, incoming)[None], s[:-1]])
+            f, jac = self._linearise(cell, prev, xs)
+            err = jnp.abs(s - f)
+            residual = lax.pmax(jnp.max(err), name)
+            ok = jnp.all(err <= atol + rtol * jnp.abs(f))
+            converged = lax.pmin(ok.astype(jnp.int32), name) == 1
+            return prev, f, jac, residual, converged
+
+        prev, f, jac, residual, converged = evaluate(s)
+        bound = self.divergence * jnp.maximum(residual, 1)
+
+        def cond(carry):
+            k, _, _, _, _, residual, converged = carry
+            return (k < self.max_iters) & ~converged & jnp.isfinite(residual) & (residual <= bound)
+
+        def body(carry):
+            k, s, prev, f, jac, _, _ = carry
+            s = self._newton_step(jac, f, prev, h0)
+            return (k + 1, s) + evaluate(s)
+
+        init = (jnp.array(0), s, prev, f, jac, residual, converged)
+        k, s, _, _, _, residual, converged = lax.while_loop(cond, body, init)
+        return s, k, residual, converged, residual > bound
+
+    def solve(self, cell, h0, xs, guess):
+        T = jax.tree_util.tree_leaves(xs)[0].shape[0]
+        num = self.mesh.shape[self.axis_name]
+        length = -(-T // num) * num
+        # Padding at the end changes no earlier state; the extra states are dropped.
+        xs = pad_time(xs, length)
+        s = jnp.zeros((length,) + h0.shape, h0.dtype) if guess is None else guess.astype(h0.dtype)
+        s = pad_time(s, length)
+        params, static = eqx.partition(cell, eqx.is_array)
+        time, rep = PartitionSpec(self.axis_name), PartitionSpec()
+
+        def local(params, h0, xs, s):
+            return self._local_newton(eqx.combine(params, static), h0, xs, s)
+
+        solve = jax.shard_map(
+            local,
+            mesh=auto_mesh(self.mesh),
+            in_specs=(rep, rep, time, time),
+            out_specs=(time, rep, rep, rep, rep),
+        )
+        s, k, residual, converged, diverged = solve(params, h0, xs, s)
+        result = classify(converged, residual, diverged)
+        return s[:T], result, {"num_steps": k, "residual": residual}
+
+
+class ShardedDEER(_ShardedNewton, DEER):
+    """`paratime.DEER` with the time axis split over the devices of a mesh (`shard_map`).
+
+    Each device holds T/P steps. Per Newton iteration it evaluates the cell and its Jacobians
+    on its own steps, receives one boundary state from its left neighbour, and solves the
+    linearised recurrence as `sharded_linear_recurrence` does (local scan, exchange of P chunk
+    summaries of N² + N numbers, local fix-up). Results equal `DEER`'s on one device; any T
+    works (padded internally to a multiple of P). Gradients use `DEER`'s exact adjoint.
+
+    **Arguments:** those of `DEER` (except `chunk_size`), plus, keyword-only:
+
+    - `mesh`: a `jax.sharding.Mesh`, e.g. `jax.make_mesh((jax.device_count(),), ("time",))`.
+    - `axis_name`: the mesh axis that time is split over (default `"time"`).
+    - `exchange`: `"all_gather"` or `"ppermute"` (see `sharded_linear_recurrence`).
+
+    **Example:**
+
+    ```python
+    mesh = jax.make_mesh((jax.device_count(),), ("time",))
+    sol = paratime.unroll(cell, h0, xs, solver=paratime.ShardedDEER(mesh=mesh))
+    ```
+    """
+
+    mesh: Mesh = eqx.field(static=True, kw_only=True)
+    axis_name: str = eqx.field(default="time", static=True, kw_only=True)
+    exchange: Exchange = eqx.field(default="all_gather", static=True, kw_only=True)
+
+    def __check_init__(self):
+        self._check_mesh()
+
+    def _newton_step(self, jac, f, prev, h0):
+        return self._recurrence(jac, f - jnp.einsum("tij,tj->ti", jac, prev), h0)
+
+
+class ShardedQuasiDEER(_ShardedNewton, QuasiDEER):
+    """`paratime.QuasiDEER` with the time axis split over the devices of a mesh (`shard_map`).
+
+    As `ShardedDEER`, with diagonal Jacobians: chunk summaries are 2N numbers. Results equal
+    `QuasiDEER`'s on one device. Gradients use `QuasiDEER`'s exact adjoint.
+
+    **Arguments:** those of `QuasiDEER` (except `chunk_size`), plus `mesh`, `axis_name` and
+    `exchange` as for `ShardedDEER` (keyword-only).
+
+    **Example:**
+
+    ```python
+    mesh = jax.make_mesh((jax.device_count(),), ("time",))
+    sol = paratime.unroll(cell, h0, xs, solver=paratime.ShardedQuasiDEER(mesh=mesh))
+    ```
+    """
+
+    mesh: Mesh = eqx.field(static=True, kw_only=True)
+    axis_name: str = eqx.field(default="time", static=True, kw_only=True)
+    exchange: Exchange = eqx.field(default="all_gather", static=True, kw_only=True)
+
+    def __check_init__(self):
+        self._check_mesh()
+
+    def _newton_step(self, jac, f, prev, h0):
+        return self._recurrence(jac, f - jac * prev, h0)

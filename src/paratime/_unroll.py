@@ -91,7 +91,9 @@ def _validate(cell, h0, xs, guess, solver, fallback) -> tuple[FlatState, int]:
         raise ValueError("`h0` must contain at least one array.")
     dtypes = {jnp.result_type(x) for x in h0_leaves}
     if len(dtypes) > 1:
-        raise ValueError(f"all leaves of `h0` must share one dtype; got {sorted(map(str, dtypes))}.")
+        raise ValueError(
+            f"all leaves of `h0` must share one dtype; got {sorted(map(str, dtypes))}."
+        )
     if not jnp.issubdtype(next(iter(dtypes)), jnp.inexact):
         raise ValueError(f"`h0` must be floating or complex; got dtype {next(iter(dtypes))}.")
     x_leaves = jax.tree_util.tree_leaves(xs)

@@ -36,10 +36,14 @@ def _combine_dense(ei, ej):
     M = eye + Ci @ Jj
     Mt = _mT(M)  # = I + J_j C_i, since C and J are symmetric
     A = Aj @ _solve(M, Ai)
-    b = jnp.einsum("...ij,...j->...i", Aj, _solve_vec(M, bi + jnp.einsum("...ij,...j->...i", Ci, nj)))
+    b = jnp.einsum(
+        "...ij,...j->...i", Aj, _solve_vec(M, bi + jnp.einsum("...ij,...j->...i", Ci, nj))
+    )
     b = b + bj
     C = Aj @ _solve(M, Ci) @ _mT(Aj) + Cj
-    n = jnp.einsum("...ji,...j->...i", Ai, _solve_vec(Mt, nj - jnp.einsum("...ij,...j->...i", Jj, bi)))
+    n = jnp.einsum(
+        "...ji,...j->...i", Ai, _solve_vec(Mt, nj - jnp.einsum("...ij,...j->...i", Jj, bi))
+    )
     n = n + ni
     J = _mT(Ai) @ _solve(Mt, Jj) @ Ai + Ji
     return A, b, C, n, J

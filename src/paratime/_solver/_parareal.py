@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
+import equinox as eqx
 import jax
 import jax.lax as lax
 import jax.numpy as jnp
@@ -57,7 +58,9 @@ class Parareal(AbstractSolver):
     **Arguments:**
 
     - `num_slices`: the number of time slices S (≥ 1); the parallelism of the fine sweep.
-    - `coarse`: `"quasideer"` or a cell `(h, x) -> h_next` on the same state PyTree as `h0`.
+    - `coarse`: `"quasideer"` (stored as `None`) or a cell `(h, x) -> h_next` on the same
+        state PyTree as `h0`. Its gradient is cut (`lax.stop_gradient`): it only steers the
+        iteration, so it may share parameters with the differentiated cell.
     - `coarse_stride`: inputs per coarse step for a coarse cell (≥ 1).
     - `rtol`, `atol`: tolerances on the slice-boundary residual; default eps^(3/4) of the dtype.
     - `max_iters`: the most corrections; default `num_slices` (enough for an exact answer).
@@ -72,22 +75,42 @@ class Parareal(AbstractSolver):
     ```
     """
 
-    num_slices: int
-    coarse: Literal["quasideer"] | Callable = "quasideer"
-    coarse_stride: int = 1
+    num_slices: int = eqx.field(static=True)
+    coarse: Callable | None  # None: the QuasiDEER sweep
+    coarse_stride: int = eqx.field(static=True)
     rtol: float | None = None
     atol: float | None = None
     max_iters: int | None = None
 
     adjoint: ClassVar[Adjoint] = "diagonal"
 
+    def __init__(
+        self,
+        num_slices: int,
+        coarse: Literal["quasideer"] | Callable | None = "quasideer",
+        coarse_stride: int = 1,
+        rtol: float | None = None,
+        atol: float | None = None,
+        max_iters: int | None = None,
+    ):
+        if isinstance(coarse, str) and coarse == "quasideer":
+            coarse = None
+        elif isinstance(coarse, str) or not (coarse is None or callable(coarse)):
+            raise ValueError(f"`coarse` must be 'quasideer' or a cell; got {coarse!r}.")
+        self.num_slices = num_slices
+        # The coarse cell only steers the iteration; the converged answer does not depend on
+        # it. Cutting its gradient lets it share parameters with the differentiated cell.
+        self.coarse = jax.tree_util.tree_map(
+            lambda x: lax.stop_gradient(x) if eqx.is_array(x) else x, coarse
+        )
+        self.coarse_stride = coarse_stride
+        self.rtol = rtol
+        self.atol = atol
+        self.max_iters = max_iters
+
     def __check_init__(self):
         if not isinstance(self.num_slices, int) or self.num_slices < 1:
             raise ValueError(f"`num_slices` must be a positive int; got {self.num_slices!r}.")
-        if not (isinstance(self.coarse, str) and self.coarse == "quasideer") and (
-            isinstance(self.coarse, str) or not callable(self.coarse)
-        ):
-            raise ValueError(f"`coarse` must be 'quasideer' or a cell; got {self.coarse!r}.")
         if not isinstance(self.coarse_stride, int) or self.coarse_stride < 1:
             raise ValueError(f"`coarse_stride` must be a positive int; got {self.coarse_stride!r}.")
         if self.max_iters is not None and self.max_iters < 0:
@@ -108,7 +131,7 @@ class Parareal(AbstractSolver):
         # Padding at the end changes no earlier state; the extra states are dropped.
         xs_s = jax.tree_util.tree_map(lambda x: _slices(x, S), pad_time(xs, S * L))
         first_x = jax.tree_util.tree_map(lambda x: x[1:, 0], xs_s)
-        use_diag = isinstance(self.coarse, str)
+        use_diag = self.coarse is None
 
         def fine_slice(u, xs_n):
             """The exact cell over one slice from u; with the product of Jacobian diagonals."""
@@ -197,4 +220,3 @@ class Parareal(AbstractSolver):
         result = classify(converged, residual, jnp.array(False))
         states = ys.reshape((S * L,) + h0.shape)[:T]
         return states, result, {"num_steps": k, "residual": residual}
-

@@ -59,12 +59,16 @@ class LRU(AbstractLinearCell):
     def eigenvalues(self) -> Complex[Array, " N"]:
         return jnp.exp(-jnp.exp(self.nu_log) + 1j * jnp.exp(self.theta_log))
 
-    def coefficients(self, x: Float[Array, " D"]) -> tuple[Complex[Array, " N"], Complex[Array, " N"]]:
+    def coefficients(
+        self, x: Float[Array, " D"]
+    ) -> tuple[Complex[Array, " N"], Complex[Array, " N"]]:
         bx = (self.B_re + 1j * self.B_im) @ x.astype(self.B_re.dtype)
         lam = self.eigenvalues
         return lam, jnp.exp(self.gamma_log) * bx
 
-    def readout(self, h: Complex[Array, "... N"], x: Float[Array, "... D"]) -> Float[Array, "... D"]:
+    def readout(
+        self, h: Complex[Array, "... N"], x: Float[Array, "... D"]
+    ) -> Float[Array, "... D"]:
         """y = GELU(Re(C h) + D ⊙ x); works on one step or on a whole trajectory."""
         y = jnp.real(h @ (self.C_re + 1j * self.C_im).T) + self.D * x
         return jnn.gelu(y)

@@ -1,7 +1,10 @@
 """Time-series data: chaotic generators, offline real datasets, loaders and validation.
 
-Generators return float32 NumPy arrays of shape `(T, d)` (computed in JAX with a fixed-step
-RK4 integrator); loaders return float32 NumPy arrays of shape `(T, d)` as well.
+Generators return float32 NumPy arrays of shape `(T, d)`, computed in JAX with a fixed-step
+RK4 integrator (`lax.scan`), in float64 when `jax_enable_x64` is on and float32 otherwise; a
+chaotic trajectory therefore differs between the two modes after a few Lyapunov times, while
+its statistics agree. Loaders (`load_series`, `DATASETS`) return float32 `(T, d)` arrays too,
+and all load offline. `check_series` gives the clear errors applications need.
 """
 
 from ._datasets import (

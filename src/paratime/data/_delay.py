@@ -1,11 +1,41 @@
 """Delay and input-driven benchmarks: Mackey-Glass and NARMA-10."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Float, PRNGKeyArray
 
 from ._finish import as_key, check_length, finish
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _mackey_glass(params, m, sample_every, burn_in, T):
+    beta, gamma, n, dt, x0 = params
+
+    def f(x, x_delayed):
+        return beta * x_delayed / (1.0 + x_delayed**n) - gamma * x
+
+    def step(carry, _):
+        buf, x, p = carry  # buf[p] = x_{k-m}, buf[(p + 1) % m] = x_{k-m+1}
+        d0, d1 = buf[p], buf[(p + 1) % m]
+        dh = 0.5 * (d0 + d1)
+        k1 = f(x, d0)
+        k2 = f(x + 0.5 * dt * k1, dh)
+        k3 = f(x + 0.5 * dt * k2, dh)
+        k4 = f(x + dt * k3, d1)
+        buf = buf.at[p].set(x)
+        x = x + (dt / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        return (buf, x, (p + 1) % m), None
+
+    def sample(carry, _):
+        carry, _ = jax.lax.scan(step, carry, None, length=sample_every)
+        return carry, carry[1]
+
+    carry = (jnp.full(m, x0), x0, jnp.asarray(0))
+    carry, _ = jax.lax.scan(sample, carry, None, length=burn_in)
+    return jax.lax.scan(sample, carry, None, length=T)[1][:, None]
 
 
 def mackey_glass(
@@ -57,35 +87,21 @@ def mackey_glass(
     if sample_every < 1 or burn_in < 0:
         raise ValueError("sample_every must be >= 1 and burn_in >= 0.")
     dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    params = jnp.asarray([beta, gamma, n, dt, x0], dtype)
+    xs = _mackey_glass(params, m, sample_every, burn_in, T)
+    return finish(xs, standardise=standardise, noise=noise, key=as_key(key))
 
-    def f(x, x_delayed):
-        return beta * x_delayed / (1.0 + x_delayed**n) - gamma * x
 
-    def step(carry, _):
-        buf, x, p = carry
-        d0 = buf[p]
-        d1 = buf[(p + 1) % m]
-        dh = 0.5 * (d0 + d1)
-        k1 = f(x, d0)
-        k2 = f(x + 0.5 * dt * k1, dh)
-        k3 = f(x + 0.5 * dt * k2, dh)
-        k4 = f(x + dt * k3, d1)
-        buf = buf.at[p].set(x)
-        x = x + (dt / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-        return (buf, x, (p + 1) % m), None
+@jax.jit
+def _narma10(u):
+    def step(carry, ut):
+        ys, us = carry  # outputs y_{t-9..t} and inputs u_{t-10..t-1}, newest last
+        us = jnp.concatenate([us[1:], ut[None]])
+        y = 0.3 * ys[-1] + 0.05 * ys[-1] * ys.sum() + 1.5 * us[0] * ut + 0.1
+        return (jnp.concatenate([ys[1:], y[None]]), us), y
 
-    def sample(carry, _):
-        carry, _ = jax.lax.scan(step, carry, None, length=sample_every)
-        return carry, carry[1]
-
-    @jax.jit
-    def run():
-        carry = (jnp.full(m, x0, dtype), jnp.asarray(x0, dtype), jnp.asarray(0))
-        carry, _ = jax.lax.scan(sample, carry, None, length=burn_in)
-        _, xs = jax.lax.scan(sample, carry, None, length=T)
-        return xs[:, None]
-
-    return finish(run(), standardise=standardise, noise=noise, key=as_key(key))
+    init = (jnp.zeros(10, u.dtype), jnp.zeros(10, u.dtype))
+    return jax.lax.scan(step, init, u)[1]
 
 
 def narma10(
@@ -112,14 +128,7 @@ def narma10(
     dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
     u = jax.random.uniform(as_key(key), (T + burn_in,), dtype, 0.0, 0.5)
 
-    def step(carry, ut):
-        ys, us = carry  # outputs y_{t-9..t} and inputs u_{t-10..t-1}, newest last
-        us = jnp.concatenate([us[1:], ut[None]])
-        y = 0.3 * ys[-1] + 0.05 * ys[-1] * ys.sum() + 1.5 * us[0] * ut + 0.1
-        return (jnp.concatenate([ys[1:], y[None]]), us), y
-
-    init = (jnp.zeros(10, dtype), jnp.zeros(10, dtype))
-    _, y = jax.jit(lambda u: jax.lax.scan(step, init, u))(u)
+    y = _narma10(u)
     u, y = np.asarray(u[burn_in:]), np.asarray(y[burn_in:])
     if not np.isfinite(y).all():  # pragma: no cover - NARMA-10 is bounded for u in [0, 0.5]
         raise ValueError("NARMA-10 diverged for this key; use another key.")

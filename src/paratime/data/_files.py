@@ -26,7 +26,9 @@ def _read_text(path: Path, delimiter: str | None) -> np.ndarray:
     fields = [s.strip() for s in first.split(delimiter)]
     header = any(s and not _is_number(s) for s in fields)
     # genfromtxt turns empty / unparsable cells into NaN, which check_series then reports by row.
-    return np.genfromtxt(path, delimiter=delimiter, skip_header=int(header), dtype=np.float64)
+    return np.genfromtxt(
+        path, delimiter=delimiter, skip_header=int(header), dtype=np.float64, ndmin=2
+    )
 
 
 def read_series(path: str | os.PathLike, *, check: bool = True) -> Float[np.ndarray, "T d"]:

@@ -10,27 +10,34 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 from ._finish import as_key, check_length, finish
 from ._integrate import integrate
 
+FloatLike = float | Float[ArrayLike, ""]  # a Python float, or a traced JAX scalar
+
 
 def lorenz63_vector_field(
-    x: Float[ArrayLike, "3"], sigma: float = 10.0, rho: float = 28.0, beta: float = 8.0 / 3.0
+    x: Float[ArrayLike, "3"],
+    sigma: FloatLike = 10.0,
+    rho: FloatLike = 28.0,
+    beta: FloatLike = 8.0 / 3.0,
 ) -> Float[Array, "3"]:
     """The Lorenz (1963) system: (σ(y − x), x(ρ − z) − y, xy − βz)."""
     return jnp.stack([sigma * (x[1] - x[0]), x[0] * (rho - x[2]) - x[1], x[0] * x[1] - beta * x[2]])
 
 
-def lorenz96_vector_field(x: Float[ArrayLike, " n"], F: float = 8.0) -> Float[Array, " n"]:
+def lorenz96_vector_field(x: Float[ArrayLike, " n"], F: FloatLike = 8.0) -> Float[Array, " n"]:
     """The Lorenz (1996) system: dx_i/dt = (x_{i+1} − x_{i−2}) x_{i−1} − x_i + F, cyclic."""
     return (jnp.roll(x, -1) - jnp.roll(x, 2)) * jnp.roll(x, 1) - x + F
 
 
 def rossler_vector_field(
-    x: Float[ArrayLike, "3"], a: float = 0.2, b: float = 0.2, c: float = 5.7
+    x: Float[ArrayLike, "3"], a: FloatLike = 0.2, b: FloatLike = 0.2, c: FloatLike = 5.7
 ) -> Float[Array, "3"]:
     """The Rössler (1976) system: (−y − z, x + ay, b + z(x − c))."""
     return jnp.stack([-x[1] - x[2], x[0] + a * x[1], b + x[2] * (x[0] - c)])
 
 
-def _initial(x0: ArrayLike | Sequence[float] | None, default: Array, scale: float, key: PRNGKeyArray, d: int):
+def _initial(
+    x0: ArrayLike | Sequence[float] | None, default: Array, scale: float, key: PRNGKeyArray, d: int
+):
     if x0 is None:
         return default + scale * jax.random.normal(key, (d,), dtype=default.dtype)
     x0 = jnp.asarray(x0, dtype=default.dtype)
@@ -96,8 +103,15 @@ def lorenz63(
     _check(dt, substeps, burn_in)
     k0, k1 = jax.random.split(as_key(key))
     init = _initial(x0, jnp.ones(3, _float()), 0.1, k0, 3)
-    f = lambda x: lorenz63_vector_field(x, sigma, rho, beta)
-    xs = integrate(f, init, T, dt, substeps=substeps, burn_in=burn_in)
+    xs = integrate(
+        lorenz63_vector_field,
+        init,
+        T,
+        dt,
+        substeps=substeps,
+        burn_in=burn_in,
+        args=(sigma, rho, beta),
+    )
     return finish(xs, standardise=standardise, noise=noise, key=k1)
 
 
@@ -138,7 +152,7 @@ def lorenz96(
     k0, k1 = jax.random.split(as_key(key))
     init = _initial(x0, jnp.full(n, F, _float()), 0.01, k0, n)
     xs = integrate(
-        lambda x: lorenz96_vector_field(x, F), init, T, dt, substeps=substeps, burn_in=burn_in
+        lorenz96_vector_field, init, T, dt, substeps=substeps, burn_in=burn_in, args=(F,)
     )
     return finish(xs, standardise=standardise, noise=noise, key=k1)
 
@@ -174,6 +188,7 @@ def rossler(
     _check(dt, substeps, burn_in)
     k0, k1 = jax.random.split(as_key(key))
     init = _initial(x0, jnp.ones(3, _float()), 0.1, k0, 3)
-    f = lambda x: rossler_vector_field(x, a, b, c)
-    xs = integrate(f, init, T, dt, substeps=substeps, burn_in=burn_in)
+    xs = integrate(
+        rossler_vector_field, init, T, dt, substeps=substeps, burn_in=burn_in, args=(a, b, c)
+    )
     return finish(xs, standardise=standardise, noise=noise, key=k1)

@@ -22,7 +22,8 @@ def check_series(
     **Raises:**
 
     `ValueError` naming the problem: not numeric, not of rank 2, empty, NaN or Inf (with the
-    first bad row and column, and how many rows are bad), or fewer than `min_length` steps.
+    first bad row and column, 0-based time-step and column indices, and how many rows are
+    bad), or fewer than `min_length` steps.
 
     ```python
     x = check_series(np.load("series.npy"), name="series.npy", min_length=1001)

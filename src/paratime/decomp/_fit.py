@@ -13,6 +13,11 @@ from ._model import RNN, sequence_loss
 from ._shooting import ShootingProblem
 
 
+@eqx.filter_jit
+def _full_loss(problem, params):
+    return problem.full_loss(params)
+
+
 def fit_problem(
     problem: DecomposedProblem | ShootingProblem,
     model: RNN,
@@ -48,12 +53,11 @@ def fit_problem(
     """
     if eval_every < 1:
         raise ValueError(f"`eval_every` must be at least 1; got {eval_every}.")
-    full_loss = eqx.filter_jit(problem.full_loss)
 
     def step_fn(state, i):
         state, metrics = problem.step(state)
         if i == 0 or (i + 1) % eval_every == 0 or i + 1 == steps:
-            metrics = dict(metrics, loss=full_loss(state.params))
+            metrics = dict(metrics, loss=_full_loss(problem, state.params))
         return state, metrics
 
     return _train.train(

@@ -5,19 +5,19 @@ steps run in parallel over time (Hess, Götz and Durstewitz 2026; Hess et al. 20
 """
 
 from . import metrics as metrics
-from ._build import build_model as build_model, MODELS as MODELS
+from ._build import MODELS as MODELS, build_model as build_model
 from ._evaluate import evaluate as evaluate, generate as generate
 from ._gtf import (
-    adaptive_alpha as adaptive_alpha,
     GTFCell as GTFCell,
+    adaptive_alpha as adaptive_alpha,
     jacobian_kappa as jacobian_kappa,
 )
 from ._model import DSRModel as DSRModel
 from ._models import (
     ALRNN as ALRNN,
-    normalized_positive_definite as normalized_positive_definite,
     PLRNN as PLRNN,
     ShallowPLRNN as ShallowPLRNN,
+    normalized_positive_definite as normalized_positive_definite,
 )
 from ._observation import (
     AbstractObservation as AbstractObservation,

@@ -14,6 +14,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 CONFIG = "config.json"
 SOLVERS = ("auto", "deer", "quasideer", "elk", "sequential")
+# Options that may change on --resume: more steps, or another solver of the same recurrence.
+_RESUMABLE = ("steps", "solver")
 
 
 def _solver(name: str):
@@ -76,7 +78,8 @@ def _restore(run: Path) -> tuple[dict[str, Any], Any]:
         key=kmodel,
     )
     opt = make_optimizer(cfg["lr"], cfg["steps"])
-    like = DSRState(model, opt.init(eqx.filter(model, eqx.is_inexact_array)), ktrain, jnp.zeros(()))
+    opt_state = opt.init(eqx.filter(model, eqx.is_inexact_array))
+    like = DSRState(model, opt_state, jax.random.key_data(ktrain), jnp.zeros(()))
     state, _, _ = load_checkpoint(ckpt, like)
     return cfg, state
 
@@ -136,7 +139,7 @@ def train_cmd(
     cfg_path = out / CONFIG
     if resume and cfg_path.exists():
         old = json.loads(cfg_path.read_text())
-        changed = [k for k in cfg if k != "steps" and old.get(k) != cfg[k]]
+        changed = [k for k in cfg if k not in _RESUMABLE and old.get(k) != cfg[k]]
         if changed:
             raise typer.BadParameter(f"--resume with different options: {', '.join(changed)}.")
     cfg_path.write_text(json.dumps(cfg, indent=2))
@@ -198,7 +201,6 @@ def eval_cmd(
     results, x_gen = evaluate(
         state.model, jnp.asarray(test, jnp.result_type(float)), pe_steps=pe_steps
     )
-    results = {"PE20" if k == f"PE{pe_steps}" and pe_steps == 20 else k: v for k, v in results.items()}
     (run / "metrics.json").write_text(json.dumps(results, indent=2))
     save_run_plots(run, _history(run), test, x_gen)
     for k, v in results.items():
@@ -210,7 +212,7 @@ def generate_cmd(
     run: Annotated[Path, typer.Argument(help="Run directory of `paratime dsr train`.")],
     steps: Annotated[int, typer.Option(help="Length T of the trajectory.")],
     out: Annotated[Path, typer.Option(help="Output .npy file, shape (T, d).")],
-    x0: Annotated[Path | None, typer.Option(help=".npy initial observation(s), (d,) or (W, d).")] = None,
+    x0: Annotated[Path | None, typer.Option(help=".npy start: (d,) or (W, d).")] = None,
 ) -> None:
     """Write a free-running trajectory of the trained model (observation space)."""
     from ._evaluate import BURN_IN, generate

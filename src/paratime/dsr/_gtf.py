@@ -101,4 +101,3 @@ def adaptive_alpha(
 def stop_alpha(alpha: Array) -> Array:
     """α as a non-differentiable array (it is a training hyper-parameter, not a weight)."""
     return jax.lax.stop_gradient(jnp.asarray(alpha))
-

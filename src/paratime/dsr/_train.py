@@ -1,5 +1,6 @@
 """DSR training: subsequence batches, GTF (constant or adaptive α), optax RAdam, resumable."""
 
+import functools
 import os
 from typing import Any, Literal
 
@@ -16,14 +17,18 @@ from ._gtf import adaptive_alpha, jacobian_kappa
 
 
 class DSRState(eqx.Module):
-    """What DSR training carries and checkpoints: model, optimiser state, key and α."""
+    """What DSR training carries and checkpoints: model, optimiser state, key and α.
+
+    The key is stored as raw key data (`jax.random.key_data`) so checkpoints can serialise it.
+    """
 
     model: Any
     opt_state: Any
-    key: PRNGKeyArray
+    key: Array
     alpha: Float[Array, ""]
 
 
+@functools.lru_cache(maxsize=32)
 def make_optimizer(
     learning_rate: float = 1e-3, steps: int = 1000, *, final_fraction: float = 0.1, clip=10.0
 ) -> optax.GradientTransformation:
@@ -35,6 +40,8 @@ def make_optimizer(
     - `steps`: the number of steps over which it decays to `final_fraction` of itself.
     - `final_fraction`: the learning rate at the end, relative to the start.
     - `clip`: the global gradient-norm clip.
+
+    Calls with the same arguments return the same object, so jitted steps are reused.
     """
     schedule = optax.exponential_decay(learning_rate, max(1, steps), final_fraction)
     return optax.chain(optax.clip_by_global_norm(clip), optax.radam(schedule))
@@ -74,6 +81,30 @@ def initial_alpha(model: Any, data: Float[Array, "T d"], gtf: float | str) -> Fl
     return jnp.asarray(alpha, data.dtype)
 
 
+def _loss(model, batch, alpha, solver):
+    loss, aux = jax.vmap(lambda xb: model.gtf_loss(xb, alpha, solver))(batch)
+    return jnp.mean(loss), jax.tree_util.tree_map(jnp.mean, aux)
+
+
+@eqx.filter_jit
+def _dsr_step(state, step, data, optimizer, solver, seq_len, batch_size, adaptive, every, gamma):
+    key = jax.random.fold_in(jax.random.wrap_key_data(state.key), step)
+    batch = sample_windows(key, data, seq_len, batch_size)
+    (loss, aux), grads = eqx.filter_value_and_grad(_loss, has_aux=True)(
+        state.model, batch, state.alpha, solver
+    )
+    params = eqx.filter(state.model, eqx.is_inexact_array)
+    updates, opt_state = optimizer.update(grads, state.opt_state, params)
+    model = eqx.apply_updates(state.model, updates)
+    alpha = state.alpha
+    if adaptive:
+        new = adaptive_alpha(alpha, aux["kappa"], gamma=gamma)
+        alpha = jnp.where(step % every == 0, new, alpha)
+    metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), "alpha": state.alpha}
+    metrics.update(aux)
+    return DSRState(model, opt_state, state.key, alpha), metrics
+
+
 def make_dsr_step(
     data: Float[Array, "T d"],
     optimizer: optax.GradientTransformation,
@@ -85,37 +116,18 @@ def make_dsr_step(
     alpha_every: int = 5,
     gamma: float = 0.999,
 ):
-    """The jitted `(DSRState, step) -> (DSRState, metrics)` for `paratime.train.train`.
+    """The `(DSRState, step) -> (DSRState, metrics)` function for `paratime.train.train`.
 
     The batch of step k is drawn from `fold_in(state.key, k)`, so a resumed run sees the same
     batches. With `adaptive=True`, every `alpha_every` steps α is updated by `adaptive_alpha`
-    from κ measured on the current batch's forced trajectories.
+    from κ measured on the current batch's forced trajectories. The metrics are `loss`,
+    `grad_norm`, `alpha` (the α used in this step), `newton_steps`, `kappa` and `failed`.
     """
     check_seq_len(data, seq_len, batch_size)
-
-    def loss_fn(model, batch, alpha):
-        loss, aux = jax.vmap(lambda xb: model.gtf_loss(xb, alpha, solver))(batch)
-        return jnp.mean(loss), jax.tree_util.tree_map(jnp.mean, aux)
-
-    @eqx.filter_jit
-    def jitted(state: DSRState, step: Array):
-        key = jax.random.fold_in(state.key, step)
-        batch = sample_windows(key, data, seq_len, batch_size)
-        (loss, aux), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(
-            state.model, batch, state.alpha
-        )
-        params = eqx.filter(state.model, eqx.is_inexact_array)
-        updates, opt_state = optimizer.update(grads, state.opt_state, params)
-        model = eqx.apply_updates(state.model, updates)
-        alpha = state.alpha
-        if adaptive:
-            new = adaptive_alpha(alpha, aux["kappa"], gamma=gamma)
-            alpha = jnp.where(step % alpha_every == 0, new, alpha)
-        metrics = {"loss": loss, "grad_norm": optax.global_norm(grads), "alpha": state.alpha}
-        metrics.update(aux)
-        return DSRState(model, opt_state, state.key, alpha), metrics
-
-    return lambda state, step: jitted(state, jnp.asarray(step))
+    if not isinstance(alpha_every, int) or alpha_every < 1:
+        raise ValueError(f"`alpha_every` must be a positive integer; got {alpha_every!r}.")
+    static = (solver, seq_len, batch_size, adaptive, alpha_every, gamma)
+    return lambda state, step: _dsr_step(state, jnp.asarray(step), data, optimizer, *static)
 
 
 def fit(
@@ -165,7 +177,8 @@ def fit(
     check_seq_len(data, seq_len, batch_size)
     optimizer = make_optimizer(learning_rate, steps)
     alpha = initial_alpha(model, data[:seq_len], gtf)
-    state = DSRState(model, optimizer.init(eqx.filter(model, eqx.is_inexact_array)), key, alpha)
+    opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
+    state = DSRState(model, opt_state, jax.random.key_data(key), alpha)
     step_fn = make_dsr_step(
         data,
         optimizer,

@@ -14,7 +14,11 @@ from ..cells import GRU, LSTM, AbstractCell, Elman
 from ._weights import input_weights, recurrent_weights, stacked_recurrent_weights
 
 ARCHITECTURES: tuple[str, ...] = ("elman", "jordan", "narmax", "fully-connected", "lstm", "gru")
-_ALIASES = {"fc": "fully-connected", "fully_connected": "fully-connected", "fcrnn": "fully-connected"}
+_ALIASES = {
+    "fc": "fully-connected",
+    "fully_connected": "fully-connected",
+    "fcrnn": "fully-connected",
+}
 
 
 class Jordan(AbstractCell):
@@ -188,7 +192,9 @@ def make_cell(
     if arch == "elman":
         cell = Elman(input_size, N, key=k_cell, dtype=dtype)
         return eqx.tree_at(
-            lambda c: (c.weight_hh, c.weight_ih, c.bias), cell, (w_hh, w_in(k_in, N, input_size), bias)
+            lambda c: (c.weight_hh, c.weight_ih, c.bias),
+            cell,
+            (w_hh, w_in(k_in, N, input_size), bias),
         )
     gates = 3 if arch == "gru" else 4
     cell = (GRU if arch == "gru" else LSTM)(input_size, N, key=k_cell, dtype=dtype)

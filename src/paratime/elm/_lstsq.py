@@ -9,7 +9,6 @@ import warnings
 from typing import Literal
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import numpy as np

@@ -26,9 +26,7 @@ def with_spectral_radius(w: Float[Array, "N N"], radius: float) -> Float[Array, 
     return (w * (radius / current)).astype(w.dtype)
 
 
-def recurrent_weights(
-    key: PRNGKeyArray, size: int, radius: float, dtype
-) -> Float[Array, "N N"]:
+def recurrent_weights(key: PRNGKeyArray, size: int, radius: float, dtype) -> Float[Array, "N N"]:
     """A random N×N matrix (standard normal entries) rescaled to spectral radius `radius`."""
     return with_spectral_radius(jax.random.normal(key, (size, size), dtype), radius)
 

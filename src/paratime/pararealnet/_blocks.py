@@ -6,20 +6,36 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
+
+
+def _rng(key: PRNGKeyArray) -> np.random.Generator:
+    """A NumPy generator seeded from a JAX key: initialisation without compiling anything."""
+    return np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
 
 
 class Dense(eqx.Module):
     """An affine map `x @ weight.T + bias` that accepts any number of leading batch axes."""
 
-    weight: Float[Array, "out in"]
-    bias: Float[Array, " out"]
+    weight: Float[Array, "*stack out in"]
+    bias: Float[Array, "*stack out"]
 
-    def __init__(self, in_size: int, out_size: int, *, key: PRNGKeyArray, scale: float = 1.0):
-        """LeCun-uniform initialisation, multiplied by `scale`; zero bias."""
+    def __init__(
+        self,
+        in_size: int,
+        out_size: int,
+        *,
+        key: PRNGKeyArray,
+        scale: float = 1.0,
+        stack: tuple[int, ...] = (),
+    ):
+        """LeCun-uniform weights times `scale`, zero bias; `stack` prepends axes (independent
+        draws), for stacked layers."""
         lim = scale / in_size**0.5
-        self.weight = jax.random.uniform(key, (out_size, in_size), minval=-lim, maxval=lim)
-        self.bias = jnp.zeros((out_size,))
+        weight = _rng(key).uniform(-lim, lim, (*stack, out_size, in_size))
+        self.weight = jnp.asarray(weight, dtype=jnp.result_type(float))
+        self.bias = jnp.zeros((*stack, out_size))
 
     def __call__(self, x: Float[Array, "*batch in"]) -> Float[Array, "*batch out"]:
         return x @ self.weight.T + self.bias
@@ -45,10 +61,11 @@ class ResidualBlock(eqx.Module):
         key: PRNGKeyArray,
         step: float = 1.0,
         activation: Callable[[Array], Array] = jnp.tanh,
+        stack: tuple[int, ...] = (),
     ):
         k1, k2 = jax.random.split(key)
-        self.inner = Dense(width, hidden, key=k1)
-        self.outer = Dense(hidden, width, key=k2)
+        self.inner = Dense(width, hidden, key=k1, stack=stack)
+        self.outer = Dense(hidden, width, key=k2, stack=stack)
         self.step = float(step)
         self.activation = activation
 
@@ -87,10 +104,7 @@ def make_blocks(
         if value < 1:
             raise ValueError(f"`{name}` must be a positive integer; got {value}.")
     step = 1.0 / depth if step is None else step
-    keys = jax.random.split(key, depth)
-    return eqx.filter_vmap(
-        lambda k: ResidualBlock(width, hidden, key=k, step=step, activation=activation)
-    )(keys)
+    return ResidualBlock(width, hidden, key=key, step=step, activation=activation, stack=(depth,))
 
 
 def stack_blocks(blocks: Any) -> Any:
@@ -107,9 +121,13 @@ def stack_blocks(blocks: Any) -> Any:
     return blocks
 
 
+def _is_array_like(a: Any) -> bool:
+    return eqx.is_array(a) or isinstance(a, jax.ShapeDtypeStruct)
+
+
 def num_layers(blocks: Any) -> int:
     """The length of the common leading axis of a stacked module's arrays."""
-    leaves = jax.tree_util.tree_leaves(eqx.filter(blocks, eqx.is_array))
+    leaves = jax.tree_util.tree_leaves(eqx.filter(blocks, _is_array_like))
     if not leaves:
         raise ValueError("`blocks` has no array parameters.")
     lengths = {leaf.shape[0] if leaf.ndim else None for leaf in leaves}

@@ -117,3 +117,44 @@ def plot(
 
     plot_runs([json.loads(p.read_text()) for p in results], out)
     typer.echo(f"wrote {out}")
+
+
+@app.command("time")
+def time_steps(
+    out: Path = typer.Option(..., "--out", help="JSON file for the results."),
+    data: str = typer.Option("digits", help="digits (scikit-learn) or synthetic."),
+    depth: int = typer.Option(32, help="Number of residual blocks L."),
+    parallel: list[int] = typer.Option([1, 2, 4, 8], help="P values to time with vmap."),
+    shard: list[int] = typer.Option([2, 4], help="P values to time sharded over P devices."),
+    width: int = typer.Option(32, help="Feature width."),
+    hidden: int = typer.Option(32, help="Hidden width of each fine block."),
+    coarse_hidden: int = typer.Option(8, help="Hidden width of each coarse block."),
+    batch_size: int = typer.Option(128, help="Minibatch size."),
+    steps_per_round: int = typer.Option(20, help="Steps per model per round."),
+    rounds: int = typer.Option(15, help="Interleaved rounds."),
+) -> None:
+    """Time one training step of each model, interleaved (fair on a busy machine)."""
+    if shard:
+        _request_cpu_devices(max(shard))
+    from ._timing import time_training_steps
+
+    result = time_training_steps(
+        data=data,
+        depth=depth,
+        parallel=tuple(parallel),
+        shard=tuple(shard),
+        width=width,
+        hidden=hidden,
+        coarse_hidden=coarse_hidden,
+        batch_size=batch_size,
+        steps_per_round=steps_per_round,
+        rounds=rounds,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    for name, r in result["models"].items():
+        typer.echo(
+            f"{name:24s} median={r['median_seconds_per_step'] * 1e3:7.2f}ms "
+            f"min={r['min_seconds_per_step'] * 1e3:7.2f}ms params={r['parameters']}"
+        )
+    typer.echo(f"wrote {out}")

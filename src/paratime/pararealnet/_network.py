@@ -10,7 +10,7 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._blocks import ResidualNetwork, apply_stack, make_blocks, num_layers, stack_blocks
+from ._blocks import ResidualBlock, ResidualNetwork, apply_stack, num_layers, stack_blocks
 
 _INTERFACES = ("coarse", "input")
 _PARALLEL = ("vmap", "shard")
@@ -46,11 +46,11 @@ def make_coarse(
     """
     if num_parallel < 1:
         raise ValueError(f"`num_parallel` must be a positive integer; got {num_parallel}.")
+    if depth < 1:
+        raise ValueError(f"`depth` must be a positive integer; got {depth}.")
     step = 1.0 / (num_parallel * depth) if step is None else step
-    keys = jax.random.split(key, num_parallel)
-    return eqx.filter_vmap(
-        lambda k: ResidualNetwork(make_blocks(depth, width, hidden, key=k, step=step))
-    )(keys)
+    block = ResidualBlock(width, hidden, key=key, step=step, stack=(num_parallel, depth))
+    return ResidualNetwork(block)
 
 
 def _split(tree: Any, parts: int) -> Any:

@@ -1,0 +1,61 @@
+"""Figure: test accuracy and time per training step against the number of sub-networks P."""
+
+import os
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+
+def plot_runs(runs: list[dict[str, Any]], out: str | os.PathLike) -> None:
+    """Plot `metrics.json` dicts of `paratime pararealnet train` runs against P.
+
+    One series per (interface, mode) for the ParaRealNet and one for the sequential baselines
+    (each baseline matches the parameter count of its run's ParaRealNet). Repeated runs (seeds)
+    are drawn as points, their mean as a line.
+
+    **Arguments:**
+
+    - `runs`: the loaded `metrics.json` dicts.
+    - `out`: the PNG file to write.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series: dict[str, dict[int, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        cfg = run["config"]
+        p = int(cfg["num_parallel"])
+        name = f"ParaRealNet ({cfg['interface']}, {cfg['parallel']})"
+        r = run["pararealnet"]
+        series[name][p].append((r["test_accuracy"], r["seconds_per_step"]))
+        if "baseline" in run:
+            b = run["baseline"]
+            series["sequential ResNet (equal params)"][p].append(
+                (b["test_accuracy"], b["seconds_per_step"])
+            )
+    fig, (ax_acc, ax_time) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, by_p in sorted(series.items()):
+        ps = sorted(by_p)
+        style = "--" if name.startswith("sequential") else "-"
+        for ax, col, scale in ((ax_acc, 0, 100.0), (ax_time, 1, 1e3)):
+            means = [scale * np.mean([v[col] for v in by_p[p]]) for p in ps]
+            (line,) = ax.plot(ps, means, style, marker="o", label=name)
+            for p in ps:
+                values = [scale * v[col] for v in by_p[p]]
+                ax.scatter([p] * len(values), values, color=line.get_color(), s=10, alpha=0.5)
+    depth = runs[0]["config"]["depth"] if runs else "?"
+    data = runs[0]["config"]["data"] if runs else "?"
+    ax_acc.set(xlabel="sub-networks P", ylabel="test accuracy (%)", title=f"{data}, L={depth}")
+    ax_time.set(xlabel="sub-networks P", ylabel="ms per training step", title="wall time")
+    device = runs[0]["environment"]["device"] if runs else ""
+    ax_time.annotate(device, (0.02, 0.02), xycoords="axes fraction", fontsize=8)
+    for ax in (ax_acc, ax_time):
+        ax.set_xscale("log", base=2)
+        ax.grid(alpha=0.3)
+    ax_acc.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,134 @@
+"""Failed Newton solves never return silently wrong states: error, result code or fallback."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import pytest
+
+import paratime
+from helpers import tree_max_abs_diff
+from test_unroll import make_problem, reference_states
+
+T = 32
+
+
+def chaotic():
+    """Elman with recurrent weights of spectral radius ≈ 3: DEER diverges from a cold start."""
+    cell = paratime.cells.Elman(2, 4, key=jax.random.key(0), weight_scale=3.0)
+    return cell, jnp.zeros(4), jax.random.normal(jax.random.key(1), (T, 2))
+
+
+FAILED = (
+    paratime.RESULTS.max_iters_reached,
+    paratime.RESULTS.nonfinite,
+    paratime.RESULTS.diverged,
+)
+
+
+def test_deer_throw_raises_a_clear_error():
+    cell, h0, xs = chaotic()
+    with pytest.raises(paratime.NewtonError) as info:
+        paratime.unroll(cell, h0, xs, solver=paratime.DEER())
+    message = str(info.value)
+    assert "DEER" in message  # the solver
+    assert f"T={T}" in message and "N=4" in message  # the problem size
+    assert "iterations" in message and "residual" in message
+    assert "ELK" in message and "Sequential" in message and "fallback" in message  # hints
+    assert isinstance(info.value, RuntimeError)
+
+
+def test_deer_throw_false_gives_a_result_code():
+    cell, h0, xs = chaotic()
+    sol = paratime.unroll(cell, h0, xs, solver=paratime.DEER(), throw=False)
+    assert sol.result != paratime.RESULTS.successful
+    assert any(sol.result == r for r in FAILED)
+    assert sol.states.shape == (T, 4)
+    # The reported residual is the real one: large, or non-finite.
+    assert not float(sol.stats["residual"]) < 1e-6
+
+
+def test_quasideer_failure_is_reported():
+    cell, h0, xs = chaotic()
+    sol = paratime.unroll(cell, h0, xs, solver=paratime.QuasiDEER(max_iters=10), throw=False)
+    assert any(sol.result == r for r in FAILED)
+    with pytest.raises(paratime.NewtonError, match="QuasiDEER"):
+        paratime.unroll(cell, h0, xs, solver=paratime.QuasiDEER(max_iters=10))
+
+
+def test_fallback_gives_the_exact_answer():
+    cell, h0, xs = chaotic()
+    sol = paratime.unroll(cell, h0, xs, solver=paratime.DEER(), fallback="sequential")
+    assert sol.result == paratime.RESULTS.successful
+    assert bool(sol.stats["fallback_used"])
+    assert int(sol.stats["newton_result"]) != 0
+    assert tree_max_abs_diff(sol.states, reference_states(cell, h0, xs)) < 1e-12
+
+
+def test_fallback_is_not_used_when_newton_converges():
+    cell, h0, xs = make_problem("gru")
+    sol = paratime.unroll(cell, h0, xs, solver=paratime.DEER(), fallback="sequential")
+    assert not bool(sol.stats["fallback_used"])
+    assert int(sol.num_steps) >= 1
+    assert tree_max_abs_diff(sol.states, reference_states(cell, h0, xs)) < 1e-10
+
+
+def test_throw_under_jit_raises():
+    cell, h0, xs = chaotic()
+
+    @eqx.filter_jit
+    def run(cell, h0, xs):
+        return paratime.unroll(cell, h0, xs, solver=paratime.DEER()).states
+
+    with pytest.raises(RuntimeError, match="DEER") as info:
+        jax.block_until_ready(run(cell, h0, xs))
+    assert "ELK" in str(info.value)
+
+
+def test_throw_false_under_jit_and_vmap():
+    """A batch with one failing and one converging example: per-example result codes."""
+    cell, h0, xs = chaotic()
+    batch = jnp.stack([xs, 0.0 * xs])  # zero input: h stays near the fixed point, DEER converges
+    small = eqx.tree_at(lambda c: c.weight_hh, cell, 0.1 * cell.weight_hh)
+
+    @eqx.filter_jit
+    def run(cell, xs):
+        sol = paratime.unroll(cell, h0, xs, solver=paratime.DEER(), throw=False)
+        return sol.result._value, sol.states
+
+    codes, _ = jax.vmap(run, in_axes=(None, 0))(cell, batch)
+    assert int(codes[0]) != 0
+    codes, states = jax.vmap(run, in_axes=(None, 0))(small, batch)
+    assert [int(c) for c in codes] == [0, 0]
+    assert tree_max_abs_diff(states[0], reference_states(small, h0, xs)) < 1e-10
+
+
+def test_max_iters_reached_is_reported():
+    cell, h0, xs = make_problem("gru")
+    sol = paratime.unroll(cell, h0, xs, solver=paratime.DEER(max_iters=1), throw=False)
+    assert sol.result == paratime.RESULTS.max_iters_reached
+    assert int(sol.num_steps) == 1
+    with pytest.raises(paratime.NewtonError, match="max_iters"):
+        paratime.unroll(cell, h0, xs, solver=paratime.DEER(max_iters=1))
+
+
+def test_nonfinite_is_reported():
+    """A cell whose output becomes NaN part-way: the result says so; the scan agrees."""
+
+    def cell(h, x):
+        return 0.5 * h + jnp.log(x)  # NaN once x < 0
+
+    xs = jnp.array([[1.0], [2.0], [-1.0], [1.0]])
+    sol = paratime.unroll(cell, jnp.zeros(1), xs, solver=paratime.DEER(), throw=False)
+    assert sol.result == paratime.RESULTS.nonfinite
+    with pytest.raises(paratime.NewtonError, match="non-finite"):
+        paratime.unroll(cell, jnp.zeros(1), xs, solver=paratime.DEER())
+
+
+def test_elk_stays_finite_where_deer_diverges():
+    cell, h0, xs = chaotic()
+    deer = paratime.unroll(cell, h0, xs, solver=paratime.DEER(max_iters=5), throw=False)
+    assert deer.result != paratime.RESULTS.successful
+    # (The same solver as in test_elk.py, so the compiled solve is shared.)
+    elk = paratime.unroll(cell, h0, xs, solver=paratime.ELK(max_iters=T), throw=False)
+    assert bool(jnp.all(jnp.isfinite(elk.states)))
+    assert bool(jnp.isfinite(elk.stats["residual"]))

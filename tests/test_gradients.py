@@ -1,0 +1,135 @@
+"""Gradients of `unroll` (adjoint method) equal autodiff through `lax.scan`, for every solver."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import pytest
+
+import paratime
+from helpers import tree_allclose, tree_max_abs_diff
+from test_unroll import (
+    CASES,
+    SOLVERS,
+    T,
+    closure_problem,
+    loss_of_states,
+    make_problem,
+    reference_states,
+    solve_and_grad,
+    user_problem,
+)
+
+
+def _split_grads(grads):
+    cell_grad, h0_grad, xs_grad = grads
+    return eqx.filter(cell_grad, eqx.is_inexact_array), h0_grad, xs_grad
+
+
+@pytest.mark.parametrize("solver_name,cell_name", CASES)
+def test_gradients_match_autodiff_through_scan(solver_name, cell_name):
+    (_, grads), (_, ref_grads) = solve_and_grad(solver_name, cell_name)
+    for got, want, what in zip(_split_grads(grads), _split_grads(ref_grads), ("cell", "h0", "xs")):
+        assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(want), what
+        assert tree_allclose(got, want, rtol=1e-8, atol=1e-10), (what, tree_max_abs_diff(got, want))
+
+
+def _grad(loss, args):
+    return jax.jit(jax.grad(loss))(args)
+
+
+@pytest.mark.parametrize("solver_name", [s for s in SOLVERS if s != "linear_scan"])
+@pytest.mark.parametrize("problem", [user_problem, closure_problem], ids=["module", "closure"])
+def test_user_defined_cell_gradients(problem, solver_name):
+    """Gradients w.r.t. the user module's parameters (when it has any), h0 and xs."""
+    cell, h0, xs = problem()
+    solver = SOLVERS[solver_name]
+    if isinstance(cell, eqx.Module):
+
+        def loss(args):
+            return loss_of_states(paratime.unroll(*args, solver=solver).states)
+
+        def ref(args):
+            return loss_of_states(reference_states(*args))
+
+        args = (cell, h0, xs)
+        got = eqx.filter_jit(eqx.filter_grad(loss))(args)
+        want = eqx.filter_jit(eqx.filter_grad(ref))(args)
+    else:  # a closure: differentiate w.r.t. h0 and xs only
+
+        def loss(args):
+            return loss_of_states(paratime.unroll(cell, *args, solver=solver).states)
+
+        def ref(args):
+            return loss_of_states(reference_states(cell, *args))
+
+        got, want = _grad(loss, (h0, xs)), _grad(ref, (h0, xs))
+    assert tree_allclose(got, want, rtol=1e-8, atol=1e-10), tree_max_abs_diff(got, want)
+
+
+@pytest.mark.parametrize("solver_name", ["deer", "quasideer"])
+def test_gradient_without_jit(solver_name):
+    """`eqx.filter_grad` outside any `jit` (the throw check then sees a traced result)."""
+    cell, h0, xs = make_problem("gru")
+    solver = SOLVERS[solver_name]
+    got = eqx.filter_grad(
+        lambda c, h, x: loss_of_states(paratime.unroll(c, h, x, solver=solver).states)
+    )(cell, h0, xs)
+    want = eqx.filter_grad(lambda c, h, x: loss_of_states(reference_states(c, h, x)))(cell, h0, xs)
+    assert tree_allclose(got, want, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("solver_name", ["deer", "quasideer", "elk_diagonal"])
+def test_vmap_of_gradient(solver_name):
+    """Per-example gradients of a batch (jit of vmap of grad) equal the scan's."""
+    cell, h0, _ = make_problem("elman")
+    xs = jax.random.normal(jax.random.key(9), (3, T, 2)) * jnp.array([0.1, 1.0, 3.0])[:, None, None]
+    solver = SOLVERS[solver_name]
+
+    def per_example(fn):
+        grad = eqx.filter_grad(lambda c, x: loss_of_states(fn(c, h0, x)))
+        return eqx.filter_jit(eqx.filter_vmap(grad, in_axes=(None, 0)))(cell, xs)
+
+    got = per_example(lambda c, h, x: paratime.unroll(c, h, x, solver=solver).states)
+    want = per_example(reference_states)
+    assert tree_allclose(eqx.filter(got, eqx.is_array), eqx.filter(want, eqx.is_array), 1e-8, 1e-10)
+
+
+def test_gradient_of_batched_loss():
+    """grad of a mean over a vmapped batch (the usual training step)."""
+    cell, h0, _ = make_problem("lstm")
+    xs = jax.random.normal(jax.random.key(10), (2, T, 2))
+
+    def loss(cell, fn):
+        states = jax.vmap(lambda x: fn(cell, h0, x))(xs)
+        return loss_of_states(states) / 2
+
+    solver = paratime.QuasiDEER()
+    got = eqx.filter_jit(eqx.filter_grad(loss))(
+        cell, lambda c, h, x: paratime.unroll(c, h, x, solver=solver).states
+    )
+    want = eqx.filter_jit(eqx.filter_grad(loss))(cell, reference_states)
+    assert tree_allclose(eqx.filter(got, eqx.is_array), eqx.filter(want, eqx.is_array), 1e-8, 1e-10)
+
+
+def test_gradient_with_fallback_matches():
+    cell, h0, xs = make_problem("gru")
+    solver = paratime.DEER(max_iters=1)
+
+    def loss(c):
+        sol = paratime.unroll(c, h0, xs, solver=solver, fallback="sequential")
+        return loss_of_states(sol.states)
+
+    got = eqx.filter_jit(eqx.filter_grad(loss))(cell)
+    want = eqx.filter_grad(lambda c: loss_of_states(reference_states(c, h0, xs)))(cell)
+    assert tree_allclose(got, want, rtol=1e-8, atol=1e-10)
+
+
+def test_gradient_of_partial_loss():
+    """A loss that uses only the last state: cotangents are zero except at t = T."""
+    cell, h0, xs = make_problem("elman")
+    for solver in (paratime.DEER(), paratime.QuasiDEER()):
+        got = eqx.filter_grad(
+            lambda c, h: jnp.sum(paratime.unroll(c, h, xs, solver=solver).states[-1] ** 2)
+        )(cell, h0)
+        want = eqx.filter_grad(lambda c, h: jnp.sum(reference_states(c, h, xs)[-1] ** 2))(cell, h0)
+        assert tree_allclose(got, want, rtol=1e-8, atol=1e-10)

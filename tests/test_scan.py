@@ -1,0 +1,196 @@
+"""`paratime.linear_recurrence` against a naive Python loop, and its gradients."""
+
+import functools as ft
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import paratime
+from paratime._scan import sequential_linear_recurrence
+
+METHODS = ["associative", "sequential", "auto"]
+solve = jax.jit(paratime.linear_recurrence, static_argnames=("reverse", "chunk_size", "method"))
+unit = st.floats(-1.0, 1.0, allow_nan=False, allow_subnormal=False)
+
+
+def naive(a, b, h0, *, reverse=False):
+    """h_t = a_t h_{t-1} + b_t (or h_t = a_t h_{t+1} + b_t) by a plain Python loop in NumPy."""
+    a, b, h = np.asarray(a), np.asarray(b), np.asarray(h0)
+    T, N = b.shape
+    out = np.zeros(b.shape, np.result_type(a, b, h))
+    for t in reversed(range(T)) if reverse else range(T):
+        if a.ndim == 2:
+            h = a[t] * h + b[t]
+        elif a.ndim == 3:
+            h = a[t] @ h + b[t]
+        else:
+            K, B = a.shape[1], a.shape[2]
+            h = np.einsum("kij,kj->ki", a[t], h.reshape(K, B)).reshape(N) + b[t]
+        out[t] = h
+    return out
+
+
+@st.composite
+def problems(draw):
+    """A random (a, b, h0) of any structure, real or complex, with its options."""
+    structure = draw(st.sampled_from(["diagonal", "dense", "block"]))
+    T = draw(st.integers(1, 9))
+    if structure == "block":
+        K, B = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        N, a_shape = K * B, (T, K, B, B)
+    else:
+        N = draw(st.integers(1, 4))
+        a_shape = (T, N) if structure == "diagonal" else (T, N, N)
+    is_complex = draw(st.booleans())
+
+    def array(shape):
+        x = draw(hnp.arrays(np.float64, shape, elements=unit))
+        if is_complex:
+            x = x + 1j * draw(hnp.arrays(np.float64, shape, elements=unit))
+        return x
+
+    a = array(a_shape)
+    if structure != "diagonal":
+        a = a / a_shape[-1]  # keep products over time bounded
+    chunk = draw(st.one_of(st.none(), st.integers(1, T + 1)))
+    method = draw(st.sampled_from(METHODS))
+    return a, array((T, N)), array((N,)), draw(st.booleans()), chunk, method
+
+
+@settings(max_examples=20, deadline=None)
+@given(problems())
+def test_matches_naive_loop(problem):
+    a, b, h0, reverse, chunk_size, method = problem
+    got = solve(a, b, h0, reverse=reverse, chunk_size=chunk_size, method=method)
+    want = naive(a, b, h0, reverse=reverse)
+    assert got.shape == want.shape
+    assert jnp.iscomplexobj(got) == np.iscomplexobj(want)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("structure", ["diagonal", "dense", "block"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_chunked_equals_unchunked_and_sequential(structure, reverse, getkey):
+    T, N = 23, 4
+    shape = {"diagonal": (T, N), "dense": (T, N, N), "block": (T, 2, 2, 2)}[structure]
+    a = 0.5 * jax.random.normal(getkey(), shape)
+    b, h0 = jax.random.normal(getkey(), (T, N)), jax.random.normal(getkey(), (N,))
+    full = solve(a, b, h0, reverse=reverse, method="associative")
+    seq = sequential_linear_recurrence(a, b, h0, reverse=reverse)
+    np.testing.assert_allclose(full, seq, rtol=1e-12, atol=1e-12)
+    for chunk_size in (1, 5):
+        chunked = solve(a, b, h0, reverse=reverse, chunk_size=chunk_size, method="associative")
+        np.testing.assert_allclose(chunked, full, rtol=1e-12, atol=1e-12)
+
+
+def test_long_diagonal_sequence():
+    T, N = 100_000, 3
+    t = jnp.arange(T)[:, None]
+    a = 0.999 * jnp.cos(0.001 * t * jnp.arange(1, N + 1))
+    b = jnp.sin(0.01 * t + jnp.arange(N))
+    h0 = jnp.ones(N)
+    got = jax.jit(ft.partial(paratime.linear_recurrence, method="associative"))(a, b, h0)
+    want = jax.jit(sequential_linear_recurrence)(a, b, h0)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_complex_diagonal_rotation():
+    """A pure rotation e^{iω} has a closed form: h_t = e^{iωt} h_0."""
+    T, omega = 64, jnp.array([0.3, -1.1])
+    a = jnp.broadcast_to(jnp.exp(1j * omega), (T, 2))
+    h = paratime.linear_recurrence(a, jnp.zeros((T, 2), complex), jnp.ones(2, complex))
+    t = jnp.arange(1, T + 1)[:, None]
+    np.testing.assert_allclose(h, jnp.exp(1j * omega * t), rtol=1e-12, atol=1e-12)
+
+
+def test_is_log_depth_without_sequential_loop():
+    """Without `chunk_size` the solve is an associative scan: no `scan`/`while` in the program."""
+    a, b, h0 = jnp.ones((64, 3, 3)), jnp.ones((64, 3)), jnp.ones(3)
+    solve = ft.partial(paratime.linear_recurrence, method="associative")
+    jaxpr = str(jax.make_jaxpr(solve)(a, b, h0))
+    assert "scan[" not in jaxpr and "while[" not in jaxpr
+    assert "scan[" in str(jax.make_jaxpr(ft.partial(solve, chunk_size=8))(a, b, h0))
+    # ... and its gradient is a reverse linear recurrence, also without a sequential loop.
+    grad = jax.grad(lambda a, b, h0: jnp.sum(solve(a, b, h0)), argnums=(0, 1, 2))
+    jaxpr = str(jax.make_jaxpr(grad)(a, b, h0))
+    assert "scan[" not in jaxpr and "while[" not in jaxpr
+
+
+def test_empty_sequence():
+    out = paratime.linear_recurrence(jnp.ones((0, 2)), jnp.ones((0, 2)), jnp.ones(2))
+    assert out.shape == (0, 2)
+
+
+def test_dtype_promotion():
+    a = jnp.ones((3, 2), jnp.float32)
+    b = jnp.ones((3, 2), jnp.float32)
+    h0 = jnp.ones(2, jnp.complex64)
+    assert paratime.linear_recurrence(a, b, h0).dtype == jnp.complex64
+    assert paratime.linear_recurrence(a, b, h0, method="associative").dtype == jnp.complex64
+    assert paratime.linear_recurrence(a, b, h0.real).dtype == jnp.float32
+
+
+GRADIENT_CASES = [
+    (structure, reverse, None, "associative")
+    for structure in ("diagonal", "dense", "block")
+    for reverse in (False, True)
+] + [
+    ("diagonal", True, 3, "associative"),
+    ("dense", False, 3, "associative"),
+    ("block", True, None, "sequential"),
+]
+
+
+@pytest.mark.parametrize("structure,reverse,chunk_size,method", GRADIENT_CASES)
+def test_gradient_matches_sequential(structure, reverse, chunk_size, method, getkey):
+    T, N = 7, 4
+    shape = {"diagonal": (T, N), "dense": (T, N, N), "block": (T, 2, 2, 2)}[structure]
+    a = 0.5 * jax.random.normal(getkey(), shape)
+    b, h0 = jax.random.normal(getkey(), (T, N)), jax.random.normal(getkey(), (N,))
+    w = jax.random.normal(getkey(), (T, N))
+
+    def loss(fn):
+        return lambda a, b, h0: jnp.sum(w * jnp.sin(fn(a, b, h0)))
+
+    def par(a, b, h0):
+        return paratime.linear_recurrence(
+            a, b, h0, reverse=reverse, chunk_size=chunk_size, method=method
+        )
+
+    def seq(a, b, h0):
+        return sequential_linear_recurrence(a, b, h0, reverse=reverse)
+
+    got = jax.jit(jax.grad(loss(par), argnums=(0, 1, 2)))(a, b, h0)
+    want = jax.jit(jax.grad(loss(seq), argnums=(0, 1, 2)))(a, b, h0)
+    for g, v in zip(got, want):
+        np.testing.assert_allclose(g, v, rtol=1e-10, atol=1e-12)
+
+
+def test_complex_vjp_matches_sequential(getkey):
+    T, N = 6, 3
+
+    def cplx(shape):
+        return jax.random.normal(getkey(), shape) + 1j * jax.random.normal(getkey(), shape)
+
+    a, b, h0, ct = 0.7 * cplx((T, N)), cplx((T, N)), cplx((N,)), cplx((T, N))
+
+    def vjp(fn):
+        return jax.jit(lambda *args: jax.vjp(fn, *args)[1](ct))
+
+    par = vjp(ft.partial(paratime.linear_recurrence, method="associative"))(a, b, h0)
+    for g, v in zip(par, vjp(sequential_linear_recurrence)(a, b, h0)):
+        np.testing.assert_allclose(g, v, rtol=1e-10, atol=1e-12)
+
+
+def test_jit_and_vmap(getkey):
+    B, T, N = 3, 9, 2
+    a = 0.9 * jax.random.uniform(getkey(), (B, T, N))
+    b, h0 = jax.random.normal(getkey(), (B, T, N)), jax.random.normal(getkey(), (B, N))
+    solve = ft.partial(paratime.linear_recurrence, method="associative")
+    got = jax.jit(jax.vmap(solve))(a, b, h0)
+    for i in range(B):
+        np.testing.assert_allclose(got[i], naive(a[i], b[i], h0[i]), rtol=1e-12, atol=1e-12)

@@ -1,0 +1,135 @@
+"""Time axis sharded over the 4 forced CPU devices: results equal the single-device ones."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import paratime
+from helpers import tree_allclose
+from paratime._sharding import ShardedDEER, ShardedQuasiDEER, sharded_linear_recurrence
+
+solve = jax.jit(paratime.linear_recurrence, static_argnames=("reverse",))
+unit = st.floats(-1.0, 1.0, allow_nan=False, allow_subnormal=False)
+
+
+@pytest.fixture(scope="module")
+def mesh():
+    assert jax.device_count() >= 4, "tests/conftest.py forces 4 CPU devices"
+    return jax.make_mesh((4,), ("time",), devices=jax.devices()[:4])
+
+
+@st.composite
+def problems(draw):
+    """A random (a, b, h0) with T divisible by 4, of any structure, real or complex."""
+    structure = draw(st.sampled_from(["diagonal", "dense", "block"]))
+    T = 4 * draw(st.integers(1, 3))
+    if structure == "block":
+        K, B = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+        N, a_shape = K * B, (T, K, B, B)
+    else:
+        N = draw(st.integers(1, 4))
+        a_shape = (T, N) if structure == "diagonal" else (T, N, N)
+    is_complex = draw(st.booleans())
+
+    def array(shape):
+        x = draw(hnp.arrays(np.float64, shape, elements=unit))
+        if is_complex:
+            x = x + 1j * draw(hnp.arrays(np.float64, shape, elements=unit))
+        return jnp.asarray(x)
+
+    a = array(a_shape)
+    if structure != "diagonal":
+        a = a / a_shape[-1]  # keep products over time bounded
+    options = dict(
+        reverse=draw(st.booleans()), exchange=draw(st.sampled_from(["all_gather", "ppermute"]))
+    )
+    return a, array((T, N)), array((N,)), options
+
+
+@settings(max_examples=15, deadline=None)
+@given(problems())
+def test_sharded_recurrence_equals_single_device(mesh, problem):
+    a, b, h0, options = problem
+    got = sharded_linear_recurrence(a, b, h0, mesh=mesh, **options)
+    want = solve(a, b, h0, reverse=options["reverse"])
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-12)
+    # Each device holds its own quarter of the time axis.
+    assert got.sharding.spec[0] == "time"
+    assert len(got.sharding.device_set) == 4
+
+
+def test_sharded_recurrence_jit_grad_and_two_axis_mesh(getkey):
+    # A (batch, time) mesh: time is split over 2 devices, the rest replicated.
+    mesh = jax.make_mesh((2, 2), ("batch", "time"), devices=jax.devices()[:4])
+    a = 0.9 * jax.random.uniform(getkey(), (16, 3))
+    b = jax.random.normal(getkey(), (16, 3))
+    h0 = jax.random.normal(getkey(), (3,))
+
+    def loss(solve, a, b, h0):
+        return jnp.sum(jnp.cos(solve(a, b, h0)))
+
+    def sharded(a, b, h0):
+        return sharded_linear_recurrence(a, b, h0, mesh=mesh, exchange="ppermute")
+
+    got = jax.jit(jax.grad(loss, argnums=(1, 2, 3)), static_argnums=0)(sharded, a, b, h0)
+    want = jax.grad(loss, argnums=(1, 2, 3))(paratime.linear_recurrence, a, b, h0)
+    assert tree_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_sharded_recurrence_bad_arguments(mesh):
+    a, b, h0 = jnp.ones((10, 2)), jnp.ones((10, 2)), jnp.zeros(2)
+    with pytest.raises(ValueError, match="divisible"):
+        sharded_linear_recurrence(a, b, h0, mesh=mesh)
+    a, b = jnp.ones((8, 2)), jnp.ones((8, 2))
+    with pytest.raises(ValueError, match="axis_name"):
+        sharded_linear_recurrence(a, b, h0, mesh=mesh, axis_name="batch")
+    with pytest.raises(ValueError, match="exchange"):
+        sharded_linear_recurrence(a, b, h0, mesh=mesh, exchange="broadcast")
+    with pytest.raises(ValueError, match="h0"):
+        sharded_linear_recurrence(a, b, jnp.zeros(3), mesh=mesh)
+    with pytest.raises(ValueError, match="mesh"):
+        sharded_linear_recurrence(a, b, h0, mesh=jax.devices())
+    with pytest.raises(ValueError, match="chunk_size"):
+        ShardedDEER(mesh=mesh, chunk_size=8)
+
+
+@pytest.mark.parametrize(
+    "sharded, single",
+    [
+        (ShardedDEER, paratime.DEER),
+        (ShardedQuasiDEER, paratime.QuasiDEER),
+    ],
+)
+def test_sharded_newton_equals_single_device(sharded, single, mesh, getkey):
+    cell = paratime.cells.GRU(2, 5, key=getkey())
+    xs = jax.random.normal(getkey(), (30, 2))  # 30 is not a multiple of 4: padded inside
+    h0 = jax.random.normal(getkey(), (5,))
+    want = paratime.unroll(cell, h0, xs, solver=single())
+    got = paratime.unroll(cell, h0, xs, solver=sharded(mesh=mesh, exchange="ppermute"))
+    assert got.result == paratime.RESULTS.successful
+    assert abs(int(got.stats["num_steps"]) - int(want.stats["num_steps"])) <= 1
+    assert tree_allclose(got.states, want.states, rtol=1e-10, atol=1e-10)
+    ref = paratime.unroll(cell, h0, xs, solver=paratime.Sequential()).states
+    assert tree_allclose(got.states, ref, rtol=1e-10, atol=1e-10)
+
+
+def test_sharded_quasideer_gradients_vmap_and_pytree_state(mesh, getkey):
+    cell = paratime.cells.LSTM(2, 3, key=getkey())
+    xs = jax.random.normal(getkey(), (2, 16, 2))
+    h0 = (jnp.zeros(3), jnp.zeros(3))
+
+    def loss(cell, xs, solver):
+        def one(x):
+            h, c = paratime.unroll(cell, h0, x, solver=solver).states
+            return jnp.sum(h**2) + jnp.sum(jnp.sin(c))
+
+        return jnp.sum(jax.vmap(one)(xs))
+
+    solver = ShardedQuasiDEER(mesh=mesh)
+    got = jax.grad(loss, argnums=(0, 1))(cell, xs, solver)
+    want = jax.grad(loss, argnums=(0, 1))(cell, xs, paratime.Sequential())
+    assert tree_allclose(got, want, rtol=1e-8, atol=1e-9)

@@ -1,0 +1,154 @@
+"""Solver behaviour: Auto's choice, Newton convergence properties, chunking, custom solvers."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import pytest
+
+import paratime
+from helpers import tree_max_abs_diff
+from paratime._solver import LinearScan
+from test_unroll import make_problem, reference_states
+
+
+@pytest.mark.parametrize("T", [10, 100_000])
+def test_auto_on_cpu_is_sequential_or_linear_scan(T):
+    gru, _, _ = make_problem("gru")
+    assert paratime.Auto().select(gru, T, 16) == paratime.Sequential()
+    assert paratime.Auto().select(lambda h, x: h, T, 16) == paratime.Sequential()
+    for name in ("mingru", "lru"):
+        cell, _, _ = make_problem(name)
+        assert isinstance(paratime.Auto().select(cell, T, 16), LinearScan)
+
+
+def test_auto_on_a_gpu():
+    gru, _, _ = make_problem("gru")
+    select = paratime.Auto().select
+    assert select(gru, 100, 16, backend="gpu") == paratime.Sequential()
+    assert select(gru, 100_000, 16, backend="gpu") == paratime.DEER()
+    assert select(gru, 100_000, 1024, backend="gpu") == paratime.QuasiDEER()
+    mingru, _, _ = make_problem("mingru")
+    assert isinstance(select(mingru, 100_000, 16, backend="gpu"), LinearScan)
+
+
+def test_auto_resolves_before_solving():
+    cell, h0, xs = make_problem("gru")
+    sol = paratime.unroll(cell, h0, xs)  # Auto -> Sequential on a CPU
+    assert int(sol.num_steps) == 0
+    assert tree_max_abs_diff(sol.states, reference_states(cell, h0, xs)) == 0.0
+
+
+def test_newton_is_exact_after_T_iterations_even_when_chaotic():
+    """Newton on the triangular trajectory system fixes one more step per iteration."""
+    T = 6
+    cell = paratime.cells.Elman(2, 4, key=jax.random.key(0), weight_scale=3.0)
+    h0, xs = jnp.zeros(4), jax.random.normal(jax.random.key(1), (T, 2))
+    sol = paratime.unroll(cell, h0, xs, solver=paratime.DEER(max_iters=T, divergence=jnp.inf))
+    assert int(sol.num_steps) <= T
+    assert tree_max_abs_diff(sol.states, reference_states(cell, h0, xs)) < 1e-10
+
+
+@pytest.mark.parametrize("solver", [paratime.DEER(), paratime.QuasiDEER()])
+def test_newton_on_a_linear_cell_takes_one_step(solver):
+    """MinGRU is linear in h (diagonal): one exact Newton step, then convergence is seen."""
+    cell, h0, xs = make_problem("mingru")
+    sol = paratime.unroll(cell, h0, xs, solver=solver)
+    assert int(sol.num_steps) == 1
+    assert tree_max_abs_diff(sol.states, reference_states(cell, h0, xs)) < 1e-12
+
+
+def test_linear_scan():
+    cell, h0, xs = make_problem("lru")
+    sol = paratime.unroll(cell, h0, xs, solver=LinearScan())
+    assert int(sol.num_steps) == 1 and sol.result == paratime.RESULTS.successful
+    assert sol.states.dtype == h0.dtype
+    assert tree_max_abs_diff(sol.states, reference_states(cell, h0, xs)) < 1e-12
+
+
+def test_deer_converges_faster_than_quasideer():
+    cell, h0, xs = make_problem("gru", length=32)
+    deer = paratime.unroll(cell, h0, xs, solver=paratime.DEER())
+    quasi = paratime.unroll(cell, h0, xs, solver=paratime.QuasiDEER())
+    assert 1 <= int(deer.num_steps) < int(quasi.num_steps)
+
+
+def test_tolerances_are_respected():
+    cell, h0, xs = make_problem("gru", length=32)
+    tight = paratime.unroll(cell, h0, xs, solver=paratime.QuasiDEER())
+    loose = paratime.unroll(cell, h0, xs, solver=paratime.QuasiDEER(rtol=0, atol=1e-4))
+    assert int(loose.num_steps) < int(tight.num_steps)
+    assert float(loose.stats["residual"]) <= 1e-4
+    assert float(tight.stats["residual"]) <= 1e-11
+    assert 1e-12 < tree_max_abs_diff(loose.states, reference_states(cell, h0, xs)) < 1e-3
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4, 7, 64])
+def test_chunked_deer(chunk_size):
+    """Chunks of any size (dividing T or not, or longer than T), with a PyTree state."""
+    cell, h0, xs = make_problem("lstm", length=20)
+    sol = paratime.unroll(cell, h0, xs, solver=paratime.DEER(chunk_size=chunk_size))
+    assert sol.result == paratime.RESULTS.successful
+    assert tree_max_abs_diff(sol.states, reference_states(cell, h0, xs)) < 1e-10
+    if chunk_size == 1:
+        assert int(sol.num_steps) == 1  # one step per chunk is solved exactly at once
+
+
+def test_chunked_quasideer_with_warm_start():
+    # (T a multiple of the chunk size: a padded last chunk starts from a padded guess.)
+    cell, h0, xs = make_problem("gru", length=18)
+    exact = reference_states(cell, h0, xs)
+    solver = paratime.QuasiDEER(chunk_size=6)
+    sol = paratime.unroll(cell, h0, xs, solver=solver)
+    assert tree_max_abs_diff(sol.states, exact) < 1e-10
+    warm = paratime.unroll(cell, h0, xs, solver=solver, guess=exact)
+    assert int(warm.num_steps) == 0
+
+
+def test_chunking_a_chaotic_cell():
+    """Chunks no longer than `max_iters` are solved exactly even for a chaotic cell (where the
+    unchunked DEER diverges); with fewer iterations than that the failure is reported."""
+    cell = paratime.cells.Elman(2, 4, key=jax.random.key(0), weight_scale=3.0)
+    h0, xs = jnp.zeros(4), jax.random.normal(jax.random.key(1), (32, 2))
+    sol = paratime.unroll(cell, h0, xs, solver=paratime.DEER(chunk_size=8, divergence=jnp.inf))
+    assert tree_max_abs_diff(sol.states, reference_states(cell, h0, xs)) < 1e-10
+    solver = paratime.DEER(chunk_size=8, max_iters=2)
+    sol = paratime.unroll(cell, h0, xs, solver=solver, throw=False)
+    assert sol.result != paratime.RESULTS.successful
+    with pytest.raises(paratime.NewtonError):
+        paratime.unroll(cell, h0, xs, solver=solver)
+
+
+class Doubling(paratime.AbstractSolver):
+    """A user-written solver: the scan, run twice (to check `unroll` only uses the interface)."""
+
+    def solve(self, cell, h0, xs, guess):
+        seq = paratime.Sequential()
+        states, result, stats = seq.solve(cell, h0, xs, guess)
+        states2, _, _ = seq.solve(cell, h0, xs, states)
+        return states2, result, {**stats, "num_steps": jnp.array(2)}
+
+
+def test_a_user_defined_solver_with_the_dense_adjoint():
+    cell, h0, xs = make_problem("gru")
+    sol = paratime.unroll(cell, h0, xs, solver=Doubling())
+    assert int(sol.num_steps) == 2
+    assert tree_max_abs_diff(sol.states, reference_states(cell, h0, xs)) < 1e-12
+    # Its adjoint is the default dense one: gradients are exact without differentiating solve.
+    loss = lambda c, fn: jnp.sum(fn(c) ** 2)
+    got = eqx.filter_grad(loss)(
+        cell, lambda c: paratime.unroll(c, h0, xs, solver=Doubling()).states
+    )
+    want = eqx.filter_grad(loss)(cell, lambda c: reference_states(c, h0, xs))
+    assert tree_max_abs_diff(got, want) < 1e-10
+
+
+def test_solvers_are_modules_with_settings_as_fields():
+    solver = paratime.DEER(rtol=1e-3, atol=1e-4, max_iters=7, chunk_size=5)
+    assert (solver.rtol, solver.atol, solver.max_iters, solver.chunk_size) == (1e-3, 1e-4, 7, 5)
+    assert paratime.ELK(diagonal=True).adjoint == "diagonal"
+    assert paratime.ELK().adjoint == "dense"
+    assert paratime.QuasiDEER.adjoint == "diagonal"
+    assert paratime.Sequential.adjoint == "autodiff"
+    for s in (paratime.DEER(), paratime.QuasiDEER(), paratime.ELK(), paratime.Sequential()):
+        assert isinstance(s, paratime.AbstractSolver)
+        assert hash(s) == hash(type(s)())  # usable as a static jit argument

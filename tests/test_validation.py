@@ -1,0 +1,126 @@
+"""Malformed arguments raise `ValueError` (or `TypeError`) naming the argument."""
+
+import jax.numpy as jnp
+import pytest
+
+import paratime
+from paratime._solver import LinearScan
+
+N, D, T = 3, 2, 5
+
+
+class Cell:
+    """A plain callable (not even an eqx.Module): h' = tanh(h + sum(x))."""
+
+    def __call__(self, h, x):
+        return jnp.tanh(h + jnp.sum(x))
+
+
+cell = Cell()
+h0 = jnp.zeros(N)
+xs = jnp.ones((T, D))
+
+
+def unroll(**kwargs):
+    args = {"cell": cell, "h0": h0, "xs": xs, "solver": paratime.DEER()}
+    args.update(kwargs)
+    return paratime.unroll(args.pop("cell"), args.pop("h0"), args.pop("xs"), **args)
+
+
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"h0": jnp.zeros(N, jnp.int32)}, "h0"),  # integer state
+        ({"h0": (jnp.zeros(N), jnp.zeros(N, jnp.float32))}, "h0"),  # mixed dtypes
+        ({"h0": ()}, "h0"),  # no arrays
+        ({"xs": jnp.float64(1.0)}, "xs"),  # no time axis
+        ({"xs": jnp.ones((0, D))}, "xs"),  # T = 0
+        ({"xs": (jnp.ones((T, D)), jnp.ones((T + 1, D)))}, "xs"),  # ragged lengths
+        ({"xs": ()}, "xs"),
+        ({"guess": jnp.zeros((T + 1, N))}, "guess"),
+        ({"guess": jnp.zeros((T, N + 1))}, "guess"),
+        ({"guess": (jnp.zeros((T, N)), jnp.zeros((T, N)))}, "guess"),
+        ({"fallback": "scan"}, "fallback"),
+        ({"fallback": True}, "fallback"),
+    ],
+)
+def test_bad_arguments_raise_value_error(kwargs, name):
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        unroll(**kwargs)
+
+
+def test_cell_output_mismatch():
+    with pytest.raises(ValueError, match="`cell"):
+        unroll(cell=lambda h, x: jnp.concatenate([h, h]))  # wrong shape
+    with pytest.raises(ValueError, match="`cell"):
+        unroll(cell=lambda h, x: (h, h))  # wrong structure
+    with pytest.raises(ValueError, match="`cell"):
+        unroll(cell=lambda h, x: h.astype(jnp.float32))  # wrong dtype
+
+
+def test_cell_that_cannot_take_the_inputs():
+    """The error names the cell call and the shapes it was given."""
+    with pytest.raises(ValueError, match="cell") as info:
+        unroll(cell=lambda h, x: h + jnp.ones((N, N)) @ x)  # x has size D, not N
+    assert "h0" in str(info.value) and "xs" in str(info.value)
+
+
+def test_non_callable_cell_and_bad_solver():
+    with pytest.raises(TypeError, match="`cell`"):
+        unroll(cell=jnp.ones(3))
+    with pytest.raises(TypeError, match="`solver`"):
+        unroll(solver="deer")
+
+
+def test_linear_scan_needs_a_linear_cell():
+    with pytest.raises(ValueError, match="AbstractLinearCell"):
+        unroll(solver=LinearScan())
+
+
+def test_bad_solver_settings():
+    with pytest.raises(ValueError, match="max_iters"):
+        paratime.DEER(max_iters=-1)
+    with pytest.raises(ValueError, match="chunk_size"):
+        paratime.QuasiDEER(chunk_size=0)
+
+
+def test_wrong_dtype_inputs_pass_through_to_the_cell():
+    """Integer inputs are legal (e.g. token ids); only the state must be inexact."""
+    sol = unroll(cell=lambda h, x: jnp.tanh(h + x.sum()), xs=jnp.ones((T, D), jnp.int32))
+    assert sol.states.shape == (T, N)
+
+
+A = jnp.ones((T, N))
+B = jnp.ones((T, N))
+H0 = jnp.ones(N)
+
+
+@pytest.mark.parametrize(
+    "a,b,h,name",
+    [
+        (jnp.ones((T,)), B, H0, "a"),  # 1-D
+        (jnp.ones((T, N, N, N, N)), B, H0, "a"),  # 5-D
+        (jnp.ones((T, N + 1)), B, H0, "a"),  # diagonal of the wrong size
+        (jnp.ones((T, N, N + 1)), B, H0, "a"),  # non-square
+        (jnp.ones((T + 1, N)), B, H0, "a"),  # wrong length
+        (jnp.ones((T, 2, 2, 2)), B, H0, "a"),  # blocks that do not tile N
+        (A, jnp.ones((T,)), H0, "b"),
+        (A, B, jnp.ones(N + 1), "h0"),
+        (A, B, jnp.ones((1, N)), "h0"),
+        (jnp.ones((T, N), jnp.int32), B, H0, "a"),
+        (A, jnp.ones((T, N), jnp.int32), H0, "b"),
+        (A, B, jnp.ones(N, jnp.int32), "h0"),
+    ],
+)
+def test_linear_recurrence_validation(a, b, h, name):
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        paratime.linear_recurrence(a, b, h)
+
+
+def test_linear_recurrence_bad_options():
+    with pytest.raises(ValueError, match="`chunk_size`"):
+        paratime.linear_recurrence(A, B, H0, chunk_size=0)
+    with pytest.raises(ValueError, match="`chunk_size`"):
+        paratime.linear_recurrence(A, B, H0, chunk_size=2.5)
+    with pytest.raises(ValueError, match="`method`"):
+        paratime.linear_recurrence(A, B, H0, method="fast")
