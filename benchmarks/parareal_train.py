@@ -115,7 +115,11 @@ def main():
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--out", default="benchmarks/results/scaling-parareal-train.json")
     p.add_argument("--figure", default="docs/figures/parareal-train.png")
+    p.add_argument("--plot-only", action="store_true", help="redraw the figure from --out")
     args = p.parse_args()
+    if args.plot_only:
+        _plot(json.loads(Path(args.out).read_text()), args.figure)
+        return
     jax.config.update("jax_enable_x64", True)
     tasks = {
         "lorenz63 one-step prediction": _lorenz_batches(args.T, args.batch),
@@ -142,14 +146,15 @@ def _plot(result, path):
     tasks = result["tasks"]
     fig, axes = plt.subplots(2, len(tasks), figsize=(5 * len(tasks), 6), squeeze=False)
     for j, (name, runs) in enumerate(tasks.items()):
-        for label, run in runs.items():
-            style = "-" if label.startswith("Sequential") else "--"
-            axes[0, j].plot(run["loss"], style, label=label)
+        for i, (label, run) in enumerate(runs.items()):
+            style = dict(color=f"C{i}", ls="-" if label.startswith("Sequential") else "--")
+            axes[0, j].plot(run["loss"], label=label, **style)
             if not label.startswith("Sequential"):
-                axes[1, j].plot(run["iterations"], label=label)
+                axes[1, j].plot(run["iterations"], label=label, color=f"C{i}")
         axes[0, j].set(title=name, yscale="log", ylabel="training loss (MSE)")
         axes[1, j].set(xlabel="gradient step", ylabel="parareal iterations (batch mean)")
         axes[0, j].legend(fontsize=7)
+        axes[1, j].legend(fontsize=7)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

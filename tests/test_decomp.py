@@ -73,7 +73,7 @@ def test_consistent_windows_reproduce_full_loss(task):
     model, xs, ys = task
     problem = _problem(task, init="unroll")
     state = problem.init(model)
-    total, parts = jax.jit(problem.objective)(state.params, state.starts, state)
+    total, parts = eqx.filter_jit(problem.objective)(state.params, state.starts, state)
     full = decomp.sequence_loss(model, xs, ys)
     assert jnp.allclose(jnp.sum(parts["data"]), full, rtol=1e-12)
     assert float(jnp.max(parts["penalty"])) < 1e-20

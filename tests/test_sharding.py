@@ -10,6 +10,7 @@ from hypothesis.extra import numpy as hnp
 import paratime
 from helpers import tree_allclose
 from paratime._sharding import ShardedDEER, ShardedQuasiDEER, sharded_linear_recurrence
+from paratime._solver._parareal import Parareal
 
 solve = jax.jit(paratime.linear_recurrence, static_argnames=("reverse",))
 unit = st.floats(-1.0, 1.0, allow_nan=False, allow_subnormal=False)
@@ -44,7 +45,8 @@ def problems(draw):
     if structure != "diagonal":
         a = a / a_shape[-1]  # keep products over time bounded
     options = dict(
-        reverse=draw(st.booleans()), exchange=draw(st.sampled_from(["all_gather", "ppermute"]))
+        reverse=draw(st.booleans()),
+        exchange=draw(st.sampled_from(["auto", "all_gather", "ppermute"])),
     )
     return a, array((T, N)), array((N,)), options
 
@@ -133,3 +135,15 @@ def test_sharded_quasideer_gradients_vmap_and_pytree_state(mesh, getkey):
     got = jax.grad(loss, argnums=(0, 1))(cell, xs, solver)
     want = jax.grad(loss, argnums=(0, 1))(cell, xs, paratime.Sequential())
     assert tree_allclose(got, want, rtol=1e-8, atol=1e-9)
+
+
+def test_parareal_slices_over_devices(mesh, getkey):
+    cell = paratime.cells.GRU(2, 4, key=getkey())
+    xs = jax.random.normal(getkey(), (40, 2))
+    h0 = jnp.zeros(4)
+    want = paratime.unroll(cell, h0, xs, solver=paratime.Sequential()).states
+    got = paratime.unroll(cell, h0, xs, solver=Parareal(8, mesh=mesh))
+    assert got.result == paratime.RESULTS.successful
+    assert tree_allclose(got.states, want, rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="mesh"):
+        Parareal(8, mesh=mesh, axis_name="batch")

@@ -25,7 +25,17 @@ from jaxtyping import Array, Inexact
 from ._scan import Structure, _apply, _combine, _scan_with_h0, _structure, linear_recurrence
 from ._solver._newton import DEER, QuasiDEER, classify, pad_time
 
-Exchange = Literal["all_gather", "ppermute"]
+Exchange = Literal["auto", "all_gather", "ppermute"]
+_EXCHANGES = ("auto", "all_gather", "ppermute")
+# Above this many devices the log2(P)-round ppermute prefix beats a ring all_gather, whose
+# latency grows with P − 1 steps (the model in docs/scaling.md).
+AUTO_ALL_GATHER_MAX_DEVICES = 8
+
+
+def _resolve(exchange: Exchange, num: int) -> Exchange:
+    if exchange == "auto":
+        return "all_gather" if num <= AUTO_ALL_GATHER_MAX_DEVICES else "ppermute"
+    return exchange
 
 
 def auto_mesh(mesh: Mesh) -> Mesh:
@@ -133,7 +143,7 @@ def _compiled_solve(structure, mesh, axis_name, reverse, exchange):
         axis_name=axis_name,
         num=mesh.shape[axis_name],
         reverse=reverse,
-        exchange=exchange,
+        exchange=_resolve(exchange, mesh.shape[axis_name]),
     )
     time = PartitionSpec(axis_name)
     return jax.jit(
@@ -151,7 +161,7 @@ def sharded_linear_recurrence(
     mesh: Mesh,
     axis_name: str = "time",
     reverse: bool = False,
-    exchange: Exchange = "all_gather",
+    exchange: Exchange = "auto",
 ) -> Inexact[Array, "T N"]:
     """Solve h_t = a_t h_{t-1} + b_t with the time axis sharded over the devices of a mesh.
 
@@ -169,10 +179,11 @@ def sharded_linear_recurrence(
     - `mesh`: a `jax.sharding.Mesh` with an axis named `axis_name`.
     - `axis_name`: the mesh axis the time axis is split over. T must be divisible by its size.
     - `reverse`: run the recurrence backwards in time (the adjoint form).
-    - `exchange`: how chunk summaries travel. `"all_gather"`: one collective moving P summaries
-        to every device (fewest rounds; best for small P or diagonal `a`). `"ppermute"`:
-        ceil(log2 P) rounds of neighbour sends of one summary each (less volume for dense `a`
-        and large P).
+    - `exchange`: how chunk summaries travel. `"all_gather"`: one collective bringing all P
+        summaries to every device, which composes them itself (a ring all-gather costs P − 1
+        latency steps). `"ppermute"`: a Hillis–Steele prefix over devices, ceil(log2 P)
+        rounds of one summary each, then one shift. `"auto"` (default): `"all_gather"` up to
+        8 devices, `"ppermute"` beyond.
 
     **Returns:**
 
@@ -197,8 +208,10 @@ def sharded_linear_recurrence(
         raise ValueError(
             f"`axis_name` {axis_name!r} is not an axis of `mesh` (axes: {tuple(mesh.shape)})."
         )
-    if exchange not in ("all_gather", "ppermute"):
-        raise ValueError(f"`exchange` must be 'all_gather' or 'ppermute'; got {exchange!r}.")
+    if exchange not in _EXCHANGES:
+        raise ValueError(
+            f"`exchange` must be 'auto', 'all_gather' or 'ppermute'; got {exchange!r}."
+        )
     # Validate shapes and dtypes exactly as the single-device solver does, without computing.
     shapes = [jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)) for x in (a, b, h0)]
     out = jax.eval_shape(ft.partial(linear_recurrence, reverse=reverse), *shapes)
@@ -232,9 +245,9 @@ class _ShardedNewton(eqx.Module):
                 f"`axis_name` {self.axis_name!r} is not an axis of `mesh` "
                 f"(axes: {tuple(self.mesh.shape)})."
             )
-        if self.exchange not in ("all_gather", "ppermute"):
+        if self.exchange not in _EXCHANGES:
             raise ValueError(
-                f"`exchange` must be 'all_gather' or 'ppermute'; got {self.exchange!r}."
+                f"`exchange` must be 'auto', 'all_gather' or 'ppermute'; got {self.exchange!r}."
             )
         if self.chunk_size is not None:
             raise ValueError("`chunk_size` is not supported with sharding; use None.")
@@ -249,7 +262,7 @@ class _ShardedNewton(eqx.Module):
             axis_name=self.axis_name,
             num=self.mesh.shape[self.axis_name],
             reverse=False,
-            exchange=self.exchange,
+            exchange=_resolve(self.exchange, self.mesh.shape[self.axis_name]),
         )
 
     def _local_newton(self, cell, h0, xs, s):
@@ -321,7 +334,7 @@ class ShardedDEER(_ShardedNewton, DEER):
 
     - `mesh`: a `jax.sharding.Mesh`, e.g. `jax.make_mesh((jax.device_count(),), ("time",))`.
     - `axis_name`: the mesh axis that time is split over (default `"time"`).
-    - `exchange`: `"all_gather"` or `"ppermute"` (see `sharded_linear_recurrence`).
+    - `exchange`: `"auto"`, `"all_gather"` or `"ppermute"` (see `sharded_linear_recurrence`).
 
     **Example:**
 
@@ -333,7 +346,7 @@ class ShardedDEER(_ShardedNewton, DEER):
 
     mesh: Mesh = eqx.field(static=True, kw_only=True)
     axis_name: str = eqx.field(default="time", static=True, kw_only=True)
-    exchange: Exchange = eqx.field(default="all_gather", static=True, kw_only=True)
+    exchange: Exchange = eqx.field(default="auto", static=True, kw_only=True)
 
     def __check_init__(self):
         self._check_mesh()
@@ -361,7 +374,7 @@ class ShardedQuasiDEER(_ShardedNewton, QuasiDEER):
 
     mesh: Mesh = eqx.field(static=True, kw_only=True)
     axis_name: str = eqx.field(default="time", static=True, kw_only=True)
-    exchange: Exchange = eqx.field(default="all_gather", static=True, kw_only=True)
+    exchange: Exchange = eqx.field(default="auto", static=True, kw_only=True)
 
     def __check_init__(self):
         self._check_mesh()

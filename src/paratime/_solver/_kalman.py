@@ -21,31 +21,24 @@ def _mT(x: Array) -> Array:
     return jnp.swapaxes(x, -1, -2)
 
 
-def _solve(m: Array, x: Array) -> Array:
-    return jnp.linalg.solve(m, x)
-
-
-def _solve_vec(m: Array, v: Array) -> Array:
-    return jnp.linalg.solve(m, v[..., None])[..., 0]
+def _mv(m: Array, v: Array) -> Array:
+    return jnp.einsum("...ij,...j->...i", m, v)
 
 
 def _combine_dense(ei, ej):
     Ai, bi, Ci, ni, Ji = ei
     Aj, bj, Cj, nj, Jj = ej
     eye = jnp.eye(Ai.shape[-1], dtype=Ai.dtype)
-    M = eye + Ci @ Jj
-    Mt = _mT(M)  # = I + J_j C_i, since C and J are symmetric
-    A = Aj @ _solve(M, Ai)
-    b = jnp.einsum(
-        "...ij,...j->...i", Aj, _solve_vec(M, bi + jnp.einsum("...ij,...j->...i", Ci, nj))
-    )
-    b = b + bj
-    C = Aj @ _solve(M, Ci) @ _mT(Aj) + Cj
-    n = jnp.einsum(
-        "...ji,...j->...i", Ai, _solve_vec(Mt, nj - jnp.einsum("...ij,...j->...i", Jj, bi))
-    )
-    n = n + ni
-    J = _mT(Ai) @ _solve(Mt, Jj) @ Ai + Ji
+    # One inverse per combination (the other factor is its transpose, since C and J are
+    # symmetric): this keeps the traced scan, and so the compile time, small.
+    Minv = jnp.linalg.inv(eye + Ci @ Jj)
+    AjM = Aj @ Minv
+    AiM = _mT(Ai) @ _mT(Minv)  # A_iᵀ (I + J_j C_i)⁻¹
+    A = AjM @ Ai
+    b = _mv(AjM, bi + _mv(Ci, nj)) + bj
+    C = AjM @ Ci @ _mT(Aj) + Cj
+    n = _mv(AiM, nj - _mv(Jj, bi)) + ni
+    J = AiM @ Jj @ Ai + Ji
     return A, b, C, n, J
 
 
@@ -100,8 +93,8 @@ def damped_step(A: Array, b: Array, h0: Array, y: Array, damping: Array) -> Arra
         g = m[:-1] - E * (A_next * m[:-1] + b_next)
     else:
         S = A_next @ P[:-1] @ _mT(A_next) + jnp.eye(N, dtype=A.dtype)
-        E = _mT(_solve(S, A_next @ P[:-1]))
+        E = _mT(jnp.linalg.solve(S, A_next @ P[:-1]))
         g = m[:-1] - jnp.einsum("tij,tj->ti", E, jnp.einsum("tij,tj->ti", A_next, m[:-1]) + b_next)
-    E = jnp.concatenate([E, jnp.zeros_like(E[:1])])
+    E = jnp.concatenate([E, jnp.zeros((1,) + E.shape[1:], E.dtype)])
     g = jnp.concatenate([g, m[-1:]])
     return linear_recurrence(E, g, jnp.zeros_like(h0), reverse=True)

@@ -75,8 +75,10 @@ def bench(
         workloads=workload or workloads,
     )
     if out_dir is None:
-        out_dir = Path(tempfile.mkdtemp(prefix="paratime-bench-")) if quick else Path(
-            "benchmarks/results"
+        out_dir = (
+            Path(tempfile.mkdtemp(prefix="paratime-bench-"))
+            if quick
+            else Path("benchmarks/results")
         )
     path = run_bench(
         groups,
@@ -97,9 +99,7 @@ def _write_docs(results: list[Path], docs: Path) -> None:
     from ._notes import NOTES
     from ._report import load_results, write_report
 
-    path = write_report(
-        load_results(results), docs, figures=docs.parent / "figures", notes=NOTES
-    )
+    path = write_report(load_results(results), docs, figures=docs.parent / "figures", notes=NOTES)
     typer.echo(f"wrote {path}")
 
 

@@ -34,7 +34,9 @@ def warm_guess(group: Group, cell: Any, h0: Any, xs: Any, seed: int = 0) -> Any:
     """The states of a slightly perturbed cell: what the previous training step left behind."""
     leaves, treedef = jax.tree_util.tree_flatten(eqx.filter(cell, eqx.is_array))
     keys = jax.random.split(jax.random.key(seed + 1), len(leaves))
-    noisy = [x * (1 + WARM_NOISE * jax.random.normal(k, x.shape, x.dtype)) for x, k in zip(leaves, keys)]
+    noisy = [
+        x * (1 + WARM_NOISE * jax.random.normal(k, x.shape, x.dtype)) for x, k in zip(leaves, keys)
+    ]
     old = eqx.combine(jax.tree_util.tree_unflatten(treedef, noisy), cell)
     run = lambda h, x: scan_baseline(old, h, x)  # noqa: E731
     return jax.jit(run if group.batch == 1 else jax.vmap(run))(h0, xs)

@@ -82,7 +82,9 @@ class _Budget:
 
 
 def _torch_record(group: Group, repeats: int) -> dict[str, Any]:
-    return time_torch_rnn(group.cell, group.N, INPUT_SIZE, group.T, group.batch, group.workload, repeats)
+    return time_torch_rnn(
+        group.cell, group.N, INPUT_SIZE, group.T, group.batch, group.workload, repeats
+    )
 
 
 def measure_group(
@@ -215,8 +217,11 @@ def run_bench(
             if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
                 records = [
                     dict(
-                        env, **dict(zip(("cell", "N", "T", "batch", "workload"), group.key())),
-                        solver=n, status="skipped", reason="sweep time budget exhausted",
+                        env,
+                        **dict(zip(("cell", "N", "T", "batch", "workload"), group.key())),
+                        solver=n,
+                        status="skipped",
+                        reason="sweep time budget exhausted",
                     )
                     for n in names
                 ]
@@ -231,8 +236,13 @@ def run_bench(
                 records = [
                     dict(env, **r)
                     for r in measure_group(
-                        group, names, repeats=repeats, budget=budget, max_bytes=max_bytes,
-                        dtype=dtype, on_step=step,
+                        group,
+                        names,
+                        repeats=repeats,
+                        budget=budget,
+                        max_bytes=max_bytes,
+                        dtype=dtype,
+                        on_step=step,
                     )
                 ]
             for r in records:

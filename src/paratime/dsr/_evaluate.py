@@ -62,17 +62,17 @@ def evaluate(
     `(metrics, x_gen)`: a dict with `D_stsp`, `D_H`, `PE{n}` (and `lambda_max`,
     `lambda_max_data` when computed), and the generated trajectory.
     """
-    test = np.asarray(test)
-    x_gen = generate(model, test[: BURN_IN + 1], test.shape[0])
+    test_np = np.asarray(test)
+    x_gen = generate(model, test_np[: BURN_IN + 1], test_np.shape[0])
     out = {
-        "D_stsp": float(metrics.state_space_divergence(test, x_gen)),
-        "D_H": float(metrics.power_spectrum_distance(test, x_gen)),
-        f"PE{pe_steps}": prediction_error_n(model, test, pe_steps),
+        "D_stsp": float(metrics.state_space_divergence(test_np, x_gen)),
+        "D_H": float(metrics.power_spectrum_distance(test_np, x_gen)),
+        f"PE{pe_steps}": prediction_error_n(model, test_np, pe_steps),
     }
     if not np.all(np.isfinite(x_gen)):
         out["generated_nonfinite"] = 1.0
     if lyapunov and hasattr(model, "cell"):
-        z0 = model.infer_state(jnp.asarray(test[: BURN_IN + 1]))
+        z0 = model.infer_state(jnp.asarray(test_np[: BURN_IN + 1]))
         out["lambda_max"] = float(metrics.max_lyapunov_exponent(model.step_fn(), z0, 10_000))
-        out["lambda_max_data"] = float(metrics.data_lyapunov_exponent(test))
+        out["lambda_max_data"] = float(metrics.data_lyapunov_exponent(test_np))
     return out, x_gen

@@ -9,6 +9,7 @@ import warnings
 from typing import Literal
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import numpy as np
@@ -59,44 +60,77 @@ def _r_factor(A: Float[Array, "n m"], blocks: int) -> Float[Array, "m m"]:
 
 
 def default_blocks(n: int, m: int) -> int:
-    """How many row blocks the batched QR uses: enough to parallelise, each at least 4m rows."""
+    """How many row blocks the QR uses. On GPU: enough to fill the device, each block at
+    least 4m rows. On CPU: one, because XLA runs batched QR there much slower than a single
+    LAPACK QR of the whole matrix (measured; see docs/elm.md)."""
+    if jax.default_backend() == "cpu":
+        return 1
     return max(1, min(64, n // max(4 * m, 1)))
 
 
+class _Factor(eqx.Module):
+    """One factorisation of the centred problem, from which both the spectrum (for GCV and
+    the condition number) and the ridge solution for any λ follow cheaply (p×p work)."""
+
+    a: Array  # qr: R; cholesky: HᵀH; svd: Vᵀ
+    b: Array  # qr: QᵀY; cholesky: HᵀY; svd: UᵀY
+    s: Array  # singular values of the centred H
+    z: Array  # Uᵀ Y_c
+    h_mean: Array
+    y_mean: Array
+    yy: Array
+
+
 @eqx.filter_jit
-def _qr_parts(H, Y, blocks: int):
+def _factor(H, Y, method: str, blocks: int) -> _Factor:
     Hc, Yc, h_mean, y_mean = _centre(H, Y)
     p = H.shape[1]
-    Ra = _r_factor(jnp.concatenate([Hc, Yc], axis=1), blocks)
-    return Ra[:p, :p], Ra[:p, p:], h_mean, y_mean, jnp.sum(Yc**2)
-
-
-@eqx.filter_jit
-def _spectrum_parts(H, Y, method: str, blocks: int):
-    if method == "qr":
-        R, C, _, _, yy = _qr_parts(H, Y, blocks)
-        U, s, _ = jnp.linalg.svd(R)
-        return s, U.T @ C, yy
-    Hc, Yc, _, _ = _centre(H, Y)
     yy = jnp.sum(Yc**2)
+    if method == "qr":
+        Ra = _r_factor(jnp.concatenate([Hc, Yc], axis=1), blocks)
+        R, C = Ra[:p, :p], Ra[:p, p:]
+        U, s, _ = jnp.linalg.svd(R)
+        return _Factor(R, C, s, U.T @ C, h_mean, y_mean, yy)
     if method == "svd":
-        U, s, _ = jnp.linalg.svd(Hc, full_matrices=False)
-        return s, U.T @ Yc, yy
-    ev, V = jnp.linalg.eigh(Hc.T @ Hc)
+        U, s, Vt = jnp.linalg.svd(Hc, full_matrices=False)
+        z = U.T @ Yc
+        return _Factor(Vt, z, s, z, h_mean, y_mean, yy)
+    G, b = Hc.T @ Hc, Hc.T @ Yc
+    ev, V = jnp.linalg.eigh(G)
     ev, V = ev[::-1], V[:, ::-1]
     s = jnp.sqrt(jnp.clip(ev, 0))
     tol = s[0] * jnp.finfo(H.dtype).eps ** 0.5
-    b = V.T @ (Hc.T @ Yc)
-    z = jnp.where(s[:, None] > tol, b / jnp.where(s > tol, s, 1)[:, None], 0)
-    return s, z, yy
+    z = jnp.where(s[:, None] > tol, (V.T @ b) / jnp.where(s > tol, s, 1)[:, None], 0)
+    return _Factor(G, b, s, z, h_mean, y_mean, yy)
+
+
+@eqx.filter_jit
+def _solve_factor(f: _Factor, lam, method: str):
+    p = f.s.shape[0]
+    eye = jnp.eye(p, dtype=f.s.dtype)
+    if method == "qr":
+        Q, Rl = jnp.linalg.qr(jnp.concatenate([f.a, jnp.sqrt(lam) * eye]))
+        rhs = jnp.concatenate([f.b, jnp.zeros_like(f.b)])
+        beta = jsl.solve_triangular(Rl, Q.T @ rhs, lower=False)
+    elif method == "cholesky":
+        beta = jsl.cho_solve(jsl.cho_factor(f.a + lam * eye, lower=True), f.b)
+    else:
+        filt = jnp.where(f.s > 0, f.s / (f.s**2 + lam), 0)
+        beta = f.a.T @ (filt[:, None] * f.b)
+    return beta, f.y_mean - f.h_mean @ beta
+
+
+def _solve(H, Y, lam, method: str, blocks: int):
+    """Factor and solve in one go (used by the method comparison)."""
+    return _solve_factor(_factor(H, Y, method, blocks), lam, method)
 
 
 def spectrum(H: Float[Array, "n p"], Y: Float[Array, "n k"], *, method: Method = "svd") -> Spectrum:
     """The singular values of the centred H and the rotated targets, computed by `method`
     ("qr": SVD of the small R factor; "svd": of H itself; "cholesky": eigenvalues of HᵀH)."""
     _check(H, Y)
-    s, z, yy = _spectrum_parts(H, Y, method, default_blocks(*H.shape))
-    return Spectrum(s, z, yy, H.shape[0])
+    f = _factor(H, Y, method, default_blocks(*H.shape))
+    return Spectrum(f.s, f.z, f.yy, H.shape[0])
 
 
 def condition_number(spec: Spectrum) -> float:
@@ -115,7 +149,11 @@ def lambda_grid(spec: Spectrum, num: int = 61) -> Float[np.ndarray, " num"]:
 def gcv_scores(spec: Spectrum, lams) -> Float[Array, " L"]:
     """Generalised cross-validation (Golub, Heath and Wahba 1979) for each λ:
     GCV(λ) = n·RSS(λ) / (n − df(λ))², with df(λ) = Σ σ²/(σ²+λ) + 1 (the intercept)."""
-    lams = jnp.asarray(lams, spec.s.dtype)
+    return _gcv_scores(spec, jnp.asarray(lams, spec.s.dtype))
+
+
+@eqx.filter_jit
+def _gcv_scores(spec: Spectrum, lams):
     s2 = spec.s**2
     z2 = jnp.sum(spec.z**2, axis=1)
     outside = jnp.clip(spec.yy - jnp.sum(z2), 0)
@@ -155,26 +193,6 @@ def select_lambda_validation(
     return float(lams[int(np.nanargmin(np.asarray(mse)))])
 
 
-@eqx.filter_jit
-def _solve(H, Y, lam, method: str, blocks: int):
-    Hc, Yc, h_mean, y_mean = _centre(H, Y)
-    p = H.shape[1]
-    if method == "qr":
-        R, C, _, _, _ = _qr_parts(H, Y, blocks)
-        stacked = jnp.concatenate([R, jnp.sqrt(lam) * jnp.eye(p, dtype=H.dtype)])
-        rhs = jnp.concatenate([C, jnp.zeros_like(C)])
-        Q, Rl = jnp.linalg.qr(stacked)
-        beta = jsl.solve_triangular(Rl, Q.T @ rhs, lower=False)
-    elif method == "cholesky":
-        G = Hc.T @ Hc + lam * jnp.eye(p, dtype=H.dtype)
-        beta = jsl.cho_solve(jsl.cho_factor(G, lower=True), Hc.T @ Yc)
-    else:
-        U, s, Vt = jnp.linalg.svd(Hc, full_matrices=False)
-        filt = jnp.where(s > 0, s / (s**2 + lam), 0)
-        beta = Vt.T @ (filt[:, None] * (U.T @ Yc))
-    return beta, y_mean - h_mean @ beta
-
-
 def ridge(
     H: Float[Array, "n p"],
     Y: Float[Array, "n k"],
@@ -191,9 +209,10 @@ def ridge(
     - `H`: the hidden-state matrix, one row per sample.
     - `Y`: the targets, one row per sample.
     - `lam`: the ridge penalty λ ≥ 0, or `"gcv"` to choose it by generalised cross-validation.
-    - `method`: `"qr"` (two-level batched QR of [H Y], then QR of [R; √λ I]; the most
-        accurate), `"cholesky"` (normal equations HᵀH + λI; the fastest, but squares the
-        condition number) or `"svd"` (filter factors σ/(σ²+λ); the most robust).
+    - `method`: `"qr"` (QR of [H Y], two-level and batched over row blocks on GPU, then QR
+        of [R; √λ I]; accurate), `"cholesky"` (normal equations HᵀH + λI; the fastest, but
+        squares the condition number) or `"svd"` (filter factors σ/(σ²+λ); the most robust).
+        Each factorises H once; GCV and the condition number reuse that factorisation.
     - `cond_limit`: above this condition number of H a warning is issued and λ is raised, if
         needed, so that the regularised problem is well posed. Default: 1/√eps of the dtype.
     - `spec`: a precomputed `spectrum(H, Y)` (saves one factorisation).
@@ -220,7 +239,8 @@ def ridge(
     if not jnp.issubdtype(H.dtype, jnp.floating):
         H = H.astype(float)
     Y = Y.astype(H.dtype)
-    spec = spectrum(H, Y, method="svd" if method == "svd" else "qr") if spec is None else spec
+    factor = _factor(H, Y, method, default_blocks(*H.shape))
+    spec = Spectrum(factor.s, factor.z, factor.yy, H.shape[0]) if spec is None else spec
     lam = select_lambda_gcv(spec) if lam == "gcv" else float(lam)
     cond = condition_number(spec)
     eps = float(jnp.finfo(H.dtype).eps)
@@ -237,5 +257,5 @@ def ridge(
             stacklevel=2,
         )
         lam = max(lam, floor)
-    beta, intercept = _solve(H, Y, jnp.asarray(lam, H.dtype), method, default_blocks(*H.shape))
+    beta, intercept = _solve_factor(factor, jnp.asarray(lam, H.dtype), method)
     return beta, intercept, {"lam": lam, "condition_number": cond, "method": method}

@@ -11,7 +11,11 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 
 def _rng(key: PRNGKeyArray) -> np.random.Generator:
-    """A NumPy generator seeded from a JAX key: initialisation without compiling anything."""
+    """A NumPy generator seeded from a (concrete) JAX key.
+
+    Initialising with NumPy compiles nothing, which keeps model construction instant; the
+    price is that constructors cannot be traced (no `jit`/`vmap` over them).
+    """
     return np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
 
 
@@ -121,13 +125,9 @@ def stack_blocks(blocks: Any) -> Any:
     return blocks
 
 
-def _is_array_like(a: Any) -> bool:
-    return eqx.is_array(a) or isinstance(a, jax.ShapeDtypeStruct)
-
-
 def num_layers(blocks: Any) -> int:
     """The length of the common leading axis of a stacked module's arrays."""
-    leaves = jax.tree_util.tree_leaves(eqx.filter(blocks, _is_array_like))
+    leaves = jax.tree_util.tree_leaves(eqx.filter(blocks, eqx.is_array))
     if not leaves:
         raise ValueError("`blocks` has no array parameters.")
     lengths = {leaf.shape[0] if leaf.ndim else None for leaf in leaves}

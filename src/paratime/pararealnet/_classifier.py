@@ -26,16 +26,10 @@ class Classifier(eqx.Module):
         return self.post(self.body(jnp.tanh(self.pre(x))))
 
 
-def _is_parameter(a: Any) -> bool:
-    if isinstance(a, jax.ShapeDtypeStruct):  # from `eqx.filter_eval_shape`
-        return jnp.issubdtype(a.dtype, jnp.inexact)
-    return eqx.is_inexact_array(a)
-
-
 def count_parameters(model: Any) -> int:
-    """The number of scalar parameters (inexact array entries) in `model`; also accepts the
-    shape-only model returned by `eqx.filter_eval_shape`."""
-    return sum(int(a.size) for a in jax.tree_util.tree_leaves(eqx.filter(model, _is_parameter)))
+    """The number of scalar parameters (inexact array entries) in `model`."""
+    leaves = jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array))
+    return sum(int(a.size) for a in leaves)
 
 
 def _block_params(width: int, hidden: int) -> int:

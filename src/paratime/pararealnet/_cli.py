@@ -46,7 +46,7 @@ def train(
     batch_size: int = typer.Option(128, help="Minibatch size."),
     learning_rate: float = typer.Option(3e-3, help="Peak Adam learning rate (cosine decay)."),
     seed: int = typer.Option(0, help="Seed for initialisation and minibatches."),
-    resume: bool = typer.Option(False, help="Continue from the checkpoints in --out."),
+    resume: bool = typer.Option(False, help="Resume from --out (same --steps)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Train a ParaRealNet classifier; writes OUT/metrics.json (test_accuracy, seconds_per_step)."""
@@ -111,11 +111,13 @@ def layer_parallel(
 def plot(
     results: list[Path] = typer.Argument(..., help="metrics.json files of runs to plot."),
     out: Path = typer.Option(..., "--out", help="PNG file to write."),
+    timing: Path | None = typer.Option(None, help="Result of `time` for the step-time panel."),
 ) -> None:
     """Plot test accuracy and seconds per step against P from several `train` runs."""
     from ._plot import plot_runs
 
-    plot_runs([json.loads(p.read_text()) for p in results], out)
+    timing_result = json.loads(timing.read_text()) if timing is not None else None
+    plot_runs([json.loads(p.read_text()) for p in results], out, timing=timing_result)
     typer.echo(f"wrote {out}")
 
 

@@ -21,13 +21,11 @@ from ._data import Dataset, load_dataset
 from ._network import ParaRealNet
 
 
-def _seconds_per_step(history: list[dict[str, Any]], warmup: int = 2) -> float:
-    """Median wall time between consecutive logged steps, skipping the compiling first ones."""
-    times = [record["time"] for record in history]
-    diffs = np.diff(times)[warmup:]
-    if len(diffs) == 0:
-        diffs = np.diff([0.0, *times])
-    return float(statistics.median(diffs))
+def _seconds_per_step(history: list[dict[str, Any]], warmup: int = 3) -> float:
+    """Median wall time per step, skipping the first `warmup` steps (the first one compiles);
+    with fewer steps than that, the last step's time."""
+    diffs = np.diff([0.0, *(record["time"] for record in history)])
+    return float(statistics.median(diffs[min(warmup, len(diffs) - 1) :]))
 
 
 def shard_fine(model: Classifier) -> Classifier:
@@ -159,7 +157,10 @@ def run_experiment(
         progress=progress,
     )
     _, results = train_classifier(
-        model, dataset, out_dir=out / "pararealnet", description=f"ParaRealNet P={num_parallel}",
+        model,
+        dataset,
+        out_dir=out / "pararealnet",
+        description=f"ParaRealNet P={num_parallel}",
         **common,
     )
     metrics: dict[str, Any] = {

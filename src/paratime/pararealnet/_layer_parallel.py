@@ -12,8 +12,22 @@ from ._blocks import LayerCell, apply_stack, make_blocks
 from ._experiment import environment
 
 
-def available_solvers() -> dict[str, Any]:
-    """The paratime solvers to compare: Sequential, DEER, QuasiDEER, and Parareal if present."""
+def parareal_solver_class() -> Any:
+    """`paratime.Parareal`, or `None` while the core does not provide it."""
+    import paratime
+
+    if hasattr(paratime, "Parareal"):
+        return paratime.Parareal
+    try:  # written, but not yet re-exported by `paratime/__init__.py`
+        from paratime._solver._parareal import Parareal
+    except ImportError:
+        return None
+    return Parareal
+
+
+def available_solvers(num_slices: int = 4) -> dict[str, Any]:
+    """The paratime solvers to compare: Sequential, DEER, QuasiDEER and, where the core has
+    it, Parareal over `num_slices` slices of the depth axis."""
     import paratime
 
     solvers = {
@@ -21,8 +35,9 @@ def available_solvers() -> dict[str, Any]:
         "deer": paratime.DEER(),
         "quasi_deer": paratime.QuasiDEER(),
     }
-    if hasattr(paratime, "Parareal"):
-        solvers["parareal"] = paratime.Parareal()
+    parareal = parareal_solver_class()
+    if parareal is not None:
+        solvers[f"parareal_S{num_slices}"] = parareal(num_slices=num_slices)
     return solvers
 
 

@@ -166,9 +166,7 @@ class ParaRealNet(eqx.Module):
             )
         mesh = Mesh(np.asarray(devices[: self.num_parallel]), ("p",))
         spec = PartitionSpec("p")
-        return jax.shard_map(run, mesh=mesh, in_specs=(spec, spec), out_specs=spec)(
-            dynamic, starts
-        )
+        return jax.shard_map(run, mesh=mesh, in_specs=(spec, spec), out_specs=spec)(dynamic, starts)
 
     def interface_states(self, x: Float[Array, "*batch width"]) -> Float[Array, "P *batch width"]:
         """The corrected states `u_1..u_P` at the P interfaces (the last one is the output)."""

@@ -7,7 +7,25 @@ from typing import Any
 import numpy as np
 
 
-def plot_runs(runs: list[dict[str, Any]], out: str | os.PathLike) -> None:
+def _timing_series(timing: dict[str, Any]) -> dict[str, dict[int, list[float]]]:
+    """Group `paratime pararealnet time` results as {series: {P: [seconds]}}."""
+    names = {
+        "pararealnet-vmap": "ParaRealNet (vmap, 1 device)",
+        "pararealnet-shard": "ParaRealNet (shard, P devices)",
+        "baseline-matching": "sequential ResNet (equal params)",
+    }
+    series: dict[str, dict[int, list[float]]] = defaultdict(dict)
+    for name, r in timing["models"].items():
+        prefix, p = name.rsplit("-P", 1)
+        series[names.get(prefix, prefix)][int(p)] = [r["median_seconds_per_step"]]
+    return series
+
+
+def plot_runs(
+    runs: list[dict[str, Any]],
+    out: str | os.PathLike,
+    timing: dict[str, Any] | None = None,
+) -> None:
     """Plot `metrics.json` dicts of `paratime pararealnet train` runs against P.
 
     One series per (interface, mode) for the ParaRealNet and one for the sequential baselines
@@ -18,6 +36,8 @@ def plot_runs(runs: list[dict[str, Any]], out: str | os.PathLike) -> None:
 
     - `runs`: the loaded `metrics.json` dicts.
     - `out`: the PNG file to write.
+    - `timing`: optional result of `paratime pararealnet time`; if given, the right panel shows
+        its interleaved medians instead of the training runs' own step times.
     """
     import matplotlib
 
@@ -46,14 +66,25 @@ def plot_runs(runs: list[dict[str, Any]], out: str | os.PathLike) -> None:
             for p in ps:
                 values = [scale * v[col] for v in by_p[p]]
                 ax.scatter([p] * len(values), values, color=line.get_color(), s=10, alpha=0.5)
+    if timing is not None:
+        ax_time.clear()
+        for name, by_p in sorted(_timing_series(timing).items()):
+            ps = sorted(by_p)
+            style = "--" if name.startswith("sequential") else "-"
+            ax_time.plot(ps, [1e3 * by_p[p][0] for p in ps], style, marker="o", label=name)
+        ax_time.legend(fontsize=8)
     depth = runs[0]["config"]["depth"] if runs else "?"
     data = runs[0]["config"]["data"] if runs else "?"
     ax_acc.set(xlabel="sub-networks P", ylabel="test accuracy (%)", title=f"{data}, L={depth}")
     ax_time.set(xlabel="sub-networks P", ylabel="ms per training step", title="wall time")
-    device = runs[0]["environment"]["device"] if runs else ""
+    device = (timing or (runs[0] if runs else {"environment": {"device": ""}}))["environment"][
+        "device"
+    ]
     ax_time.annotate(device, (0.02, 0.02), xycoords="axes fraction", fontsize=8)
+    all_p = sorted({int(run["config"]["num_parallel"]) for run in runs})
     for ax in (ax_acc, ax_time):
         ax.set_xscale("log", base=2)
+        ax.set_xticks(all_p, [str(p) for p in all_p])
         ax.grid(alpha=0.3)
     ax_acc.legend(fontsize=8)
     fig.tight_layout()

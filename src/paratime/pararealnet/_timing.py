@@ -65,7 +65,9 @@ def time_training_steps(
     optimizer = optax.adam(1e-3)
     step_fn = make_step(loss_fn, optimizer)
     states = {
-        name: TrainState(m, optimizer.init(eqx.filter(m, eqx.is_inexact_array)), jnp.zeros(2, "uint32"))
+        name: TrainState(
+            m, optimizer.init(eqx.filter(m, eqx.is_inexact_array)), jnp.zeros(2, "uint32")
+        )
         for name, m in models.items()
     }
     for name in states:  # compile and warm up
@@ -82,8 +84,14 @@ def time_training_steps(
             per_round[name].append((time.perf_counter() - t0) / steps_per_round)
     return {
         "config": dict(
-            data=data, depth=depth, width=width, hidden=hidden, coarse_hidden=coarse_hidden,
-            batch_size=batch_size, steps_per_round=steps_per_round, rounds=rounds,
+            data=data,
+            depth=depth,
+            width=width,
+            hidden=hidden,
+            coarse_hidden=coarse_hidden,
+            batch_size=batch_size,
+            steps_per_round=steps_per_round,
+            rounds=rounds,
         ),
         "environment": environment(),
         "models": {

@@ -99,14 +99,18 @@ def plot_memory(
 ) -> Path | None:
     """Working memory (XLA's compiled temporaries + outputs, or the device peak) against T,
     one panel per N. Arguments and return value as `plot_speedup`."""
-    rows = [r for r in _ok(records, cell=cell, batch=batch, workload=workload) if r.get("working_bytes")]
+    rows = [
+        r for r in _ok(records, cell=cell, batch=batch, workload=workload) if r.get("working_bytes")
+    ]
     Ns = sorted({r["N"] for r in rows})
     if not Ns:
         return None
     plt, fig, axes = _panels(Ns)
     for ax, N in zip(axes, Ns):
         for solver, (color, marker) in STYLE.items():
-            pts = sorted((r["T"], r["working_bytes"]) for r in rows if r["solver"] == solver and r["N"] == N)
+            pts = sorted(
+                (r["T"], r["working_bytes"]) for r in rows if r["solver"] == solver and r["N"] == N
+            )
             if pts:
                 ax.plot(*zip(*pts), color=color, marker=marker, label=solver)
         ax.set(xscale="log", yscale="log", xlabel="T", title=f"N = {N}")

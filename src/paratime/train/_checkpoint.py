@@ -7,9 +7,26 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import equinox as eqx
+import jax
 
 _T = TypeVar("_T")
 _MAGIC = b"PARATIME-CKPT-1\n"
+
+
+def _is_key(x: Any) -> bool:
+    return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _to_raw(tree: Any) -> Any:
+    """Typed PRNG keys become their raw uint32 data, which can be serialised."""
+    return jax.tree_util.tree_map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
+
+
+def _from_raw(raw: Any, like: Any) -> Any:
+    def restore(r, l):
+        return jax.random.wrap_key_data(r, impl=jax.random.key_impl(l)) if _is_key(l) else r
+
+    return jax.tree_util.tree_map(restore, raw, like)
 
 
 def save_checkpoint(path: str | os.PathLike, state: Any, *, step: int, **extra: Any) -> None:
@@ -34,7 +51,7 @@ def save_checkpoint(path: str | os.PathLike, state: Any, *, step: int, **extra: 
         with os.fdopen(fd, "wb") as f:
             f.write(_MAGIC)
             f.write(header)
-            eqx.tree_serialise_leaves(f, state)
+            eqx.tree_serialise_leaves(f, _to_raw(state))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -64,5 +81,5 @@ def load_checkpoint(path: str | os.PathLike, like: _T) -> tuple[_T, int, dict[st
         if f.readline() != _MAGIC:
             raise ValueError(f"`path` {str(path)!r} is not a paratime checkpoint.")
         header = json.loads(f.readline())
-        state = eqx.tree_deserialise_leaves(f, like)
+        state = _from_raw(eqx.tree_deserialise_leaves(f, _to_raw(like)), like)
     return state, int(header["step"]), dict(header["extra"])

@@ -1,0 +1,233 @@
+"""Each optimisation technique measured against its alternative, side by side.
+
+The records (with an `experiment` field) go to the same results file as the sweep, and
+docs/benchmarks.md lists them under "Techniques tried".
+"""
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.lax as lax
+import jax.numpy as jnp
+import numpy as np
+
+import paratime
+from paratime._scan import _apply, _combine, _identity, _solve_differentiable, _solve_forward
+
+from ._run import environment, results_path
+
+
+def blocked_scan(structure: str, a, b, h0, chunk: int):
+    """A blocked linear recurrence (tried, not kept): sequential inside chunks, vmapped across
+    them. Pass 1 runs every chunk from zero and accumulates its transition product, pass 2
+    carries the chunk start states, pass 3 re-runs every chunk from its true start."""
+    T = a.shape[0]
+    C = -(-T // chunk)
+    pad = C * chunk - T
+    if pad:
+        a = jnp.concatenate([a, jnp.broadcast_to(_identity(structure, a), (pad,) + a.shape[1:])])
+        b = jnp.concatenate([b, jnp.zeros((pad,) + b.shape[1:], b.dtype)])
+    ac = jnp.swapaxes(a.reshape((C, chunk) + a.shape[1:]), 0, 1)
+    bc = jnp.swapaxes(b.reshape((C, chunk) + b.shape[1:]), 0, 1)
+    comb = _combine(structure)
+    P0 = jnp.broadcast_to(_identity(structure, a), (C,) + a.shape[1:])
+    (P, e), _ = lax.scan(lambda c, ab: (comb(c, ab), None), (P0, jnp.zeros_like(bc[0])), (ac, bc))
+    _, starts = lax.scan(lambda h, pe: (_apply(structure, pe[0], h) + pe[1], h), h0, (P, e))
+    apply = jax.vmap(lambda A, h: _apply(structure, A, h))
+
+    def rerun(u, ab):
+        u = apply(ab[0], u) + ab[1]
+        return u, u
+
+    _, h = lax.scan(rerun, starts, (ac, bc))
+    return jnp.swapaxes(h, 0, 1).reshape((C * chunk,) + b.shape[1:])[:T]
+
+
+class _PlainGRU(eqx.Module):
+    """A GRU seen as a plain callable: paratime must use autodiff (`jacfwd`) Jacobians."""
+
+    gru: paratime.cells.GRU
+
+    def __call__(self, h, x):
+        return self.gru(h, x)
+
+
+def _time_side_by_side(fns: dict[str, Callable], repeats: int) -> dict[str, list[float]]:
+    for f in fns.values():  # compile and warm up
+        jax.block_until_ready(f())
+    times: dict[str, list[float]] = {n: [] for n in fns}
+    for _ in range(repeats):
+        for n, f in fns.items():
+            start = time.perf_counter()
+            jax.block_until_ready(f())
+            times[n].append(time.perf_counter() - start)
+    return times
+
+
+def _experiments(quick: bool) -> list[tuple[str, str, dict[str, Callable], str]]:
+    T = 10_000 if quick else 100_000
+    N = 16
+    k = jax.random.split(jax.random.key(0), 4)
+    dense = 0.9 * jax.random.normal(k[0], (T, N, N)) / np.sqrt(N)
+    diag = jax.random.uniform(k[1], (T, N))
+    b = jax.random.normal(k[2], (T, N))
+    h0 = jnp.zeros(N)
+    gru = paratime.cells.GRU(4, N, key=k[3])
+    xs = jax.random.normal(k[3], (T, 4))
+    jit = jax.jit
+    out = []
+    for st, a in (("dense", dense), ("diagonal", diag)):
+        fns = {
+            "associative scan": jit(
+                lambda a, st=st: _solve_forward(st, "associative", None, a, b, h0)
+            ),
+            "blocked (chunk √T)": jit(lambda a, st=st: blocked_scan(st, a, b, h0, int(T**0.5))),
+            "sequential scan": jit(
+                lambda a, st=st: _solve_forward(st, "sequential", None, a, b, h0)
+            ),
+        }
+        out.append(
+            (
+                "linear solve algorithm on CPU",
+                f"{st} a, T={T:.0e}, N={N}",
+                {n: (lambda f=f, a=a: f(a)) for n, f in fns.items()},
+                "sequential scan (the CPU default of `linear_recurrence`)",
+            )
+        )
+    for method in ("associative", "sequential"):
+
+        def loss(fn, a=diag):
+            return jax.grad(lambda a, b: jnp.sum(jnp.sin(fn(a, b, h0))), argnums=(0, 1))
+
+        auto = jit(loss(lambda a, b, h0, m=method: _solve_forward("diagonal", m, None, a, b, h0)))
+        impl = jit(
+            loss(lambda a, b, h0, m=method: _solve_differentiable("diagonal", m, None, a, b, h0))
+        )
+        out.append(
+            (
+                "gradient of linear_recurrence",
+                f"{method} diagonal scan, T={T:.0e}, N={N}",
+                {
+                    "autodiff through the scan": lambda f=auto: f(diag, b),
+                    "implicit (custom_linear_solve, reverse scan)": lambda f=impl: f(diag, b),
+                },
+                "implicit",
+            )
+        )
+    unroll = lambda cell, solver, guess=None: (
+        paratime.unroll(  # noqa: E731
+            cell, h0, xs, solver=solver, throw=False, guess=guess
+        ).states
+    )
+    deer = eqx.filter_jit(lambda c: unroll(c, paratime.DEER()))
+    out.append(
+        (
+            "Jacobians",
+            f"DEER forward, GRU, T={T:.0e}, N={N}",
+            {
+                "jacfwd (plain callable)": lambda: deer(_PlainGRU(gru)),
+                "analytic (GRU cell)": lambda: deer(gru),
+            },
+            "analytic",
+        )
+    )
+    naive = eqx.filter_jit(lambda c: paratime.bench.naive_deer(c, h0, xs)[0])
+    out.append(
+        (
+            "all engineering",
+            f"DEER forward, GRU, T={T:.0e}, N={N}",
+            {"straightforward DEER": lambda: naive(gru), "paratime DEER": lambda: deer(gru)},
+            "paratime DEER",
+        )
+    )
+    old = jax.tree_util.tree_map(lambda x: x * 1.001 if eqx.is_array(x) else x, gru)
+    guess = jit(lambda: paratime.unroll(old, h0, xs, solver=paratime.Sequential()).states)()
+    warm = eqx.filter_jit(lambda c, g: unroll(c, paratime.DEER(), g))
+    out.append(
+        (
+            "warm start",
+            f"DEER forward after a 0.1% parameter change, GRU, T={T:.0e}, N={N}",
+            {
+                "cold (zeros)": lambda: deer(gru),
+                "warm (previous trajectory)": lambda: warm(gru, guess),
+            },
+            "yes (pass `guess=`)",
+        )
+    )
+    Tt = T // 10
+
+    def train(solver):
+        return eqx.filter_jit(
+            eqx.filter_grad(
+                lambda c: jnp.mean(paratime.unroll(c, h0, xs[:Tt], solver=solver).states ** 2)
+            )
+        )
+
+    from paratime._solver._auto import ImplicitSequential
+
+    implicit = train(ImplicitSequential())
+    out.append(
+        (
+            "training gradient",
+            f"GRU, T={Tt:.0e}, N={N}: sequential forward, then",
+            {
+                "BPTT through lax.scan": lambda f=train(paratime.Sequential()): f(gru),
+                "implicit adjoint (one reverse linear scan)": lambda f=implicit: f(gru),
+            },
+            "yes: `Auto` on CPU",
+        )
+    )
+    a16 = dense.astype(jnp.bfloat16)
+    b16 = b.astype(jnp.bfloat16)
+    seq = jit(lambda a, b: _solve_forward("dense", "sequential", None, a, b, jnp.zeros(N, a.dtype)))
+    out.append(
+        (
+            "mixed precision",
+            f"dense sequential linear solve, T={T:.0e}, N={N}",
+            {"float32": lambda: seq(dense, b), "bfloat16": lambda: seq(a16, b16)},
+            "no: slower on CPU, and 3 significant digits",
+        )
+    )
+    return out
+
+
+def run_ablation(
+    out_dir: str | Path = "benchmarks/results", *, repeats: int = 7, quick: bool = False
+) -> Path:
+    """Measure every technique against its alternative; append the records; return the file."""
+    env = environment()
+    path = results_path(out_dir, env)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        for experiment, setting, fns, kept in _experiments(quick):
+            times = _time_side_by_side(fns, repeats)
+            base = None
+            for variant, ts in times.items():
+                med = float(np.median(ts))
+                base = med if base is None else base
+                rec: dict[str, Any] = dict(
+                    env,
+                    experiment=experiment,
+                    setting=setting,
+                    variant=variant,
+                    status="ok",
+                    median_s=med,
+                    min_s=min(ts),
+                    max_s=max(ts),
+                    times_s=ts,
+                    ratio=med / base,
+                    kept=kept,
+                    load_avg=os.getloadavg()[0],
+                )
+                f.write(json.dumps(rec) + "\n")
+                print(
+                    f"{experiment:32} {setting:55} {variant:45} {med:.4g} s  {med / base:.2f}x",
+                    flush=True,
+                )
+    return path

@@ -1,0 +1,191 @@
+"""The benchmark harness, its baselines, report and CLI; the CPU fast paths it measured."""
+
+import itertools
+import json
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import pytest
+from typer.testing import CliRunner
+
+import paratime
+from helpers import tree_max_abs_diff
+from paratime._scan import sequential_linear_recurrence
+from paratime._solver._auto import ImplicitSequential
+from paratime.bench import Group, grid, load_results, naive_deer, run_bench, write_report
+from paratime.bench._cli import app
+from paratime.bench._grid import solvers_for
+
+
+@pytest.mark.parametrize("name", ["GRU", "LSTM", "Elman"])
+def test_naive_deer_matches_scan(name, getkey):
+    cell = getattr(paratime.cells, name)(3, 5, key=getkey())
+    h0 = (jnp.zeros(5), jnp.zeros(5)) if name == "LSTM" else 0.1 * jnp.ones(5)
+    xs = jax.random.normal(getkey(), (60, 3))
+    states, iters = jax.jit(lambda h, x: naive_deer(cell, h, x))(h0, xs)
+    ref = paratime.bench.scan_baseline(cell, h0, xs)
+    assert tree_max_abs_diff(states, ref) < 1e-10
+    assert 1 <= int(iters) < 60
+
+
+def test_grid_and_solver_selection():
+    groups = grid(cells=("GRU",), Ts=(100, 10), Ns=(256, 4), batches=(1,), workloads=("train",))
+    assert [g.T for g in groups] == [10, 10, 100, 100]  # cheapest first
+    big = Group("GRU", 256, 1000, 1, "forward")
+    names = solvers_for(big, ["Sequential", "DEER", "QuasiDEER", "naive-DEER", "cuDNN"], gpu=False)
+    assert names == ["Sequential", "QuasiDEER"]
+    small = Group("LSTM", 4, 1000, 1, "forward")
+    assert "DEER+warm" not in solvers_for(small, ["DEER", "DEER+warm"], gpu=True)
+    assert "cuDNN" in solvers_for(small, ["cuDNN"], gpu=True)
+    train = Group("GRU", 4, 1000, 1, "train")
+    assert solvers_for(train, ["DEER", "DEER+warm", "naive-DEER", "Sequential"], gpu=False) == [
+        "Sequential",
+        "DEER",
+        "DEER+warm",
+    ]
+    with pytest.raises(ValueError, match="cells"):
+        grid(cells=("RNN",))
+    with pytest.raises(ValueError, match="unknown solver"):
+        solvers_for(small, ["Magic"], gpu=False)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    groups = grid(cells=("GRU",), Ts=(16, 32), Ns=(3,), batches=(1, 2))
+    solvers = ("Sequential", "DEER", "QuasiDEER", "Auto", "lax.scan", "naive-DEER", "DEER+warm")
+    path = run_bench(groups, solvers=solvers, out_dir=out, repeats=2, progress=False)
+    return path, load_results([path])
+
+
+def test_run_bench_records(results):
+    path, records = results
+    assert path.name.startswith("cpu-") and path.suffix == ".jsonl"
+    assert {r["solver"] for r in records} >= {"Sequential", "DEER", "naive-DEER", "DEER+warm"}
+    for r in records:
+        assert r["status"] == "ok", r
+        for key in (
+            "device",
+            "jax_version",
+            "date",
+            "cpu",
+            "median_s",
+            "min_s",
+            "max_s",
+            "compile_s",
+            "iterations",
+            "working_bytes",
+            "workload",
+        ):
+            assert key in r, key
+        assert r["min_s"] <= r["median_s"] <= r["max_s"] and len(r["times_s"]) == 2
+        if r["solver"] != "Sequential":
+            assert r["rel_dev"] < 1e-4, r  # float32
+        if r["solver"] in ("DEER", "QuasiDEER") and r["workload"] == "forward":
+            assert r["iterations"] >= 1
+    warm = [r for r in records if r["solver"] == "DEER+warm"]
+    cold = {
+        (r["T"], r["batch"]): r
+        for r in records
+        if r["solver"] == "DEER" and r["workload"] == "train"
+    }
+    assert all(r["iterations"] <= cold[(r["T"], r["batch"])]["iterations"] for r in warm)
+
+
+def test_budget_skips_and_records_reason(tmp_path):
+    groups = grid(cells=("GRU",), Ts=(16, 10_000), Ns=(3,), batches=(1,), workloads=("forward",))
+    path = run_bench(
+        groups,
+        solvers=("Sequential",),
+        out_dir=tmp_path,
+        repeats=1,
+        max_call_s=1e-9,
+        progress=False,
+    )
+    recs = load_results([path])
+    assert [r["status"] for r in recs] == ["ok", "skipped"]
+    assert "predicted" in recs[1]["reason"]
+
+
+def test_report_and_figures(results, tmp_path):
+    _, records = results
+    md = write_report(
+        records, tmp_path / "docs" / "benchmarks.md", figures=tmp_path / "docs" / "figures"
+    )
+    text = md.read_text()
+    assert "| N | T | Sequential | DEER |" in text and "Load caveat" in text
+    figs = list((tmp_path / "docs" / "figures").glob("bench_*.png"))
+    assert len(figs) >= 4 and all(f.stat().st_size > 1000 for f in figs)
+
+
+def test_cli_runs_and_summarises(tmp_path):
+    args = [
+        "--cell",
+        "GRU",
+        "--T",
+        "16",
+        "--N",
+        "3",
+        "--batch",
+        "1",
+        "--workload",
+        "forward",
+        "--solver",
+        "Sequential",
+        "--solver",
+        "DEER",
+        "--repeats",
+        "1",
+        "--out-dir",
+        str(tmp_path),
+        "--no-progress",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "DEER" in result.output and "results:" in result.output
+    lines = next(tmp_path.glob("*.jsonl")).read_text().splitlines()
+    assert [json.loads(x)["solver"] for x in lines] == ["Sequential", "DEER"]
+
+
+@pytest.mark.parametrize("kind", ["dense", "diagonal"])
+def test_implicit_sequential_gradient_is_bptt(kind, getkey):
+    cell = paratime.cells.GRU(3, 6, key=getkey())
+    h0, xs = jnp.zeros(6), jax.random.normal(getkey(), (300, 3))
+
+    def loss(cell, solver):
+        return jnp.mean(paratime.unroll(cell, h0, xs, solver=solver).states ** 2) * 1e-3
+
+    ref = eqx.filter_grad(loss)(cell, paratime.Sequential())
+    got = eqx.filter_grad(loss)(cell, ImplicitSequential(kind))
+    scale = max(float(jnp.max(jnp.abs(x))) for x in jax.tree_util.tree_leaves(ref))
+    assert tree_max_abs_diff(got, ref) <= 1e-9 * scale  # relative, even for a tiny loss
+
+
+def test_auto_on_cpu_uses_the_implicit_adjoint(getkey):
+    gru = paratime.cells.GRU(3, 16, key=getkey())
+    assert paratime.Auto().select(gru, 1000, 16) == ImplicitSequential("dense")
+    assert paratime.Auto().select(gru, 10**6, 256) == ImplicitSequential("diagonal")
+    assert paratime.Auto().select(lambda h, x: h, 1000, 16) == paratime.Sequential()
+
+
+@pytest.mark.parametrize(
+    "structure,method,reverse",
+    itertools.product(["diagonal", "dense", "block"], ["associative", "sequential"], [False, True]),
+)
+def test_linear_recurrence_derivatives(structure, method, reverse, getkey):
+    T, N = 9, 4
+    shape = {"diagonal": (T, N), "dense": (T, N, N), "block": (T, 2, 2, 2)}[structure]
+    cplx = lambda s: jax.random.normal(getkey(), s) + 1j * jax.random.normal(getkey(), s)  # noqa: E731
+    a, b, h0, w = 0.5 * cplx(shape), cplx((T, N)), cplx((N,)), cplx((T, N))
+    run = lambda f: lambda a, b, h0: f(a, b, h0, reverse=reverse)  # noqa: E731
+    ours = run(lambda *x, **k: paratime.linear_recurrence(*x, **k, method=method))
+    ref = run(sequential_linear_recurrence)
+    loss = lambda f: lambda *x: jnp.sum(jnp.abs(w * f(*x)) ** 2)  # noqa: E731
+    g1 = jax.grad(loss(ours), argnums=(0, 1, 2))(a, b, h0)
+    g2 = jax.grad(loss(ref), argnums=(0, 1, 2))(a, b, h0)
+    assert tree_max_abs_diff(g1, g2) < 1e-10
+    tangents = (cplx(shape), cplx((T, N)), cplx((N,)))
+    t1 = jax.jvp(ours, (a, b, h0), tangents)[1]
+    t2 = jax.jvp(ref, (a, b, h0), tangents)[1]
+    assert tree_max_abs_diff(t1, t2) < 1e-10
