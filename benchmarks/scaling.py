@@ -82,22 +82,23 @@ def bench_recurrence(meshes):
             )
         for p, mesh in meshes.items():
             for exchange in ("all_gather", "ppermute"):
-                fn = jax.jit(
-                    lambda a, b, h0, mesh=mesh, e=exchange: sharded_linear_recurrence(
-                        a, b, h0, mesh=mesh, exchange=e
+                for method in ("sequential", "associative"):
+                    fn = jax.jit(
+                        lambda a, b, h0, mesh=mesh, e=exchange, m=method: sharded_linear_recurrence(
+                            a, b, h0, mesh=mesh, exchange=e, method=m
+                        )
                     )
-                )
-                rows.append(
-                    dict(
-                        structure=structure,
-                        T=T,
-                        N=N,
-                        devices=p,
-                        solver=f"sharded:{exchange}",
-                        **_timeit(fn, a, b, h0),
+                    rows.append(
+                        dict(
+                            structure=structure,
+                            T=T,
+                            N=N,
+                            devices=p,
+                            solver=f"sharded:{exchange}:{method}",
+                            **_timeit(fn, a, b, h0),
+                        )
                     )
-                )
-                print(rows[-1], flush=True)
+                    print(rows[-1], flush=True)
     return rows
 
 

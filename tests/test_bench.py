@@ -1,6 +1,5 @@
 """The benchmark harness, its baselines, report and CLI; the CPU fast paths it measured."""
 
-import itertools
 import json
 
 import equinox as eqx
@@ -18,10 +17,9 @@ from paratime.bench._cli import app
 from paratime.bench._grid import solvers_for
 
 
-@pytest.mark.parametrize("name", ["GRU", "LSTM", "Elman"])
-def test_naive_deer_matches_scan(name, getkey):
-    cell = getattr(paratime.cells, name)(3, 5, key=getkey())
-    h0 = (jnp.zeros(5), jnp.zeros(5)) if name == "LSTM" else 0.1 * jnp.ones(5)
+def test_naive_deer_matches_scan(getkey):
+    cell = paratime.cells.LSTM(3, 5, key=getkey())  # a PyTree state
+    h0 = (0.1 * jnp.ones(5), jnp.zeros(5))
     xs = jax.random.normal(getkey(), (60, 3))
     states, iters = jax.jit(lambda h, x: naive_deer(cell, h, x))(h0, xs)
     ref = paratime.bench.scan_baseline(cell, h0, xs)
@@ -53,8 +51,8 @@ def test_grid_and_solver_selection():
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    groups = grid(cells=("GRU",), Ts=(16, 32), Ns=(3,), batches=(1, 2))
-    solvers = ("Sequential", "DEER", "QuasiDEER", "Auto", "lax.scan", "naive-DEER", "DEER+warm")
+    groups = grid(cells=("GRU",), Ts=(16,), Ns=(3,), batches=(2,))
+    solvers = ("Sequential", "DEER", "naive-DEER", "DEER+warm")
     path = run_bench(groups, solvers=solvers, out_dir=out, repeats=2, progress=False)
     return path, load_results([path])
 
@@ -62,7 +60,14 @@ def results(tmp_path_factory):
 def test_run_bench_records(results):
     path, records = results
     assert path.name.startswith("cpu-") and path.suffix == ".jsonl"
-    assert {r["solver"] for r in records} >= {"Sequential", "DEER", "naive-DEER", "DEER+warm"}
+    assert [(r["solver"], r["workload"]) for r in records] == [
+        ("Sequential", "forward"),
+        ("DEER", "forward"),
+        ("naive-DEER", "forward"),
+        ("Sequential", "train"),
+        ("DEER", "train"),
+        ("DEER+warm", "train"),
+    ]
     for r in records:
         assert r["status"] == "ok", r
         for key in (
@@ -82,7 +87,7 @@ def test_run_bench_records(results):
         assert r["min_s"] <= r["median_s"] <= r["max_s"] and len(r["times_s"]) == 2
         if r["solver"] != "Sequential":
             assert r["rel_dev"] < 1e-4, r  # float32
-        if r["solver"] in ("DEER", "QuasiDEER") and r["workload"] == "forward":
+        if r["solver"] == "DEER":
             assert r["iterations"] >= 1
     warm = [r for r in records if r["solver"] == "DEER+warm"]
     cold = {
@@ -94,13 +99,13 @@ def test_run_bench_records(results):
 
 
 def test_budget_skips_and_records_reason(tmp_path):
-    groups = grid(cells=("GRU",), Ts=(16, 10_000), Ns=(3,), batches=(1,), workloads=("forward",))
+    groups = grid(cells=("GRU",), Ts=(16, 2_000_000), Ns=(3,), batches=(1,), workloads=("forward",))
     path = run_bench(
         groups,
         solvers=("Sequential",),
         out_dir=tmp_path,
         repeats=1,
-        max_call_s=1e-9,
+        max_call_s=0.5,
         progress=False,
     )
     recs = load_results([path])
@@ -116,7 +121,7 @@ def test_report_and_figures(results, tmp_path):
     text = md.read_text()
     assert "| N | T | Sequential | DEER |" in text and "Load caveat" in text
     figs = list((tmp_path / "docs" / "figures").glob("bench_*.png"))
-    assert len(figs) >= 4 and all(f.stat().st_size > 1000 for f in figs)
+    assert len(figs) >= 3 and all(f.stat().st_size > 1000 for f in figs)
 
 
 def test_cli_runs_and_summarises(tmp_path):
@@ -151,7 +156,7 @@ def test_cli_runs_and_summarises(tmp_path):
 @pytest.mark.parametrize("kind", ["dense", "diagonal"])
 def test_implicit_sequential_gradient_is_bptt(kind, getkey):
     cell = paratime.cells.GRU(3, 6, key=getkey())
-    h0, xs = jnp.zeros(6), jax.random.normal(getkey(), (300, 3))
+    h0, xs = jnp.zeros(6), jax.random.normal(getkey(), (100, 3))
 
     def loss(cell, solver):
         return jnp.mean(paratime.unroll(cell, h0, xs, solver=solver).states ** 2) * 1e-3
@@ -170,10 +175,12 @@ def test_auto_on_cpu_uses_the_implicit_adjoint(getkey):
 
 
 @pytest.mark.parametrize(
-    "structure,method,reverse",
-    itertools.product(["diagonal", "dense", "block"], ["associative", "sequential"], [False, True]),
+    "structure,method",
+    [(s, m) for s in ("diagonal", "dense", "block") for m in ("associative", "sequential")],
 )
-def test_linear_recurrence_derivatives(structure, method, reverse, getkey):
+def test_linear_recurrence_derivatives(structure, method, getkey):
+    """Implicit (custom_linear_solve) derivatives equal autodiff through a plain scan."""
+    reverse = structure != "dense"
     T, N = 9, 4
     shape = {"diagonal": (T, N), "dense": (T, N, N), "block": (T, 2, 2, 2)}[structure]
     cplx = lambda s: jax.random.normal(getkey(), s) + 1j * jax.random.normal(getkey(), s)  # noqa: E731

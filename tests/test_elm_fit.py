@@ -6,8 +6,7 @@ import pytest
 
 import paratime
 from paratime import elm
-from paratime.elm._bptt import fit_bptt
-from paratime.elm._io import load_model, save_model
+from paratime.elm import fit_bptt, load_model, save_model
 
 WINDOW, HIDDEN = 5, 6
 
@@ -25,10 +24,12 @@ def _rotation_series(T=150, angle=0.3):
 def test_noiseless_linear_var1_is_fitted_exactly(arch):
     data = elm.prepare(elm.autoregressive_task(_rotation_series()), WINDOW)
     model, info = elm.fit(data, arch=arch, hidden=HIDDEN, key=jax.random.key(0), lam=0.0)
-    metrics = elm.evaluate(model, data, horizon=10)
-    assert metrics["rmse"] < 1e-8, metrics
-    assert metrics["rmse_multistep"] < 1e-7, metrics
+    pred = model.predict_normalised(data.inputs, data.feedback)  # every window, test included
+    assert float(np.max(np.abs(pred - data.targets))) < 1e-8
     assert info["train_seconds"] > 0 and info["rows"] == len(data.split[0]) + len(data.split[1])
+    if arch == "jordan":  # the closed-loop forecast is exact too (one arch: it compiles slowly)
+        metrics = elm.evaluate(model, data, horizon=10)
+        assert metrics["rmse"] < 1e-8 and metrics["rmse_multistep"] < 1e-7, metrics
 
 
 def test_noiseless_ar3_is_fitted_exactly_by_narmax_with_gcv():

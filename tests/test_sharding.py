@@ -47,11 +47,12 @@ def problems(draw):
     options = dict(
         reverse=draw(st.booleans()),
         exchange=draw(st.sampled_from(["auto", "all_gather", "ppermute"])),
+        method=draw(st.sampled_from(["auto", "associative", "sequential"])),
     )
     return a, array((T, N)), array((N,)), options
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(problems())
 def test_sharded_recurrence_equals_single_device(mesh, problem):
     a, b, h0, options = problem
@@ -91,6 +92,8 @@ def test_sharded_recurrence_bad_arguments(mesh):
         sharded_linear_recurrence(a, b, h0, mesh=mesh, axis_name="batch")
     with pytest.raises(ValueError, match="exchange"):
         sharded_linear_recurrence(a, b, h0, mesh=mesh, exchange="broadcast")
+    with pytest.raises(ValueError, match="method"):
+        sharded_linear_recurrence(a, b, h0, mesh=mesh, method="fast")
     with pytest.raises(ValueError, match="h0"):
         sharded_linear_recurrence(a, b, jnp.zeros(3), mesh=mesh)
     with pytest.raises(ValueError, match="mesh"):
@@ -147,3 +150,14 @@ def test_parareal_slices_over_devices(mesh, getkey):
     assert tree_allclose(got.states, want, rtol=1e-10, atol=1e-10)
     with pytest.raises(ValueError, match="mesh"):
         Parareal(8, mesh=mesh, axis_name="batch")
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_adjoint_recurrence_pads_any_length(reverse, mesh, getkey):
+    # The hook through which `unroll`'s adjoint can run its reverse scan sharded.
+    a = 0.5 * jax.random.normal(getkey(), (13, 3, 3))
+    b = jax.random.normal(getkey(), (13, 3))
+    h0 = jax.random.normal(getkey(), (3,))
+    got = ShardedDEER(mesh=mesh).adjoint_recurrence(a, b, h0, reverse=reverse)
+    want = paratime.linear_recurrence(a, b, h0, reverse=reverse)
+    assert tree_allclose(got, want, rtol=1e-10, atol=1e-12)

@@ -4,12 +4,19 @@ import importlib.metadata
 
 from . import cells as cells, train as train
 from ._scan import linear_recurrence as linear_recurrence
+from ._sharding import (
+    ShardedDEER as ShardedDEER,
+    ShardedQuasiDEER as ShardedQuasiDEER,
+    sharded_linear_recurrence as sharded_linear_recurrence,
+)
 from ._solution import RESULTS as RESULTS, Solution as Solution
 from ._solver import (
     DEER as DEER,
     ELK as ELK,
     AbstractSolver as AbstractSolver,
     Auto as Auto,
+    LinearScan as LinearScan,
+    Parareal as Parareal,
     QuasiDEER as QuasiDEER,
     Sequential as Sequential,
 )

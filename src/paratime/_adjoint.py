@@ -28,11 +28,13 @@ def _shift_out(x: Array) -> Array:
     return jnp.concatenate([x[1:], jnp.zeros_like(x[:1])])
 
 
-def dense_adjoint(cell: FlatCell, prev: Array, xs: Any, g: Array) -> Array:
+def dense_adjoint(
+    cell: FlatCell, prev: Array, xs: Any, g: Array, *, recurrence=linear_recurrence
+) -> Array:
     """λ from one reverse scan with the transposed full Jacobians."""
     _, jac = jax.vmap(cell.value_and_jacobian)(prev, xs)
     a = _shift_out(jnp.swapaxes(jac, -1, -2))
-    return linear_recurrence(a, g, jnp.zeros_like(g[0]), reverse=True)
+    return recurrence(a, g, jnp.zeros_like(g[0]), reverse=True)
 
 
 def sequential_adjoint(cell: FlatCell, prev: Array, xs: Any, g: Array) -> Array:
@@ -58,6 +60,7 @@ def diagonal_adjoint(
     rtol: float | None,
     atol: float | None,
     max_iters: int,
+    recurrence=linear_recurrence,
 ) -> Array:
     """λ by quasi-Newton iterations: diagonal-preconditioned, with exact matrix-free VJPs.
 
@@ -83,11 +86,11 @@ def diagonal_adjoint(
 
     def body(carry):
         k, lam, w, _, _ = carry
-        lam = linear_recurrence(d, g + w - d * _shift_out(lam), zero, reverse=True)
+        lam = recurrence(d, g + w - d * _shift_out(lam), zero, reverse=True)
         w = transpose_apply(lam)
         return k + 1, lam, w, jnp.max(jnp.abs(lam - g - w)), jnp.max(jnp.abs(lam))
 
-    lam = linear_recurrence(d, g, zero, reverse=True)
+    lam = recurrence(d, g, zero, reverse=True)
     w = transpose_apply(lam)
     init = (jnp.array(0), lam, w, jnp.max(jnp.abs(lam - g - w)), jnp.max(jnp.abs(lam)))
     _, lam, _, err, scale = lax.while_loop(cond, body, init)

@@ -22,7 +22,18 @@ import jax.numpy as jnp
 from jax.sharding import AxisType, Mesh, PartitionSpec
 from jaxtyping import Array, Inexact
 
-from ._scan import Structure, _apply, _combine, _scan_with_h0, _structure, linear_recurrence
+from ._scan import (
+    Method,
+    Structure,
+    _apply,
+    _combine,
+    _identity,
+    _scan_with_h0,
+    _sequential_with_h0,
+    _structure,
+    default_method,
+    linear_recurrence,
+)
 from ._solver._newton import DEER, QuasiDEER, classify, pad_time
 
 Exchange = Literal["auto", "all_gather", "ppermute"]
@@ -109,8 +120,14 @@ def _local_solve(
     num: int,
     reverse: bool,
     exchange: Exchange,
+    method: Method,
 ) -> Array:
-    """The per-device body: local scan, summary exchange, fix-up. Works on local chunks."""
+    """The per-device body: local scan, summary exchange, fix-up. Works on local chunks.
+
+    `"associative"`: one parallel scan gives every prefix map (A_t, B_t); the fix-up is
+    h_t = A_t h_in + B_t. `"sequential"` (fewer operations, for CPUs): a `lax.scan` folds the
+    chunk's summary, and after the exchange a second `lax.scan` runs the chunk from h_in.
+    """
     T_local, N = b.shape
     if reverse:
         a, b = a[::-1], b[::-1]
@@ -118,24 +135,34 @@ def _local_solve(
         K, B = a.shape[1], a.shape[2]
         b = b.reshape(T_local, K, B)
         h0 = h0.reshape(K, B)
-    a_cum, b_cum = lax.associative_scan(_combine(structure), (a, b))
+    combine = _combine(structure)
+    if method == "sequential":
+        # Derived from the local data, so that the carry is typed as varying per device.
+        start = (_identity(structure, a) + jnp.zeros_like(a[0]), jnp.zeros_like(b[0]))
+        a_last, b_last = lax.scan(lambda acc, ab: (combine(acc, ab), None), start, (a, b))[0]
+    else:
+        a_cum, b_cum = lax.associative_scan(combine, (a, b))
+        a_last, b_last = a_cum[-1], b_cum[-1]
     h_in = _entry_state(
         structure,
-        a_cum[-1],
-        b_cum[-1],
+        a_last,
+        b_last,
         h0,
         axis_name=axis_name,
         num=num,
         reverse=reverse,
         exchange=exchange,
     )
-    h = jax.vmap(lambda a_t, b_t: _apply(structure, a_t, h_in) + b_t)(a_cum, b_cum)
+    if method == "sequential":
+        h = _sequential_with_h0(structure, a, b, h_in)
+    else:
+        h = jax.vmap(lambda a_t, b_t: _apply(structure, a_t, h_in) + b_t)(a_cum, b_cum)
     h = h.reshape(T_local, N)
     return h[::-1] if reverse else h
 
 
 @ft.lru_cache(maxsize=64)
-def _compiled_solve(structure, mesh, axis_name, reverse, exchange):
+def _compiled_solve(structure, mesh, axis_name, reverse, exchange, method):
     """A jitted `shard_map` of `_local_solve` (eager `shard_map` runs op by op, slowly)."""
     body = ft.partial(
         _local_solve,
@@ -144,6 +171,7 @@ def _compiled_solve(structure, mesh, axis_name, reverse, exchange):
         num=mesh.shape[axis_name],
         reverse=reverse,
         exchange=_resolve(exchange, mesh.shape[axis_name]),
+        method=method,
     )
     time = PartitionSpec(axis_name)
     return jax.jit(
@@ -162,6 +190,7 @@ def sharded_linear_recurrence(
     axis_name: str = "time",
     reverse: bool = False,
     exchange: Exchange = "auto",
+    method: Literal["auto", "associative", "sequential"] = "auto",
 ) -> Inexact[Array, "T N"]:
     """Solve h_t = a_t h_{t-1} + b_t with the time axis sharded over the devices of a mesh.
 
@@ -184,6 +213,9 @@ def sharded_linear_recurrence(
         latency steps). `"ppermute"`: a Hillis–Steele prefix over devices, ceil(log2 P)
         rounds of one summary each, then one shift. `"auto"` (default): `"all_gather"` up to
         8 devices, `"ppermute"` beyond.
+    - `method`: how each device solves its own chunk, as in `linear_recurrence`:
+        `"associative"` (parallel scan; GPUs/TPUs), `"sequential"` (`lax.scan`; CPUs) or
+        `"auto"` (by backend).
 
     **Returns:**
 
@@ -212,6 +244,8 @@ def sharded_linear_recurrence(
         raise ValueError(
             f"`exchange` must be 'auto', 'all_gather' or 'ppermute'; got {exchange!r}."
         )
+    if method not in ("auto", "associative", "sequential"):
+        raise ValueError(f"`method` must be 'auto', 'associative' or 'sequential'; got {method!r}.")
     # Validate shapes and dtypes exactly as the single-device solver does, without computing.
     shapes = [jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)) for x in (a, b, h0)]
     out = jax.eval_shape(ft.partial(linear_recurrence, reverse=reverse), *shapes)
@@ -225,7 +259,8 @@ def sharded_linear_recurrence(
         )
     if T == 0:
         return b
-    solve = _compiled_solve(_structure(a, b), mesh, axis_name, reverse, exchange)
+    method = default_method() if method == "auto" else method
+    solve = _compiled_solve(_structure(a, b), mesh, axis_name, reverse, exchange, method)
     return solve(a, b, h0)
 
 
@@ -263,7 +298,32 @@ class _ShardedNewton(eqx.Module):
             num=self.mesh.shape[self.axis_name],
             reverse=False,
             exchange=_resolve(self.exchange, self.mesh.shape[self.axis_name]),
+            method=default_method(),
         )
+
+    def adjoint_recurrence(self, a: Array, b: Array, h0: Array, *, reverse: bool) -> Array:
+        """`linear_recurrence` for the adjoint pass, sharded over the mesh (any T).
+
+        The sequence is padded at its end with identity steps (a = I, b = 0), which leave a
+        reverse recurrence's terminal state and every forward state unchanged.
+        """
+        T, N = b.shape
+        num = self.mesh.shape[self.axis_name]
+        pad = -T % num
+        if pad:
+            eye = _identity(_structure(a, b), a)
+            a = jnp.concatenate([a, jnp.broadcast_to(eye, (pad,) + eye.shape).astype(a.dtype)])
+            b = jnp.concatenate([b, jnp.zeros((pad, N), b.dtype)])
+        h = sharded_linear_recurrence(
+            a,
+            b,
+            h0,
+            mesh=self.mesh,
+            axis_name=self.axis_name,
+            reverse=reverse,
+            exchange=self.exchange,
+        )
+        return h[:T]
 
     def _local_newton(self, cell, h0, xs, s):
         rtol, atol = self._tolerances(h0.dtype)

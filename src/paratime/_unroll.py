@@ -52,7 +52,7 @@ def _implicit_bwd(states, grad_obj, perturbed, vjp_arg, solver, guess, fallback)
         g = jnp.zeros_like(states)
     prev = shift_in(h0, states)
     if solver.adjoint == "dense":
-        lam = dense_adjoint(cell, prev, xs, g)
+        lam = dense_adjoint(cell, prev, xs, g, recurrence=solver.adjoint_recurrence)
     else:
         lam = diagonal_adjoint(
             cell,
@@ -62,6 +62,7 @@ def _implicit_bwd(states, grad_obj, perturbed, vjp_arg, solver, guess, fallback)
             rtol=solver.adjoint_rtol,
             atol=solver.adjoint_atol,
             max_iters=solver.adjoint_max_iters,
+            recurrence=solver.adjoint_recurrence,
         )
     return pullback(cell, prev, xs, lam)
 

@@ -7,6 +7,7 @@ import equinox as eqx
 from jaxtyping import Array, Inexact
 
 from .._flat import FlatCell
+from .._scan import linear_recurrence
 from .._solution import RESULTS
 
 Adjoint = Literal["autodiff", "dense", "diagonal"]
@@ -38,6 +39,10 @@ class AbstractSolver(eqx.Module):
         guess: Inexact[Array, "T N"] | None,
     ) -> tuple[Inexact[Array, "T N"], RESULTS, dict[str, Array]]:
         """Return `(states, result, stats)`; `stats` has `num_steps` and `residual`."""
+
+    def adjoint_recurrence(self, a: Array, b: Array, h0: Array, *, reverse: bool) -> Array:
+        """The linear-recurrence solver of the implicit adjoint (sharded solvers override it)."""
+        return linear_recurrence(a, b, h0, reverse=reverse)
 
     @property
     def adjoint_rtol(self) -> float | None:

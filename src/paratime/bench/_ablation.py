@@ -49,6 +49,13 @@ def blocked_scan(structure: str, a, b, h0, chunk: int):
     return jnp.swapaxes(h, 0, 1).reshape((C * chunk,) + b.shape[1:])[:T]
 
 
+class _UnblockedQuasiDEER(paratime.QuasiDEER):
+    """QuasiDEER with its evaluation pass over all T steps at once (the variant not kept)."""
+
+    def _eval_block(self, T):
+        return None
+
+
 class _PlainGRU(eqx.Module):
     """A GRU seen as a plain callable: paratime must use autodiff (`jacfwd`) Jacobians."""
 
@@ -183,18 +190,47 @@ def _experiments(quick: bool) -> list[tuple[str, str, dict[str, Callable], str]]
             "yes: `Auto` on CPU",
         )
     )
-    a16 = dense.astype(jnp.bfloat16)
-    b16 = b.astype(jnp.bfloat16)
+    a32, b32 = dense[:Tt], b[:Tt]
+    a16, b16 = a32.astype(jnp.bfloat16), b32.astype(jnp.bfloat16)
     seq = jit(lambda a, b: _solve_forward("dense", "sequential", None, a, b, jnp.zeros(N, a.dtype)))
     out.append(
         (
             "mixed precision",
-            f"dense sequential linear solve, T={T:.0e}, N={N}",
-            {"float32": lambda: seq(dense, b), "bfloat16": lambda: seq(a16, b16)},
+            f"dense sequential linear solve, T={Tt:.0e}, N={N}",
+            {"float32": lambda: seq(a32, b32), "bfloat16": lambda: seq(a16, b16)},
             "no: slower on CPU, and 3 significant digits",
         )
     )
+    variants = {
+        "all T steps at once (vmap)": _UnblockedQuasiDEER(),
+        "blocks of 4096 steps (lax.map)": paratime.QuasiDEER(),
+    }
+    fns = {}
+    for variant, solver in variants.items():
+        run = jax.jit(lambda c, solver=solver: unroll(c, solver))
+        MEMORY[variant] = working_bytes_per_TN(run, gru, T * N)
+        fns[variant] = lambda run=run: run(gru)
+    out.append(
+        (
+            "QuasiDEER evaluation in blocks",
+            f"QuasiDEER forward, GRU, T={T:.0e}, N={N}",
+            fns,
+            "yes (CPU)",
+        )
+    )
     return out
+
+
+MEMORY: dict[str, float | None] = {}
+
+
+def working_bytes_per_TN(fn: Callable, arg: Any, size: int) -> float | None:
+    """XLA's compiled temporaries + outputs of `jax.jit`-ed `fn(arg)`, per T·N (= `size`)."""
+    try:
+        mem = fn.lower(arg).compile().memory_analysis()  # type: ignore[attr-defined]
+        return (mem.temp_size_in_bytes + mem.output_size_in_bytes) / size
+    except Exception:  # pragma: no cover - backends without the analysis
+        return None
 
 
 def run_ablation(
@@ -223,6 +259,7 @@ def run_ablation(
                     times_s=ts,
                     ratio=med / base,
                     kept=kept,
+                    working_bytes_per_TN=MEMORY.get(variant),
                     load_avg=os.getloadavg()[0],
                 )
                 f.write(json.dumps(rec) + "\n")

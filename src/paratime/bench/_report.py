@@ -50,8 +50,12 @@ def _groups(records):
     return out
 
 
-def auto_check(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Auto's time over the best paratime solver's, at every grid point where both ran."""
+def auto_check(records: Sequence[dict[str, Any]], stat: str = "min_s") -> list[dict[str, Any]]:
+    """Auto's time over the best paratime solver's, at every grid point where both ran.
+
+    `stat` is `"min_s"` (the fastest of the timed runs: for programs doing fixed work, the
+    estimator least affected by other jobs on a shared machine) or `"median_s"`.
+    """
     rows = []
     for key, by in sorted(_groups(_latest(records)).items()):
         auto = by.get("Auto")
@@ -59,12 +63,12 @@ def auto_check(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         ran = [r for r in ran if not r["solver"].endswith("+warm")]  # needs a guess: not Auto's
         if auto is None or auto["status"] != "ok" or not ran:
             continue
-        best = min(ran, key=lambda r: r["median_s"])
+        best = min(ran, key=lambda r: r[stat])
         rows.append(
             dict(
                 zip(("device", "cell", "N", "T", "batch", "workload"), key),
                 best=best["solver"],
-                ratio=auto["median_s"] / best["median_s"],
+                ratio=auto[stat] / best[stat],
             )
         )
     return rows
@@ -100,9 +104,9 @@ def _targets(records: Sequence[dict[str, Any]]) -> list[str]:
         if d and n and d["status"] == n["status"] == "ok":
             ratio = d["median_s"] / n["median_s"]
             lines.append(
-                f"| {dev}: DEER ≤ 0.5 × straightforward DEER (GRU, N=16, T=1e5) | "
-                f"{_fmt_t(d['median_s'])} vs {_fmt_t(n['median_s'])} = {ratio:.2f}× | "
-                f"{'yes' if ratio <= 0.5 else 'no'} |"
+                f"| {dev}: DEER ≤ 0.5 × straightforward DEER (GRU, N=16, T=1e5) | medians "
+                f"{_fmt_t(d['median_s'])} vs {_fmt_t(n['median_s'])} = {ratio:.2f}× (fastest "
+                f"runs: {d['min_s'] / n['min_s']:.2f}×) | {'yes' if ratio <= 0.5 else 'no'} |"
             )
     for (dev, cell, N, T, batch, wl), by in sorted(groups.items()):
         if wl != "train" or (N, batch) != (16, 1) or T < 10_000:
@@ -113,18 +117,20 @@ def _targets(records: Sequence[dict[str, Any]]) -> list[str]:
             ratio = tr["median_s"] / fwd["median_s"]
             lines.append(
                 f"| {dev}: DEER loss+gradient ≤ 1.5 × DEER forward ({cell}, N=16, T={T:.0e}) | "
-                f"{ratio:.2f}× | {'yes' if ratio <= 1.5 else 'no'} |"
+                f"medians {ratio:.2f}× (fastest runs: {tr['min_s'] / fwd['min_s']:.2f}×) | "
+                f"{'yes' if ratio <= 1.5 else 'no'} |"
             )
-    checks = auto_check(records)
-    if checks:
-        worst = max(checks, key=lambda r: r["ratio"])
-        bad = sum(r["ratio"] > 1.2 for r in checks)
-        lines.append(
-            f"| Auto ≤ 1.2 × best solver at every grid point | worst {worst['ratio']:.2f}× "
-            f"({worst['cell']} N={worst['N']} T={worst['T']:.0e} B={worst['batch']} "
-            f"{worst['workload']}, best {worst['best']}); {bad} of {len(checks)} points over 1.2× "
-            f"| {'yes' if bad == 0 else 'no'} |"
-        )
+    for stat, label in (("min_s", "fastest run"), ("median_s", "median")):
+        checks = auto_check(records, stat)
+        if checks:
+            worst = max(checks, key=lambda r: r["ratio"])
+            bad = sum(r["ratio"] > 1.2 for r in checks)
+            lines.append(
+                f"| Auto ≤ 1.2 × best solver at every grid point ({label}) | worst "
+                f"{worst['ratio']:.2f}× ({worst['cell']} N={worst['N']} T={worst['T']:.0e} "
+                f"B={worst['batch']} {worst['workload']}, best {worst['best']}); {bad} of "
+                f"{len(checks)} points over 1.2× | {'yes' if bad == 0 else 'no'} |"
+            )
     for name, bound in (("QuasiDEER", 20.0), ("DEER-chunked", None)):
         rows = [
             r
@@ -292,13 +298,15 @@ def ablation_section(records: Sequence[dict[str, Any]]) -> list[str]:
     out = [
         "## Techniques tried (measured side by side, same process, interleaved)",
         "",
-        "| technique | setting | variant | median | vs baseline variant | kept |",
-        "|---|---|---|---|---|---|",
+        "| technique | setting | variant | median | vs first variant | memory (B·T·N) | kept |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        mem = r.get("working_bytes_per_TN")
         out.append(
             f"| {r['experiment']} | {r['setting']} | {r['variant']} | "
-            f"{_fmt_t(r['median_s'])} | {r['ratio']:.2f}× | {r.get('kept', '')} |"
+            f"{_fmt_t(r['median_s'])} | {r['ratio']:.2f}× | {f'{mem:.1f}' if mem else ''} | "
+            f"{r.get('kept', '')} |"
         )
     return out + [""]
 

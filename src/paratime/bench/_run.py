@@ -21,6 +21,9 @@ from ._baselines import time_torch_rnn, torch_cudnn_available
 from ._grid import DEFAULT_SOLVERS, INPUT_SIZE, Group, solvers_for
 from ._measure import build, compile_fn, deviation, make_problem, run_once, warm_guess
 
+MIN_SECONDS = 0.5
+MAX_ROUNDS = 30
+
 
 def cpu_model() -> str:
     try:
@@ -152,7 +155,12 @@ def measure_group(
         except Exception as e:  # a failing solver is recorded, not fatal to the sweep
             rec.update(status="failed", reason=f"{type(e).__name__}: {str(e)[:300]}")
         on_step(name)
-    for _ in range(repeats):  # interleaved rounds: every solver sees the same machine load
+    # Interleaved rounds: every solver sees the same machine load. Fast points get more
+    # rounds (until the slowest solver has run ~MIN_SECONDS in all, at most MAX_ROUNDS), so
+    # that the fastest run escapes the scheduler noise of a shared machine.
+    slowest = max((records[n]["first_run_s"] for n in calls), default=0.0)
+    rounds = max(repeats, min(MAX_ROUNDS, int(MIN_SECONDS / max(slowest, 1e-6))))
+    for _ in range(rounds):
         for name, call in calls.items():
             records[name]["times_s"].append(run_once(call)[0])
     del ref

@@ -12,7 +12,7 @@ import numpy as np
 import optax
 
 from ..train import make_step
-from ..train._fit import TrainState
+from ..train import TrainState
 from ._decomposition import DecomposedProblem, Decomposition
 from ._fit import fit_bptt, fit_problem
 from ._model import RNN, sequence_loss

@@ -4,6 +4,7 @@ import os
 from typing import Any
 
 import equinox as eqx
+import jax
 import optax
 from jaxtyping import Array, Float
 
@@ -50,6 +51,15 @@ def fit_problem(
     **Raises:**
 
     `ValueError` if `eval_every < 1`.
+
+    **Example:**
+
+    ```python
+    cfg = decomp.Decomposition(num_windows=8, overlap=8, mu=10.0, inner_steps=5)
+    problem = decomp.DecomposedProblem(model, xs, ys, cfg, optax.adam(1e-2))
+    state, history = decomp.fit_problem(problem, model, steps=80, out_dir="run", resume=True)
+    trained = problem.model(state)
+    ```
     """
     if eval_every < 1:
         raise ValueError(f"`eval_every` must be at least 1; got {eval_every}.")
@@ -87,7 +97,6 @@ def fit_bptt(
 
     `(model, history)`; each record's `loss` is the full-sequence loss before that step.
     """
-    import jax
 
     def loss_fn(m, key):
         return sequence_loss(m, xs, ys, solver=solver)

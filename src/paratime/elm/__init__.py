@@ -1,6 +1,7 @@
 """Non-iterative (ELM) training of six recurrent architectures, with hidden states built in
 parallel over time and the output layer solved by ridge least squares (Opt-PR-ELM)."""
 
+from ._bptt import fit_bptt as fit_bptt
 from ._cells import (
     ARCHITECTURES as ARCHITECTURES,
     NARMAX as NARMAX,
@@ -20,6 +21,7 @@ from ._hidden import (
     closed_loop_outputs as closed_loop_outputs,
     hidden_matrix as hidden_matrix,
 )
+from ._io import load_model as load_model, save_model as save_model
 from ._lstsq import (
     METHODS as METHODS,
     IllConditionedWarning as IllConditionedWarning,

@@ -85,6 +85,7 @@ def bench_row(
     learning_rate: float = 3e-3,
     parallel: str | None = None,
     horizon: int = 20,
+    elm_parallel: bool = True,
 ) -> dict:
     """ELM (H by `Sequential` and by the parallel solver) versus BPTT (Sequential and the
     fastest parallel solver) on one dataset and architecture."""
@@ -103,7 +104,8 @@ def bench_row(
     row["parallel_solver"] = parallel
     par_solver = PARALLEL_SOLVERS[parallel]()
     elm_model = None
-    for label, solver in (("elm", Sequential()), ("elm_parallel", par_solver)):
+    elm_solvers = [("elm", Sequential())] + ([("elm_parallel", par_solver)] if elm_parallel else [])
+    for label, solver in elm_solvers:
         try:
             model, info = _timed_elm(data, solver=solver, **common)
             if elm_model is None:

@@ -11,7 +11,7 @@ from jaxtyping import PRNGKeyArray
 
 from .._solver import AbstractSolver, Sequential
 from ..train import make_step, train
-from ..train._fit import TrainState
+from ..train import TrainState
 from ._cells import canonical_arch, make_cell
 from ._model import Prepared, RecurrentModel
 

@@ -143,6 +143,9 @@ def bench_command(
         help="Parallel solver for BPTT (DEER | QuasiDEER | ELK); "
         "empty: time each and take the fastest.",
     ),
+    elm_parallel: bool = typer.Option(
+        True, help="Also time ELM with H built by the parallel solver."
+    ),
     quick: bool = typer.Option(False, help="Tiny run: sunspots × elman,gru, 8 hidden, 30 steps."),
     resume: bool = typer.Option(True, help="Keep rows already in OUT and skip them."),
     x64: bool = typer.Option(True, help="Compute in float64."),
@@ -169,6 +172,7 @@ def bench_command(
         batch_size=batch_size,
         max_length=max_length or None,
         parallel=parallel or None,
+        elm_parallel=elm_parallel,
     )
     table = markdown_table(rows)
     typer.echo(table)
@@ -234,7 +238,7 @@ def lstsq_command(
         )
         for m, v in r["methods"].items():
             typer.echo(
-                f"  {m:>9}: {v['seconds'] * 1e3:8.2f} ms  "
+                f"  {m:>9}: {v['seconds'] * 1e3:8.2f} ms (CPU {v['cpu_seconds'] * 1e3:8.2f} ms)  "
                 f"β rel. error {v['beta_relative_error']:.2e}"
                 f"  rel. residual {v['relative_residual']:.4g}"
             )
@@ -243,7 +247,9 @@ def lstsq_command(
 
 @app.command("plot")
 def plot_command(
-    results: Path = typer.Option(Path("benchmarks/results/elm-cpu.jsonl"), help="Bench JSONL."),
+    results: str = typer.Option(
+        "benchmarks/results/elm-cpu.jsonl", help="Bench JSONL files, comma-separated."
+    ),
     out: Path = typer.Option(Path("docs/figures/elm_comparison.png"), help="PNG to write."),
     docs: Path = typer.Option(None, help="Also rewrite the table in this Markdown file."),
 ) -> None:
@@ -251,7 +257,7 @@ def plot_command(
     from ._bench import markdown_table, read_rows
     from ._plot import plot_comparison
 
-    rows = read_rows(results)
+    rows = [row for path in results.split(",") if path for row in read_rows(path)]
     plot_comparison(rows, out)
     typer.echo(f"wrote {out}")
     if docs is not None:

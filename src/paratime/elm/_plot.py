@@ -12,8 +12,8 @@ _SERIES = (
 
 
 def plot_comparison(rows: list[dict], path: str | Path) -> None:
-    """Two panels (log scale): train seconds and one-step test NRMSE, one bar group per
-    dataset × architecture."""
+    """Two panels (log scale): training CPU seconds (steadier than wall time on a shared
+    machine) and one-step test NRMSE, one bar group per dataset × architecture."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,11 +24,11 @@ def plot_comparison(rows: list[dict], path: str | Path) -> None:
     width = 0.27
     fig, axes = plt.subplots(2, 1, figsize=(max(8, 0.55 * len(rows)), 7), sharex=True)
     for i, (key, name, color) in enumerate(_SERIES):
-        for ax, metric in zip(axes, ("train_seconds", "nrmse")):
+        for ax, metric in zip(axes, ("cpu_seconds", "nrmse")):
             vals = [r.get(key, {}).get(metric, np.nan) for r in rows]
             vals = [np.nan if v is None else v for v in vals]
             ax.bar(x + (i - 1) * width, vals, width, label=name, color=color)
-    axes[0].set_ylabel("train wall time (s)")
+    axes[0].set_ylabel("train CPU time (s)")
     axes[1].set_ylabel("test NRMSE (one step)")
     for ax in axes:
         ax.set_yscale("log")

@@ -12,33 +12,17 @@ from ._blocks import LayerCell, apply_stack, make_blocks
 from ._experiment import environment
 
 
-def parareal_solver_class() -> Any:
-    """`paratime.Parareal`, or `None` while the core does not provide it."""
-    import paratime
-
-    if hasattr(paratime, "Parareal"):
-        return paratime.Parareal
-    try:  # written, but not yet re-exported by `paratime/__init__.py`
-        from paratime._solver._parareal import Parareal
-    except ImportError:
-        return None
-    return Parareal
-
-
 def available_solvers(num_slices: int = 4) -> dict[str, Any]:
-    """The paratime solvers to compare: Sequential, DEER, QuasiDEER and, where the core has
-    it, Parareal over `num_slices` slices of the depth axis."""
+    """The paratime solvers to compare: Sequential, DEER, QuasiDEER and Parareal over
+    `num_slices` slices of the depth axis."""
     import paratime
 
-    solvers = {
+    return {
         "sequential": paratime.Sequential(),
         "deer": paratime.DEER(),
         "quasi_deer": paratime.QuasiDEER(),
+        f"parareal_S{num_slices}": paratime.Parareal(num_slices=num_slices),
     }
-    parareal = parareal_solver_class()
-    if parareal is not None:
-        solvers[f"parareal_S{num_slices}"] = parareal(num_slices=num_slices)
-    return solvers
 
 
 def _best_time(fn, x, repeats: int) -> float:

@@ -21,6 +21,15 @@ def _timing_series(timing: dict[str, Any]) -> dict[str, dict[int, list[float]]]:
     return series
 
 
+def _color(name: str) -> str:
+    """The same colour for the same kind of model in both panels."""
+    if name.startswith("sequential"):
+        return "C1"
+    if "shard" in name:
+        return "C2"
+    return "C3" if "input" in name else "C0"
+
+
 def plot_runs(
     runs: list[dict[str, Any]],
     out: str | os.PathLike,
@@ -62,7 +71,7 @@ def plot_runs(
         style = "--" if name.startswith("sequential") else "-"
         for ax, col, scale in ((ax_acc, 0, 100.0), (ax_time, 1, 1e3)):
             means = [scale * np.mean([v[col] for v in by_p[p]]) for p in ps]
-            (line,) = ax.plot(ps, means, style, marker="o", label=name)
+            (line,) = ax.plot(ps, means, style, marker="o", label=name, color=_color(name))
             for p in ps:
                 values = [scale * v[col] for v in by_p[p]]
                 ax.scatter([p] * len(values), values, color=line.get_color(), s=10, alpha=0.5)
@@ -71,7 +80,8 @@ def plot_runs(
         for name, by_p in sorted(_timing_series(timing).items()):
             ps = sorted(by_p)
             style = "--" if name.startswith("sequential") else "-"
-            ax_time.plot(ps, [1e3 * by_p[p][0] for p in ps], style, marker="o", label=name)
+            times = [1e3 * by_p[p][0] for p in ps]
+            ax_time.plot(ps, times, style, marker="o", label=name, color=_color(name))
         ax_time.legend(fontsize=8)
     depth = runs[0]["config"]["depth"] if runs else "?"
     data = runs[0]["config"]["data"] if runs else "?"

@@ -10,7 +10,7 @@ import numpy as np
 import optax
 
 from ..train import make_step
-from ..train._fit import TrainState
+from ..train import TrainState
 from ._classifier import count_parameters, cross_entropy, make_classifiers
 from ._data import load_dataset
 from ._experiment import environment, shard_fine
