@@ -16,7 +16,6 @@ from paratime.pararealnet import (
     make_classifiers,
     make_coarse,
 )
-from paratime.pararealnet._layer_parallel import parareal_solver_class
 
 INTERFACES = ("coarse", "input")
 
@@ -149,11 +148,7 @@ def test_layer_parallel_deer_matches_scan(getkey):
     blocks = make_blocks(8, 4, 6, key=getkey())
     x = jax.random.normal(getkey(), (3, 4))
     scan = ResidualNetwork(blocks)
-    solvers = [paratime.DEER()]
-    parareal = parareal_solver_class()
-    if parareal is not None:
-        solvers.append(parareal(num_slices=4))
-    for solver in solvers:
+    for solver in (paratime.DEER(), paratime.Parareal(num_slices=4)):
         parallel = ResidualNetwork(blocks, solver=solver)
         assert tree_allclose(_call(parallel, x), _call(scan, x), rtol=1e-9, atol=1e-10), solver
         grads = _grad(parallel, x)

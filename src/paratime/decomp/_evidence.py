@@ -11,8 +11,7 @@ import jax
 import numpy as np
 import optax
 
-from ..train import make_step
-from ..train import TrainState
+from ..train import TrainState, make_step
 from ._decomposition import DecomposedProblem, Decomposition
 from ._fit import fit_bptt, fit_problem
 from ._model import RNN, sequence_loss

@@ -10,8 +10,7 @@ import optax
 from jaxtyping import PRNGKeyArray
 
 from .._solver import AbstractSolver, Sequential
-from ..train import make_step, train
-from ..train import TrainState
+from ..train import TrainState, make_step, train
 from ._cells import canonical_arch, make_cell
 from ._model import Prepared, RecurrentModel
 

@@ -9,8 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..train import make_step
-from ..train import TrainState
+from ..train import TrainState, make_step
 from ._classifier import count_parameters, cross_entropy, make_classifiers
 from ._data import load_dataset
 from ._experiment import environment, shard_fine
