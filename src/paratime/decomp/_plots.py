@@ -42,7 +42,7 @@ def plot_evidence(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
     names = list(methods)
     times = [1e3 * methods[n]["wall_time_per_grad_step_s"] for n in names]
     ax.barh(names, times, color=["k" if n == "bptt" else "C0" for n in names])
-    ax.set(xlabel="ms per gradient step (CPU, best of 3 interleaved rounds)")
+    ax.set(xlabel="ms per gradient step (CPU, best of interleaved rounds)")
     ax.set_title(f"{task}: wall time per gradient step")
     fig.tight_layout()
     written.append(out_dir / f"decomp_{task}_time.png")

@@ -50,9 +50,13 @@ def information_travel(
 
     def column(i):
         tangent = jax.jvp(run, (x0,), (jnp.zeros_like(x0).at[i].set(1.0),))[1]
-        return sum(
-            jnp.sum(t.reshape(t.shape[:2] + (-1,)) ** 2, axis=-1) for t in jax.tree.leaves(tangent)
-        )
+        leaves = [t.reshape(t.shape[:2] + (-1,)) for t in jax.tree.leaves(tangent)]
+        return jnp.concatenate(leaves, axis=-1)  # (steps, K, state size)
 
-    squares = jax.jit(jax.vmap(column))(jnp.arange(x0.shape[0]))
-    return jnp.sqrt(jnp.sum(squares, axis=0))
+    # the norm over input columns and state entries, scaled first so that tiny sensitivities
+    # (a forgetful cell shrinks them by orders of magnitude per segment) do not underflow
+    tangents = jax.jit(jax.vmap(column))(jnp.arange(x0.shape[0]))  # (D, steps, K, size)
+    scale = jnp.max(jnp.abs(tangents), axis=(0, 3))
+    safe = jnp.where(scale > 0, scale, 1.0)
+    scaled = tangents / safe[None, :, :, None]
+    return scale * jnp.sqrt(jnp.sum(scaled**2, axis=(0, 3)))
