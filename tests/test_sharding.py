@@ -161,3 +161,27 @@ def test_adjoint_recurrence_pads_any_length(reverse, mesh, getkey):
     got = ShardedDEER(mesh=mesh).adjoint_recurrence(a, b, h0, reverse=reverse)
     want = paratime.linear_recurrence(a, b, h0, reverse=reverse)
     assert tree_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_unroll_inside_shard_map_matches_vmap_and_raises_on_failure(getkey):
+    """A whole `unroll` per device (e.g. one sequence per device) works under `shard_map`:
+    a non-varying h0 is fine, and a failing Newton solve still raises."""
+    from jax.sharding import PartitionSpec as P
+
+    mesh = jax.make_mesh((4,), ("batch",), axis_types=(jax.sharding.AxisType.Auto,))
+    cell = paratime.cells.GRU(2, 4, key=getkey())
+    xs = jax.random.normal(getkey(), (4, 20, 2))
+
+    def per_device(cell):
+        def run(x):
+            return paratime.unroll(cell, jnp.zeros(4), x[0], solver=paratime.DEER()).states[None]
+
+        return jax.shard_map(run, mesh=mesh, in_specs=P("batch"), out_specs=P("batch"))
+
+    expected = jax.vmap(lambda x: paratime.unroll(cell, jnp.zeros(4), x).states)(xs)
+    assert tree_allclose(per_device(cell)(xs), expected, rtol=1e-10, atol=1e-12)
+
+    chaotic = paratime.cells.Elman(2, 4, key=getkey(), weight_scale=3.0)
+    long_xs = jax.random.normal(getkey(), (4, 300, 2))
+    with pytest.raises(Exception, match="DEER"):
+        jax.block_until_ready(per_device(chaotic)(long_xs))

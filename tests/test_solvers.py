@@ -8,17 +8,32 @@ import pytest
 import paratime
 from helpers import tree_max_abs_diff
 from paratime._solver import LinearScan
+from paratime._solver._auto import ImplicitSequential
 from test_unroll import make_problem, reference_states
 
 
 @pytest.mark.parametrize("T", [10, 100_000])
-def test_auto_on_cpu_is_sequential_or_linear_scan(T):
+def test_auto_on_cpu_is_a_sequential_scan_or_linear_scan(T):
     gru, _, _ = make_problem("gru")
-    assert paratime.Auto().select(gru, T, 16) == paratime.Sequential()
+    chosen = paratime.Auto().select(gru, T, 16)
+    # Shipped cells: the scan forward, differentiated by the implicit adjoint.
+    assert isinstance(chosen, ImplicitSequential) and chosen.adjoint == "dense"
+    assert paratime.Auto().select(gru, T, 1000).adjoint == "diagonal"  # O(T·N) memory
+    # Cells without analytic Jacobians: plain backpropagation through the scan.
     assert paratime.Auto().select(lambda h, x: h, T, 16) == paratime.Sequential()
     for name in ("mingru", "lru"):
         cell, _, _ = make_problem(name)
         assert isinstance(paratime.Auto().select(cell, T, 16), LinearScan)
+
+
+@pytest.mark.parametrize("kind", ["dense", "diagonal"])
+def test_implicit_sequential_gradients(kind):
+    cell, h0, xs = make_problem("lstm")
+    solver = ImplicitSequential(kind)
+    loss = lambda c, fn: jnp.sum(jax.tree_util.tree_leaves(fn(c))[0] ** 3)
+    got = eqx.filter_grad(loss)(cell, lambda c: paratime.unroll(c, h0, xs, solver=solver).states)
+    want = eqx.filter_grad(loss)(cell, lambda c: reference_states(c, h0, xs))
+    assert tree_max_abs_diff(got, want) < 1e-10
 
 
 def test_auto_on_a_gpu():

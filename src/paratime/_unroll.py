@@ -1,5 +1,6 @@
 """`unroll`: evaluate and differentiate a recurrent cell over a whole sequence."""
 
+import functools
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -78,6 +79,30 @@ def _solve(solver: AbstractSolver, cell: FlatCell, h0, xs, guess, fallback):
 def _failure_messages(solver: AbstractSolver, T: int, N: int) -> list[str]:
     head = f"{solver} failed on a sequence of T={T} steps with N={N} state dimensions: "
     return [head + msg if msg else "" for msg in RESULTS._index_to_message]
+
+
+def _varying_axes(tree: Any) -> frozenset:
+    """The `shard_map` mesh axes over which some array of `tree` varies (empty outside)."""
+    axes: set = set()
+    for x in jax.tree_util.tree_leaves(tree):
+        if isinstance(x, jax.Array):
+            aval = jax.typeof(x)
+            varying = getattr(getattr(aval, "mat", None), "varying", None)
+            axes |= set(varying or getattr(aval, "vma", None) or ())
+    return frozenset(axes)
+
+
+def _match_varying(x: Array, axes: frozenset) -> Array:
+    """Mark `x` as varying over `axes` inside `shard_map`, so loop carries have one type."""
+    missing = tuple(sorted(axes - _varying_axes(x)))
+    return lax.pcast(x, missing, to="varying") if missing else x
+
+
+def _raise_on_failure(code: np.ndarray, messages: list[str]) -> None:
+    bad = np.ravel(np.asarray(code))
+    bad = bad[bad != 0]
+    if bad.size:
+        raise NewtonError(messages[int(bad[0])])
 
 
 def _validate(cell, h0, xs, guess, solver, fallback) -> tuple[FlatState, int]:
@@ -185,17 +210,20 @@ def unroll(
     """
     fs, T = _validate(cell, h0, xs, guess, solver, fallback)
     flat_cell = FlatCell(cell, fs)
-    h0_flat = fs.ravel(h0)
-    guess_flat = None if guess is None else fs.ravel_trajectory(guess)
+    axes = _varying_axes((cell, h0, xs))
+    h0_flat = _match_varying(fs.ravel(h0), axes)
+    guess_flat = None if guess is None else _match_varying(fs.ravel_trajectory(guess), axes)
     if isinstance(solver, Auto):
         solver = solver.select(cell, T, fs.size)
     states, result, stats = _solve(solver, flat_cell, h0_flat, xs, guess_flat, fallback)
     if throw:
         if isinstance(result._value, jax.core.Tracer):
             code = lax.stop_gradient(result._value)
-            states = eqx.branched_error_if(
-                states, code != 0, code, _failure_messages(solver, T, fs.size)
-            )
+            messages = _failure_messages(solver, T, fs.size)
+            if _varying_axes(code):
+                jax.debug.callback(functools.partial(_raise_on_failure, messages=messages), code)
+            else:
+                states = eqx.branched_error_if(states, code != 0, code, messages)
         elif result != RESULTS.successful:
             message = _failure_messages(solver, T, fs.size)[int(result._value)]
             raise NewtonError(

@@ -55,7 +55,11 @@ class ELK(AbstractSolver):
         rtol = tol if self.rtol is None else self.rtol
         atol = tol if self.atol is None else self.atol
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
-        s = jnp.zeros((T,) + h0.shape, h0.dtype) if guess is None else guess.astype(h0.dtype)
+        s = (
+            jnp.broadcast_to(jnp.zeros_like(h0), (T,) + h0.shape)
+            if guess is None
+            else guess.astype(h0.dtype)
+        )
         linearise = cell.value_and_jacobian_diagonal if self.diagonal else cell.value_and_jacobian
         steps = jnp.arange(T)
 

@@ -105,7 +105,11 @@ class AbstractNewton(AbstractSolver):
     def _newton(self, cell, h0, xs, guess):
         rtol, atol = self._tolerances(h0.dtype)
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
-        s = jnp.zeros((T,) + h0.shape, h0.dtype) if guess is None else guess.astype(h0.dtype)
+        s = (
+            jnp.broadcast_to(jnp.zeros_like(h0), (T,) + h0.shape)
+            if guess is None
+            else guess.astype(h0.dtype)
+        )
 
         def evaluate(s):
             # One pass over time gives the next step's (J_t, b_t = f_t − J_t s_{t−1}) and the

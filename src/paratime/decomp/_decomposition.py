@@ -2,7 +2,7 @@
 parallel, an overlap operator that makes neighbours agree, nearest-neighbour exchange only.
 """
 
-from typing import Any, Literal
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -46,10 +46,10 @@ class Decomposition(eqx.Module):
     num_windows: int = eqx.field(static=True)
     overlap: int = eqx.field(static=True, default=1)
     mu: Array = eqx.field(default=1.0, converter=jnp.asarray)
-    variant: Literal["shared", "local"] = eqx.field(static=True, default="shared")
+    variant: str = eqx.field(static=True, default="shared")  # "shared" or "local"
     rho: Array = eqx.field(default=1.0, converter=jnp.asarray)
     inner_steps: int = eqx.field(static=True, default=1)
-    init: Literal["zeros", "unroll"] = eqx.field(static=True, default="zeros")
+    init: str = eqx.field(static=True, default="zeros")  # "zeros" or "unroll"
     solver: Any = paratime.Sequential()
 
     def __check_init__(self):

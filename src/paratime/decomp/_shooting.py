@@ -97,7 +97,8 @@ class ShootingProblem(eqx.Module):
     def _starts_optimizer(self) -> optax.GradientTransformation:
         if self.config.freeze_every == 1:
             return self.optimizer
-        return optax.MultiSteps(self.optimizer, every_k_schedule=self.config.freeze_every)
+        every = self.config.freeze_every
+        return optax.MultiSteps(self.optimizer, every_k_schedule=every).gradient_transformation()
 
     def _model(self, params) -> RNN:
         return eqx.combine(params, self.static)

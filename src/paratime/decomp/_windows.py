@@ -3,7 +3,7 @@
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PyTree
+from jaxtyping import Array, ArrayLike, Float, PyTree
 
 
 class Windows(eqx.Module):
@@ -51,7 +51,7 @@ class Windows(eqx.Module):
             )
         return stride
 
-    def split(self, xs: PyTree[Array], *, axis: int = 0) -> PyTree[Array]:
+    def split(self, xs: PyTree[ArrayLike], *, axis: int = 0) -> PyTree[Array]:
         """Cut every leaf of `xs` along `axis` (the time axis) into windows.
 
         **Arguments:**
@@ -73,13 +73,14 @@ class Windows(eqx.Module):
         starts = [k * stride for k in range(self.num_windows)]
 
         def cut(x):
+            x = jnp.asarray(x)
             if x.shape[axis] != length:
                 raise ValueError("all leaves of `xs` must have the same time length.")
             return jnp.stack([jax.lax.slice_in_dim(x, s, s + size, axis=axis) for s in starts])
 
         return jax.tree.map(cut, xs)
 
-    def weights(self, index: Array, length: int, dtype=float) -> Float[Array, " L"]:
+    def weights(self, index: ArrayLike, length: int, dtype=float) -> Float[Array, " L"]:
         """Per-step loss weights of window `index`: 1/2 on the steps it shares with a
         neighbour, 1 elsewhere, so that the window losses add up to the full-sequence loss.
         """
@@ -91,7 +92,7 @@ class Windows(eqx.Module):
         one = jnp.asarray(1.0, dtype)
         return jnp.where(shared_left, half, one) * jnp.where(shared_right, half, one)
 
-    def merge(self, windows: PyTree[Array], length: int) -> PyTree[Array]:
+    def merge(self, windows: PyTree[ArrayLike], length: int) -> PyTree[Array]:
         """Glue per-window trajectories (leading axes K, L) back into one of length T.
 
         Each step is taken from the first window that covers it, so the overlap of window
@@ -100,6 +101,7 @@ class Windows(eqx.Module):
         stride = self.stride(length)
 
         def glue(w):
+            w = jnp.asarray(w)
             head = w[:, :stride].reshape((-1,) + w.shape[2:])
             return jnp.concatenate([head, w[-1, stride:]], axis=0)
 

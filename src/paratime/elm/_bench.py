@@ -217,7 +217,7 @@ def markdown_table(rows: list[dict]) -> str:
     lines = [head]
     for r in rows:
         e, s, p = r["elm"], r["bptt_sequential"], r["bptt_parallel"]
-        ms = " / ".join(_fmt(x.get("nrmse_multistep"), ".2f") for x in (e, s, p))
+        ms = " / ".join(_fmt(x.get("nrmse_multistep"), ".3g") for x in (e, s, p))
         lines.append(
             f"| {r['dataset']} | {r['arch']} | {_fmt(e.get('train_seconds'))} | "
             f"{_fmt(s.get('train_seconds'))} | {_fmt(p.get('train_seconds'))} "

@@ -257,7 +257,12 @@ def plot_command(
     from ._bench import markdown_table, read_rows
     from ._plot import plot_comparison
 
-    rows = [row for path in results.split(",") if path for row in read_rows(path)]
+    rows, seen = [], set()
+    for path in (p for p in results.split(",") if p):
+        for row in read_rows(path):  # the first file wins where a row is repeated
+            if (row["dataset"], row["arch"]) not in seen:
+                seen.add((row["dataset"], row["arch"]))
+                rows.append(row)
     plot_comparison(rows, out)
     typer.echo(f"wrote {out}")
     if docs is not None:

@@ -50,7 +50,7 @@ def make_step(
         params = eqx.filter(state.model, eqx.is_inexact_array)
         updates, opt_state = optimizer.update(grads, state.opt_state, params)
         model = eqx.apply_updates(state.model, updates)
-        metrics = {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
+        metrics = {"loss": loss, "grad_norm": optax.tree_utils.tree_norm(grads), **aux}
         return TrainState(model, opt_state, state.key), metrics
 
     def step_fn(state: TrainState, step: int):
