@@ -84,7 +84,7 @@ def test_run_bench_records(results):
             "workload",
         ):
             assert key in r, key
-        assert r["min_s"] <= r["median_s"] <= r["max_s"] and len(r["times_s"]) == 2
+        assert r["min_s"] <= r["median_s"] <= r["max_s"] and len(r["times_s"]) >= 2
         if r["solver"] != "Sequential":
             assert r["rel_dev"] < 1e-4, r  # float32
         if r["solver"] == "DEER":

@@ -135,7 +135,8 @@ def test_bad_arguments():
         elm.ridge(H, Y, 0.0, method="lu")
     with pytest.raises(ValueError, match="`lam`"):
         elm.ridge(H, Y, -1.0)
-    with pytest.raises(ValueError, match="`Y`"):
+    # shape errors are ValueErrors (TypeErrors when jaxtyping checks the annotations)
+    with pytest.raises((ValueError, TypeError)):
         elm.ridge(H, np.ones((9, 1)), 0.0)
-    with pytest.raises(ValueError, match="`H`"):
+    with pytest.raises((ValueError, TypeError)):
         elm.ridge(np.ones(10), Y, 0.0)

@@ -49,6 +49,8 @@ def _forward_fn(name: str) -> Callable:
     if name == "naive-DEER":
         return lambda cell, h0, xs, guess: naive_deer(cell, h0, xs)
     factory = SOLVERS[name.removesuffix("+warm")][0]
+    if factory is None:
+        raise ValueError(f"{name!r} is not a paratime solver.")
     solver = factory()
 
     def run(cell, h0, xs, guess):

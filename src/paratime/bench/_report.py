@@ -11,8 +11,32 @@ from ._grid import DEFAULT_SOLVERS, SOLVERS
 PARATIME = [n for n in SOLVERS if SOLVERS[n][0] is not None]
 
 
+_FIELDS = {
+    "device",
+    "date",
+    "jax_version",
+    "solver",
+    "status",
+    "cell",
+    "N",
+    "T",
+    "batch",
+    "workload",
+}
+
+
+def _is_bench_record(r: Any) -> bool:
+    """A record of `run_bench` or `run_ablation` (other tools share benchmarks/results)."""
+    if not isinstance(r, dict):
+        return False
+    if "experiment" in r:
+        return {"device", "date", "setting", "variant", "median_s", "ratio"} <= r.keys()
+    return _FIELDS <= r.keys()
+
+
 def load_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
-    """All records of the given JSONL files (directories: every `*.jsonl` inside)."""
+    """The benchmark records of the given JSONL files (directories: every `*.jsonl` inside);
+    lines written by other tools are ignored."""
     records = []
     for p in paths:
         p = Path(p)
@@ -20,7 +44,9 @@ def load_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
         for f in files:
             for line in f.read_text().splitlines():
                 if line.strip():
-                    records.append(json.loads(line))
+                    r = json.loads(line)
+                    if _is_bench_record(r):
+                        records.append(r)
     return records
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 Method = Literal["qr", "cholesky", "svd"]
+_Matrix = Array | np.ndarray  # public functions accept NumPy arrays too
 METHODS: tuple[str, ...] = ("qr", "cholesky", "svd")
 
 
@@ -125,7 +126,9 @@ def _solve(H, Y, lam, method: str, blocks: int):
     return _solve_factor(_factor(H, Y, method, blocks), lam, method)
 
 
-def spectrum(H: Float[Array, "n p"], Y: Float[Array, "n k"], *, method: Method = "svd") -> Spectrum:
+def spectrum(
+    H: Float[_Matrix, "n p"], Y: Float[_Matrix, "n k"], *, method: Method = "svd"
+) -> Spectrum:
     """The singular values of the centred H and the rotated targets, computed by `method`
     ("qr": SVD of the small R factor; "svd": of H itself; "cholesky": eigenvalues of HᵀH)."""
     _check(H, Y)
@@ -172,10 +175,10 @@ def select_lambda_gcv(spec: Spectrum, lams=None) -> float:
 
 
 def select_lambda_validation(
-    H_train: Float[Array, "n p"],
-    Y_train: Float[Array, "n k"],
-    H_val: Float[Array, "m p"],
-    Y_val: Float[Array, "m k"],
+    H_train: Float[_Matrix, "n p"],
+    Y_train: Float[_Matrix, "n k"],
+    H_val: Float[_Matrix, "m p"],
+    Y_val: Float[_Matrix, "m k"],
     lams=None,
 ) -> float:
     """The λ whose ridge fit on the training rows has the smallest validation RMSE.
@@ -194,11 +197,11 @@ def select_lambda_validation(
 
 
 def ridge(
-    H: Float[Array, "n p"],
-    Y: Float[Array, "n k"],
-    lam: float | Literal["gcv"] = "gcv",
+    H: Float[_Matrix, "n p"],
+    Y: Float[_Matrix, "n k"],
+    lam: float | int | str = "gcv",
     *,
-    method: Method = "qr",
+    method: str = "qr",
     cond_limit: float | None = None,
     spec: Spectrum | None = None,
 ) -> tuple[Float[Array, "p k"], Float[Array, " k"], dict]:

@@ -13,7 +13,7 @@ from .._solver import AbstractSolver, Sequential
 from ._cells import canonical_arch, make_cell, uses_feedback
 from ._data import Task, split_windows, windows
 from ._hidden import closed_loop_outputs, hidden_matrix
-from ._lstsq import Method, ridge, select_lambda_validation
+from ._lstsq import ridge, select_lambda_validation
 
 
 class RecurrentModel(eqx.Module):
@@ -122,8 +122,8 @@ def fit(
     arch: str = "gru",
     hidden: int = 100,
     key: PRNGKeyArray,
-    lam: float | Literal["gcv", "validation"] = "gcv",
-    method: Method = "qr",
+    lam: float | int | Literal["gcv", "validation"] = "gcv",
+    method: str = "qr",
     direct: bool = True,
     solver: AbstractSolver = Sequential(),
     **cell_options,

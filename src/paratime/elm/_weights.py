@@ -7,8 +7,8 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 
 def input_weights(
-    key: PRNGKeyArray, shape: tuple[int, int], scaling: float, dtype
-) -> Float[Array, "N D"]:
+    key: PRNGKeyArray, shape: tuple[int, ...], scaling: float | int, dtype
+) -> Float[Array, "..."]:
     """Input weights drawn U(-scaling, scaling), as is usual for reservoirs and ELMs."""
     return jax.random.uniform(key, shape, dtype, -scaling, scaling)
 
@@ -18,7 +18,7 @@ def spectral_radius(w: Float[Array, "N N"]) -> float:
     return float(np.max(np.abs(np.linalg.eigvals(np.asarray(w, dtype=np.float64)))))
 
 
-def with_spectral_radius(w: Float[Array, "N N"], radius: float) -> Float[Array, "N N"]:
+def with_spectral_radius(w: Float[Array, "N N"], radius: float | int) -> Float[Array, "N N"]:
     """Rescale the square matrix `w` so that its spectral radius is exactly `radius`."""
     current = spectral_radius(w)
     if current == 0.0:
@@ -32,7 +32,7 @@ def recurrent_weights(key: PRNGKeyArray, size: int, radius: float, dtype) -> Flo
 
 
 def stacked_recurrent_weights(
-    key: PRNGKeyArray, gates: int, size: int, radius: float, dtype
+    key: PRNGKeyArray, gates: int, size: int, radius: float | int, dtype
 ) -> Float[Array, "GN N"]:
     """`gates` recurrent blocks (for GRU/LSTM), each rescaled to spectral radius `radius`."""
     keys = jax.random.split(key, gates)
