@@ -13,6 +13,7 @@ from ._solution import RESULTS as RESULTS, Solution as Solution
 from ._solver import (
     DEER as DEER,
     ELK as ELK,
+    ImplicitSequential as ImplicitSequential,
     AbstractSolver as AbstractSolver,
     Auto as Auto,
     LinearScan as LinearScan,

@@ -8,15 +8,17 @@ from ._newton import DEER, QuasiDEER
 from ._sequential import Sequential
 
 # Crossovers measured with `paratime bench` (see docs/benchmarks.md).
-# CPU: the sequential scan is the fastest forward solve at every grid point measured, and
-# its gradient is fastest by the implicit adjoint (one reverse linear scan with the analytic
-# Jacobians) rather than by backpropagation through `lax.scan`. The dense adjoint stores
-# T·N² Jacobian entries, so above DENSE_ADJOINT_MAX_BYTES the O(T·N) diagonal one is used.
+# CPU: the sequential scan is the fastest forward solve at every grid point measured. Its
+# gradient is fastest by the implicit (dense) adjoint, one reverse linear scan with the
+# analytic Jacobians, for small states (GRU N=4, 16: 3-7x faster than backpropagation through
+# `lax.scan`; LSTM with a 32-number state: even) but slower for large ones (GRU N=64: 3x
+# slower; N=256 with the diagonal adjoint: 2x slower), so above DENSE_ADJOINT_MAX_N, or when
+# the T·N² Jacobians would exceed DENSE_ADJOINT_MAX_BYTES, Auto keeps plain `Sequential`.
 # GPU (not yet measured here): the parallel solvers for long sequences, DEER for small N and
 # QuasiDEER (O(T·N) memory) for large N.
 GPU_MIN_T = 2048
 GPU_DENSE_MAX_N = 64
-DENSE_ADJOINT_MAX_N = 64
+DENSE_ADJOINT_MAX_N = 32
 DENSE_ADJOINT_MAX_BYTES = 2**30
 
 
@@ -58,10 +60,11 @@ class Auto(AbstractSolver):
     """Choose a solver from the backend, the sequence length T, the state size N and the cell.
 
     - cells that are linear in their state (`AbstractLinearCell`): `LinearScan` (exact);
-    - CPU: the sequential scan (on a few cores it is fastest at every measured point); for
-      shipped cells (analytic Jacobians) with gradients by the implicit adjoint
-      (`ImplicitSequential`: dense for N ≤ 64 while the T·N² Jacobians fit in 1 GiB, else
-      diagonal), which beats backpropagation through time; other cells: `Sequential`;
+    - CPU: the sequential scan (on a few cores it is fastest at every measured point). For
+      cells with analytic Jacobians (`AbstractCell`) and states of N ≤ 32 numbers (while the
+      T·N² Jacobians fit in 1 GiB), with gradients by the implicit adjoint
+      (`ImplicitSequential`), which beats backpropagation through time there; otherwise
+      `Sequential` (BPTT);
     - GPU/TPU, T < 2048: `Sequential`;
     - GPU/TPU, N ≤ 64: `DEER`; larger N: `QuasiDEER`.
 
@@ -70,7 +73,7 @@ class Auto(AbstractSolver):
     **Example:**
 
     ```python
-    paratime.Auto().select(cell, T=100_000, N=16)  # ImplicitSequential() on a CPU
+    paratime.Auto().select(cell, T=100_000, N=16)  # ImplicitSequential() on a CPU (a GRU)
     ```
     """
 
@@ -81,10 +84,11 @@ class Auto(AbstractSolver):
             return LinearScan()
         backend = jax.default_backend() if backend is None else backend
         if backend == "cpu":
-            if not isinstance(cell, AbstractCell):  # autodiff Jacobians: BPTT is cheaper
-                return Sequential()
-            dense = N <= DENSE_ADJOINT_MAX_N and 4 * T * N * N <= DENSE_ADJOINT_MAX_BYTES
-            return ImplicitSequential("dense" if dense else "diagonal")
+            small = N <= DENSE_ADJOINT_MAX_N and 4 * T * N * N <= DENSE_ADJOINT_MAX_BYTES
+            # Cells without analytic Jacobians (autodiff ones) keep BPTT: not measured faster.
+            return (
+                ImplicitSequential() if small and isinstance(cell, AbstractCell) else Sequential()
+            )
         if T < GPU_MIN_T:
             return Sequential()
         return DEER() if N <= GPU_DENSE_MAX_N else QuasiDEER()

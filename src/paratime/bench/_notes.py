@@ -21,9 +21,10 @@ generated from those records). Only the ones that helped are in the code.
 3. **One fused evaluation pass per Newton iteration.** The pass returns the next step's
    (J_t, b_t = f_t − J_t s_{t−1}) and the convergence test together, so neither f nor the
    shifted trajectory is stored. For QuasiDEER on a CPU the pass runs in blocks of 4096 steps
-   (`lax.map(batch_size=...)`), which keeps the cell's gate temporaries O(block·N): less than
-   half the memory and faster (see the table). For dense DEER blocking was slower and was
-   not kept.
+   (`lax.map(batch_size=...)`), which keeps the cell's gate temporaries O(block·N): working
+   memory 56 → 22 bytes·T·N at T = 1e5. Its effect on time is within the noise here (one
+   run 3× faster, the recorded one 1.2× slower by median and 1.4× faster by fastest run); it
+   is kept for the memory. For dense DEER blocking used more memory and was not kept.
 4. **Analytic Jacobians** (in the cells) against `jacfwd`, and the whole of paratime's DEER
    against the straightforward DEER baseline: see the table.
 5. **Warm starts**: the `+warm` solvers start Newton from the trajectory of a cell whose
@@ -32,7 +33,7 @@ generated from those records). Only the ones that helped are in the code.
 6. **Auto on a CPU = sequential forward + implicit adjoint** (`ImplicitSequential`): the
    forward pass is the exact `lax.scan`; the gradient is one reverse linear scan with the
    analytic transposed Jacobians instead of backpropagation through the scan, which on a CPU
-   is several times faster (row "training gradient"). Dense adjoint for N ≤ 64 while the
+   is about 3× faster at T = 1e4 (row "training gradient"). Dense adjoint for N ≤ 64 while the
    T·N² Jacobians fit in 1 GiB, else the O(T·N) diagonal-preconditioned one.
 7. **A correctness fix found by the benchmark**: the iterative (diagonal) adjoint used an
    absolute tolerance of eps^(3/4) by default. For a loss averaged over T·N states the
@@ -41,6 +42,15 @@ generated from those records). Only the ones that helped are in the code.
    relative test (`adjoint_atol = 0`).
 8. **Mixed precision** (bfloat16 transitions in the linear solve) was measured and dropped:
    slower on this CPU, and only ~3 significant digits.
+
+**Coverage of the CPU sweep, and known misses.** The machine was shared by ~7 jobs (load
+average ~20 on 2 cores), so the sweep was bounded: GRU at N ∈ {4, 16, 64, 256} and
+T ∈ {1e3, 1e4} (T = 1e5 for N = 16), LSTM and Elman at N = 16, batch 16 only for GRU N = 16.
+T = 1e6, and ELK/QuasiELK (60–100 s of compile time per point under this load), were not
+swept. `Auto` is still slower than BPTT for *batched* training (GRU N = 16, batch 16):
+under `vmap` the sequential backward pass batches 16 sequences per step, while `Auto` cannot
+see the batch size; the remaining >1.2× points are sub-10 ms points where `Auto` runs the
+identical program as the solver it is compared with (scheduler noise).
 
 Not done here: GPU measurements and the cuDNN comparison (no GPU was lent to this session,
 and PyTorch is not installed on the CPU machine; the harness runs both when present: the GPU

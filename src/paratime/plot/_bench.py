@@ -30,6 +30,16 @@ def _ok(records: Sequence[dict[str, Any]], **match: Any) -> list[dict[str, Any]]
     ]
 
 
+def _legend(fig, axes) -> None:
+    """One legend for all panels (each panel may show different solvers)."""
+    seen = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    fig.legend(list(seen.values()), list(seen), fontsize=7, loc="center right")
+    fig.subplots_adjust(right=0.88)
+
+
 def _panels(Ns: Sequence[int]):
     import matplotlib
 
@@ -79,9 +89,9 @@ def plot_speedup(
         ax.axhline(1.0, color="k", lw=0.8, ls="--")
         ax.set(xscale="log", yscale="log", xlabel="T", title=f"N = {N}")
     axes[0].set_ylabel("speed-up over Sequential")
-    axes[-1].legend(fontsize=7, loc="best")
+    _legend(fig, axes)
     fig.suptitle(f"{cell}, batch {batch}, {workload} ({rows[0]['device']})", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.88, 1))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -115,9 +125,9 @@ def plot_memory(
                 ax.plot(*zip(*pts), color=color, marker=marker, label=solver)
         ax.set(xscale="log", yscale="log", xlabel="T", title=f"N = {N}")
     axes[0].set_ylabel("working memory (bytes)")
-    axes[-1].legend(fontsize=7, loc="best")
+    _legend(fig, axes)
     fig.suptitle(f"{cell}, batch {batch}, {workload} ({rows[0]['device']})", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.88, 1))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
