@@ -13,9 +13,9 @@ from ._solution import RESULTS as RESULTS, Solution as Solution
 from ._solver import (
     DEER as DEER,
     ELK as ELK,
-    ImplicitSequential as ImplicitSequential,
     AbstractSolver as AbstractSolver,
     Auto as Auto,
+    ImplicitSequential as ImplicitSequential,
     LinearScan as LinearScan,
     Parareal as Parareal,
     QuasiDEER as QuasiDEER,

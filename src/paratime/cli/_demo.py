@@ -65,7 +65,7 @@ def _time(fn, repeats: int = 3) -> tuple[float, float, object]:
 
 
 def demo(
-    length: int = typer.Option(10_000, help="Sequence length T for the solver table."),
+    length: int = typer.Option(5_000, help="Sequence length T for the solver table."),
     hidden: int = typer.Option(16, help="GRU state size N."),
     steps: int = typer.Option(300, help="Training steps."),
     train_length: int = typer.Option(2_000, help="Sequence length for training."),

@@ -8,13 +8,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
-from jax.sharding import Mesh
 from jaxtyping import Array, PyTree
 
 import paratime
 
 from ._local import data_term, time_slice, trajectory, tree_sq, tree_sub
-from ._model import RNN, check_data, sequence_loss
+from ._model import RNN, WindowedProblem, sequence_loss
 from ._parallel import Neighbours, map_windows
 from ._windows import Windows
 
@@ -84,7 +83,7 @@ def _stack(tree: PyTree[Array], k: int) -> PyTree[Array]:
     return jax.tree.map(lambda x: jnp.broadcast_to(x, (k,) + x.shape), tree)
 
 
-class DecomposedProblem(eqx.Module):
+class DecomposedProblem(WindowedProblem):
     """A model, a data set cut into windows, and the outer iteration that trains it.
 
     **Arguments:**
@@ -98,23 +97,6 @@ class DecomposedProblem(eqx.Module):
     """
 
     config: Decomposition
-    static: Any
-    xs: Array
-    ys: Array
-    xw: Array
-    yw: Array
-    optimizer: optax.GradientTransformation = eqx.field(static=True)
-    mesh: Mesh | None = eqx.field(static=True)
-
-    def __init__(self, model: RNN, xs, ys, config, optimizer, *, mesh: Mesh | None = None):
-        check_data(xs, ys)
-        self.config = config
-        self.static = eqx.partition(model, eqx.is_array)[1]
-        self.xs, self.ys = xs, ys
-        self.xw = config.windows.split(xs, axis=1)
-        self.yw = config.windows.split(ys, axis=1)
-        self.optimizer = optimizer
-        self.mesh = mesh
 
     # --- the per-window computations (run vmapped or sharded by `map_windows`) ---
 

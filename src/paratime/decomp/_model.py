@@ -5,6 +5,8 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import optax
+from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 import paratime
@@ -88,3 +90,27 @@ def sequence_loss(
     h0 = model.initial_state()
     states = jax.vmap(lambda x: unroll_states(model.cell, h0, x, solver))(xs)
     return jnp.mean((readout_all(model, states) - ys) ** 2)
+
+
+class WindowedProblem(eqx.Module):
+    """What a decomposed training problem holds: the data, its split into windows, the
+    non-trainable part of the model, the optimiser and the optional device mesh."""
+
+    config: Any
+    static: Any
+    xs: Array
+    ys: Array
+    xw: Array
+    yw: Array
+    optimizer: optax.GradientTransformation = eqx.field(static=True)
+    mesh: Mesh | None = eqx.field(static=True)
+
+    def __init__(self, model: RNN, xs, ys, config, optimizer, *, mesh: Mesh | None = None):
+        check_data(xs, ys)
+        self.config = config
+        self.static = eqx.partition(model, eqx.is_array)[1]
+        self.xs, self.ys = xs, ys
+        self.xw = config.windows.split(xs, axis=1)
+        self.yw = config.windows.split(ys, axis=1)
+        self.optimizer = optimizer
+        self.mesh = mesh

@@ -12,13 +12,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
-from jax.sharding import Mesh
 from jaxtyping import Array, PyTree
 
 import paratime
 
 from ._local import data_term, trajectory, tree_sq, tree_sub
-from ._model import RNN, check_data, sequence_loss
+from ._model import RNN, WindowedProblem, sequence_loss
 from ._parallel import Neighbours, map_windows
 from ._windows import Windows
 
@@ -60,7 +59,7 @@ class ShootingState(eqx.Module):
     opt_starts: Any
 
 
-class ShootingProblem(eqx.Module):
+class ShootingProblem(WindowedProblem):
     """A model, a data set cut into K segments, and the optimiser step of multiple shooting.
 
     **Arguments:**
@@ -75,23 +74,6 @@ class ShootingProblem(eqx.Module):
     """
 
     config: Shooting
-    static: Any
-    xs: Array
-    ys: Array
-    xw: Array
-    yw: Array
-    optimizer: optax.GradientTransformation = eqx.field(static=True)
-    mesh: Mesh | None = eqx.field(static=True)
-
-    def __init__(self, model: RNN, xs, ys, config, optimizer, *, mesh: Mesh | None = None):
-        check_data(xs, ys)
-        self.config = config
-        self.static = eqx.partition(model, eqx.is_array)[1]
-        self.xs, self.ys = xs, ys
-        self.xw = config.windows.split(xs, axis=1)
-        self.yw = config.windows.split(ys, axis=1)
-        self.optimizer = optimizer
-        self.mesh = mesh
 
     @property
     def _starts_optimizer(self) -> optax.GradientTransformation:
