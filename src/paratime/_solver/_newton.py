@@ -158,26 +158,35 @@ class AbstractNewton(AbstractSolver):
         if L is None or L >= T:
             return self._newton(cell, h0, xs, guess)
         # Sequential over chunks, Newton (parallel) inside each: memory scales with L, not T.
-        C = -(-T // L)
-        xs_c = jax.tree_util.tree_map(
-            lambda x: x.reshape((C, L) + x.shape[1:]), pad_time(xs, C * L)
-        )
-        if guess is not None:
-            guess = pad_time(guess, C * L).reshape(C, L, -1)
+        # The T mod L steps left over form a last, shorter chunk (no padding, so nothing but
+        # real steps enters the convergence test).
+        C = T // L
+        full = jax.tree_util.tree_map(lambda x: x[: C * L].reshape((C, L) + x.shape[1:]), xs)
+        full_guess = None if guess is None else guess[: C * L].reshape(C, L, -1)
 
-        def body(carry, chunk):
-            h, result, k, res = carry
-            xc, gc = chunk
-            s, r, stats = self._newton(cell, h, xc, gc)
+        def combine(carry, s, r, stats):
+            _, result, k, res = carry
             result = RESULTS.where(result == RESULTS.successful, r, result)
             k = jnp.maximum(k, stats["num_steps"])
             res = jnp.maximum(res, stats["residual"])
-            return (s[-1], result, k, res), s
+            return (s[-1], result, k, res)
+
+        def body(carry, chunk):
+            s, r, stats = self._newton(cell, carry[0], *chunk)
+            return combine(carry, s, r, stats), s
 
         zero = jnp.zeros((), jnp.abs(h0).dtype)
         init = (h0, RESULTS.successful, jnp.array(0), zero)
-        (_, result, k, res), s = lax.scan(body, init, (xs_c, guess))
-        return s.reshape(C * L, -1)[:T], result, {"num_steps": k, "residual": res}
+        carry, s = lax.scan(body, init, (full, full_guess))
+        s = s.reshape(C * L, -1)
+        if C * L < T:
+            rest = jax.tree_util.tree_map(lambda x: x[C * L :], xs)
+            rest_guess = None if guess is None else guess[C * L :]
+            s_rest, r, stats = self._newton(cell, carry[0], rest, rest_guess)
+            carry = combine(carry, s_rest, r, stats)
+            s = jnp.concatenate([s, s_rest])
+        _, result, k, res = carry
+        return s, result, {"num_steps": k, "residual": res}
 
 
 class DEER(AbstractNewton):
