@@ -50,6 +50,18 @@ def _panels(Ns: Sequence[int]):
     return plt, fig, axes[0]
 
 
+def _finish(plt, fig, axes, title: str, path: str | Path) -> Path:
+    """Legend, title and layout, then save the figure to `path` and close it."""
+    _legend(fig, axes)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.88, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_speedup(
     records: Sequence[dict[str, Any]],
     path: str | Path,
@@ -89,14 +101,7 @@ def plot_speedup(
         ax.axhline(1.0, color="k", lw=0.8, ls="--")
         ax.set(xscale="log", yscale="log", xlabel="T", title=f"N = {N}")
     axes[0].set_ylabel("speed-up over Sequential")
-    _legend(fig, axes)
-    fig.suptitle(f"{cell}, batch {batch}, {workload} ({rows[0]['device']})", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 0.88, 1))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(plt, fig, axes, f"{cell}, batch {batch}, {workload} ({rows[0]['device']})", path)
 
 
 def plot_memory(
@@ -125,11 +130,4 @@ def plot_memory(
                 ax.plot(*zip(*pts), color=color, marker=marker, label=solver)
         ax.set(xscale="log", yscale="log", xlabel="T", title=f"N = {N}")
     axes[0].set_ylabel("working memory (bytes)")
-    _legend(fig, axes)
-    fig.suptitle(f"{cell}, batch {batch}, {workload} ({rows[0]['device']})", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 0.88, 1))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(plt, fig, axes, f"{cell}, batch {batch}, {workload} ({rows[0]['device']})", path)
