@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+from plot_newton import plot
 
 import paratime
 import paratime.data
@@ -59,26 +59,4 @@ res = {
     "rows": rows,
 }
 out.write_text(json.dumps(res, indent=1))
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
-for ax, s in zip(axes, ("deer", "quasideer")):
-    for T in (1000, 10000, 100000):
-        r = [x for x in rows if x["T"] == T and x["solver"] == s]
-        if not r:
-            continue
-        a = [x["alpha"] for x in r]
-        n = [x["newton_steps"] if not x["failed"] else np.nan for x in r]
-        ax.plot(a, n, "o-", label=f"T={T}")
-        fa = [x["alpha"] for x in r if x["failed"]]
-        ax.plot(fa, [200] * len(fa), "x", color=ax.lines[-1].get_color())
-    ax.set_xlabel("α")
-    ax.set_title(s)
-    ax.set_yscale("log")
-axes[0].set_ylabel("Newton iterations (x = failed)")
-axes[0].legend()
-fig.tight_layout()
-fig.savefig("/work/main/docs/figures/dsr_newton_alpha.png", dpi=110)
+plot(out)
