@@ -265,12 +265,19 @@ def sharded_linear_recurrence(
 
 
 class _ShardedNewton(eqx.Module):
-    """The Newton loop of `AbstractNewton`, run inside `shard_map` (a mixin, no fields).
+    """The Newton loop of `AbstractNewton`, run inside `shard_map` (a mixin: the mesh fields).
 
     Per iteration and device: the cell and its Jacobians on the local chunk, the previous
     state of the chunk's first step from the left neighbour (`ppermute`, N numbers), the
     sharded scan for the Newton step, and two scalar reductions for the stopping test.
     """
+
+    mesh: Mesh = eqx.field(static=True, kw_only=True)
+    axis_name: str = eqx.field(default="time", static=True, kw_only=True)
+    exchange: Exchange = eqx.field(default="auto", static=True, kw_only=True)
+
+    def __check_init__(self):
+        self._check_mesh()
 
     def _check_mesh(self):
         if not isinstance(self.mesh, Mesh):
@@ -404,13 +411,6 @@ class ShardedDEER(_ShardedNewton, DEER):
     ```
     """
 
-    mesh: Mesh = eqx.field(static=True, kw_only=True)
-    axis_name: str = eqx.field(default="time", static=True, kw_only=True)
-    exchange: Exchange = eqx.field(default="auto", static=True, kw_only=True)
-
-    def __check_init__(self):
-        self._check_mesh()
-
     def _newton_step(self, jac, f, prev, h0):
         return self._recurrence(jac, f - jnp.einsum("tij,tj->ti", jac, prev), h0)
 
@@ -431,13 +431,6 @@ class ShardedQuasiDEER(_ShardedNewton, QuasiDEER):
     sol = paratime.unroll(cell, h0, xs, solver=paratime.ShardedQuasiDEER(mesh=mesh))
     ```
     """
-
-    mesh: Mesh = eqx.field(static=True, kw_only=True)
-    axis_name: str = eqx.field(default="time", static=True, kw_only=True)
-    exchange: Exchange = eqx.field(default="auto", static=True, kw_only=True)
-
-    def __check_init__(self):
-        self._check_mesh()
 
     def _newton_step(self, jac, f, prev, h0):
         return self._recurrence(jac, f - jac * prev, h0)
