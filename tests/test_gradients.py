@@ -7,10 +7,12 @@ import pytest
 
 import paratime
 from helpers import tree_allclose, tree_max_abs_diff
+from paratime._solver._auto import ImplicitSequential
 from test_unroll import (
     CASES,
     T,
     loss_of_states,
+    make_cell,
     make_problem,
     reference_states,
     solve_and_grad,
@@ -109,3 +111,38 @@ def test_gradient_of_partial_loss():
         )(cell, h0)
         want = eqx.filter_grad(lambda c, h: jnp.sum(reference_states(c, h, xs)[-1] ** 2))(cell, h0)
         assert tree_allclose(got, want, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("batched", ["cell", "h0", "xs", "all"])
+@pytest.mark.parametrize(
+    "solver", [ImplicitSequential(), paratime.DEER()], ids=["implicit", "deer"]
+)
+def test_vmapped_dense_adjoint(batched, solver):
+    """The dense adjoint's time-major batching rule, whichever arguments are batched. With
+    `cell` or `xs` batched the loss is linear in the states: its cotangent is then the same for
+    every batch member (unbatched)."""
+    linear_loss = batched in ("cell", "xs")
+    B = 3
+    cell, h0, xs = make_problem("gru")
+    keys = jax.random.split(jax.random.key(11), B)
+    if batched in ("cell", "all"):
+        cell = jax.vmap(lambda k: make_cell("gru", jnp.float64, k))(keys)
+    if batched in ("h0", "all"):
+        h0 = jax.vmap(lambda k: jax.random.normal(k, h0.shape, h0.dtype))(keys)
+    if batched in ("xs", "all"):
+        xs = xs[None] * jnp.arange(1.0, B + 1)[:, None, None]
+    axes = tuple(0 if batched in (name, "all") else None for name in ("cell", "h0", "xs"))
+    weights = jnp.arange(1.0, T + 1)[:, None]
+
+    def grads(fn):
+        def loss(c, h, x):
+            states = fn(c, h, x)
+            linear = jnp.sum(states * weights)
+            return linear if linear_loss else linear + loss_of_states(states)
+
+        per_member = eqx.filter_vmap(eqx.filter_grad(loss), in_axes=axes)
+        return eqx.filter(eqx.filter_jit(per_member)(cell, h0, xs), eqx.is_array)
+
+    got = grads(lambda c, h, x: paratime.unroll(c, h, x, solver=solver).states)
+    want = grads(reference_states)
+    assert tree_allclose(got, want, rtol=1e-8, atol=1e-10), tree_max_abs_diff(got, want)

@@ -16,6 +16,7 @@ import equinox as eqx
 import jax
 import jax.lax as lax
 import jax.numpy as jnp
+from jax.custom_batching import custom_vmap
 from jaxtyping import Array
 
 from ._flat import FlatCell
@@ -28,13 +29,58 @@ def _shift_out(x: Array) -> Array:
     return jnp.concatenate([x[1:], jnp.zeros_like(x[:1])])
 
 
-def dense_adjoint(
-    cell: FlatCell, prev: Array, xs: Any, g: Array, *, recurrence=linear_recurrence
-) -> Array:
-    """λ from one reverse scan with the transposed full Jacobians."""
+def _is_none(x) -> bool:
+    return x is None
+
+
+def _dense_adjoint(cell: FlatCell, prev: Array, xs: Any, g: Array, recurrence) -> Array:
     _, jac = jax.vmap(cell.value_and_jacobian)(prev, xs)
     a = _shift_out(jnp.swapaxes(jac, -1, -2))
     return recurrence(a, g, jnp.zeros_like(g[0]), reverse=True)
+
+
+def dense_adjoint(
+    cell: FlatCell, prev: Array, xs: Any, g: Array, *, recurrence=linear_recurrence
+) -> Array:
+    """λ from one reverse scan with the transposed full Jacobians.
+
+    Under `jax.vmap` the batch is laid out time-major, (T, batch, N, N), by a custom batching
+    rule: the reverse scan then reads each step's Jacobians contiguously. Batched the default
+    way, XLA computes them batch-major and transposes T·batch·N² numbers for the scan, which
+    made a batch-16 GRU gradient 2–4× slower than backpropagation through time on a CPU.
+    """
+    dynamic, static = eqx.partition(cell, eqx.is_array)
+
+    @custom_vmap
+    def adjoint(dynamic, prev, xs, g):
+        return _dense_adjoint(eqx.combine(dynamic, static), prev, xs, g, recurrence)
+
+    @adjoint.def_vmap
+    def time_major(axis_size, in_batched, dynamic, prev, xs, g):
+        del axis_size
+        axes = jax.tree_util.tree_map(lambda b: 0 if b else None, in_batched)
+        d_ax, p_ax, x_ax, g_ax = axes
+
+        def step_jacobian(dynamic, p, x):  # one step of one sequence
+            return eqx.combine(dynamic, static).value_and_jacobian(p, x)[1]
+
+        def time_axis(ax):  # where T sits in a batched (batch, T, ...) or unbatched (T, ...) leaf
+            return jax.tree_util.tree_map(lambda a: 0 if a is None else 1, ax, is_leaf=_is_none)
+
+        over_batch = jax.vmap(step_jacobian, in_axes=(d_ax, p_ax, x_ax))
+        jac = jax.vmap(over_batch, in_axes=(None, time_axis(p_ax), time_axis(x_ax)))(
+            dynamic, prev, xs
+        )  # (T, batch, N, N)
+        a = _shift_out(jnp.swapaxes(jac, -1, -2))
+        b = jnp.moveaxis(g, 0, 1) if g_ax == 0 else jnp.broadcast_to(g[:, None], jac.shape[:-1])
+        lam = jax.vmap(
+            lambda a, b: recurrence(a, b, jnp.zeros_like(b[0]), reverse=True),
+            in_axes=1,
+            out_axes=1,
+        )(a, b)
+        return jnp.moveaxis(lam, 1, 0), True
+
+    return adjoint(dynamic, prev, xs, g)
 
 
 def sequential_adjoint(cell: FlatCell, prev: Array, xs: Any, g: Array) -> Array:

@@ -67,21 +67,29 @@ def _identity(structure: Structure, a: Array) -> Array:
     return jnp.broadcast_to(eye, a.shape[1:])
 
 
-def _scan_with_h0(structure: Structure, a: Array, b: Array, h0: Array) -> Array:
-    """Parallel scan of one block in scan order (time order already arranged), from h0."""
-    b = b.at[0].add(_apply(structure, a[0], h0))
-    _, h = lax.associative_scan(_combine(structure), (a, b))
+def _scan_with_h0(
+    structure: Structure, a: Array, b: Array, h0: Array, reverse: bool = False
+) -> Array:
+    """Parallel scan of one block from h0 (h0 enters at the last step when `reverse`)."""
+    first = -1 if reverse else 0
+    b = b.at[first].add(_apply(structure, a[first], h0))
+    _, h = lax.associative_scan(_combine(structure), (a, b), reverse=reverse)
     return h
 
 
-def _sequential_with_h0(structure: Structure, a: Array, b: Array, h0: Array) -> Array:
-    """The same recurrence by a sequential `lax.scan`: O(T) depth, the fewest operations."""
+def _sequential_with_h0(
+    structure: Structure, a: Array, b: Array, h0: Array, reverse: bool = False
+) -> Array:
+    """The same recurrence by a sequential `lax.scan`: O(T) depth, the fewest operations.
+
+    `reverse` runs the scan from the end instead of flipping `a` and `b` (under `vmap` the time
+    axis is not the leading one, and a flip there is a slow strided copy)."""
 
     def step(h, ab):
         h = _apply(structure, ab[0], h) + ab[1]
         return h, h
 
-    return lax.scan(step, h0, (a, b))[1]
+    return lax.scan(step, h0, (a, b), reverse=reverse)[1]
 
 
 def default_method() -> Method:
@@ -96,17 +104,20 @@ def default_method() -> Method:
     return "sequential" if jax.default_backend() == "cpu" else "associative"
 
 
-def _solve_block(structure: Structure, method: str, a: Array, b: Array, h0: Array) -> Array:
+def _solve_block(structure, method, a, b, h0, reverse):
     if method == "sequential":
-        return _sequential_with_h0(structure, a, b, h0)
-    return _scan_with_h0(structure, a, b, h0)
+        return _sequential_with_h0(structure, a, b, h0, reverse)
+    return _scan_with_h0(structure, a, b, h0, reverse)
 
 
-def _solve_forward(structure, method, chunk_size, a, b, h0):
-    """h_t = a_t h_{t-1} + b_t in time order; `b` is (T, N) or (T, K, B) for blocks."""
+def _solve(structure, method, chunk_size, a, b, h0, reverse):
+    """h_t = a_t h_{t∓1} + b_t; `b` is (T, N) or (T, K, B) for blocks.
+
+    Chunks are padded at the end with identity steps, which leave the state unchanged in
+    either direction."""
     T = b.shape[0]
     if chunk_size is None or chunk_size >= T:
-        return _solve_block(structure, method, a, b, h0)
+        return _solve_block(structure, method, a, b, h0, reverse)
     num_chunks = -(-T // chunk_size)
     pad = num_chunks * chunk_size - T
     if pad:
@@ -116,10 +127,10 @@ def _solve_forward(structure, method, chunk_size, a, b, h0):
     b = b.reshape((num_chunks, chunk_size) + b.shape[1:])
 
     def body(carry, ab):
-        hc = _solve_block(structure, method, ab[0], ab[1], carry)
-        return hc[-1], hc
+        hc = _solve_block(structure, method, ab[0], ab[1], carry, reverse)
+        return hc[0 if reverse else -1], hc
 
-    _, h = lax.scan(body, h0, (a, b))
+    _, h = lax.scan(body, h0, (a, b), reverse=reverse)
     return h.reshape((num_chunks * chunk_size,) + h.shape[2:])[:T]
 
 
@@ -136,29 +147,35 @@ def _apply_all(structure: Structure, a: Array, h: Array) -> Array:
     return jnp.einsum("tkij,tkj->tki", a, h)
 
 
-def _solve_differentiable(structure, method, chunk_size, a, b, h0):
-    """The forward solve, differentiated implicitly by `lax.custom_linear_solve`.
+def _shift(x: Array, reverse: bool) -> Array:
+    """Each step's neighbour in the recurrence: x_{t−1} (or x_{t+1} if `reverse`), zero-padded."""
+    zero = jnp.zeros_like(x[:1])
+    return jnp.concatenate([x[1:], zero]) if reverse else jnp.concatenate([zero, x[:-1]])
 
-    The recurrence is the bidiagonal linear system (L h)_t = h_t − a_t h_{t−1} = b_t (with
-    a_1 h0 moved into b_1). Derivatives then never go through the scan itself: the JVP is one
-    more forward solve and the VJP one reverse solve with the transposed transitions (the
-    adjoint recurrence), instead of autodiff through every level of the scan. Forward and
-    reverse mode and `vmap` all work.
+
+def _solve_differentiable(structure, method, chunk_size, a, b, h0, reverse=False):
+    """The solve, differentiated implicitly by `lax.custom_linear_solve`.
+
+    The recurrence is the bidiagonal linear system (L h)_t = h_t − a_t h_{t∓1} = b_t (with
+    a h0 moved into the first step's b). Derivatives then never go through the scan itself: the
+    JVP is one more solve and the VJP one solve in the opposite direction with the transposed
+    transitions (the adjoint recurrence), instead of autodiff through every level of the scan.
+    Forward and reverse mode and `vmap` all work.
     """
     zero = jnp.zeros_like(h0)
-    b = b.at[0].add(_apply(structure, a[0], h0))
+    first = -1 if reverse else 0
+    b = b.at[first].add(_apply(structure, a[first], h0))
 
     def matvec(h):
-        return h - _apply_all(structure, a, jnp.concatenate([zero[None], h[:-1]]))
+        return h - _apply_all(structure, a, _shift(h, reverse))
 
     def solve(_, rhs):
-        return _solve_forward(structure, method, chunk_size, a, rhs, zero)
+        return _solve(structure, method, chunk_size, a, rhs, zero, reverse)
 
     def transpose_solve(_, rhs):
-        # λ_t = rhs_t + a_{t+1}ᵀ λ_{t+1}: the adjoint recurrence, run in reverse.
-        a_t = _transpose(structure, a)
-        a_next = jnp.concatenate([a_t[1:], jnp.zeros_like(a_t[:1])])
-        return _solve_forward(structure, method, chunk_size, a_next[::-1], rhs[::-1], zero)[::-1]
+        # λ_t = rhs_t + a_{t±1}ᵀ λ_{t±1}: the adjoint recurrence, run the other way.
+        a_adj = _shift(_transpose(structure, a), not reverse)
+        return _solve(structure, method, chunk_size, a_adj, rhs, zero, not reverse)
 
     return lax.custom_linear_solve(matvec, b, solve, transpose_solve)
 
@@ -246,15 +263,11 @@ def linear_recurrence(
     if T == 0:
         return b
 
-    if reverse:
-        a, b = a[::-1], b[::-1]
     if structure == "block":
         b = b.reshape(T, a.shape[1], a.shape[2])
         h0 = h0.reshape(a.shape[1], a.shape[2])
-
-    h = _solve_differentiable(structure, method, chunk_size, a, b, h0)
-    h = h.reshape(T, N)
-    return h[::-1] if reverse else h
+    h = _solve_differentiable(structure, method, chunk_size, a, b, h0, reverse)
+    return h.reshape(T, N)
 
 
 def sequential_linear_recurrence(a: Array, b: Array, h0: Array, *, reverse: bool = False) -> Array:
@@ -268,7 +281,4 @@ def sequential_linear_recurrence(a: Array, b: Array, h0: Array, *, reverse: bool
         K, B = a.shape[1], a.shape[2]
         b = b.reshape(T, K, B)
         h0 = h0.reshape(K, B)
-    if reverse:
-        a, b = a[::-1], b[::-1]
-    h = _sequential_with_h0(structure, a, b, h0).reshape(T, -1)
-    return h[::-1] if reverse else h
+    return _sequential_with_h0(structure, a, b, h0, reverse).reshape(T, -1)

@@ -12,6 +12,7 @@ import numpy as np
 from jaxtyping import Array, Inexact, PyTree
 
 from ._adjoint import dense_adjoint, diagonal_adjoint, pullback
+from ._batching import vmap_batch_size
 from ._flat import FlatCell, FlatState, flat_state
 from ._solution import RESULTS, Solution
 from ._solver import AbstractSolver, Auto
@@ -214,7 +215,7 @@ def unroll(
     h0_flat = _match_varying(fs.ravel(h0), axes)
     guess_flat = None if guess is None else _match_varying(fs.ravel_trajectory(guess), axes)
     if isinstance(solver, Auto):
-        solver = solver.select(cell, T, fs.size)
+        solver = solver.select(cell, T, fs.size, batch=vmap_batch_size((cell, h0, xs)))
     states, result, stats = _solve(solver, flat_cell, h0_flat, xs, guess_flat, fallback)
     if throw:
         if isinstance(result._value, jax.core.Tracer):

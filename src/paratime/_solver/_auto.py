@@ -10,15 +10,18 @@ from ._sequential import Sequential
 # Crossovers measured with `paratime bench` (see docs/benchmarks.md).
 # CPU: the sequential scan is the fastest forward solve at every grid point measured. Its
 # gradient is fastest by the implicit (dense) adjoint, one reverse linear scan with the
-# analytic Jacobians, for small states (GRU N=4, 16: 3-7x faster than backpropagation through
-# `lax.scan`; LSTM with a 32-number state: even) but slower for large ones (GRU N=64: 3x
-# slower; N=256 with the diagonal adjoint: 2x slower), so above DENSE_ADJOINT_MAX_N, or when
-# the T·N² Jacobians would exceed DENSE_ADJOINT_MAX_BYTES, Auto keeps plain `Sequential`.
+# analytic Jacobians, while backpropagation through `lax.scan` is bound by the per-step
+# overhead of its backward loop: for one sequence with a small state (GRU N=4, 16: 2.5-4x
+# faster). The adjoint stores and scans batch·N² Jacobian numbers per step, while batched
+# backpropagation spreads its per-step overhead over the batch, so the adjoint loses for larger
+# states (GRU N=32: 1.1x slower, N=64: 2x) and batches (LSTM N=4 batch 16: 1.25x slower; GRU
+# N=16 batch 16: even). Auto uses it while batch·N² ≤ DENSE_ADJOINT_MAX_NUMBERS and the
+# T·batch·N² Jacobians fit in DENSE_ADJOINT_MAX_BYTES; otherwise plain `Sequential`.
 # GPU (not yet measured here): the parallel solvers for long sequences, DEER for small N and
 # QuasiDEER (O(T·N) memory) for large N.
 GPU_MIN_T = 2048
 GPU_DENSE_MAX_N = 64
-DENSE_ADJOINT_MAX_N = 32
+DENSE_ADJOINT_MAX_NUMBERS = 512
 DENSE_ADJOINT_MAX_BYTES = 2**30
 
 
@@ -57,34 +60,42 @@ class ImplicitSequential(Sequential):
 
 
 class Auto(AbstractSolver):
-    """Choose a solver from the backend, the sequence length T, the state size N and the cell.
+    """Choose a solver from the backend, the sequence length T, the state size N, the batch
+    size and the cell.
 
     - cells that are linear in their state (`AbstractLinearCell`): `LinearScan` (exact);
     - CPU: the sequential scan (on a few cores it is fastest at every measured point). For
-      cells with analytic Jacobians (`AbstractCell`) and states of N ≤ 32 numbers (while the
-      T·N² Jacobians fit in 1 GiB), with gradients by the implicit adjoint
-      (`ImplicitSequential`), which beats backpropagation through time there; otherwise
-      `Sequential` (BPTT);
+      cells with analytic Jacobians (`AbstractCell`) while batch·N² ≤ 512 (e.g. N ≤ 16 for one
+      sequence, N ≤ 4 for a batch of 32) and the T·batch·N² Jacobians fit in 1 GiB, with
+      gradients by the implicit adjoint (`ImplicitSequential`), which beats backpropagation
+      through time there; otherwise `Sequential` (BPTT);
     - GPU/TPU, T < 2048: `Sequential`;
     - GPU/TPU, N ≤ 64: `DEER`; larger N: `QuasiDEER`.
 
-    `unroll` resolves `Auto` before solving; `Auto.select` shows the choice.
+    `unroll` resolves `Auto` before solving, with the batch size of any `jax.vmap` around it
+    (one applied outside a `jax.jit` of the call is not seen); `Auto.select` shows the choice.
 
     **Example:**
 
     ```python
     paratime.Auto().select(cell, T=100_000, N=16)  # ImplicitSequential() on a CPU (a GRU)
+    paratime.Auto().select(cell, T=100_000, N=16, batch=16)  # Sequential() on a CPU
     ```
     """
 
-    def select(self, cell, T: int, N: int, backend: str | None = None) -> AbstractSolver:
+    def select(
+        self, cell, T: int, N: int, backend: str | None = None, batch: int = 1
+    ) -> AbstractSolver:
         from ..cells import AbstractCell, AbstractLinearCell
 
         if isinstance(cell, AbstractLinearCell):
             return LinearScan()
         backend = jax.default_backend() if backend is None else backend
         if backend == "cpu":
-            small = N <= DENSE_ADJOINT_MAX_N and 4 * T * N * N <= DENSE_ADJOINT_MAX_BYTES
+            numbers = batch * N * N  # Jacobian numbers per step
+            small = (
+                numbers <= DENSE_ADJOINT_MAX_NUMBERS and 4 * T * numbers <= DENSE_ADJOINT_MAX_BYTES
+            )
             # Cells without analytic Jacobians (autodiff ones) keep BPTT: not measured faster.
             return (
                 ImplicitSequential() if small and isinstance(cell, AbstractCell) else Sequential()

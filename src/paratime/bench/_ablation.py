@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import paratime
-from paratime._scan import _apply, _combine, _identity, _solve_differentiable, _solve_forward
+from paratime._scan import _apply, _combine, _identity, _solve, _solve_differentiable
 
 from ._run import environment, results_path
 
@@ -92,11 +92,11 @@ def _experiments(quick: bool) -> list[tuple[str, str, dict[str, Callable], str]]
     for st, a in (("dense", dense), ("diagonal", diag)):
         fns = {
             "associative scan": jit(
-                lambda a, st=st: _solve_forward(st, "associative", None, a, b, h0)
+                lambda a, st=st: _solve(st, "associative", None, a, b, h0, False)
             ),
             "blocked (chunk √T)": jit(lambda a, st=st: blocked_scan(st, a, b, h0, int(T**0.5))),
             "sequential scan": jit(
-                lambda a, st=st: _solve_forward(st, "sequential", None, a, b, h0)
+                lambda a, st=st: _solve(st, "sequential", None, a, b, h0, False)
             ),
         }
         out.append(
@@ -112,7 +112,7 @@ def _experiments(quick: bool) -> list[tuple[str, str, dict[str, Callable], str]]
         def loss(fn, a=diag):
             return jax.grad(lambda a, b: jnp.sum(jnp.sin(fn(a, b, h0))), argnums=(0, 1))
 
-        auto = jit(loss(lambda a, b, h0, m=method: _solve_forward("diagonal", m, None, a, b, h0)))
+        auto = jit(loss(lambda a, b, h0, m=method: _solve("diagonal", m, None, a, b, h0, False)))
         impl = jit(
             loss(lambda a, b, h0, m=method: _solve_differentiable("diagonal", m, None, a, b, h0))
         )
@@ -192,7 +192,7 @@ def _experiments(quick: bool) -> list[tuple[str, str, dict[str, Callable], str]]
     )
     a32, b32 = dense[:Tt], b[:Tt]
     a16, b16 = a32.astype(jnp.bfloat16), b32.astype(jnp.bfloat16)
-    seq = jit(lambda a, b: _solve_forward("dense", "sequential", None, a, b, jnp.zeros(N, a.dtype)))
+    seq = jit(lambda a, b: _solve("dense", "sequential", None, a, b, jnp.zeros(N, a.dtype), False))
     out.append(
         (
             "mixed precision",
