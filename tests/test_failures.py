@@ -81,7 +81,24 @@ def test_throw_under_jit_raises():
 
     with pytest.raises(RuntimeError, match="DEER") as info:
         jax.block_until_ready(run(cell, h0, xs))
-    assert "ELK" in str(info.value)
+    message = str(info.value)
+    assert "ELK" in message and "NewtonError" in message
+    assert "Stopped after" in message and "iterations with residual" in message
+
+
+def test_throw_under_vmap_raises_only_for_a_failed_member():
+    """Batched, the check runs for every member and raises for the failed one only."""
+    cell, h0, xs = chaotic()
+    small = eqx.tree_at(lambda c: c.weight_hh, cell, 0.1 * cell.weight_hh)
+
+    @eqx.filter_jit
+    def run(cell, xs):
+        return jax.vmap(lambda x: paratime.unroll(cell, h0, x, solver=paratime.DEER()).states)(xs)
+
+    batch = jnp.stack([0.0 * xs, xs])  # the second member diverges on the chaotic cell
+    jax.block_until_ready(run(small, batch))  # every member converges: no error
+    with pytest.raises(RuntimeError, match="iterations with residual"):
+        jax.block_until_ready(run(cell, batch))
 
 
 def test_throw_false_under_jit_and_vmap():

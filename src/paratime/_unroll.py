@@ -99,11 +99,22 @@ def _match_varying(x: Array, axes: frozenset) -> Array:
     return lax.pcast(x, missing, to="varying") if missing else x
 
 
-def _raise_on_failure(code: np.ndarray, messages: list[str]) -> None:
-    bad = np.ravel(np.asarray(code))
-    bad = bad[bad != 0]
-    if bad.size:
-        raise NewtonError(messages[int(bad[0])])
+def _failure_text(message: str, num_steps, residual) -> str:
+    return (
+        f"{message} Stopped after {int(num_steps)} iterations with residual "
+        f"max|h_t - f(h_(t-1), x_t)| = {float(residual):.3e}."
+    )
+
+
+def _raise_on_failure(code, num_steps, residual, *, messages: list[str]) -> None:
+    """Raise `NewtonError` for the first failed solve of a (possibly batched) result code."""
+    codes = np.ravel(np.asarray(code))
+    failed = np.flatnonzero(codes)
+    if failed.size:
+        i = failed[0]
+        steps = np.ravel(np.broadcast_to(np.asarray(num_steps), np.shape(code)))[i]
+        res = np.ravel(np.broadcast_to(np.asarray(residual), np.shape(code)))[i]
+        raise NewtonError(_failure_text(messages[int(codes[i])], steps, res))
 
 
 def _validate(cell, h0, xs, guess, solver, fallback) -> tuple[FlatState, int]:
@@ -182,8 +193,9 @@ def unroll(
     - `xs`: the inputs: an array of shape (T, D), or any PyTree of arrays with leading axis T.
     - `solver`: `Auto()` (default), `Sequential()`, `DEER()`, `QuasiDEER()`, `ELK()`, ...
     - `throw`: if the solve fails (no convergence, non-finite or diverging iterates), raise
-        `NewtonError` (or, under `jit`, an Equinox runtime error) naming the solver and the
-        problem, with hints. With `throw=False` check `Solution.result` instead.
+        `NewtonError` naming the solver, the problem, the iterations and the residual, with
+        hints (under `jit`, JAX reports it as a `JaxRuntimeError` with the same message).
+        With `throw=False` check `Solution.result` instead.
     - `fallback`: `"sequential"` re-solves with `lax.scan` when the parallel solve fails, so the
         returned states are always exact (`stats["fallback_used"]` says whether it happened).
     - `guess`: an initial trajectory for Newton solvers (warm start), shaped like the states.
@@ -218,17 +230,25 @@ def unroll(
         solver = solver.select(cell, T, fs.size, batch=vmap_batch_size((cell, h0, xs)))
     states, result, stats = _solve(solver, flat_cell, h0_flat, xs, guess_flat, fallback)
     if throw:
+        messages = _failure_messages(solver, T, fs.size)
         if isinstance(result._value, jax.core.Tracer):
-            code = lax.stop_gradient(result._value)
-            messages = _failure_messages(solver, T, fs.size)
-            if _varying_axes(code):
-                jax.debug.callback(functools.partial(_raise_on_failure, messages=messages), code)
+            # Traced (jit, vmap, grad): a host callback raises with the iterations and the
+            # residual, and only runs when a solve failed (unless vmap turns the cond into a
+            # select; the callback then finds no failure and returns).
+            code, steps, residual = lax.stop_gradient(
+                (result._value, stats["num_steps"], stats["residual"])
+            )
+            check = functools.partial(_raise_on_failure, messages=messages)
+            if _varying_axes(code):  # inside shard_map: a per-device check
+                jax.debug.callback(check, code, steps, residual)
             else:
-                states = eqx.branched_error_if(states, code != 0, code, messages)
-        elif result != RESULTS.successful:
-            message = _failure_messages(solver, T, fs.size)[int(result._value)]
-            raise NewtonError(
-                f"{message} Stopped after {int(stats['num_steps'])} iterations with residual "
-                f"max|h_t - f(h_(t-1), x_t)| = {float(stats['residual']):.3e}."
+                lax.cond(
+                    jnp.any(code != 0),
+                    lambda: jax.debug.callback(check, code, steps, residual),
+                    lambda: None,
+                )
+        else:
+            _raise_on_failure(
+                result._value, stats["num_steps"], stats["residual"], messages=messages
             )
     return Solution(fs.unravel_trajectory(states), result, stats)
