@@ -3,6 +3,7 @@
 import importlib.metadata
 
 from . import cells as cells, train as train
+from ._failure import NewtonError as NewtonError
 from ._scan import linear_recurrence as linear_recurrence
 from ._sharding import (
     ShardedDEER as ShardedDEER,
@@ -21,7 +22,7 @@ from ._solver import (
     QuasiDEER as QuasiDEER,
     Sequential as Sequential,
 )
-from ._unroll import NewtonError as NewtonError, unroll as unroll
+from ._unroll import unroll as unroll
 
 try:
     __version__ = importlib.metadata.version("paratime")

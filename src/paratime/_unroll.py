@@ -13,15 +13,12 @@ from jaxtyping import Array, Inexact, PyTree
 
 from ._adjoint import dense_adjoint, diagonal_adjoint, pullback
 from ._batching import vmap_batch_size
+from ._failure import raise_if_failed, raise_on_failure
 from ._flat import FlatCell, FlatState, flat_state
 from ._solution import RESULTS, Solution
 from ._solver import AbstractSolver, Auto
 from ._solver._newton import shift_in
 from ._solver._sequential import scan_states
-
-
-class NewtonError(RuntimeError):
-    """Raised by `unroll(..., throw=True)` when a parallel solve fails."""
 
 
 def _forward(solver, cell, h0, xs, guess, fallback):
@@ -97,24 +94,6 @@ def _match_varying(x: Array, axes: frozenset) -> Array:
     """Mark `x` as varying over `axes` inside `shard_map`, so loop carries have one type."""
     missing = tuple(sorted(axes - _varying_axes(x)))
     return lax.pcast(x, missing, to="varying") if missing else x
-
-
-def _failure_text(message: str, num_steps, residual) -> str:
-    return (
-        f"{message} Stopped after {int(num_steps)} iterations with residual "
-        f"max|h_t - f(h_(t-1), x_t)| = {float(residual):.3e}."
-    )
-
-
-def _raise_on_failure(code, num_steps, residual, *, messages: list[str]) -> None:
-    """Raise `NewtonError` for the first failed solve of a (possibly batched) result code."""
-    codes = np.ravel(np.asarray(code))
-    failed = np.flatnonzero(codes)
-    if failed.size:
-        i = failed[0]
-        steps = np.ravel(np.broadcast_to(np.asarray(num_steps), np.shape(code)))[i]
-        res = np.ravel(np.broadcast_to(np.asarray(residual), np.shape(code)))[i]
-        raise NewtonError(_failure_text(messages[int(codes[i])], steps, res))
 
 
 def _validate(cell, h0, xs, guess, solver, fallback) -> tuple[FlatState, int]:
@@ -194,7 +173,7 @@ def unroll(
     - `solver`: `Auto()` (default), `Sequential()`, `DEER()`, `QuasiDEER()`, `ELK()`, ...
     - `throw`: if the solve fails (no convergence, non-finite or diverging iterates), raise
         `NewtonError` naming the solver, the problem, the iterations and the residual, with
-        hints (under `jit`, JAX reports it as a `JaxRuntimeError` with the same message).
+        hints (under `jit`, JAX reports it as its runtime error with the same message).
         With `throw=False` check `Solution.result` instead.
     - `fallback`: `"sequential"` re-solves with `lax.scan` when the parallel solve fails, so the
         returned states are always exact (`stats["fallback_used"]` says whether it happened).
@@ -231,24 +210,12 @@ def unroll(
     states, result, stats = _solve(solver, flat_cell, h0_flat, xs, guess_flat, fallback)
     if throw:
         messages = _failure_messages(solver, T, fs.size)
-        if isinstance(result._value, jax.core.Tracer):
-            # Traced (jit, vmap, grad): a host callback raises with the iterations and the
-            # residual, and only runs when a solve failed (unless vmap turns the cond into a
-            # select; the callback then finds no failure and returns).
-            code, steps, residual = lax.stop_gradient(
-                (result._value, stats["num_steps"], stats["residual"])
-            )
-            check = functools.partial(_raise_on_failure, messages=messages)
-            if _varying_axes(code):  # inside shard_map: a per-device check
-                jax.debug.callback(check, code, steps, residual)
-            else:
-                lax.cond(
-                    jnp.any(code != 0),
-                    lambda: jax.debug.callback(check, code, steps, residual),
-                    lambda: None,
-                )
-        else:
-            _raise_on_failure(
-                result._value, stats["num_steps"], stats["residual"], messages=messages
-            )
+        code, steps, residual = result._value, stats["num_steps"], stats["residual"]
+        if not isinstance(code, jax.core.Tracer):
+            raise_on_failure(code, steps, residual, messages=messages)
+        elif _varying_axes(code):  # inside shard_map: a per-device check
+            check = functools.partial(raise_on_failure, messages=messages)
+            jax.debug.callback(check, *lax.stop_gradient((code, steps, residual)))
+        else:  # traced (jit, vmap, grad): raises at run time
+            states = raise_if_failed(states, code, steps, residual, messages)
     return Solution(fs.unravel_trajectory(states), result, stats)

@@ -5,18 +5,23 @@ from typing import ClassVar
 import jax.lax as lax
 import jax.numpy as jnp
 
+from .._flat import FlatCell
 from .._solution import RESULTS
 from ._abstract import AbstractSolver, Adjoint
 
 
-def scan_states(cell, h0, xs):
-    """h_1..h_T by `lax.scan` of a flat cell."""
+def scan_states(cell: FlatCell, h0, xs):
+    """h_1..h_T, shape (T, N), by `lax.scan` of a flat cell.
+
+    The scan carries the cell's own state PyTree (e.g. the LSTM's (h, c)) and flattens the
+    trajectory once at the end: flattening inside the loop would copy the state every step."""
+    state = cell.state
 
     def step(h, x):
-        h = cell(h, x)
+        h = cell.cell(h, x)
         return h, h
 
-    return lax.scan(step, h0, xs)[1]
+    return state.ravel_trajectory(lax.scan(step, state.unravel(h0), xs)[1])
 
 
 class Sequential(AbstractSolver):

@@ -23,6 +23,7 @@ from ._measure import build, compile_fn, deviation, make_problem, run_once, warm
 
 MIN_SECONDS = 0.5
 MAX_ROUNDS = 30
+WARM_CALL_S = 0.2  # calls shorter than this get an untimed call first, every round
 
 
 def cpu_model() -> str:
@@ -160,8 +161,13 @@ def measure_group(
     # that the fastest run escapes the scheduler noise of a shared machine.
     slowest = max((records[n]["first_run_s"] for n in calls), default=0.0)
     rounds = max(repeats, min(MAX_ROUNDS, int(MIN_SECONDS / max(slowest, 1e-6))))
+    # A short call is timed right after an untimed one of its own: otherwise it would run
+    # with the caches the previous solver left (cold after a large one, warm after a small
+    # one), which biased identical programs by up to 2x here.
     for _ in range(rounds):
         for name, call in calls.items():
+            if records[name]["first_run_s"] < WARM_CALL_S:
+                run_once(call)
             records[name]["times_s"].append(run_once(call)[0])
     del ref
     out = []
