@@ -23,7 +23,9 @@ from ._measure import build, compile_fn, deviation, make_problem, run_once, warm
 
 MIN_SECONDS = 0.5
 MAX_ROUNDS = 30
-WARM_CALL_S = 0.2  # calls shorter than this get an untimed call first, every round
+WARM_CALL_S = 0.2  # calls shorter than this run back to back, the fastest counted per round
+ROUND_S = 0.02
+MAX_CALLS = 10
 
 
 def cpu_model() -> str:
@@ -161,14 +163,15 @@ def measure_group(
     # that the fastest run escapes the scheduler noise of a shared machine.
     slowest = max((records[n]["first_run_s"] for n in calls), default=0.0)
     rounds = max(repeats, min(MAX_ROUNDS, int(MIN_SECONDS / max(slowest, 1e-6))))
-    # A short call is timed right after an untimed one of its own: otherwise it would run
-    # with the caches the previous solver left (cold after a large one, warm after a small
-    # one), which biased identical programs by up to 2x here.
+    # A short call runs several times back to back in each round (at least twice, about
+    # ROUND_S in all, at most MAX_CALLS) and the round records the fastest: otherwise it
+    # would run with the caches the previous solver left (cold after a large one, warm after
+    # a small one), which biased identical programs by up to 2x here.
     for _ in range(rounds):
         for name, call in calls.items():
-            if records[name]["first_run_s"] < WARM_CALL_S:
-                run_once(call)
-            records[name]["times_s"].append(run_once(call)[0])
+            first = records[name]["first_run_s"]
+            k = 1 if first >= WARM_CALL_S else min(MAX_CALLS, max(2, int(ROUND_S / first)))
+            records[name]["times_s"].append(min(run_once(call)[0] for _ in range(k)))
     del ref
     out = []
     for name, rec in records.items():
