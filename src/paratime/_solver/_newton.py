@@ -8,11 +8,17 @@ import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .._scan import linear_recurrence
+from .._scan import _solve_block, default_method, linear_recurrence
 from .._solution import RESULTS
 from ._abstract import AbstractSolver, Adjoint
 
-EVAL_BLOCK = 4096
+# The evaluation pass on a CPU runs in blocks of EVAL_BLOCK steps, and of fewer (but at least
+# EVAL_MIN_STEPS) where a block would hold more than EVAL_BLOCK_NUMBERS numbers (steps × N), so
+# that the cell's temporaries stay in cache (measured, GRU: 1024 steps best at N = 16 and 64,
+# 256 steps at N = 256; 4096 was 1.5× slower at N = 64, T = 1e4).
+EVAL_BLOCK = 1024
+EVAL_BLOCK_NUMBERS = 65536
+EVAL_MIN_STEPS = 256
 
 
 def default_tolerance(dtype) -> float:
@@ -23,6 +29,31 @@ def default_tolerance(dtype) -> float:
 def shift_in(h0: Array, s: Array) -> Array:
     """The previous states [h0, s_1, ..., s_{T-1}] of a trajectory s_1..s_T."""
     return jnp.concatenate([h0[None], s[:-1]])
+
+
+def solve_linearised(jac: Array, b: Array, h0: Array, out: Array) -> Array:
+    """s_t = J_t s_{t−1} + b_t from s_0 = h0, for a diagonal (T, N) or dense (T, N, N) `jac`.
+
+    `linear_recurrence` without its input checks and implicit derivative (the Newton loop is
+    never differentiated). Where the sequential scan is used (a CPU), the states are written
+    into `out` (the previous iterate, which is dead by then) step by step, and h0 is not
+    folded into a copy of `b`; `jac` and `b` are dead afterwards too, so the next evaluation
+    pass overwrites them in place: the working memory is the states, J and b, nothing more.
+    The in-place loop also keeps batched (vmapped) solves free of transposes to time-major.
+    """
+    structure = "diagonal" if jac.ndim == b.ndim else "dense"
+    method = default_method()
+    if method != "sequential":
+        return _solve_block(structure, method, jac, b, h0, False)
+
+    def step(t, carry):
+        h, out = carry
+        a_t = lax.dynamic_index_in_dim(jac, t, keepdims=False)
+        b_t = lax.dynamic_index_in_dim(b, t, keepdims=False)
+        h = (a_t * h if structure == "diagonal" else a_t @ h) + b_t
+        return h, lax.dynamic_update_index_in_dim(out, h.astype(out.dtype), t, 0)
+
+    return lax.fori_loop(0, b.shape[0], step, (h0, out))[1]
 
 
 def classify(converged, residual, diverged) -> RESULTS:
@@ -79,7 +110,8 @@ class AbstractNewton(AbstractSolver):
         """b_t = f_t − J_t prev_t, the input of the linearised step s_t = J_t s_{t−1} + b_t."""
 
     def _eval_block(self, T: int) -> int | None:
-        """Steps per block of the evaluation pass; None evaluates all T steps at once."""
+        """Steps per block of the evaluation pass (at most; see `EVAL_BLOCK_NUMBERS`); None
+        evaluates all T steps at once."""
         return None
 
     def _linearise(self, cell, prev: Array, xs: Any) -> tuple[Array, Array]:
@@ -102,6 +134,45 @@ class AbstractNewton(AbstractSolver):
         atol = tol if self.atol is None else self.atol
         return rtol, atol
 
+    @staticmethod
+    def _evaluate_blocks(one, h0, xs, s, jac, b, block):
+        """The evaluation pass in blocks of `block` steps, read from `s` and `xs` in place.
+
+        Neither the shifted trajectory (s_{t−1} for every t) nor reshaped copies of `s` and
+        `xs` are made: each block takes its slices with `dynamic_slice` and writes its
+        (J_t, b_t) into `jac` and `b` with `dynamic_update_slice`, so the cell's temporaries
+        are O(block·N). The last block ends at step T (it overlaps the one before when
+        `block` does not divide T; those steps are computed twice with the same result).
+        """
+        T = s.shape[0]
+        starts = -(-T // block)
+
+        def slab(x, start):
+            return lax.dynamic_slice_in_dim(x, start, block)
+
+        def body(i, carry):
+            jac, b, err, ok = carry
+            start = jnp.minimum(i * block, T - block)
+            st = slab(s, start)
+            before = lax.dynamic_index_in_dim(s, jnp.maximum(start - 1, 0), keepdims=False)
+            first = jnp.where(start == 0, h0, before)
+            prev = jnp.concatenate([first[None], st[:-1]])
+            x = jax.tree_util.tree_map(lambda leaf: slab(leaf, start), xs)
+            jac_i, b_i, err_i, ok_i = jax.vmap(one)(prev, x, st)
+            jac = lax.dynamic_update_slice_in_dim(jac, jac_i.astype(jac.dtype), start, 0)
+            b = lax.dynamic_update_slice_in_dim(b, b_i.astype(b.dtype), start, 0)
+            return jac, b, jnp.maximum(err, jnp.max(err_i)), ok & jnp.all(ok_i)
+
+        shapes = jax.eval_shape(
+            lambda: jax.vmap(one)(s[:1], jax.tree_util.tree_map(lambda x: x[:1], xs), s[:1])
+        )
+        if jac is None:
+            jac = jnp.zeros((T,) + shapes[0].shape[1:], shapes[0].dtype)
+        if b is None:
+            b = jnp.zeros((T,) + shapes[1].shape[1:], shapes[1].dtype)
+        init = (jac, b, jnp.zeros((), jnp.abs(s).dtype), jnp.array(True))
+        return lax.fori_loop(0, starts, body, init)
+
     def _newton(self, cell, h0, xs, guess):
         rtol, atol = self._tolerances(h0.dtype)
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
@@ -111,29 +182,23 @@ class AbstractNewton(AbstractSolver):
             else guess.astype(h0.dtype)
         )
 
-        def evaluate(s):
-            # One pass over time gives the next step's (J_t, b_t = f_t − J_t s_{t−1}) and the
-            # convergence test; f and the previous states are never stored whole. On a CPU the
-            # pass runs in blocks of `_EVAL_BLOCK` steps, so the cell's gate temporaries
-            # stay O(block·N) (measured: less memory and faster for QuasiDEER).
-            def one(args):
-                p, x, st = args
-                f, jac = self._linearise_step(cell, p, x)
-                err = jnp.abs(st - f)
-                return (
-                    jac,
-                    self._rhs(jac, f, p),
-                    jnp.max(err),
-                    jnp.all(err <= atol + rtol * jnp.abs(f)),
-                )
+        def one(p, x, st):
+            # One step's next linearisation (J_t, b_t = f_t − J_t s_{t−1}) and its test.
+            f, jac = self._linearise_step(cell, p, x)
+            err = jnp.abs(st - f)
+            return jac, self._rhs(jac, f, p), err, err <= atol + rtol * jnp.abs(f)
 
-            args = (shift_in(h0, s), xs, s)
+        def evaluate(s, jac=None, b=None):
+            # One pass over time gives the next step's (J_t, b_t) and the convergence test;
+            # f is never stored whole. `jac` and `b` are the previous iteration's buffers (or
+            # None): the blocked pass overwrites them, so no new T-long arrays are needed.
             block = self._eval_block(T)
-            if block is None:
-                jac, b, err, ok = jax.vmap(one)(args)
-            else:
-                jac, b, err, ok = lax.map(one, args, batch_size=block)
-            return jac, b, jnp.max(err), jnp.all(ok)
+            if block is None or T == 0:
+                jac, b, err, ok = jax.vmap(one)(shift_in(h0, s), xs, s)
+                return jac, b, jnp.max(err), jnp.all(ok)
+            N = s.shape[-1]
+            block = min(block, T, max(EVAL_MIN_STEPS, EVAL_BLOCK_NUMBERS // max(N, 1)))
+            return self._evaluate_blocks(one, h0, xs, s, jac, b, block)
 
         jac, b, residual, converged = evaluate(s)
         bound = self.divergence * jnp.maximum(residual, 1)
@@ -143,9 +208,9 @@ class AbstractNewton(AbstractSolver):
             return (k < self.max_iters) & ~converged & jnp.isfinite(residual) & (residual <= bound)
 
         def body(carry):
-            k, _, jac, b, _, _ = carry
-            s = linear_recurrence(jac, b, h0)
-            return (k + 1, s) + evaluate(s)
+            k, s, jac, b, _, _ = carry
+            s = solve_linearised(jac, b, h0, s)
+            return (k + 1, s) + evaluate(s, jac, b)
 
         init = (jnp.array(0), s, jac, b, residual, converged)
         k, s, _, _, residual, converged = lax.while_loop(cond, body, init)
@@ -252,6 +317,7 @@ class QuasiDEER(AbstractNewton):
         return f - jac * prev
 
     def _eval_block(self, T):
-        # Measured on a CPU (docs/benchmarks.md): blocks of 4096 steps cut the working memory
-        # from ~64 to ~20 bytes·T·N and the time about 3×. Elsewhere: all steps at once.
+        # Measured on a CPU (GRU, N=16, T=1e5, float32): blocks read in place from the
+        # trajectory cut the working memory from 56 (all steps at once) to 13.6 bytes·T·N (the
+        # states, J and b: 12) and are faster. Elsewhere: all steps at once.
         return EVAL_BLOCK if jax.default_backend() == "cpu" and T > EVAL_BLOCK else None

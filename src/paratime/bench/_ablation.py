@@ -203,7 +203,7 @@ def _experiments(quick: bool) -> list[tuple[str, str, dict[str, Callable], str]]
     )
     variants = {
         "all T steps at once (vmap)": _UnblockedQuasiDEER(),
-        "blocks of 4096 steps (lax.map)": paratime.QuasiDEER(),
+        "blocks read in place (dynamic_slice)": paratime.QuasiDEER(),
     }
     fns = {}
     for variant, solver in variants.items():
