@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -93,6 +94,48 @@ def test_windows_and_sequence_length_checks(series):
             key=jax.random.key(0),
             gtf=1.5,
         )
+
+
+def test_adaptive_alpha_starts_at_least_at_alpha0(series):
+    x = jnp.asarray(series)
+    model = dsr.build_model("shplrnn", 3, latent=3, hidden=8, key=jax.random.key(0))
+    # A contracting model (κ < 1, so α_est = 0), as fresh models often are: without the floor
+    # aGTF would start unforced.
+    model = eqx.tree_at(
+        lambda m: (m.cell.A, m.cell.W1), model, (0.5 * model.cell.A, 0 * model.cell.W1)
+    )
+    assert float(dsr.jacobian_kappa(model.cell, x)) < 1.0
+    assert float(dsr_train.initial_alpha(model, x, "adaptive", 0.0)) == 0.0
+    assert float(dsr_train.initial_alpha(model, x, "adaptive", 0.1)) == pytest.approx(0.1)
+    assert float(dsr_train.initial_alpha(model, x, 0.3, 0.1)) == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="alpha0"):
+        dsr_train.initial_alpha(model, x, "adaptive", 1.5)
+
+
+def test_non_finite_steps_are_skipped_and_kappa_is_the_batch_maximum(series):
+    x = jnp.asarray(series)
+    model = dsr.build_model("shplrnn", 3, latent=3, hidden=8, key=jax.random.key(0))
+    opt = dsr.make_optimizer(1e-2, 10)
+    state = dsr.DSRState(
+        model,
+        opt.init(eqx.filter(model, eqx.is_inexact_array)),
+        jax.random.key_data(jax.random.key(1)),
+        jnp.asarray(0.2, x.dtype),
+    )
+    step = dsr_train.make_dsr_step(x, opt, seq_len=50, batch_size=3, adaptive=True, alpha_every=1)
+    new, metrics = step(state, 0)
+    assert float(metrics["skipped"]) == 0.0
+    assert not tree_allclose(new.model, state.model)
+    # κ is the largest over the batch's subsequences, as in the GTF paper's code.
+    batch = sample_windows(jax.random.fold_in(jax.random.key(1), 0), x, 50, 3)
+    kappas = [model.gtf_loss(b, 0.2, paratime.Auto())[1]["kappa"] for b in batch]
+    assert float(metrics["kappa"]) == pytest.approx(max(float(k) for k in kappas), rel=1e-6)
+    # Data that overflow the loss: the update is skipped, nothing becomes NaN.
+    bad = dsr_train.make_dsr_step(x * 1e200, opt, seq_len=50, batch_size=3, adaptive=True)
+    new, metrics = bad(state, 0)
+    assert float(metrics["skipped"]) == 1.0 and not np.isfinite(float(metrics["loss"]))
+    assert tree_allclose(new.model, state.model, rtol=0, atol=0)
+    assert float(new.alpha) == float(state.alpha)
 
 
 def _invoke(*args):

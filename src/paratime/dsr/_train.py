@@ -68,13 +68,21 @@ def sample_windows(
     return jax.vmap(lambda s: jax.lax.dynamic_slice_in_dim(data, s, seq_len))(starts)
 
 
-def initial_alpha(model: Any, data: Float[Array, "T d"], gtf: float | str) -> Float[Array, ""]:
-    """α at step 0: the constant, or for `"adaptive"` α_est from the data-driven states."""
+def initial_alpha(
+    model: Any, data: Float[Array, "T d"], gtf: float | str, alpha0: float = 0.1
+) -> Float[Array, ""]:
+    """α at step 0: the constant, or for `"adaptive"` max(α_est, `alpha0`).
+
+    α_est of a freshly initialised (contracting) model is often 0: starting aGTF there trains a
+    free-running model, which collapses onto a fixed point or overflows on long sequences.
+    """
+    if not 0.0 <= alpha0 <= 1.0:
+        raise ValueError(f"`alpha0` must be a number in [0, 1]; got {alpha0!r}.")
     if gtf == "adaptive":
         if not hasattr(model, "cell"):
             return jnp.zeros((), data.dtype)
         kappa = jacobian_kappa(model.cell, model.observation.lift(data))
-        return jnp.clip(1.0 - 1.0 / kappa, 0.0, 1.0).astype(data.dtype)
+        return jnp.clip(1.0 - 1.0 / kappa, alpha0, 1.0).astype(data.dtype)
     alpha = float(gtf)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"`gtf` must be 'adaptive' or a number in [0, 1]; got {gtf!r}.")
@@ -83,7 +91,10 @@ def initial_alpha(model: Any, data: Float[Array, "T d"], gtf: float | str) -> Fl
 
 def _loss(model, batch, alpha, solver):
     loss, aux = jax.vmap(lambda xb: model.gtf_loss(xb, alpha, solver))(batch)
-    return jnp.mean(loss), jax.tree_util.tree_map(jnp.mean, aux)
+    # κ of the batch is the largest over its subsequences (as in Hess et al. 2023), so α is
+    # large enough for every one of them; the other diagnostics are averaged.
+    reduce = {k: jnp.max if k == "kappa" else jnp.mean for k in aux}
+    return jnp.mean(loss), {k: reduce[k](v) for k, v in aux.items()}
 
 
 @eqx.filter_jit
@@ -96,12 +107,21 @@ def _dsr_step(state, step, data, optimizer, solver, seq_len, batch_size, adaptiv
     params = eqx.filter(state.model, eqx.is_inexact_array)
     updates, opt_state = optimizer.update(grads, state.opt_state, params)
     model = eqx.apply_updates(state.model, updates)
+    grad_norm = optax.tree.norm(grads)
+    # A batch whose forced trajectory overflowed (a transiently expanding model) gives a
+    # non-finite loss or gradient: skip that update instead of poisoning the weights with NaN.
+    ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+    keep = lambda new, old: jnp.where(ok, new, old) if eqx.is_array(new) else new
+    model = jax.tree.map(keep, model, state.model)
+    opt_state = jax.tree.map(keep, opt_state, state.opt_state)
     alpha = state.alpha
     if adaptive:
         new = adaptive_alpha(alpha, aux["kappa"], gamma=gamma)
-        alpha = jnp.where(step % every == 0, new, alpha)
-    metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), "alpha": state.alpha}
+        update = (step % every == 0) & ok & jnp.isfinite(new)
+        alpha = jnp.where(update, new, alpha)
+    metrics = {"loss": loss, "grad_norm": grad_norm, "alpha": state.alpha}
     metrics.update(aux)
+    metrics["skipped"] = (~ok).astype(loss.dtype)
     return DSRState(model, opt_state, state.key, alpha), metrics
 
 
@@ -121,7 +141,9 @@ def make_dsr_step(
     The batch of step k is drawn from `fold_in(state.key, k)`, so a resumed run sees the same
     batches. With `adaptive=True`, every `alpha_every` steps α is updated by `adaptive_alpha`
     from κ measured on the current batch's forced trajectories. The metrics are `loss`,
-    `grad_norm`, `alpha` (the α used in this step), `newton_steps`, `kappa` and `failed`.
+    `grad_norm`, `alpha` (the α used in this step), `newton_steps`, `kappa`, `failed` and
+    `skipped` (1 where a non-finite loss or gradient left the weights, optimiser state and α
+    unchanged).
     """
     check_seq_len(data, seq_len, batch_size)
     if not isinstance(alpha_every, int) or alpha_every < 1:
@@ -138,9 +160,10 @@ def fit(
     seq_len: int,
     key: PRNGKeyArray,
     gtf: float | Literal["adaptive"] = "adaptive",
-    batch_size: int = 1,
+    batch_size: int = 16,
     solver: AbstractSolver = Auto(),
     learning_rate: float = 1e-3,
+    alpha0: float = 0.1,
     alpha_every: int = 5,
     gamma: float = 0.999,
     out_dir: str | os.PathLike | None = None,
@@ -161,6 +184,8 @@ def fit(
     - `solver`: the solver of the forced recurrence (`paratime.DEER()`, `QuasiDEER()`,
         `Sequential()`, `Auto()`).
     - `learning_rate`: RAdam's initial learning rate (decays ×0.1 over `steps`).
+    - `alpha0`: aGTF's smallest initial α (it starts at max(α_est, `alpha0`); the GTF paper's
+        code starts at 1 and anneals over 250 000 steps, too slowly for short runs).
     - `alpha_every`, `gamma`: the aGTF update period and decay.
     - `out_dir`, `resume`, `**train_kwargs`: passed to `paratime.train.train` (checkpoints,
         `metrics.jsonl`, progress bar showing loss and α).
@@ -176,7 +201,7 @@ def fit(
     data = jnp.asarray(data)
     check_seq_len(data, seq_len, batch_size)
     optimizer = make_optimizer(learning_rate, steps)
-    alpha = initial_alpha(model, data[:seq_len], gtf)
+    alpha = initial_alpha(model, data[:seq_len], gtf, alpha0)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
     state = DSRState(model, opt_state, jax.random.key_data(key), alpha)
     step_fn = make_dsr_step(
