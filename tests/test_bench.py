@@ -197,3 +197,15 @@ def test_linear_recurrence_derivatives(structure, method, getkey):
     t1 = jax.jvp(ours, (a, b, h0), tangents)[1]
     t2 = jax.jvp(ref, (a, b, h0), tangents)[1]
     assert tree_max_abs_diff(t1, t2) < 1e-10
+
+
+def test_ablation_runs_only_the_named_experiments(tmp_path):
+    from paratime.bench._ablation import run_ablation
+
+    with pytest.raises(ValueError, match="unknown experiments"):
+        run_ablation(tmp_path, quick=True, only=["no such technique"])
+    path = run_ablation(tmp_path, quick=True, repeats=2, only=["mixed precision"])
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert {r["experiment"] for r in records} == {"mixed precision"}
+    assert {r["variant"] for r in records} == {"float32", "bfloat16"}
+    assert all(len(r["times_s"]) == 2 and r["min_s"] <= r["median_s"] for r in records)

@@ -7,7 +7,7 @@ docs/benchmarks.md lists them under "Techniques tried".
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -234,14 +234,28 @@ def working_bytes_per_TN(fn: Callable, arg: Any, size: int) -> float | None:
 
 
 def run_ablation(
-    out_dir: str | Path = "benchmarks/results", *, repeats: int = 7, quick: bool = False
+    out_dir: str | Path = "benchmarks/results",
+    *,
+    repeats: int = 7,
+    quick: bool = False,
+    only: Sequence[str] | None = None,
 ) -> Path:
-    """Measure every technique against its alternative; append the records; return the file."""
+    """Measure every technique (or those named in `only`) against its alternative; append the
+    records; return the file."""
+    experiments = _experiments(quick)
+    if only is not None:
+        unknown = set(only) - {e[0] for e in experiments}
+        if unknown:
+            raise ValueError(
+                f"`only` names unknown experiments {sorted(unknown)}; "
+                f"expected some of {sorted({e[0] for e in experiments})}."
+            )
+        experiments = [e for e in experiments if e[0] in only]
     env = environment()
     path = results_path(out_dir, env)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as f:
-        for experiment, setting, fns, kept in _experiments(quick):
+        for experiment, setting, fns, kept in experiments:
             times = _time_side_by_side(fns, repeats)
             base = None
             for variant, ts in times.items():

@@ -116,8 +116,9 @@ def report_cmd(
 def ablation_cmd(
     out_dir: Path = typer.Option(Path("benchmarks/results"), help="Results directory."),
     repeats: int = typer.Option(7, help="Timed runs per variant."),
+    only: list[str] = typer.Option([], help="Only the experiments of these names (repeatable)."),
 ) -> None:
     """Measure each optimisation technique against its alternative (side by side)."""
     from ._ablation import run_ablation
 
-    typer.echo(f"results: {run_ablation(out_dir, repeats=repeats)}")
+    typer.echo(f"results: {run_ablation(out_dir, repeats=repeats, only=only or None)}")

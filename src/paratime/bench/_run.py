@@ -23,7 +23,7 @@ from ._measure import build, compile_fn, deviation, make_problem, run_once, warm
 
 MIN_SECONDS = 0.5
 MAX_ROUNDS = 30
-WARM_CALL_S = 0.2  # calls shorter than this run back to back, the fastest counted per round
+WARM_CALL_S = 2.0  # calls shorter than this run back to back, the fastest counted per round
 ROUND_S = 0.02
 MAX_CALLS = 10
 
