@@ -59,14 +59,17 @@ generated from those records). Only the ones that helped are in the code.
 8. **Mixed precision** (bfloat16 transitions in the linear solve) was measured and dropped:
    slower on this CPU, and only ~3 significant digits.
 
-**Coverage of the CPU sweep, and known misses.** The machine was shared by ~7 jobs (load
-average ~20 on 2 cores), so the sweep was bounded: GRU at N ∈ {4, 16, 64, 256} and
-T ∈ {1e3, 1e4} (T = 1e5 for N = 16), LSTM and Elman at N = 16, batch 16 only for GRU N = 16.
-T = 1e6, and ELK/QuasiELK (60–100 s of compile time per point under this load), were not
-swept. `Auto` is still slower than BPTT for *batched* training (GRU N = 16, batch 16):
-under `vmap` the sequential backward pass batches 16 sequences per step, while `Auto` cannot
-see the batch size; the remaining >1.2× points are sub-10 ms points where `Auto` runs the
-identical program as the solver it is compared with (scheduler noise).
+**Coverage of the CPU sweep, and how it was timed.** Session 2 (load average 3–5, the sweep
+pinned to one core with `taskset`, other jobs on the other core): every cell at
+N ∈ {4, 16, 64} × batch {1, 16} × T ∈ {1e3, 1e4} (N = 256 at batch 1, T = 1e4; batch 16 at
+N = 64 only for T = 1e4), and T = 1e5 at N = 16, batch 1. ELK and QuasiELK were swept at
+T = 1e3 only (10–20 s of compile time and up to 9 s per call for dense ELK at batch 16; they
+are never the fastest on a CPU). T = 1e6 was not reached in the time available. An earlier
+version of the harness timed one call per solver per round, and identical programs (`Auto`
+resolving to `Sequential`) then differed by up to 2×, depending on the caches the previous
+solver left; calls under 2 s now run back to back in each round and the fastest counts, and
+identical programs agree within a few percent. Rows of session 1 (load average ~20) remain
+in the results file where not re-measured.
 
 Not done here: GPU measurements and the cuDNN comparison (no GPU was lent to this session,
 and PyTorch is not installed on the CPU machine; the harness runs both when present: the GPU
