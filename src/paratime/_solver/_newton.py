@@ -8,7 +8,7 @@ import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .._scan import _solve_block, default_method, linear_recurrence
+from .._scan import _apply, _solve_block, default_method, linear_recurrence
 from .._solution import RESULTS
 from ._abstract import AbstractSolver, Adjoint
 
@@ -50,7 +50,7 @@ def solve_linearised(jac: Array, b: Array, h0: Array, out: Array) -> Array:
         h, out = carry
         a_t = lax.dynamic_index_in_dim(jac, t, keepdims=False)
         b_t = lax.dynamic_index_in_dim(b, t, keepdims=False)
-        h = (a_t * h if structure == "diagonal" else a_t @ h) + b_t
+        h = _apply(structure, a_t, h) + b_t
         return h, lax.dynamic_update_index_in_dim(out, h.astype(out.dtype), t, 0)
 
     return lax.fori_loop(0, b.shape[0], step, (h0, out))[1]
