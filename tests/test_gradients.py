@@ -7,6 +7,7 @@ import pytest
 
 import paratime
 from helpers import tree_allclose, tree_max_abs_diff
+from paratime._adjoint import dense_adjoint, diagonal_adjoint
 from paratime._solver._auto import ImplicitSequential
 from test_unroll import (
     CASES,
@@ -146,3 +147,59 @@ def test_vmapped_dense_adjoint(batched, solver):
     got = grads(lambda c, h, x: paratime.unroll(c, h, x, solver=solver).states)
     want = grads(reference_states)
     assert tree_allclose(got, want, rtol=1e-8, atol=1e-10), tree_max_abs_diff(got, want)
+
+
+class _CountingGRU(paratime.cells.AbstractCell):
+    """A GRU that records each tracing of its Jacobians, and whether the adjoint asked."""
+
+    gru: paratime.cells.GRU
+    traced: list = eqx.field(static=True)
+
+    def __call__(self, h, x):
+        return self.gru(h, x)
+
+    def value_and_jacobian(self, h, x):
+        self.traced.append(_IN_ADJOINT[-1])
+        return self.gru.value_and_jacobian(h, x)
+
+    def value_and_jacobian_diagonal(self, h, x):
+        self.traced.append(_IN_ADJOINT[-1])
+        return self.gru.value_and_jacobian_diagonal(h, x)
+
+
+_IN_ADJOINT = [False]
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+@pytest.mark.parametrize("solver", [paratime.DEER(), paratime.QuasiDEER()], ids=["deer", "quasi"])
+def test_adjoint_reuses_the_newton_jacobians(monkeypatch, solver, reuse):
+    """The Newton solve ends with the Jacobians at its trajectory; the adjoint uses those
+    instead of evaluating them again, and the gradient is still that of the scan. (With
+    `reuse=False` the Jacobians are withheld: the check sees the adjoint evaluate them.)"""
+    import paratime._unroll as unroll_module
+
+    def watched(adjoint, keyword):
+        def run(*args, **kwargs):
+            if not reuse:
+                kwargs[keyword] = None
+            _IN_ADJOINT.append(True)
+            try:
+                return adjoint(*args, **kwargs)
+            finally:
+                _IN_ADJOINT.pop()
+
+        return run
+
+    monkeypatch.setattr(unroll_module, "dense_adjoint", watched(dense_adjoint, "jacobians"))
+    monkeypatch.setattr(unroll_module, "diagonal_adjoint", watched(diagonal_adjoint, "diagonal"))
+    gru, h0, xs = make_problem("gru")
+    cell = _CountingGRU(gru, [])
+
+    def loss(cell):
+        return loss_of_states(paratime.unroll(cell, h0, xs, solver=solver).states)
+
+    grad = eqx.filter_jit(eqx.filter_grad(loss))(cell)
+    assert False in cell.traced  # the Newton solve's
+    assert (True in cell.traced) == (not reuse)
+    want = eqx.filter_grad(lambda c: loss_of_states(reference_states(c, h0, xs)))(gru)
+    assert tree_allclose(grad.gru, want, rtol=1e-8, atol=1e-10)

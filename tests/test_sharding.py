@@ -52,7 +52,7 @@ def problems(draw):
     return a, array((T, N)), array((N,)), options
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(problems())
 def test_sharded_recurrence_equals_single_device(mesh, problem):
     a, b, h0, options = problem

@@ -19,8 +19,9 @@ import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 from jaxtyping import Array
 
+from ._batching import lockstep_cond, lockstep_while_loop
 from ._flat import FlatCell
-from ._scan import linear_recurrence
+from ._scan import default_method, linear_recurrence
 from ._solver._newton import default_tolerance
 
 
@@ -39,16 +40,48 @@ def _dense_adjoint(cell: FlatCell, prev: Array, xs: Any, g: Array, recurrence) -
     return recurrence(a, g, jnp.zeros_like(g[0]), reverse=True)
 
 
+def _reverse_in_place(jac: Array, g: Array) -> Array:
+    """λ_T = g_T, λ_t = g_t + J_{t+1}ᵀ λ_{t+1}, by a reverse loop that reads J where it is.
+
+    No shifted, transposed copy of J is made, and under `jax.vmap` the batch-major J is read
+    step by step rather than transposed to time-major for a scan.
+    """
+    T = g.shape[0]
+
+    def step(i, carry):
+        lam, out = carry
+        t = T - 2 - i
+        j_next = lax.dynamic_index_in_dim(jac, t + 1, keepdims=False)
+        g_t = lax.dynamic_index_in_dim(g, t, keepdims=False)
+        lam = g_t + jnp.einsum("ji,j->i", j_next, lam)
+        return lam, lax.dynamic_update_index_in_dim(out, lam, t, 0)
+
+    return lax.fori_loop(0, T - 1, step, (g[-1], g))[1]
+
+
 def dense_adjoint(
-    cell: FlatCell, prev: Array, xs: Any, g: Array, *, recurrence=linear_recurrence
+    cell: FlatCell,
+    prev: Array,
+    xs: Any,
+    g: Array,
+    *,
+    recurrence=linear_recurrence,
+    jacobians: Array | None = None,
 ) -> Array:
     """λ from one reverse scan with the transposed full Jacobians.
 
-    Under `jax.vmap` the batch is laid out time-major, (T, batch, N, N), by a custom batching
-    rule: the reverse scan then reads each step's Jacobians contiguously. Batched the default
-    way, XLA computes them batch-major and transposes T·batch·N² numbers for the scan, which
-    made a batch-16 GRU gradient 2–4× slower than backpropagation through time on a CPU.
+    `jacobians`, if given, are those at the trajectory (J_t = ∂f(prev_t, x_t)/∂prev_t, as the
+    Newton solve leaves them); otherwise they are evaluated here. Under `jax.vmap` the batch
+    is laid out time-major, (T, batch, N, N), by a custom batching rule: the reverse scan then
+    reads each step's Jacobians contiguously. Batched the default way, XLA computes them
+    batch-major and transposes T·batch·N² numbers for the scan, which made a batch-16 GRU
+    gradient 2–4× slower than backpropagation through time on a CPU.
     """
+    if jacobians is not None:
+        if default_method() == "sequential":
+            return _reverse_in_place(jacobians, g)
+        a = _shift_out(jnp.swapaxes(jacobians, -1, -2))
+        return recurrence(a, g, jnp.zeros_like(g[0]), reverse=True)
     dynamic, static = eqx.partition(cell, eqx.is_array)
 
     @custom_vmap
@@ -107,6 +140,7 @@ def diagonal_adjoint(
     atol: float | None,
     max_iters: int,
     recurrence=linear_recurrence,
+    diagonal: Array | None = None,
 ) -> Array:
     """λ by quasi-Newton iterations: diagonal-preconditioned, with exact matrix-free VJPs.
 
@@ -114,34 +148,46 @@ def diagonal_adjoint(
     elementwise reverse scan. The system is triangular, so after k iterations the last k steps
     are exact, and at convergence λ is exact. Memory O(T·N). If the iterations do not reach the
     tolerance within `max_iters`, a sequential reverse scan computes λ exactly instead.
+    `diagonal`, if given, holds the Jacobian diagonals at the trajectory (as the Newton solve
+    leaves them); otherwise they are evaluated here.
     """
     tol = default_tolerance(g.dtype)
     rtol = tol if rtol is None else rtol
     atol = tol if atol is None else atol
-    _, diag = jax.vmap(cell.value_and_jacobian_diagonal)(prev, xs)
-    d = _shift_out(diag)
-    _, vjp_prev = jax.vjp(lambda p: jax.vmap(cell)(p, xs), prev)
-    zero = jnp.zeros_like(g[0])
+    if diagonal is None:
+        _, diagonal = jax.vmap(cell.value_and_jacobian_diagonal)(prev, xs)
+    _, vjp_prev = jax.vjp(lambda p: jax.vmap(cell)(p, xs), prev)  # a PyTree of its residuals
 
-    def transpose_apply(lam):  # w_t = J_{t+1}ᵀ λ_{t+1}
+    def transpose_apply(vjp_prev, lam):  # w_t = J_{t+1}ᵀ λ_{t+1}
         return _shift_out(vjp_prev(lam)[0])
 
-    def cond(carry):
+    def cond(ops, carry):
         k, _, _, err, scale = carry
         return (k < max_iters) & (err > atol + rtol * scale)
 
-    def body(carry):
-        k, lam, w, _, _ = carry
-        lam = recurrence(d, g + w - d * _shift_out(lam), zero, reverse=True)
-        w = transpose_apply(lam)
-        return k + 1, lam, w, jnp.max(jnp.abs(lam - g - w)), jnp.max(jnp.abs(lam))
+    def body(ops, carry, active):
+        # Under vmap the batch iterates in lockstep; a finished sequence keeps its λ.
+        d, vjp_prev, g = ops
+        k, lam, w, err, scale = carry
+        zero = jnp.zeros_like(g[0])
+        lam = jnp.where(active, recurrence(d, g + w - d * _shift_out(lam), zero, reverse=True), lam)
+        w = transpose_apply(vjp_prev, lam)
+        err = jnp.where(active, jnp.max(jnp.abs(lam - g - w)), err)
+        return k + active, lam, w, err, jnp.where(active, jnp.max(jnp.abs(lam)), scale)
 
-    lam = recurrence(d, g, zero, reverse=True)
-    w = transpose_apply(lam)
+    d = _shift_out(diagonal)
+    lam = recurrence(d, g, jnp.zeros_like(g[0]), reverse=True)
+    w = transpose_apply(vjp_prev, lam)
     init = (jnp.array(0), lam, w, jnp.max(jnp.abs(lam - g - w)), jnp.max(jnp.abs(lam)))
-    _, lam, _, err, scale = lax.while_loop(cond, body, init)
-    ok = err <= atol + rtol * scale
-    return lax.cond(ok, lambda: lam, lambda: sequential_adjoint(cell, prev, xs, g))
+    _, lam, _, err, scale = lockstep_while_loop(cond, body, init, (d, vjp_prev, g))
+    # Batched, the costly exact fallback runs only if some sequence needs it.
+    dynamic, static = eqx.partition(cell, eqx.is_array)
+    return lockstep_cond(
+        err <= atol + rtol * scale,
+        lambda ops: ops[1],
+        lambda ops: sequential_adjoint(eqx.combine(ops[0][0], static), *ops[0][1:]),
+        ((dynamic, prev, xs, g), lam),
+    )
 
 
 def pullback(cell: FlatCell, prev: Array, xs: Any, lam: Array) -> tuple[Any, Array, Any]:

@@ -12,7 +12,7 @@ import numpy as np
 from jaxtyping import Array, Inexact, PyTree
 
 from ._adjoint import dense_adjoint, diagonal_adjoint, pullback
-from ._batching import vmap_batch_size
+from ._batching import lockstep_cond, vmap_batch_size
 from ._failure import raise_if_failed, raise_on_failure
 from ._flat import FlatCell, FlatState, flat_state
 from ._solution import RESULTS, Solution
@@ -22,36 +22,52 @@ from ._solver._sequential import scan_states
 
 
 def _forward(solver, cell, h0, xs, guess, fallback):
+    """`(states, result, stats)`, and the Jacobians at the states if the solver kept them."""
     states, result, stats = solver.solve(cell, h0, xs, guess)
+    stats = dict(stats)
+    jacobians = stats.pop("jacobians", None)
     if fallback == "sequential":
+        jacobians = None  # the states may be replaced
         failed = result != RESULTS.successful
-        states = lax.cond(failed, lambda: scan_states(cell, h0, xs), lambda: states)
+        if solver.adjoint == "autodiff":  # differentiated through: a plain cond
+            states = lax.cond(failed, lambda: scan_states(cell, h0, xs), lambda: states)
+        else:  # batched, the fallback scan runs only if some sequence failed
+            dynamic, static = eqx.partition(cell, eqx.is_array)
+            states = lockstep_cond(
+                failed,
+                lambda ops: scan_states(eqx.combine(ops[0], static), *ops[1:3]),
+                lambda ops: ops[3],
+                (dynamic, h0, xs, states),
+            )
         stats = {**stats, "fallback_used": failed, "newton_result": result._value}
         result = RESULTS.successful
-    return states, result, stats
+    return (states, result, stats), jacobians
 
 
 @eqx.filter_custom_vjp
 def _implicit(vjp_arg, solver, guess, fallback):
     cell, h0, xs = vjp_arg
-    return _forward(solver, cell, h0, xs, guess, fallback)
+    return _forward(solver, cell, h0, xs, guess, fallback)[0]
 
 
 @_implicit.def_fwd
 def _implicit_fwd(perturbed, vjp_arg, solver, guess, fallback):
-    out = _forward(solver, *vjp_arg, guess, fallback)
-    return out, out[0]
+    out, jacobians = _forward(solver, *vjp_arg, guess, fallback)
+    return out, (out[0], jacobians)
 
 
 @_implicit.def_bwd
-def _implicit_bwd(states, grad_obj, perturbed, vjp_arg, solver, guess, fallback):
+def _implicit_bwd(residuals, grad_obj, perturbed, vjp_arg, solver, guess, fallback):
+    states, jacobians = residuals
     cell, h0, xs = vjp_arg
     g = grad_obj[0]
     if g is None:
         g = jnp.zeros_like(states)
     prev = shift_in(h0, states)
     if solver.adjoint == "dense":
-        lam = dense_adjoint(cell, prev, xs, g, recurrence=solver.adjoint_recurrence)
+        lam = dense_adjoint(
+            cell, prev, xs, g, recurrence=solver.adjoint_recurrence, jacobians=jacobians
+        )
     else:
         lam = diagonal_adjoint(
             cell,
@@ -62,6 +78,7 @@ def _implicit_bwd(states, grad_obj, perturbed, vjp_arg, solver, guess, fallback)
             atol=solver.adjoint_atol,
             max_iters=solver.adjoint_max_iters,
             recurrence=solver.adjoint_recurrence,
+            diagonal=jacobians,
         )
     return pullback(cell, prev, xs, lam)
 
@@ -70,7 +87,7 @@ def _implicit_bwd(states, grad_obj, perturbed, vjp_arg, solver, guess, fallback)
 def _solve(solver: AbstractSolver, cell: FlatCell, h0, xs, guess, fallback):
     guess = None if guess is None else lax.stop_gradient(guess)
     if solver.adjoint == "autodiff":
-        return _forward(solver, cell, h0, xs, guess, fallback)
+        return _forward(solver, cell, h0, xs, guess, fallback)[0]
     return _implicit((cell, h0, xs), solver, guess, fallback)
 
 

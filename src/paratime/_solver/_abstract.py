@@ -38,7 +38,13 @@ class AbstractSolver(eqx.Module):
         xs: Any,
         guess: Inexact[Array, "T N"] | None,
     ) -> tuple[Inexact[Array, "T N"], RESULTS, dict[str, Array]]:
-        """Return `(states, result, stats)`; `stats` has `num_steps` and `residual`."""
+        """Return `(states, result, stats)`; `stats` has `num_steps` and `residual`.
+
+        `stats` may also hold `jacobians`: the Jacobians (full, or their diagonals for a
+        `"diagonal"` adjoint) of every step at the returned trajectory, when the solver has
+        them at hand. `unroll` then reuses them in the adjoint instead of evaluating them
+        again, and does not return them.
+        """
 
     def adjoint_recurrence(self, a: Array, b: Array, h0: Array, *, reverse: bool) -> Array:
         """The linear-recurrence solver of the implicit adjoint (sharded solvers override it)."""

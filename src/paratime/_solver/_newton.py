@@ -3,11 +3,13 @@
 import abc
 from typing import Any, ClassVar
 
+import equinox as eqx
 import jax
 import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from .._batching import lockstep_while_loop
 from .._scan import _apply, _solve_block, default_method, linear_recurrence
 from .._solution import RESULTS
 from ._abstract import AbstractSolver, Adjoint
@@ -31,8 +33,9 @@ def shift_in(h0: Array, s: Array) -> Array:
     return jnp.concatenate([h0[None], s[:-1]])
 
 
-def solve_linearised(jac: Array, b: Array, h0: Array, out: Array) -> Array:
-    """s_t = J_t s_{t−1} + b_t from s_0 = h0, for a diagonal (T, N) or dense (T, N, N) `jac`.
+def solve_linearised(jac: Array, b: Array, h0: Array, out: Array, active: Array) -> Array:
+    """s_t = J_t s_{t−1} + b_t from s_0 = h0, for a diagonal (T, N) or dense (T, N, N) `jac`;
+    `out` itself where `active` is False.
 
     `linear_recurrence` without its input checks and implicit derivative (the Newton loop is
     never differentiated). Where the sequential scan is used (a CPU), the states are written
@@ -40,17 +43,20 @@ def solve_linearised(jac: Array, b: Array, h0: Array, out: Array) -> Array:
     folded into a copy of `b`; `jac` and `b` are dead afterwards too, so the next evaluation
     pass overwrites them in place: the working memory is the states, J and b, nothing more.
     The in-place loop also keeps batched (vmapped) solves free of transposes to time-major.
+    `active` (one bool; per sequence under `vmap`) lets a batch that runs in lockstep keep
+    finished sequences as they are (see `lockstep_while_loop`).
     """
     structure = "diagonal" if jac.ndim == b.ndim else "dense"
     method = default_method()
     if method != "sequential":
-        return _solve_block(structure, method, jac, b, h0, False)
+        return jnp.where(active, _solve_block(structure, method, jac, b, h0, False), out)
 
     def step(t, carry):
         h, out = carry
         a_t = lax.dynamic_index_in_dim(jac, t, keepdims=False)
         b_t = lax.dynamic_index_in_dim(b, t, keepdims=False)
-        h = _apply(structure, a_t, h) + b_t
+        old = lax.dynamic_index_in_dim(out, t, keepdims=False)
+        h = jnp.where(active, _apply(structure, a_t, h) + b_t, old)
         return h, lax.dynamic_update_index_in_dim(out, h.astype(out.dtype), t, 0)
 
     return lax.fori_loop(0, b.shape[0], step, (h0, out))[1]
@@ -94,6 +100,9 @@ class AbstractNewton(AbstractSolver):
     max_iters: int = 100
     chunk_size: int | None = None
     divergence: float = 1e8
+    # Batched (vmapped), iterate in lockstep (`lockstep_while_loop`) rather than stopping each
+    # sequence on its own (a vmapped `lax.while_loop`); the latter is kept for the ablation.
+    _lockstep: ClassVar[bool] = True
 
     def __check_init__(self):
         if self.max_iters < 0:
@@ -181,17 +190,21 @@ class AbstractNewton(AbstractSolver):
             if guess is None
             else guess.astype(h0.dtype)
         )
+        dynamic, static = eqx.partition(cell, eqx.is_array)
 
-        def one(p, x, st):
-            # One step's next linearisation (J_t, b_t = f_t − J_t s_{t−1}) and its test.
-            f, jac = self._linearise_step(cell, p, x)
-            err = jnp.abs(st - f)
-            return jac, self._rhs(jac, f, p), err, err <= atol + rtol * jnp.abs(f)
-
-        def evaluate(s, jac=None, b=None):
+        def evaluate(ops, s, jac=None, b=None):
             # One pass over time gives the next step's (J_t, b_t) and the convergence test;
             # f is never stored whole. `jac` and `b` are the previous iteration's buffers (or
             # None): the blocked pass overwrites them, so no new T-long arrays are needed.
+            dynamic, h0, xs = ops
+            cell = eqx.combine(dynamic, static)
+
+            def one(p, x, st):
+                # One step's next linearisation (J_t, b_t = f_t − J_t s_{t−1}) and its test.
+                f, jac = self._linearise_step(cell, p, x)
+                err = jnp.abs(st - f)
+                return jac, self._rhs(jac, f, p), err, err <= atol + rtol * jnp.abs(f)
+
             block = self._eval_block(T)
             if block is None or T == 0:
                 jac, b, err, ok = jax.vmap(one)(shift_in(h0, s), xs, s)
@@ -200,22 +213,33 @@ class AbstractNewton(AbstractSolver):
             block = min(block, T, max(EVAL_MIN_STEPS, EVAL_BLOCK_NUMBERS // max(N, 1)))
             return self._evaluate_blocks(one, h0, xs, s, jac, b, block)
 
-        jac, b, residual, converged = evaluate(s)
+        ops = (dynamic, h0, xs)
+        jac, b, residual, converged = evaluate(ops, s)
         bound = self.divergence * jnp.maximum(residual, 1)
 
-        def cond(carry):
-            k, _, _, _, residual, converged = carry
+        def cond(ops, carry):
+            k, _, _, _, residual, converged, bound = carry
             return (k < self.max_iters) & ~converged & jnp.isfinite(residual) & (residual <= bound)
 
-        def body(carry):
-            k, s, jac, b, _, _ = carry
-            s = solve_linearised(jac, b, h0, s)
-            return (k + 1, s) + evaluate(s, jac, b)
+        def body(ops, carry, active):
+            # Under vmap the batch iterates in lockstep; a finished sequence (`active` False)
+            # keeps its trajectory, and re-evaluating it reproduces its J, b and test.
+            k, s, jac, b, residual, converged, bound = carry
+            s = solve_linearised(jac, b, ops[1], s, active)
+            jac, b, new_residual, new_converged = evaluate(ops, s, jac, b)
+            residual = jnp.where(active, new_residual, residual)
+            converged = jnp.where(active, new_converged, converged)
+            return k + active, s, jac, b, residual, converged, bound
 
-        init = (jnp.array(0), s, jac, b, residual, converged)
-        k, s, _, _, residual, converged = lax.while_loop(cond, body, init)
+        init = (jnp.array(0), s, jac, b, residual, converged, bound)
+        if self._lockstep:
+            carry = lockstep_while_loop(cond, body, init, ops)
+        else:
+            carry = lax.while_loop(lambda c: cond(ops, c), lambda c: body(ops, c, True), init)
+        k, s, jac, _, residual, converged, _ = carry
         result = classify(converged, residual, residual > bound)
-        return s, result, {"num_steps": k, "residual": residual}
+        # `jac` was evaluated at the returned trajectory: `unroll`'s adjoint reuses it.
+        return s, result, {"num_steps": k, "residual": residual, "jacobians": jac}
 
     def solve(self, cell, h0, xs, guess):
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
@@ -229,7 +253,7 @@ class AbstractNewton(AbstractSolver):
         full = jax.tree_util.tree_map(lambda x: x[: C * L].reshape((C, L) + x.shape[1:]), xs)
         full_guess = None if guess is None else guess[: C * L].reshape(C, L, -1)
 
-        def combine(carry, s, r, stats):
+        def combine(carry, s, r, stats):  # (the chunks' Jacobians are not kept)
             _, result, k, res = carry
             result = RESULTS.where(result == RESULTS.successful, r, result)
             k = jnp.maximum(k, stats["num_steps"])

@@ -4,6 +4,7 @@ The records (with an `experiment` field) go to the same results file as the swee
 docs/benchmarks.md lists them under "Techniques tried".
 """
 
+import functools
 import json
 import os
 import time
@@ -56,6 +57,28 @@ class _UnblockedQuasiDEER(paratime.QuasiDEER):
         return None
 
 
+class _PerSequenceStop:
+    """Mixin: a vmapped Newton loop stops each sequence on its own (the variant not kept)."""
+
+    _lockstep = False
+
+
+class _PerSequenceStopQuasiDEER(_PerSequenceStop, paratime.QuasiDEER):
+    pass
+
+
+class _PerSequenceStopDEER(_PerSequenceStop, paratime.DEER):
+    pass
+
+
+class _JacobiansAgainDEER(paratime.DEER):
+    """DEER whose adjoint evaluates the Jacobians again (the variant not kept)."""
+
+    def solve(self, cell, h0, xs, guess):
+        states, result, stats = super().solve(cell, h0, xs, guess)
+        return states, result, {k: v for k, v in stats.items() if k != "jacobians"}
+
+
 class _PlainGRU(eqx.Module):
     """A GRU seen as a plain callable: paratime must use autodiff (`jacfwd`) Jacobians."""
 
@@ -77,7 +100,12 @@ def _time_side_by_side(fns: dict[str, Callable], repeats: int) -> dict[str, list
     return times
 
 
-def _experiments(quick: bool) -> list[tuple[str, str, dict[str, Callable], str]]:
+# (experiment, setting, {variant: timed call}, what was kept, {variant: working memory thunk})
+Experiment = tuple[str, str, dict[str, Callable], str, dict[str, Callable]]
+
+
+def _experiments(quick: bool) -> list[Experiment]:
+    """Every experiment; nothing is compiled or run until its calls are made."""
     T = 10_000 if quick else 100_000
     N = 16
     k = jax.random.split(jax.random.key(0), 4)
@@ -105,6 +133,7 @@ def _experiments(quick: bool) -> list[tuple[str, str, dict[str, Callable], str]]
                 f"{st} a, T={T:.0e}, N={N}",
                 {n: (lambda f=f, a=a: f(a)) for n, f in fns.items()},
                 "sequential scan (the CPU default of `linear_recurrence`)",
+                {},
             )
         )
     for method in ("associative", "sequential"):
@@ -125,13 +154,16 @@ def _experiments(quick: bool) -> list[tuple[str, str, dict[str, Callable], str]]
                     "implicit (custom_linear_solve, reverse scan)": lambda f=impl: f(diag, b),
                 },
                 "implicit",
+                {},
             )
         )
-    unroll = lambda cell, solver, guess=None: (
-        paratime.unroll(  # noqa: E731
-            cell, h0, xs, solver=solver, throw=False, guess=guess
-        ).states
-    )
+
+    def unroll_on(cell, solver, xs, guess=None):
+        return paratime.unroll(cell, h0, xs, solver=solver, throw=False, guess=guess).states
+
+    def unroll(cell, solver, guess=None):
+        return unroll_on(cell, solver, xs, guess)
+
     deer = eqx.filter_jit(lambda c: unroll(c, paratime.DEER()))
     out.append(
         (
@@ -142,6 +174,7 @@ def _experiments(quick: bool) -> list[tuple[str, str, dict[str, Callable], str]]
                 "analytic (GRU cell)": lambda: deer(gru),
             },
             "analytic",
+            {},
         )
     )
     naive = eqx.filter_jit(lambda c: paratime.bench.naive_deer(c, h0, xs)[0])
@@ -151,10 +184,13 @@ def _experiments(quick: bool) -> list[tuple[str, str, dict[str, Callable], str]]
             f"DEER forward, GRU, T={T:.0e}, N={N}",
             {"straightforward DEER": lambda: naive(gru), "paratime DEER": lambda: deer(gru)},
             "paratime DEER",
+            {},
         )
     )
     old = jax.tree_util.tree_map(lambda x: x * 1.001 if eqx.is_array(x) else x, gru)
-    guess = jit(lambda: paratime.unroll(old, h0, xs, solver=paratime.Sequential()).states)()
+    previous = functools.cache(
+        jit(lambda: paratime.unroll(old, h0, xs, solver=paratime.Sequential()).states)
+    )
     warm = eqx.filter_jit(lambda c, g: unroll(c, paratime.DEER(), g))
     out.append(
         (
@@ -162,9 +198,10 @@ def _experiments(quick: bool) -> list[tuple[str, str, dict[str, Callable], str]]
             f"DEER forward after a 0.1% parameter change, GRU, T={T:.0e}, N={N}",
             {
                 "cold (zeros)": lambda: deer(gru),
-                "warm (previous trajectory)": lambda: warm(gru, guess),
+                "warm (previous trajectory)": lambda: warm(gru, previous()),
             },
             "yes (pass `guess=`)",
+            {},
         )
     )
     Tt = T // 10
@@ -188,6 +225,7 @@ def _experiments(quick: bool) -> list[tuple[str, str, dict[str, Callable], str]]
                 "implicit adjoint (one reverse linear scan)": lambda f=implicit: f(gru),
             },
             "yes: `Auto` on CPU",
+            {},
         )
     )
     a32, b32 = dense[:Tt], b[:Tt]
@@ -199,35 +237,65 @@ def _experiments(quick: bool) -> list[tuple[str, str, dict[str, Callable], str]]
             f"dense sequential linear solve, T={Tt:.0e}, N={N}",
             {"float32": lambda: seq(a32, b32), "bfloat16": lambda: seq(a16, b16)},
             "no: slower on CPU, and 3 significant digits",
+            {},
         )
     )
+    setting = f"QuasiDEER forward, GRU, T={T:.0e}, N={N}"
     variants = {
         "all T steps at once (vmap)": _UnblockedQuasiDEER(),
         "blocks read in place (dynamic_slice)": paratime.QuasiDEER(),
     }
-    fns = {}
+    fns, memory = {}, {}
     for variant, solver in variants.items():
         run = jax.jit(lambda c, solver=solver: unroll(c, solver))
-        MEMORY[variant] = working_bytes_per_TN(run, gru, T * N)
+        memory[variant] = lambda run=run: working_bytes_per_TN(run, (gru,), T * N)
         fns[variant] = lambda run=run: run(gru)
+    out.append(("QuasiDEER evaluation in blocks", setting, fns, "yes (CPU)", memory))
+    B, Tb = 16, T // 10
+    xb = jax.random.normal(k[2], (B, Tb, 4))
+    for name, variants in (
+        ("QuasiDEER", {"per-sequence stop": _PerSequenceStopQuasiDEER(), "lockstep": None}),
+        ("DEER", {"per-sequence stop": _PerSequenceStopDEER(), "lockstep": None}),
+    ):
+        fns, memory = {}, {}
+        for variant, solver in variants.items():
+            solver = solver or getattr(paratime, name)()
+            run = jax.jit(
+                lambda c, x, solver=solver: jax.vmap(lambda x: unroll_on(c, solver, x))(x)
+            )
+            memory[variant] = lambda run=run: working_bytes_per_TN(run, (gru, xb), B * Tb * N)
+            fns[variant] = lambda run=run: run(gru, xb)
+        setting = f"{name} forward, GRU, batch {B}, T={Tb:.0e}, N={N}"
+        out.append(("batched Newton loop", setting, fns, "lockstep", memory))
+    lstm = paratime.cells.LSTM(4, N, key=k[3])
+    lstm_h0 = (h0, h0)
+
+    def lstm_train(solver):
+        def loss(c):
+            states = paratime.unroll(c, lstm_h0, xs[:Tt], solver=solver).states
+            return sum(jnp.mean(s**2) for s in states)
+
+        return eqx.filter_jit(eqx.filter_value_and_grad(loss))
+
     out.append(
         (
-            "QuasiDEER evaluation in blocks",
-            f"QuasiDEER forward, GRU, T={T:.0e}, N={N}",
-            fns,
-            "yes (CPU)",
+            "adjoint Jacobians",
+            f"DEER training step, LSTM, T={Tt:.0e}, N={N}",
+            {
+                "evaluated again": lambda f=lstm_train(_JacobiansAgainDEER()): f(lstm),
+                "reused from the Newton solve": lambda f=lstm_train(paratime.DEER()): f(lstm),
+            },
+            "reused",
+            {},
         )
     )
     return out
 
 
-MEMORY: dict[str, float | None] = {}
-
-
-def working_bytes_per_TN(fn: Callable, arg: Any, size: int) -> float | None:
-    """XLA's compiled temporaries + outputs of `jax.jit`-ed `fn(arg)`, per T·N (= `size`)."""
+def working_bytes_per_TN(fn: Callable, args: tuple, size: int) -> float | None:
+    """XLA's compiled temporaries + outputs of `jax.jit`-ed `fn(*args)`, per T·N (= `size`)."""
     try:
-        mem = fn.lower(arg).compile().memory_analysis()  # type: ignore[attr-defined]
+        mem = fn.lower(*args).compile().memory_analysis()  # type: ignore[attr-defined]
         return (mem.temp_size_in_bytes + mem.output_size_in_bytes) / size
     except Exception:  # pragma: no cover - backends without the analysis
         return None
@@ -255,7 +323,7 @@ def run_ablation(
     path = results_path(out_dir, env)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as f:
-        for experiment, setting, fns, kept in experiments:
+        for experiment, setting, fns, kept, memory in experiments:
             times = _time_side_by_side(fns, repeats)
             base = None
             for variant, ts in times.items():
@@ -273,7 +341,7 @@ def run_ablation(
                     times_s=ts,
                     ratio=med / base,
                     kept=kept,
-                    working_bytes_per_TN=MEMORY.get(variant),
+                    working_bytes_per_TN=memory[variant]() if variant in memory else None,
                     load_avg=os.getloadavg()[0],
                 )
                 f.write(json.dumps(rec) + "\n")

@@ -26,9 +26,8 @@ generated from those records). Only the ones that helped are in the code.
    working memory is the states, J and b, 56 (all steps at once) → 22 (blocks by `lax.map`)
    → 12.4 bytes·T·N at GRU N = 16, T = 1e5, and the forward solve got faster (0.72 → 0.60 s
    there; N = 256, T = 1e4: 2.0 → 1.2 s; same iterations, identical results). Batched (under
-   `vmap`) it stays at 24 bytes·T·N per sequence: the `while_loop`'s per-sequence stop turns
-   the final update into a select that keeps old and new buffers. For dense DEER blocking
-   used more memory and was not kept.
+   `vmap`) it is 16.1 bytes·T·N per sequence since the loop runs in lockstep (item 9; it was
+   28). For dense DEER blocking used more memory and was not kept.
 4. **Analytic Jacobians** (in the cells) against `jacfwd`, and the whole of paratime's DEER
    against the straightforward DEER baseline: see the table.
 5. **Warm starts**: the `+warm` solvers start Newton from the trajectory of a cell whose
@@ -58,6 +57,26 @@ generated from those records). Only the ones that helped are in the code.
    relative test (`adjoint_atol = 0`).
 8. **Mixed precision** (bfloat16 transitions in the linear solve) was measured and dropped:
    slower on this CPU, and only ~3 significant digits.
+9. **Batched Newton loops run in lockstep** (session 3). Under `jax.vmap`, a `lax.while_loop`
+   whose stop test differs per sequence runs the body for the whole batch until every
+   sequence is done and keeps each finished one with a `select` over the whole carry, so old
+   and new trajectories, Jacobians and right-hand sides are all alive at once.
+   `lockstep_while_loop` (a `custom_vmap`) runs the batch while any sequence is active and
+   tells the body which are; a finished sequence's linear solve keeps its states (a masked
+   update inside the in-place loop), so nothing is selected. GRU, batch 16, T = 1e4, N = 16,
+   forward: QuasiDEER 0.372 → 0.318 s (0.86×) and 28.1 → 16.1 bytes·T·N per sequence; DEER
+   0.662 → 0.616 s (0.93×) and 188 → 156 bytes·T·N. The same fix for branches
+   (`lockstep_cond`): a vmapped `lax.cond` computes both branches, so the diagonal adjoint's
+   exact sequential fallback, and `fallback="sequential"`, ran for every batched call; they
+   now run only when some sequence needs them (batched QuasiDEER training step, same point:
+   0.94 → 0.77 s, old and new code timed in separate processes).
+10. **The adjoint reuses the Newton solve's Jacobians** (session 3). The loop's last
+   evaluation pass (its convergence test) evaluates J at the returned trajectory, exactly the
+   Jacobians the adjoint needs. DEER and QuasiDEER hand them to `unroll`, which keeps them for
+   the backward pass instead of evaluating them again; the dense adjoint then runs a reverse
+   loop that reads J in place (no shifted, transposed copy). LSTM, N = 16, T = 1e4, DEER
+   training step: 0.132 → 0.117 s (0.89×). Not with `chunk_size` (the chunks' Jacobians are
+   not kept) or `fallback="sequential"` (the states may be replaced).
 
 **Coverage of the CPU sweep, and how it was timed.** Session 2 (load average 3–5, the sweep
 pinned to one core with `taskset`, other jobs on the other core): every cell at N ∈ {4, 16, 64}

@@ -352,8 +352,8 @@ Sequential at the same point (> 1: faster).
 **Load caveat.** The CPU results come from a 2-core virtual machine shared with several other
 jobs (its load average is recorded with every point and summarised below). Absolute times are
 therefore noisy, by up to a factor of ~2 between runs. The solvers of one grid point are timed
-in interleaved rounds (one call of each per round), so their *ratios* are far more reliable
-than the absolute times.
+in interleaved rounds (each round runs every solver once, or, for calls under 2 s, several
+times back to back), so their *ratios* are far more reliable than the absolute times.
 
 Reproduce: `paratime bench --quick` (< 2 min), `paratime bench` (the sweep; bounded by
 `--max-call-seconds` and `--time-budget`), `paratime bench report` (this page).
