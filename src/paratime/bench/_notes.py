@@ -81,19 +81,24 @@ generated from those records). Only the ones that helped are in the code.
 **Coverage of the CPU sweep, and how it was timed.** Session 2 (load average 3–5, the sweep
 pinned to one core with `taskset`, other jobs on the other core): every cell at N ∈ {4, 16, 64}
 × batch {1, 16} × T ∈ {1e3, 1e4} (N = 256 at batch 1, T = 1e4; batch 16 at N = 64 only for T =
-1e4), and T = 1e5 for the GRU at N = 16, batch 1. ELK and QuasiELK were swept at T = 1e3, N ∈
-{4, 16} only (10–20 s of compile time and up to 9 s per call for dense ELK at batch 16; they
-are never the fastest on a CPU). T = 1e6 was not reached in the time available. An earlier
-version of the harness timed one call per solver per round, and identical programs (`Auto`
-resolving to `Sequential`) then differed by up to 2×, depending on the caches the previous
-solver left; calls under 2 s now run back to back in each round and the fastest counts, and
-identical programs agree within a few percent by the fastest run (medians still scatter: 3 of
-89 points have Auto's median over 1.2× the best, all where Auto runs the very program it is
-compared with). The DEER gradient costs 1.6× its forward solve for the LSTM at N = 16, T = 1e4
-(first measured this session; 1.1–1.3× for the GRU). Rows of session 1 (load average ~20)
-remain in the results file where not re-measured.
+1e4), and T = 1e5 for the GRU at N = 16, batch 1. An earlier version of the harness timed one
+call per solver per round, and identical programs (`Auto` resolving to `Sequential`) then
+differed by up to 2×, depending on the caches the previous solver left; calls under 2 s now
+run back to back in each round and the fastest counts, and identical programs agree within a
+few percent by the fastest run (medians still scatter: 3 of the points have Auto's median over
+1.2× the best, all where Auto runs the very program it is compared with). Session 3 (load
+average 1–2.5, same pinning), after items 9 and 10: all solvers again at GRU N = 16, T = 1e5
+(batch 1) and at GRU and LSTM N = 16, T = 1e4 (batch 1 and 16); **T = 1e6** for the GRU at
+N ∈ {4, 16}, batch 1 (every solver but ELK; DEER's Jacobians alone are 1 GB there); ELK and
+QuasiELK at T = 1e4, N ∈ {4, 16}, batch 1, every cell, side by side with Sequential, DEER,
+QuasiDEER and Auto (at T = 1e3 they were swept in session 2). ELK is the robust fallback, not
+a fast path, on a CPU: its Kalman-smoother step costs 70–100× a DEER step at N = 16 (GRU, T =
+1e4: 1.45 s against 20 ms, 7 iterations each), and QuasiELK is 1.8–2.6× QuasiDEER. The DEER
+gradient costs 1.17× (session 3, group run) to 1.33× (a later run at the same point) its
+forward solve for the LSTM at N = 16, T = 1e4 (1.6× before item 10). Rows of session 1 (load
+average ~20) remain in the results file where not re-measured.
 
-Not done here: GPU measurements and the cuDNN comparison (no GPU was lent to this session,
+Not done here: GPU measurements and the cuDNN comparison (no GPU was lent to any session yet,
 and PyTorch is not installed on the CPU machine; the harness runs both when present: the GPU
 targets are still pending), and a Pallas/Triton diagonal-scan kernel (a GPU technique).
 """
