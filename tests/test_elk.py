@@ -12,7 +12,8 @@ from paratime._scan import sequential_linear_recurrence
 from paratime._solver._kalman import damped_step
 from test_unroll import make_problem, reference_states
 
-damped = jax.jit(damped_step)
+damped = jax.jit(damped_step, static_argnames="method")
+METHODS = ("associative", "sequential")
 
 
 def direct_damped_step(A, b, h0, y, lam):
@@ -50,24 +51,27 @@ def damped_problems(draw):
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(damped_problems())
 def test_damped_step_solves_the_normal_equations(problem):
+    """Both filters: the associative scan and the sequential recursion."""
     A, b, h0, y, lam = problem
-    got = damped(A, b, h0, y, jnp.asarray(lam))
     want = direct_damped_step(A, b, h0, y, lam)
     scale = max(1.0, float(np.max(np.abs(want))))
-    np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-9 * scale)
+    for method in METHODS:
+        got = damped(A, b, h0, y, jnp.asarray(lam), method=method)
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-9 * scale, err_msg=method)
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("diagonal", [False, True])
-def test_undamped_step_is_the_deer_step(diagonal, getkey):
+def test_undamped_step_is_the_deer_step(diagonal, method, getkey):
     """With λ = 0 the step is the solution of the linearised recurrence (a DEER step)."""
     T, N = 9, 3
     A = 0.9 * jax.random.normal(getkey(), (T, N) if diagonal else (T, N, N)) / np.sqrt(N)
     b, h0, y = jax.random.normal(getkey(), (T, N)), jax.random.normal(getkey(), (N,)), None
     y = jax.random.normal(getkey(), (T, N))
-    got = damped(A, b, h0, y, jnp.asarray(0.0))
+    got = damped(A, b, h0, y, jnp.asarray(0.0), method=method)
     np.testing.assert_allclose(got, sequential_linear_recurrence(A, b, h0), rtol=1e-9, atol=1e-9)
     # ... and a huge damping keeps the iterate where it is.
-    np.testing.assert_allclose(damped(A, b, h0, y, jnp.asarray(1e12)), y, atol=1e-9)
+    np.testing.assert_allclose(damped(A, b, h0, y, jnp.asarray(1e12), method=method), y, atol=1e-9)
 
 
 def test_damped_step_single_time_step():

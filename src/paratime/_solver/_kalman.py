@@ -7,14 +7,16 @@ The model is the one of a damped Newton step (Gonzalez et al., 2024):
 
 whose posterior mean minimises Σ_t ‖s_t − A_t s_{t−1} − b_t‖² + λ Σ_t ‖s_t − y_t‖². The filter is
 an associative scan over 5-tuples (A, b, C, η, J); the smoother (means only) is a reverse linear
-recurrence. With diagonal A every quantity is elementwise.
+recurrence. With diagonal A every quantity is elementwise. On a CPU a dense filter runs as
+the sequential recursion instead (as linear recurrences do there).
 """
 
 import jax.lax as lax
 import jax.numpy as jnp
+import jax.scipy.linalg as jsl
 from jaxtyping import Array
 
-from .._scan import linear_recurrence
+from .._scan import Method, default_method, linear_recurrence
 
 
 def _mT(x: Array) -> Array:
@@ -23,6 +25,12 @@ def _mT(x: Array) -> Array:
 
 def _mv(m: Array, v: Array) -> Array:
     return jnp.einsum("...ij,...j->...i", m, v)
+
+
+def _spd_solve(S: Array, rhs: Array) -> Array:
+    """S⁻¹ rhs for symmetric positive definite S (here I + a PSD matrix), by Cholesky: on a
+    CPU about half the time of an LU solve for 16×16 matrices."""
+    return jsl.cho_solve(jsl.cho_factor(S, lower=True), rhs)
 
 
 def _combine_dense(ei, ej):
@@ -54,12 +62,8 @@ def _combine_diagonal(ei, ej):
     return A, b, C, n, J
 
 
-def damped_step(A: Array, b: Array, h0: Array, y: Array, damping: Array) -> Array:
-    """The minimiser of Σ‖s_t − A_t s_{t−1} − b_t‖² + damping·Σ‖s_t − y_t‖² with s_0 = h0.
-
-    `A` is (T, N) (diagonal) or (T, N, N) (dense); `b`, `y` are (T, N). With damping = 0 this is
-    the undamped Newton (DEER) step. O(log T) depth.
-    """
+def _filter_associative(A: Array, b: Array, h0: Array, y: Array, damping: Array):
+    """Filtered means and covariances by an associative scan over 5-tuples: O(log T) depth."""
     diagonal = A.ndim == 2
     T, N = b.shape
     K = damping / (1 + damping)  # Kalman gain; the innovation covariance is (1 + 1/λ)·I
@@ -86,6 +90,59 @@ def damped_step(A: Array, b: Array, h0: Array, y: Array, damping: Array) -> Arra
     )
     combine = _combine_diagonal if diagonal else _combine_dense
     _, m, P, _, _ = lax.associative_scan(combine, elems)
+    return m, P
+
+
+def _filter_sequential(A: Array, b: Array, h0: Array, y: Array, damping: Array):
+    """Filtered means and covariances by the textbook recursion, one step after another.
+
+    Predict m⁻ = A m + b, P⁻ = A P Aᵀ + I; update with y and noise I/λ through the gain
+    K = λP⁻(I + λP⁻)⁻¹ (symmetric, and 0 when λ = 0). From m = h0, P = 0.
+    """
+    if A.ndim == 2:
+
+        def step(carry, inp):
+            m, P = carry
+            a, b_t, y_t = inp
+            m_pred, P_pred = a * m + b_t, a * P * a + 1
+            gain = damping * P_pred / (1 + damping * P_pred)
+            out = (m_pred + gain * (y_t - m_pred), (1 - gain) * P_pred)
+            return out, out
+
+        init = (h0, jnp.zeros_like(h0))
+    else:
+        eye = jnp.eye(b.shape[1], dtype=A.dtype)
+
+        def step(carry, inp):
+            m, P = carry
+            a, b_t, y_t = inp
+            m_pred, P_pred = a @ m + b_t, a @ P @ a.T + eye
+            gain = _spd_solve(eye + damping * P_pred, damping * P_pred)
+            P = P_pred - gain @ P_pred
+            out = (m_pred + gain @ (y_t - m_pred), 0.5 * (P + P.T))
+            return out, out
+
+        init = (h0, jnp.zeros_like(eye))
+    return lax.scan(step, init, (A, b, y))[1]
+
+
+def damped_step(
+    A: Array, b: Array, h0: Array, y: Array, damping: Array, method: Method | None = None
+) -> Array:
+    """The minimiser of Σ‖s_t − A_t s_{t−1} − b_t‖² + damping·Σ‖s_t − y_t‖² with s_0 = h0.
+
+    `A` is (T, N) (diagonal) or (T, N, N) (dense); `b`, `y` are (T, N). With damping = 0 this is
+    the undamped Newton (DEER) step. `method`: the filter as an associative scan (O(log T)
+    depth) or as the sequential recursion. By default the recursion is used for dense A on a
+    CPU (measured: 0.66× the time of the whole step at T = 1e4, N = 16), the associative scan
+    otherwise (for diagonal A it is faster on a CPU too: the recursion took 1.16×).
+    """
+    diagonal = A.ndim == 2
+    N = b.shape[1]
+    if method is None:
+        method = "associative" if diagonal else default_method()
+    filter_ = _filter_sequential if method == "sequential" else _filter_associative
+    m, P = filter_(A, b, h0, y, damping)
     # Rauch–Tung–Striebel smoother, means only: s_t = E_t s_{t+1} + g_t, a reverse recurrence.
     A_next, b_next = A[1:], b[1:]
     if diagonal:
@@ -93,7 +150,7 @@ def damped_step(A: Array, b: Array, h0: Array, y: Array, damping: Array) -> Arra
         g = m[:-1] - E * (A_next * m[:-1] + b_next)
     else:
         S = A_next @ P[:-1] @ _mT(A_next) + jnp.eye(N, dtype=A.dtype)
-        E = _mT(jnp.linalg.solve(S, A_next @ P[:-1]))
+        E = _mT(_spd_solve(S, A_next @ P[:-1]))
         g = m[:-1] - jnp.einsum("tij,tj->ti", E, jnp.einsum("tij,tj->ti", A_next, m[:-1]) + b_next)
     E = jnp.concatenate([E, jnp.zeros((1,) + E.shape[1:], E.dtype)])
     g = jnp.concatenate([g, m[-1:]])

@@ -20,6 +20,7 @@ import numpy as np
 
 import paratime
 from paratime._scan import _apply, _combine, _identity, _solve, _solve_differentiable
+from paratime._solver._kalman import damped_step
 
 from ._run import environment, results_path
 
@@ -267,6 +268,21 @@ def _experiments(quick: bool) -> list[Experiment]:
             fns[variant] = lambda run=run: run(gru, xb)
         setting = f"{name} forward, GRU, batch {B}, T={Tb:.0e}, N={N}"
         out.append(("batched Newton loop", setting, fns, "lockstep", memory))
+    for st, a in (("dense", dense[:Tt]), ("diagonal", diag[:Tt])):
+        step = jax.jit(damped_step, static_argnames="method")
+        y, lam = b[:Tt] + 0.1, jnp.asarray(0.5)
+        out.append(
+            (
+                "Kalman filter of the ELK step on CPU",
+                f"{st} a, T={Tt:.0e}, N={N}",
+                {
+                    m: lambda a=a, m=m: step(a, b[:Tt], h0, y, lam, method=m)
+                    for m in ("associative", "sequential")
+                },
+                "sequential for dense A, associative for diagonal A (CPU)",
+                {},
+            )
+        )
     lstm = paratime.cells.LSTM(4, N, key=k[3])
     lstm_h0 = (h0, h0)
 

@@ -77,6 +77,16 @@ generated from those records). Only the ones that helped are in the code.
    loop that reads J in place (no shifted, transposed copy). LSTM, N = 16, T = 1e4, DEER
    training step: 0.132 → 0.117 s (0.89×). Not with `chunk_size` (the chunks' Jacobians are
    not kept) or `fallback="sequential"` (the states may be replaced).
+11. **ELK's Kalman filter on a CPU** (session 3). For dense Jacobians the damped step's filter
+   runs as the textbook recursion (predict, then update through the gain λP⁻(I + λP⁻)⁻¹)
+   instead of the associative scan over 5-tuples, whose combine costs an inverse and six
+   N×N products; the gain and the smoother's S⁻¹ are Cholesky solves (both matrices are the
+   identity plus a positive semi-definite one; LU took twice as long). Dense damped step, T =
+   1e4, N = 16: 0.246 s (associative, LU) → 0.125 s (recursion, Cholesky; the associative
+   form with the Cholesky smoother: 0.220 s). Dense ELK solves at T = 1e4, N = 16: GRU 1.45 →
+   0.95 s, LSTM 5.43 → 2.63 s, Elman 1.50 → 0.80 s (same 7 iterations; separate runs of the
+   same grid points). For diagonal Jacobians the associative scan stays: the recursion took
+   1.14× its time.
 
 **Coverage of the CPU sweep, and how it was timed.** Session 2 (load average 3–5, the sweep
 pinned to one core with `taskset`, other jobs on the other core): every cell at N ∈ {4, 16, 64}
@@ -92,8 +102,8 @@ average 1–2.5, same pinning), after items 9 and 10: all solvers again at GRU N
 N ∈ {4, 16}, batch 1 (every solver but ELK; DEER's Jacobians alone are 1 GB there); ELK and
 QuasiELK at T = 1e4, N ∈ {4, 16}, batch 1, every cell, side by side with Sequential, DEER,
 QuasiDEER and Auto (at T = 1e3 they were swept in session 2). ELK is the robust fallback, not
-a fast path, on a CPU: its Kalman-smoother step costs 70–100× a DEER step at N = 16 (GRU, T =
-1e4: 1.45 s against 20 ms, 7 iterations each), and QuasiELK is 1.8–2.6× QuasiDEER. The DEER
+a fast path, on a CPU: even after item 11 its damped step costs ~50× a DEER step at N = 16
+(GRU, T = 1e4: 0.95 s against 20 ms, 7 and 3 iterations), and QuasiELK is 1.8–2.6× QuasiDEER. The DEER
 gradient costs 1.17× (session 3, group run) to 1.33× (a later run at the same point) its
 forward solve for the LSTM at N = 16, T = 1e4 (1.6× before item 10). Rows of session 1 (load
 average ~20) remain in the results file where not re-measured.

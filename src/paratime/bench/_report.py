@@ -317,8 +317,12 @@ def write_report(
 
 
 def ablation_section(records: Sequence[dict[str, Any]]) -> list[str]:
-    """The techniques tried, measured side by side (records with an `experiment` field)."""
-    rows = [r for r in records if "experiment" in r]
+    """The techniques tried, measured side by side (records with an `experiment` field); the
+    latest record of each (experiment, setting, variant)."""
+    latest = {
+        (r["experiment"], r["setting"], r["variant"]): r for r in records if "experiment" in r
+    }
+    rows = list(latest.values())
     if not rows:
         return []
     out = [
