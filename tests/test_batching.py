@@ -143,16 +143,56 @@ def test_lockstep_cond_runs_the_other_branch_only_when_a_member_takes_it(preds, 
     assert len(calls) == false_runs  # once for the whole batch, or not at all
 
 
-def test_batched_quasideer_working_memory_on_cpu():
-    """Under vmap the Newton loop runs in lockstep: per sequence, QuasiDEER keeps the states,
-    J and b, and the output (16 bytes·T·N in float32; a per-sequence while-loop stop made it
-    28). Compiled, not run."""
+class _LockstepQuasiDEER(paratime.QuasiDEER):
+    """QuasiDEER batched as on an accelerator (vmap in lockstep), also on a CPU."""
+
+    _one_at_a_time_on_cpu = False
+
+
+class _LockstepDEER(paratime.DEER):
+    _one_at_a_time_on_cpu = False
+
+
+@pytest.mark.parametrize(
+    "solver,bound",
+    [(paratime.QuasiDEER(), 9), (_LockstepQuasiDEER(), 17)],
+    ids=["one-at-a-time", "lockstep"],
+)
+def test_batched_quasideer_working_memory_on_cpu(solver, bound):
+    """Per sequence, in float32. On a CPU the batch is solved one sequence after another: the
+    output, the stacked states and one sequence's temporaries (8 bytes·T·N at batch 8, 5 at
+    batch 16). Batched in lockstep (the
+    accelerator path): the states, J and b of every sequence, and the output (16; a
+    per-sequence while-loop stop made it 28). Compiled, not run."""
     T, N, B = 10_000, 16, 8
     cell = paratime.cells.GRU(4, N, key=jax.random.key(0), dtype=jnp.float32)
     h0 = jnp.zeros(N, jnp.float32)
     xs = jax.ShapeDtypeStruct((B, T, 4), jnp.float32)
-    run = jax.jit(
-        jax.vmap(lambda x: paratime.unroll(cell, h0, x, solver=paratime.QuasiDEER()).states)
-    )
+    run = jax.jit(jax.vmap(lambda x: paratime.unroll(cell, h0, x, solver=solver).states))
     mem = run.lower(xs).compile().memory_analysis()
-    assert mem.output_size_in_bytes + mem.temp_size_in_bytes <= 17 * B * T * N
+    assert mem.output_size_in_bytes + mem.temp_size_in_bytes <= bound * B * T * N
+
+
+@pytest.mark.parametrize("solver", [paratime.DEER(), _LockstepDEER(), _LockstepQuasiDEER()])
+def test_each_batched_sequence_is_solved_as_if_alone(solver):
+    """Sequences that need different numbers of iterations, batched: each gets the states,
+    iterations and result of its own solve (in lockstep, finished ones are held fixed)."""
+    cell = paratime.cells.Elman(2, 4, key=jax.random.key(0), weight_scale=0.9)
+    h0 = jnp.zeros(4)
+    xs = (
+        jax.random.normal(jax.random.key(1), (3, 60, 2))
+        * jnp.array([0.01, 1.0, 4.0])[:, None, None]
+    )
+
+    def solve(x):
+        sol = paratime.unroll(cell, h0, x, solver=solver, throw=False)
+        return sol.states, sol.stats["num_steps"], sol.result._value
+
+    states, steps, results = eqx.filter_jit(jax.vmap(solve))(xs)
+    alone = [eqx.filter_jit(solve)(x) for x in xs]
+    assert len({int(a[1]) for a in alone}) > 1  # the sequences do differ
+    for i, (s, k, r) in enumerate(alone):
+        assert jnp.allclose(
+            states[i], s, rtol=1e-12, atol=1e-12
+        )  # batched products may round differently
+        assert int(steps[i]) == int(k) and int(results[i]) == int(r)

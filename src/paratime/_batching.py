@@ -150,3 +150,42 @@ def lockstep_cond(
         return out, jax.tree_util.tree_map(lambda _: True, out)
 
     return branch(pred, *ops_flat)
+
+
+def one_at_a_time_on_cpu(fun: Callable[..., Any], *args: Any) -> Any:
+    """`fun(*args)`, whose `jax.vmap` on a CPU runs the batch one member after another.
+
+    On a CPU a vmapped solve gains nothing from batching (one core does the work either way)
+    and its working set (T·batch numbers per array) falls out of the caches; `lax.map` over the
+    members keeps one sequence's working set hot, lets each member stop after its own
+    iterations, and needs one member's temporaries at a time. Elsewhere it is `jax.vmap`.
+    Arrays enter through `args` only (not a closure). Not reverse-differentiable: call it
+    where no gradient is taken through it.
+    """
+    flat, treedef = jax.tree_util.tree_flatten(args)
+
+    def raw(*flat):
+        return fun(*jax.tree_util.tree_unflatten(treedef, flat))
+
+    @custom_vmap
+    def call(*flat):
+        return raw(*flat)
+
+    @call.def_vmap
+    def rule(axis_size, in_batched, *flat):
+        if jax.default_backend() != "cpu":
+            axes = [0 if b else None for b in in_batched]
+            out = jax.vmap(raw, in_axes=axes, axis_size=axis_size)(*flat)
+        else:
+            where = [i for i, b in enumerate(in_batched) if b]
+
+            def member(leaves):
+                full = list(flat)
+                for i, x in zip(where, leaves):
+                    full[i] = x
+                return call(*full)  # an enclosing vmap maps again
+
+            out = lax.map(member, [flat[i] for i in where])
+        return out, jax.tree_util.tree_map(lambda _: True, out)
+
+    return call(*flat)

@@ -13,7 +13,7 @@ Only phase 2 communicates, and its volume does not depend on T.
 """
 
 import functools as ft
-from typing import Literal
+from typing import ClassVar, Literal
 
 import equinox as eqx
 import jax
@@ -275,6 +275,7 @@ class _ShardedNewton(eqx.Module):
     mesh: Mesh = eqx.field(static=True, kw_only=True)
     axis_name: str = eqx.field(default="time", static=True, kw_only=True)
     exchange: Exchange = eqx.field(default="auto", static=True, kw_only=True)
+    _one_at_a_time_on_cpu: ClassVar[bool] = False  # a batch of sharded solves stays one program
 
     def __check_init__(self):
         self._check_mesh()

@@ -12,7 +12,7 @@ import numpy as np
 from jaxtyping import Array, Inexact, PyTree
 
 from ._adjoint import dense_adjoint, diagonal_adjoint, pullback
-from ._batching import lockstep_cond, vmap_batch_size
+from ._batching import lockstep_cond, one_at_a_time_on_cpu, vmap_batch_size
 from ._failure import raise_if_failed, raise_on_failure
 from ._flat import FlatCell, FlatState, flat_state
 from ._solution import RESULTS, Solution
@@ -23,7 +23,17 @@ from ._solver._sequential import scan_states
 
 def _forward(solver, cell, h0, xs, guess, fallback):
     """`(states, result, stats)`, and the Jacobians at the states if the solver kept them."""
-    states, result, stats = solver.solve(cell, h0, xs, guess)
+    if solver._one_at_a_time_on_cpu:  # batched on a CPU, one sequence after another
+        dynamic, static = eqx.partition(cell, eqx.is_array)
+        states, result, stats = one_at_a_time_on_cpu(
+            lambda d, h0, xs, guess: solver.solve(eqx.combine(d, static), h0, xs, guess),
+            dynamic,
+            h0,
+            xs,
+            guess,
+        )
+    else:
+        states, result, stats = solver.solve(cell, h0, xs, guess)
     stats = dict(stats)
     jacobians = stats.pop("jacobians", None)
     if fallback == "sequential":
@@ -64,12 +74,15 @@ def _implicit_bwd(residuals, grad_obj, perturbed, vjp_arg, solver, guess, fallba
     if g is None:
         g = jnp.zeros_like(states)
     prev = shift_in(h0, states)
-    if solver.adjoint == "dense":
-        lam = dense_adjoint(
-            cell, prev, xs, g, recurrence=solver.adjoint_recurrence, jacobians=jacobians
-        )
-    else:
-        lam = diagonal_adjoint(
+    dynamic, static = eqx.partition(cell, eqx.is_array)
+
+    def adjoint(dynamic, prev, xs, g, jacobians):
+        cell = eqx.combine(dynamic, static)
+        if solver.adjoint == "dense":
+            return dense_adjoint(
+                cell, prev, xs, g, recurrence=solver.adjoint_recurrence, jacobians=jacobians
+            )
+        return diagonal_adjoint(
             cell,
             prev,
             xs,
@@ -80,6 +93,14 @@ def _implicit_bwd(residuals, grad_obj, perturbed, vjp_arg, solver, guess, fallba
             recurrence=solver.adjoint_recurrence,
             diagonal=jacobians,
         )
+
+    args = (dynamic, prev, xs, g, jacobians)
+    # After a Newton solve (Jacobians at hand), batched on a CPU: one sequence after another.
+    # (The dense adjoint of `ImplicitSequential` has its own time-major batching rule.)
+    if jacobians is None or not solver._one_at_a_time_on_cpu:
+        lam = adjoint(*args)
+    else:
+        lam = one_at_a_time_on_cpu(adjoint, *args)
     return pullback(cell, prev, xs, lam)
 
 

@@ -29,6 +29,10 @@ class AbstractSolver(eqx.Module):
     """
 
     adjoint: ClassVar[Adjoint] = "dense"
+    # Under `jax.vmap` on a CPU, `unroll` solves the sequences of a batch one after another
+    # (`one_at_a_time_on_cpu`) for the iterative solvers that set this (it is not
+    # reverse-differentiable: never for solvers with the "autodiff" adjoint).
+    _one_at_a_time_on_cpu: ClassVar[bool] = False
 
     @abc.abstractmethod
     def solve(

@@ -1,5 +1,7 @@
 """ELK: Newton over the trajectory with damped (Levenberg–Marquardt) steps, by Kalman smoothing."""
 
+from typing import ClassVar
+
 import jax
 import jax.lax as lax
 import jax.numpy as jnp
@@ -50,6 +52,7 @@ class ELK(AbstractSolver):
     shrink: float = 0.3
     max_merit_growth: float = 1e3
     grow: float = 3.0
+    _one_at_a_time_on_cpu: ClassVar[bool] = True
 
     @property
     def adjoint(self) -> Adjoint:  # type: ignore[override]

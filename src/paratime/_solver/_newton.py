@@ -103,6 +103,7 @@ class AbstractNewton(AbstractSolver):
     # Batched (vmapped), iterate in lockstep (`lockstep_while_loop`) rather than stopping each
     # sequence on its own (a vmapped `lax.while_loop`); the latter is kept for the ablation.
     _lockstep: ClassVar[bool] = True
+    _one_at_a_time_on_cpu: ClassVar[bool] = True  # measured: see docs/benchmarks.md
 
     def __check_init__(self):
         if self.max_iters < 0:

@@ -58,18 +58,25 @@ class _UnblockedQuasiDEER(paratime.QuasiDEER):
         return None
 
 
-class _PerSequenceStop:
-    """Mixin: a vmapped Newton loop stops each sequence on its own (the variant not kept)."""
+class _Vmapped:
+    """Mixin: on a CPU too, a vmapped solve is batched rather than run one sequence after
+    another (the variant not kept there)."""
+
+    _one_at_a_time_on_cpu = False
+
+
+class _PerSequenceStop(_Vmapped):
+    """Mixin: ... and its Newton loop stops each sequence on its own (never kept)."""
 
     _lockstep = False
 
 
-class _PerSequenceStopQuasiDEER(_PerSequenceStop, paratime.QuasiDEER):
-    pass
-
-
-class _PerSequenceStopDEER(_PerSequenceStop, paratime.DEER):
-    pass
+def _batching_variants(solver_class) -> dict[str, Any]:
+    return {
+        "vmap, per-sequence stop": type("PerSequenceStop", (_PerSequenceStop, solver_class), {})(),
+        "vmap, lockstep": type("Lockstep", (_Vmapped, solver_class), {})(),
+        "one sequence after another (CPU)": solver_class(),
+    }
 
 
 class _JacobiansAgainDEER(paratime.DEER):
@@ -254,20 +261,29 @@ def _experiments(quick: bool) -> list[Experiment]:
     out.append(("QuasiDEER evaluation in blocks", setting, fns, "yes (CPU)", memory))
     B, Tb = 16, T // 10
     xb = jax.random.normal(k[2], (B, Tb, 4))
-    for name, variants in (
-        ("QuasiDEER", {"per-sequence stop": _PerSequenceStopQuasiDEER(), "lockstep": None}),
-        ("DEER", {"per-sequence stop": _PerSequenceStopDEER(), "lockstep": None}),
-    ):
+    for name in ("QuasiDEER", "DEER"):
         fns, memory = {}, {}
-        for variant, solver in variants.items():
-            solver = solver or getattr(paratime, name)()
+        for variant, solver in _batching_variants(getattr(paratime, name)).items():
             run = jax.jit(
                 lambda c, x, solver=solver: jax.vmap(lambda x: unroll_on(c, solver, x))(x)
             )
             memory[variant] = lambda run=run: working_bytes_per_TN(run, (gru, xb), B * Tb * N)
             fns[variant] = lambda run=run: run(gru, xb)
         setting = f"{name} forward, GRU, batch {B}, T={Tb:.0e}, N={N}"
-        out.append(("batched Newton loop", setting, fns, "lockstep", memory))
+        kept = "one after another on a CPU, lockstep elsewhere"
+        out.append(("batched Newton solves", setting, fns, kept, memory))
+        fns = {}
+        for variant, solver in _batching_variants(getattr(paratime, name)).items():
+            step = eqx.filter_jit(
+                eqx.filter_value_and_grad(
+                    lambda c, solver=solver: jnp.mean(
+                        jax.vmap(lambda x: unroll_on(c, solver, x))(xb) ** 2
+                    )
+                )
+            )
+            fns[variant] = lambda step=step: step(gru)
+        setting = f"{name} training step, GRU, batch {B}, T={Tb:.0e}, N={N}"
+        out.append(("batched Newton solves", setting, fns, kept, {}))
     for st, a in (("dense", dense[:Tt]), ("diagonal", diag[:Tt])):
         step = jax.jit(damped_step, static_argnames="method")
         y, lam = b[:Tt] + 0.1, jnp.asarray(0.5)

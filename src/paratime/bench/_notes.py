@@ -26,8 +26,8 @@ generated from those records). Only the ones that helped are in the code.
    working memory is the states, J and b, 56 (all steps at once) → 22 (blocks by `lax.map`)
    → 12.4 bytes·T·N at GRU N = 16, T = 1e5, and the forward solve got faster (0.72 → 0.60 s
    there; N = 256, T = 1e4: 2.0 → 1.2 s; same iterations, identical results). Batched (under
-   `vmap`) it is 16.1 bytes·T·N per sequence since the loop runs in lockstep (item 9; it was
-   28). For dense DEER blocking used more memory and was not kept.
+   `vmap`, batch 16, T = 1e4) it is 5.1 bytes·T·N per sequence on a CPU (item 12), 16.1 in
+   lockstep (item 9), and was 28. For dense DEER blocking used more memory and was not kept.
 4. **Analytic Jacobians** (in the cells) against `jacfwd`, and the whole of paratime's DEER
    against the straightforward DEER baseline: see the table.
 5. **Warm starts**: the `+warm` solvers start Newton from the trajectory of a cell whose
@@ -57,7 +57,8 @@ generated from those records). Only the ones that helped are in the code.
    relative test (`adjoint_atol = 0`).
 8. **Mixed precision** (bfloat16 transitions in the linear solve) was measured and dropped:
    slower on this CPU, and only ~3 significant digits.
-9. **Batched Newton loops run in lockstep** (session 3). Under `jax.vmap`, a `lax.while_loop`
+9. **Batched Newton loops run in lockstep** (session 3; the path for accelerators, and for
+   a CPU before item 12). Under `jax.vmap`, a `lax.while_loop`
    whose stop test differs per sequence runs the body for the whole batch until every
    sequence is done and keeps each finished one with a `select` over the whole carry, so old
    and new trajectories, Jacobians and right-hand sides are all alive at once.
@@ -87,6 +88,19 @@ generated from those records). Only the ones that helped are in the code.
    0.95 s, LSTM 5.43 → 2.63 s, Elman 1.50 → 0.80 s (same 7 iterations; separate runs of the
    same grid points). For diagonal Jacobians the associative scan stays: the recursion took
    1.14× its time.
+12. **On a CPU a batch of Newton solves runs one sequence after another** (session 3).
+   Batching buys nothing on one core, and a batch's working set (T·batch·N² numbers for
+   DEER's Jacobians) falls out of the caches. So, on a CPU, `unroll` under `jax.vmap` solves
+   the sequences of a batch with `lax.map` (a `custom_vmap` rule, `one_at_a_time_on_cpu`);
+   each stops after its own iterations and only one sequence's temporaries are alive. The
+   same for the adjoint after a Newton solve. GRU, batch 16, T = 1e4, N = 16, three variants
+   side by side (vmap with a per-sequence stop / vmap in lockstep / one after another):
+   QuasiDEER forward 0.410 / 0.332 / **0.250 s**, 28.1 / 16.1 / **5.1** bytes·T·N per
+   sequence; training step 0.886 / 0.880 / **0.568 s**; DEER forward 0.704 / 0.650 /
+   **0.386 s**, 188 / 156 / **12.3** bytes·T·N; training step 0.914 / 0.849 / **0.649 s**.
+   Diagonal ELK (T = 2e3): 0.225 → 0.092 s; dense ELK 2.60 → 2.53 s. Not for the sequential
+   solvers (`Auto`'s choices on a CPU): their batched scan shares each step's overhead across
+   the batch, which is what makes them fast there.
 
 **Coverage of the CPU sweep, and how it was timed.** Session 2 (load average 3–5, the sweep
 pinned to one core with `taskset`, other jobs on the other core): every cell at N ∈ {4, 16, 64}
@@ -102,11 +116,11 @@ average 1–2.5, same pinning), after items 9 and 10: all solvers again at GRU N
 N ∈ {4, 16}, batch 1 (every solver but ELK; DEER's Jacobians alone are 1 GB there); ELK and
 QuasiELK at T = 1e4, N ∈ {4, 16}, batch 1, every cell, side by side with Sequential, DEER,
 QuasiDEER and Auto (at T = 1e3 they were swept in session 2). ELK is the robust fallback, not
-a fast path, on a CPU: even after item 11 its damped step costs ~50× a DEER step at N = 16
-(GRU, T = 1e4: 0.95 s against 20 ms, 7 and 3 iterations), and QuasiELK is 1.8–2.6× QuasiDEER. The DEER
-gradient costs 1.17× (session 3, group run) to 1.33× (a later run at the same point) its
-forward solve for the LSTM at N = 16, T = 1e4 (1.6× before item 10). Rows of session 1 (load
-average ~20) remain in the results file where not re-measured.
+a fast path, on a CPU: even after item 11 a dense ELK solve costs ~50× a DEER solve at N = 16
+(GRU, T = 1e4: 0.95 s against 20 ms; 7 and 3 iterations), and QuasiELK costs 1.8–2.6×
+QuasiDEER. The DEER gradient costs 1.1–1.3× its forward solve for the LSTM at N = 16, T = 1e4
+in three runs this session (1.6× before item 10). Rows of session 1 (load average ~20) remain
+in the results file where not re-measured.
 
 Not done here: GPU measurements and the cuDNN comparison (no GPU was lent to any session yet,
 and PyTorch is not installed on the CPU machine; the harness runs both when present: the GPU
