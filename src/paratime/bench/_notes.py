@@ -116,7 +116,7 @@ average 1–2.5, same pinning), after items 9 and 10: all solvers again at GRU N
 N ∈ {4, 16}, batch 1 (every solver but ELK; DEER's Jacobians alone are 1 GB there); ELK and
 QuasiELK at T = 1e4, N ∈ {4, 16}, batch 1, every cell, side by side with Sequential, DEER,
 QuasiDEER and Auto (at T = 1e3 they were swept in session 2); after item 12, all solvers at
-batch 16, T = 1e4, N ∈ {4, 16}, every cell. ELK is the robust fallback, not
+batch 16, T ∈ {1e3, 1e4}, N ∈ {4, 16}, every cell. ELK is the robust fallback, not
 a fast path, on a CPU: even after item 11 a dense ELK solve costs ~50× a DEER solve at N = 16
 (GRU, T = 1e4: 0.95 s against 20 ms; 7 and 3 iterations), and QuasiELK costs 1.8–2.6×
 QuasiDEER. The DEER gradient costs 1.1–1.3× its forward solve for the LSTM at N = 16, T = 1e4
