@@ -341,7 +341,7 @@ class _ShardedNewton(eqx.Module):
         def evaluate(s):
             incoming = _shift(s[-1], name, num, 1, reverse=False)
             prev = jnp.concatenate([jnp.where(first, h0, incoming)[None], s[:-1]])
-            f, jac = self._linearise(cell, prev, xs)
+            f, jac = jax.vmap(lambda p, x: self._linearise_step(cell, p, x))(prev, xs)
             err = jnp.abs(s - f)
             residual = lax.pmax(jnp.max(err), name)
             ok = jnp.all(err <= atol + rtol * jnp.abs(f))
@@ -357,7 +357,8 @@ class _ShardedNewton(eqx.Module):
 
         def body(carry):
             k, s, prev, f, jac, _, _ = carry
-            s = self._newton_step(jac, f, prev, h0)
+            # The linearised step s_t = f_t + J_t (s_{t−1} − prev_t), by the sharded scan.
+            s = self._recurrence(jac, self._rhs(jac, f, prev), h0)
             return (k + 1, s) + evaluate(s)
 
         init = (jnp.array(0), s, prev, f, jac, residual, converged)
@@ -412,9 +413,6 @@ class ShardedDEER(_ShardedNewton, DEER):
     ```
     """
 
-    def _newton_step(self, jac, f, prev, h0):
-        return self._recurrence(jac, f - jnp.einsum("tij,tj->ti", jac, prev), h0)
-
 
 class ShardedQuasiDEER(_ShardedNewton, QuasiDEER):
     """`paratime.QuasiDEER` with the time axis split over the devices of a mesh (`shard_map`).
@@ -432,6 +430,3 @@ class ShardedQuasiDEER(_ShardedNewton, QuasiDEER):
     sol = paratime.unroll(cell, h0, xs, solver=paratime.ShardedQuasiDEER(mesh=mesh))
     ```
     """
-
-    def _newton_step(self, jac, f, prev, h0):
-        return self._recurrence(jac, f - jac * prev, h0)

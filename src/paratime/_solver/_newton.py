@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from .._batching import lockstep_while_loop
-from .._scan import _apply, _solve_block, default_method, linear_recurrence
+from .._scan import _apply, _solve_block, default_method
 from .._solution import RESULTS
 from ._abstract import AbstractSolver, Adjoint
 
@@ -88,8 +88,9 @@ def pad_time(xs: Any, length: int) -> Any:
 class AbstractNewton(AbstractSolver):
     """Newton iterations s ← solve_linear(J(s), f(s)) until max|s_t − f(s_{t−1}, x_t)| is small.
 
-    Subclasses choose the linearisation (`_linearise`) and how a linearised step is solved
-    (`_newton_step`). The iteration stops when every component satisfies
+    Subclasses choose the linearisation of one step (`_linearise_step`) and the right-hand
+    side of the linearised recurrence (`_rhs`); `solve_linearised` solves it. The iteration
+    stops when every component satisfies
     |s_t − f(s_{t−1}, x_t)| ≤ atol + rtol·|f(s_{t−1}, x_t)|, when `max_iters` is reached, when
     the iterate becomes non-finite, or when the residual grows past `divergence` times its
     starting value.
@@ -123,14 +124,6 @@ class AbstractNewton(AbstractSolver):
         """Steps per block of the evaluation pass (at most; see `EVAL_BLOCK_NUMBERS`); None
         evaluates all T steps at once."""
         return None
-
-    def _linearise(self, cell, prev: Array, xs: Any) -> tuple[Array, Array]:
-        """f(prev_t, x_t) and its (diagonal) Jacobian, for every t."""
-        return jax.vmap(lambda p, x: self._linearise_step(cell, p, x))(prev, xs)
-
-    def _newton_step(self, jac: Array, f: Array, prev: Array, h0: Array) -> Array:
-        """The solution of the linearised recurrence s_t = f_t + J_t (s_{t-1} - prev_t)."""
-        return linear_recurrence(jac, self._rhs(jac, f, prev), h0)
 
     @property
     def adjoint_atol(self) -> float:
