@@ -3,6 +3,10 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+unit = st.floats(-1.0, 1.0, allow_nan=False, allow_subnormal=False)
 
 
 def tree_allclose(x, y, *, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
@@ -21,3 +25,29 @@ def tree_max_abs_diff(x, y) -> float:
     """The largest absolute difference over all leaves of two PyTrees of the same structure."""
     diffs = jax.tree_util.tree_map(lambda a, b: jnp.max(jnp.abs(a - b)), x, y)
     return float(max(jax.tree_util.tree_leaves(diffs)))
+
+
+@st.composite
+def linear_recurrences(draw, lengths=st.integers(1, 9), blocks=st.integers(1, 3)):
+    """A random float64 `(a, b, h0)` of `linear_recurrence`, of any structure (diagonal, dense
+    or block-diagonal with `blocks` blocks), real or complex, with `T` drawn from `lengths`."""
+    structure = draw(st.sampled_from(["diagonal", "dense", "block"]))
+    T = draw(lengths)
+    if structure == "block":
+        K, B = draw(blocks), draw(st.integers(1, 3))
+        N, a_shape = K * B, (T, K, B, B)
+    else:
+        N = draw(st.integers(1, 4))
+        a_shape = (T, N) if structure == "diagonal" else (T, N, N)
+    is_complex = draw(st.booleans())
+
+    def array(shape):
+        x = draw(hnp.arrays(np.float64, shape, elements=unit))
+        if is_complex:
+            x = x + 1j * draw(hnp.arrays(np.float64, shape, elements=unit))
+        return x
+
+    a = array(a_shape)
+    if structure != "diagonal":
+        a = a / a_shape[-1]  # keep products over time bounded
+    return a, array((T, N)), array((N,))

@@ -31,13 +31,14 @@ def test_grid_and_solver_selection():
     groups = grid(cells=("GRU",), Ts=(100, 10), Ns=(256, 4), batches=(1,), workloads=("train",))
     assert [g.T for g in groups] == [10, 10, 100, 100]  # cheapest first
     big = Group("GRU", 256, 1000, 1, "forward")
-    names = solvers_for(big, ["Sequential", "DEER", "QuasiDEER", "naive-DEER", "cuDNN"], gpu=False)
+    names = solvers_for(big, ["Sequential", "DEER", "QuasiDEER", "naive-DEER", "cuDNN"], torch=None)
     assert names == ["Sequential", "QuasiDEER"]
     small = Group("LSTM", 4, 1000, 1, "forward")
-    assert "DEER+warm" not in solvers_for(small, ["DEER", "DEER+warm"], gpu=True)
-    assert "cuDNN" in solvers_for(small, ["cuDNN"], gpu=True)
+    assert "DEER+warm" not in solvers_for(small, ["DEER", "DEER+warm"], torch="cuda")
+    assert solvers_for(small, ["cuDNN", "torch-CPU"], torch="cuda") == ["cuDNN"]
+    assert solvers_for(small, ["cuDNN", "torch-CPU"], torch="cpu") == ["torch-CPU"]
     train = Group("GRU", 4, 1000, 1, "train")
-    assert solvers_for(train, ["DEER", "DEER+warm", "naive-DEER", "Sequential"], gpu=False) == [
+    assert solvers_for(train, ["DEER", "DEER+warm", "naive-DEER", "Sequential"], torch=None) == [
         "Sequential",
         "DEER",
         "DEER+warm",
@@ -45,7 +46,7 @@ def test_grid_and_solver_selection():
     with pytest.raises(ValueError, match="cells"):
         grid(cells=("RNN",))
     with pytest.raises(ValueError, match="unknown solver"):
-        solvers_for(small, ["Magic"], gpu=False)
+        solvers_for(small, ["Magic"], torch=None)
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +210,51 @@ def test_ablation_runs_only_the_named_experiments(tmp_path):
     assert {r["experiment"] for r in records} == {"mixed precision"}
     assert {r["variant"] for r in records} == {"float32", "bfloat16"}
     assert all(len(r["times_s"]) == 2 and r["min_s"] <= r["median_s"] for r in records)
+
+
+@pytest.mark.parametrize("workload", ["forward", "train"])
+def test_torch_baseline_on_cpu(workload):
+    pytest.importorskip("torch")
+    from paratime.bench._baselines import time_torch_rnn
+
+    rec = time_torch_rnn("LSTM", 8, 4, 50, 2, workload, 3, device="cpu")
+    assert len(rec["times_s"]) == 3
+    assert 0 < rec["min_s"] <= rec["median_s"] <= rec["max_s"]
+    assert "peak_bytes" not in rec  # no device memory statistics on a CPU
+    with pytest.raises(ValueError, match="workload"):
+        time_torch_rnn("GRU", 8, 4, 50, 2, "predict", 3, device="cpu")
+
+
+def test_report_compares_times_of_one_run():
+    from paratime.bench._report import _latest, ablation_section, auto_check
+
+    def rec(solver, median, date, **kw):
+        return dict(
+            device="cpu", cell="GRU", N=4, T=10, batch=1, workload="forward", solver=solver,
+            status="ok", median_s=median, min_s=median, date=date, **kw,
+        )  # fmt: skip
+
+    records = [
+        rec("Sequential", 1.0, "d1"),
+        rec("DEER", 4.0, "d1"),
+        rec("Auto", 1.0, "d1"),
+        rec("Sequential", 2.0, "d2"),  # a later, slower run of two solvers only
+        rec("Auto", 2.0, "d2"),
+    ]
+    latest = {r["solver"]: r for r in _latest(records)}
+    assert latest["DEER"]["sequential_median_s"] == 1.0  # its own run's Sequential, not d2's
+    assert latest["Auto"]["sequential_median_s"] == 2.0
+    # Auto (d2) is compared with Sequential of d2 (1.0×), not with d1's faster Sequential.
+    assert [r["ratio"] for r in auto_check(records, "median_s")] == [1.0]
+
+    def ablation(variant, median, date):
+        return dict(
+            device="cpu", experiment="e", setting="s", variant=variant, median_s=median,
+            ratio=1.0, date=date, load_avg=0.5,
+        )  # fmt: skip
+
+    rows = ablation_section([ablation("a", 1.0, "d1"), ablation("b", 9.0, "d1")] + [
+        ablation("a", 2.0, "d2")
+    ])  # fmt: skip
+    table = [line for line in rows if line.startswith("| e |")]
+    assert len(table) == 1 and "| a |" in table[0] and "d2" in table[0]  # the latest run only

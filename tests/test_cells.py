@@ -194,3 +194,63 @@ def test_cells_are_accepted_by_unroll_with_default_solver(getkey):
     xs = jax.random.normal(getkey(), (5, 2))
     sol = paratime.unroll(MinGRU(2, 3, key=getkey()), jnp.zeros(3), xs)
     assert sol.states.shape == (5, 3)
+
+
+def plain_scan(cell, h0, xs):
+    def step(h, x):
+        h = cell(h, x)
+        return h, h
+
+    return jax.lax.scan(step, h0, xs)[1]
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    name=st.sampled_from(sorted(CELLS)),
+    sizes=st.sampled_from([(1, 1), (2, 3), (3, 2)]),
+    T=st.integers(1, 12),
+    seed=st.integers(0, 2**16),
+    scale=st.sampled_from([0.1, 1.0, 4.0]),
+)
+def test_trajectory_equals_a_scan_of_the_cell(name, sizes, T, seed, scale):
+    D, n = sizes
+    k1, k2, k3 = jax.random.split(jax.random.key(seed), 3)
+    cell = jax.tree_util.tree_map(lambda p: scale * p, CELLS[name](D, n, key=k1))
+    N = 2 * n if name in ("lstm", "lru") else n
+    h0 = initial_state(name, n, jax.random.normal(k2, (N,)))
+    xs = 3 * jax.random.normal(k3, (T, D))
+    got, want = cell.trajectory(h0, xs), plain_scan(cell, h0, xs)
+    assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(want)
+    for g, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+class ShiftedTrajectoryGRU(GRU):
+    """A GRU whose `trajectory` is deliberately off by one: shows which path gives what."""
+
+    def trajectory(self, h0, xs):
+        return super().trajectory(h0, xs) + 1.0
+
+
+def test_sequential_forward_by_trajectory_derivatives_by_call(getkey):
+    cell = ShiftedTrajectoryGRU(2, 3, key=getkey())
+    h0, xs = jnp.full(3, 0.2), jax.random.normal(getkey(), (6, 2))
+    solver = paratime.Sequential()
+    for s in (solver, paratime.Auto()):  # Auto's choice on a CPU, ImplicitSequential, too
+        states = paratime.unroll(cell, h0, xs, solver=s).states
+        np.testing.assert_allclose(states, plain_scan(cell, h0, xs) + 1.0, rtol=1e-12)
+        # Under `jax.vmap`, `unroll` runs the plain scan (it batches better).
+        batched = jax.vmap(lambda x: paratime.unroll(cell, h0, x, solver=s).states)
+        got = batched(jnp.stack([xs, -xs]))
+        np.testing.assert_allclose(got[1], plain_scan(cell, h0, -xs), rtol=1e-12)
+
+    def loss(cell, xs, run):
+        return jnp.sum(jnp.sin(run(cell, xs)))
+
+    got = eqx.filter_grad(loss)(
+        cell, xs, lambda c, x: paratime.unroll(c, h0, x, solver=solver).states
+    )
+    # Differentiated, values and derivatives come from `__call__` (the shift is not seen).
+    want = eqx.filter_grad(loss)(cell, xs, lambda c, x: plain_scan(c, h0, x))
+    for g, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)

@@ -7,14 +7,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from hypothesis.extra import numpy as hnp
 
 import paratime
+from helpers import linear_recurrences
 from paratime._scan import sequential_linear_recurrence
 
 METHODS = ["associative", "sequential", "auto"]
 solve = jax.jit(paratime.linear_recurrence, static_argnames=("reverse", "chunk_size", "method"))
-unit = st.floats(-1.0, 1.0, allow_nan=False, allow_subnormal=False)
 
 
 def naive(a, b, h0, *, reverse=False):
@@ -37,28 +36,11 @@ def naive(a, b, h0, *, reverse=False):
 @st.composite
 def problems(draw):
     """A random (a, b, h0) of any structure, real or complex, with its options."""
-    structure = draw(st.sampled_from(["diagonal", "dense", "block"]))
-    T = draw(st.integers(1, 9))
-    if structure == "block":
-        K, B = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-        N, a_shape = K * B, (T, K, B, B)
-    else:
-        N = draw(st.integers(1, 4))
-        a_shape = (T, N) if structure == "diagonal" else (T, N, N)
-    is_complex = draw(st.booleans())
-
-    def array(shape):
-        x = draw(hnp.arrays(np.float64, shape, elements=unit))
-        if is_complex:
-            x = x + 1j * draw(hnp.arrays(np.float64, shape, elements=unit))
-        return x
-
-    a = array(a_shape)
-    if structure != "diagonal":
-        a = a / a_shape[-1]  # keep products over time bounded
+    a, b, h0 = draw(linear_recurrences())
+    T = b.shape[0]
     chunk = draw(st.one_of(st.none(), st.integers(1, T + 1)))
     method = draw(st.sampled_from(METHODS))
-    return a, array((T, N)), array((N,)), draw(st.booleans()), chunk, method
+    return a, b, h0, draw(st.booleans()), chunk, method
 
 
 @settings(max_examples=20, deadline=None)

@@ -5,15 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from hypothesis.extra import numpy as hnp
 
 import paratime
-from helpers import tree_allclose
+from helpers import linear_recurrences, tree_allclose
 from paratime._sharding import ShardedDEER, ShardedQuasiDEER, sharded_linear_recurrence
 from paratime._solver._parareal import Parareal
 
 solve = jax.jit(paratime.linear_recurrence, static_argnames=("reverse",))
-unit = st.floats(-1.0, 1.0, allow_nan=False, allow_subnormal=False)
 
 
 @pytest.fixture(scope="module")
@@ -25,31 +23,14 @@ def mesh():
 @st.composite
 def problems(draw):
     """A random (a, b, h0) with T divisible by 4, of any structure, real or complex."""
-    structure = draw(st.sampled_from(["diagonal", "dense", "block"]))
-    T = 4 * draw(st.integers(1, 3))
-    if structure == "block":
-        K, B = draw(st.integers(1, 2)), draw(st.integers(1, 3))
-        N, a_shape = K * B, (T, K, B, B)
-    else:
-        N = draw(st.integers(1, 4))
-        a_shape = (T, N) if structure == "diagonal" else (T, N, N)
-    is_complex = draw(st.booleans())
-
-    def array(shape):
-        x = draw(hnp.arrays(np.float64, shape, elements=unit))
-        if is_complex:
-            x = x + 1j * draw(hnp.arrays(np.float64, shape, elements=unit))
-        return jnp.asarray(x)
-
-    a = array(a_shape)
-    if structure != "diagonal":
-        a = a / a_shape[-1]  # keep products over time bounded
+    lengths = st.integers(1, 3).map(lambda k: 4 * k)
+    a, b, h0 = (jnp.asarray(x) for x in draw(linear_recurrences(lengths, st.integers(1, 2))))
     options = dict(
         reverse=draw(st.booleans()),
         exchange=draw(st.sampled_from(["auto", "all_gather", "ppermute"])),
         method=draw(st.sampled_from(["auto", "associative", "sequential"])),
     )
-    return a, array((T, N)), array((N,)), options
+    return a, b, h0, options
 
 
 @settings(max_examples=12, deadline=None)

@@ -2,26 +2,43 @@
 
 from typing import ClassVar
 
-import jax.lax as lax
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 
 from .._flat import FlatCell
 from .._solution import RESULTS
+from ..cells import AbstractCell
+from ..cells._abstract import scan_cell
 from ._abstract import AbstractSolver, Adjoint
 
 
-def scan_states(cell: FlatCell, h0, xs):
-    """h_1..h_T, shape (T, N), by `lax.scan` of a flat cell.
+def scan_states(cell: FlatCell, h0, xs, *, cell_loop: bool = True):
+    """h_1..h_T, shape (T, N), one step after another, of a flat cell.
 
-    The scan carries the cell's own state PyTree (e.g. the LSTM's (h, c)) and flattens the
-    trajectory once at the end: flattening inside the loop would copy the state every step."""
+    The loop carries the cell's own state PyTree (e.g. the LSTM's (h, c)) and flattens the
+    trajectory once at the end: flattening inside the loop would copy the state every step.
+    With `cell_loop`, an `AbstractCell`'s own `trajectory` (e.g. the LSTM's faster loop) gives
+    the states where they are not differentiated; where they are, or without `cell_loop`, a
+    `lax.scan` of `__call__` gives values and derivatives, as for any other callable."""
     state = cell.state
+    h0 = state.unravel(h0)
+    if cell_loop and isinstance(cell.cell, AbstractCell):
+        return state.ravel_trajectory(_trajectory(cell.cell, h0, xs))
+    return state.ravel_trajectory(scan_cell(cell.cell, h0, xs))
 
-    def step(h, x):
-        h = cell.cell(h, x)
-        return h, h
 
-    return state.ravel_trajectory(lax.scan(step, state.unravel(h0), xs)[1])
+@eqx.filter_custom_jvp
+def _trajectory(cell, h0, xs):
+    return cell.trajectory(h0, xs)
+
+
+@_trajectory.def_jvp
+def _trajectory_jvp(primals, tangents):
+    # Symbolic zeros (None) of arrays that are not differentiated become explicit zeros.
+    zero = lambda p, t: jnp.zeros_like(p) if t is None and eqx.is_inexact_array(p) else t  # noqa: E731
+    tangents = jax.tree_util.tree_map(zero, primals, tangents)
+    return eqx.filter_jvp(scan_cell, primals, tangents)
 
 
 class Sequential(AbstractSolver):
@@ -30,6 +47,12 @@ class Sequential(AbstractSolver):
     Exact, O(T) depth, and O(T·N) memory for the states. Gradients are ordinary
     backpropagation through time. On a CPU this is usually the fastest method.
 
+    **Arguments:**
+
+    - `cell_loop`: evaluate a single sequence with the cell's own `trajectory`, where it has
+        one (the LSTM's is faster on a CPU) and the states are not differentiated. `unroll`
+        turns it off inside `jax.vmap`, where the plain scan batches better.
+
     **Example:**
 
     ```python
@@ -37,9 +60,10 @@ class Sequential(AbstractSolver):
     ```
     """
 
+    cell_loop: bool = eqx.field(default=True, static=True, kw_only=True)
     adjoint: ClassVar[Adjoint] = "autodiff"
 
     def solve(self, cell, h0, xs, guess):
-        states = scan_states(cell, h0, xs)
+        states = scan_states(cell, h0, xs, cell_loop=self.cell_loop)
         zero = jnp.zeros((), states.real.dtype)
         return states, RESULTS.successful, {"num_steps": jnp.array(0), "residual": zero}

@@ -1,4 +1,5 @@
-"""Benchmarks: every solver against the sequential scan, a straightforward DEER and cuDNN.
+"""Benchmarks: every solver against the sequential scan, a straightforward DEER and PyTorch
+(cuDNN on a GPU).
 
 Run `paratime bench --quick` (or `paratime bench` for the full sweep); see docs/benchmarks.md.
 """

@@ -21,6 +21,7 @@ import numpy as np
 import paratime
 from paratime._scan import _apply, _combine, _identity, _solve, _solve_differentiable
 from paratime._solver._kalman import damped_step
+from paratime.cells._abstract import scan_cell
 
 from ._run import environment, results_path
 
@@ -87,13 +88,14 @@ class _JacobiansAgainDEER(paratime.DEER):
         return states, result, {k: v for k, v in stats.items() if k != "jacobians"}
 
 
-class _PlainGRU(eqx.Module):
-    """A GRU seen as a plain callable: paratime must use autodiff (`jacfwd`) Jacobians."""
+class _Plain(eqx.Module):
+    """A shipped cell seen as a plain callable: paratime must use autodiff (`jacfwd`)
+    Jacobians instead of the cell's analytic ones."""
 
-    gru: paratime.cells.GRU
+    cell: eqx.Module
 
     def __call__(self, h, x):
-        return self.gru(h, x)
+        return self.cell(h, x)  # type: ignore[operator]
 
 
 def _time_side_by_side(fns: dict[str, Callable], repeats: int) -> dict[str, list[float]]:
@@ -178,13 +180,35 @@ def _experiments(quick: bool) -> list[Experiment]:
             "Jacobians",
             f"DEER forward, GRU, T={T:.0e}, N={N}",
             {
-                "jacfwd (plain callable)": lambda: deer(_PlainGRU(gru)),
+                "jacfwd (plain callable)": lambda: deer(_Plain(gru)),
                 "analytic (GRU cell)": lambda: deer(gru),
             },
             "analytic",
             {},
         )
     )
+    Tt, Nw = T // 10, 64
+    for name in ("GRU", "LSTM", "Elman"):
+        cell = getattr(paratime.cells, name)(4, Nw, key=k[3])
+        h = (jnp.zeros(Nw),) * 2 if name == "LSTM" else jnp.zeros(Nw)
+        for solver in (paratime.DEER(), paratime.QuasiDEER()):
+            run = eqx.filter_jit(
+                lambda c, solver=solver, h=h: (
+                    paratime.unroll(c, h, xs[:Tt], solver=solver, throw=False).states
+                )
+            )
+            out.append(
+                (
+                    "Jacobians",
+                    f"{type(solver).__name__} forward, {name}, T={Tt:.0e}, N={Nw}",
+                    {
+                        "jacfwd (plain callable)": lambda run=run, c=cell: run(_Plain(c)),
+                        f"analytic ({name} cell)": lambda run=run, c=cell: run(c),
+                    },
+                    "analytic",
+                    {},
+                )
+            )
     naive = eqx.filter_jit(lambda c: paratime.bench.naive_deer(c, h0, xs)[0])
     out.append(
         (
@@ -212,7 +236,6 @@ def _experiments(quick: bool) -> list[Experiment]:
             {},
         )
     )
-    Tt = T // 10
 
     def train(solver):
         return eqx.filter_jit(
@@ -321,6 +344,28 @@ def _experiments(quick: bool) -> list[Experiment]:
             {},
         )
     )
+    xt, kept = xs[:Tt], "LSTM.trajectory for one sequence, the plain scan under vmap"
+    xb = jax.random.normal(k[2], (16, Tt // 10, 4))
+    for n in (N, 64):
+        cell, h = paratime.cells.LSTM(4, n, key=k[3]), (jnp.zeros(n),) * 2
+        plain = eqx.filter_jit(lambda c, x, h=h: scan_cell(c, h, x))
+        fast = eqx.filter_jit(lambda c, x, h=h: type(c).trajectory(c, h, x))
+        for x, what in ((xt, ""), (xb, " batch 16 (vmap),")):
+            run = (
+                (lambda f: f) if x.ndim == 2 else (lambda f: eqx.filter_vmap(f, in_axes=(None, 0)))
+            )
+            out.append(
+                (
+                    "LSTM forward loop",
+                    f"Sequential forward, LSTM,{what} T={x.shape[-2]:.0e}, N={n}",
+                    {
+                        "lax.scan of the cell's step": lambda f=run(plain), c=cell, x=x: f(c, x),
+                        "LSTM.trajectory": lambda f=run(fast), c=cell, x=x: f(c, x),
+                    },
+                    kept,
+                    {},
+                )
+            )
     return out
 
 

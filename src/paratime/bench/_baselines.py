@@ -1,5 +1,7 @@
-"""Baselines measured next to paratime's solvers: `lax.scan`, a straightforward DEER, cuDNN."""
+"""Baselines measured next to paratime's solvers: `lax.scan`, a straightforward DEER, and
+PyTorch's RNNs (cuDNN on a GPU)."""
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,15 +12,12 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, PyTree
 
+from ..cells._abstract import scan_cell
+
 
 def scan_baseline(cell: Callable, h0: PyTree[Array], xs: Array) -> PyTree[Array]:
     """The states h_1..h_T by a plain `lax.scan` of `cell` (no paratime machinery)."""
-
-    def step(h, x):
-        h = cell(h, x)
-        return h, h
-
-    return lax.scan(step, h0, xs)[1]
+    return scan_cell(cell, h0, xs)
 
 
 def naive_deer(
@@ -84,30 +83,50 @@ def naive_deer(
     return jax.vmap(unravel)(s), k
 
 
-def torch_cudnn_available() -> bool:
-    """True when PyTorch is importable and sees a CUDA GPU (so cuDNN RNNs can be timed)."""
+def torch_device(backend: str) -> str | None:
+    """The device on which PyTorch's RNNs are timed next to JAX's `backend`: `"cuda"` (cuDNN)
+    when JAX runs on a GPU and PyTorch sees one, `"cpu"` when both run on the CPU, else `None`
+    (PyTorch missing, or no match)."""
     try:
         import torch
     except ImportError:
-        return False
-    return bool(torch.cuda.is_available())
+        return None
+    if backend == "gpu":
+        return "cuda" if torch.cuda.is_available() else None
+    return "cpu" if backend == "cpu" else None
 
 
 def time_torch_rnn(
-    cell_name: str, N: int, D: int, T: int, batch: int, workload: str, repeats: int
+    cell_name: str,
+    N: int,
+    D: int,
+    T: int,
+    batch: int,
+    workload: str,
+    repeats: int,
+    device: str = "cuda",
 ) -> dict[str, Any]:
-    """Time `torch.nn.GRU`/`nn.LSTM` (cuDNN) on the GPU with the same shapes, float32.
+    """Time `torch.nn.GRU`/`nn.LSTM` with the same shapes, float32: cuDNN on `device="cuda"`,
+    PyTorch's own CPU kernels on `device="cpu"` (with as many threads as this process may use).
 
     `workload` is `"forward"` or `"train"` (loss = mean of squares of the outputs, plus the
     gradient w.r.t. the parameters). Returns times in seconds (median/min/max over `repeats`
-    runs after one warm-up, synchronised with `torch.cuda.synchronize`) and peak memory.
+    runs after one warm-up, synchronised with `torch.cuda.synchronize` on a GPU), the peak
+    memory on a GPU, and the versions.
     """
     import torch
 
+    if workload not in ("forward", "train"):
+        raise ValueError(f"`workload` must be 'forward' or 'train'; got {workload!r}.")
+    if device not in ("cuda", "cpu"):
+        raise ValueError(f"`device` must be 'cuda' or 'cpu'; got {device!r}.")
+    cuda = device == "cuda"
+    if not cuda:
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     cls = {"GRU": torch.nn.GRU, "LSTM": torch.nn.LSTM, "Elman": torch.nn.RNN}[cell_name]
-    dev = torch.device("cuda")
-    rnn = cls(D, N, batch_first=False).to(dev)
-    x = torch.randn(T, batch, D, device=dev)
+    rnn = cls(D, N, batch_first=False).to(device)
+    x = torch.randn(T, batch, D, device=device)
 
     def run():
         if workload == "forward":
@@ -120,21 +139,26 @@ def time_torch_rnn(
         return out
 
     run()
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
+    sync()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     times = []
     for _ in range(repeats):
-        torch.cuda.synchronize()
+        sync()
         start = time.perf_counter()
         run()
-        torch.cuda.synchronize()
+        sync()
         times.append(time.perf_counter() - start)
     times.sort()
-    return {
+    out: dict[str, Any] = {
         "median_s": times[len(times) // 2],
         "min_s": times[0],
         "max_s": times[-1],
         "times_s": times,
-        "peak_bytes": int(torch.cuda.max_memory_allocated()),
         "torch_version": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
     }
+    if cuda:
+        out["peak_bytes"] = int(torch.cuda.max_memory_allocated())
+        out["cudnn_version"] = torch.backends.cudnn.version()
+    return out

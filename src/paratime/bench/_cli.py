@@ -54,7 +54,7 @@ def bench(
     report: bool = typer.Option(False, help="Regenerate docs/benchmarks.md afterwards."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
-    """Benchmark every solver against Sequential, a straightforward DEER and cuDNN."""
+    """Benchmark every solver against Sequential, a straightforward DEER and PyTorch."""
     if ctx.invoked_subcommand is not None:
         return
     from ._grid import CELLS, DEFAULT_SOLVERS, FULL_BATCH, FULL_N, FULL_T, WORKLOADS, grid

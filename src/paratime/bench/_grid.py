@@ -34,12 +34,14 @@ def _register() -> None:
             "lax.scan": (None, False),
             "naive-DEER": (None, True),
             "cuDNN": (None, False),
+            "torch-CPU": (None, False),
         }
     )
 
 
 _register()
-BASELINES = ("lax.scan", "naive-DEER", "cuDNN")
+BASELINES = ("lax.scan", "naive-DEER", "cuDNN", "torch-CPU")
+TORCH_DEVICES = {"cuDNN": "cuda", "torch-CPU": "cpu"}  # PyTorch baselines: where they run
 DEFAULT_SOLVERS = (
     "Sequential",
     "DEER",
@@ -53,6 +55,7 @@ DEFAULT_SOLVERS = (
     "lax.scan",
     "naive-DEER",
     "cuDNN",
+    "torch-CPU",
 )
 
 
@@ -70,10 +73,11 @@ class Group:
         return (self.cell, self.N, self.T, self.batch, self.workload)
 
 
-def solvers_for(group: Group, solvers: Sequence[str], *, gpu: bool) -> list[str]:
-    """The solvers measured on `group`: dense ones only up to N = 64, cuDNN only on a GPU,
-    the straightforward DEER only forward (it has no gradient: `while_loop`), warm starts
-    (from the states of the previous training step) only when training."""
+def solvers_for(group: Group, solvers: Sequence[str], *, torch: str | None) -> list[str]:
+    """The solvers measured on `group`: dense ones only up to N = 64; PyTorch's GRU and LSTM
+    only where PyTorch runs (`torch`: `"cuda"` for cuDNN, `"cpu"` for its CPU kernels, or
+    `None`); the straightforward DEER only forward (it has no gradient: `while_loop`); warm
+    starts (from the states of the previous training step) only when training."""
     out = []
     for name in solvers:
         if name not in SOLVERS:
@@ -81,7 +85,9 @@ def solvers_for(group: Group, solvers: Sequence[str], *, gpu: bool) -> list[str]
         dense = SOLVERS[name][1]
         if dense and group.N > DENSE_MAX_N:
             continue
-        if name == "cuDNN" and (not gpu or group.cell not in ("GRU", "LSTM")):
+        if name in TORCH_DEVICES and (
+            TORCH_DEVICES[name] != torch or group.cell not in ("GRU", "LSTM")
+        ):
             continue
         if name == "naive-DEER" and group.workload != "forward":
             continue

@@ -28,11 +28,16 @@ generated from those records). Only the ones that helped are in the code.
    there; N = 256, T = 1e4: 2.0 → 1.2 s; same iterations, identical results). Batched (under
    `vmap`, batch 16, T = 1e4) it is 5.1 bytes·T·N per sequence on a CPU (item 12), 16.1 in
    lockstep (item 9), and was 28. For dense DEER blocking used more memory and was not kept.
-4. **Analytic Jacobians** (in the cells) against `jacfwd`, and the whole of paratime's DEER
-   against the straightforward DEER baseline: see the table.
+4. **Analytic Jacobians** (in the cells) against `jacfwd` (the same cell wrapped as a plain
+   callable), forward solves at T = 1e4, N = 64 (session 4, low load): DEER 0.43× (GRU), 0.58×
+   (LSTM), 0.37× (Elman); QuasiDEER 0.44×, 0.02× (LSTM: the diagonal of the LSTM's Jacobian
+   comes from its gate formulas, not from a full 2N × 2N `jacfwd`), 0.82×. At N = 16 (GRU, T
+   = 1e5) the gain is small, 0.86×: the Jacobian is cheap next to the linear solve there. The
+   whole of paratime's DEER against the straightforward DEER baseline: 0.41× (GRU, N = 16, T
+   = 1e5, same run).
 5. **Warm starts**: the `+warm` solvers start Newton from the trajectory of a cell whose
    parameters differ by 0.1% (what the previous training step leaves): typically 1–2 Newton
-   iterations instead of 3–10.
+   iterations instead of 3–10; 0.62× the time of a cold DEER solve at GRU N = 16, T = 1e5.
 6. **Auto on a CPU = sequential forward + implicit adjoint** (`ImplicitSequential`): the
    forward pass is the exact `lax.scan`; the gradient is one reverse linear scan with the
    analytic transposed Jacobians instead of backpropagation through the scan. Backpropagation
@@ -56,7 +61,9 @@ generated from those records). Only the ones that helped are in the code.
    ~30% (float32, T = 1e4). Newton solvers and `ImplicitSequential` now default to a purely
    relative test (`adjoint_atol = 0`).
 8. **Mixed precision** (bfloat16 transitions in the linear solve) was measured and dropped:
-   slower on this CPU, and only ~3 significant digits.
+   on this CPU XLA has no fast bfloat16 matrix-vector product, so the dense sequential solve
+   (T = 1e4, N = 16) took 1.0 s against 1.8 ms in float32 (546×), and bfloat16 keeps only
+   ~3 significant digits. On a GPU it remains untried (no GPU was lent).
 9. **Batched Newton loops run in lockstep** (session 3; the path for accelerators, and for
    a CPU before item 12). Under `jax.vmap`, a `lax.while_loop`
    whose stop test differs per sequence runs the body for the whole batch until every
@@ -101,6 +108,30 @@ generated from those records). Only the ones that helped are in the code.
    Diagonal ELK (T = 2e3): 0.225 → 0.092 s; dense ELK 2.60 → 2.53 s. Not for the sequential
    solvers (`Auto`'s choices on a CPU): their batched scan shares each step's overhead across
    the batch, which is what makes them fast there.
+13. **The LSTM's own sequential loop** (session 4). `Sequential` (and so `Auto` on a CPU)
+   evaluates a single sequence with the cell's `trajectory` where one is defined: the LSTM's
+   projects the inputs of all steps with one matrix product before the loop, and takes one
+   `tanh` over the four gates' pre-activations per step (σ(a) = (1 + tanh(a/2))/2). Forward,
+   T = 1e4, one sequence: N = 16 0.44×, N = 64 0.78× the time of the `lax.scan` of the
+   cell's step (two runs; 0.76× and 0.66× in the other, where the alternation with the other
+   variant slowed it: back to back it takes 2.7 ms against 6.3–7.4 ms). Neither change
+   helped alone (projection alone 0.84–0.95×, one `tanh` alone slower), and the same
+   projection made the GRU's loop slower (1.7×), so the GRU has none. Batched under
+   `jax.vmap` the LSTM's loop was no faster (N = 16) or slower (N = 64: 1.21×, and 2× in a
+   separate test), so `unroll` uses the plain scan inside `jax.vmap`. Derivatives
+   never go through it: where the states are differentiated, values and derivatives come
+   from the scan of `__call__` (a `custom_jvp`), since a hand-written LSTM backward loop was
+   2× faster at N = 16 but 2× slower at N = 64 than backpropagation through the scan.
+
+**PyTorch on the same CPU** (session 4; `torch-CPU`: `torch.nn.GRU`/`nn.LSTM` 2.14 with the
+same shapes, one thread like the JAX side, timed in the same rounds). The GRU: PyTorch's CPU
+GRU is slow, so `Auto` is 2.4–12× faster forward at N = 64 and 6.7–91× at N = 16, and 2.7–157×
+in training (T ∈ {1e3, 1e4}, batch 1 and 16). The LSTM, after item 13: one sequence forward,
+`Auto` is 1.3–1.9× faster; in training PyTorch is 1.0–1.9× faster; at batch 16 PyTorch is
+1.5–1.8× faster forward and 1.0–1.45× in training (except N = 16, T = 1e3, where it takes 1.3×
+our time). The batched step is a (16 × n) by (n × 4n) matrix product, and PyTorch's CPU kernels
+for it are probably faster than XLA's (not verified). The figures are in the tables
+(`torch-CPU`), each against `Sequential` of the same run.
 
 **Coverage of the CPU sweep, and how it was timed.** Session 2 (load average 3–5, the sweep
 pinned to one core with `taskset`, other jobs on the other core): every cell at N ∈ {4, 16, 64}
@@ -124,7 +155,8 @@ costs 1.1–1.3× its forward solve for the LSTM at N = 16, T = 1e4 in three run
 (1.6× before item 10). Rows of session 1 (load average ~20) remain in the results file where not
 re-measured.
 
-Not done here: GPU measurements and the cuDNN comparison (no GPU was lent to any session yet,
-and PyTorch is not installed on the CPU machine; the harness runs both when present: the GPU
-targets are still pending), and a Pallas/Triton diagonal-scan kernel (a GPU technique).
+Not done here: GPU measurements and the cuDNN comparison (no GPU was lent to this project in
+any of its four sessions; the harness runs both where a GPU and PyTorch are present: the GPU
+targets are still pending), and a Pallas/Triton diagonal-scan kernel (a GPU technique, kept
+only if a GPU measurement justified it).
 """

@@ -56,23 +56,44 @@ def _fmt_t(s: float | None) -> str:
     return f"{s * 1e3:.3g} ms" if s < 1 else f"{s:.3g} s"
 
 
+def _runs(records: Sequence[dict[str, Any]]) -> dict[tuple, dict[str, dict[str, Any]]]:
+    """(device, point, date) -> {solver: record}: what one run measured side by side."""
+    out: dict[tuple, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for r in records:
+        if "experiment" not in r:
+            out[_point(r) + (r["date"],)][r["solver"]] = r
+    return out
+
+
+def _point(r: dict[str, Any]) -> tuple:
+    return (r["device"], r["cell"], r["N"], r["T"], r["batch"], r["workload"])
+
+
 def _latest(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per (device, point, solver): the most recent measured one."""
+    """One record per (device, point, solver): the most recent measured one. Each carries
+    `sequential_median_s`, Sequential's median from the same run (when it ran), so that
+    speed-ups compare times measured side by side."""
     best: dict[tuple, dict[str, Any]] = {}
     for r in records:
         if "experiment" in r:
             continue
-        k = (r["device"], r["cell"], r["N"], r["T"], r["batch"], r["workload"], r["solver"])
+        k = _point(r) + (r["solver"],)
         old = best.get(k)
         if old is None or (r["status"] == "ok", r["date"]) >= (old["status"] == "ok", old["date"]):
             best[k] = r
-    return list(best.values())
+    runs = _runs(records)
+    out = []
+    for r in best.values():
+        seq = runs[_point(r) + (r["date"],)].get("Sequential")
+        ok = seq is not None and seq["status"] == "ok"
+        out.append(dict(r, sequential_median_s=seq["median_s"] if ok else None))
+    return out
 
 
 def _groups(records):
     out = defaultdict(dict)
     for r in records:
-        out[(r["device"], r["cell"], r["N"], r["T"], r["batch"], r["workload"])][r["solver"]] = r
+        out[_point(r)][r["solver"]] = r
     return out
 
 
@@ -83,11 +104,18 @@ def auto_check(records: Sequence[dict[str, Any]], stat: str = "min_s") -> list[d
     estimator least affected by other jobs on a shared machine) or `"median_s"`.
     """
     rows = []
+    runs = _runs(records)
     for key, by in sorted(_groups(_latest(records)).items()):
         auto = by.get("Auto")
-        ran = [r for n, r in by.items() if n in PARATIME and n != "Auto" and r["status"] == "ok"]
+        if auto is None or auto["status"] != "ok":
+            continue
+        ran = [
+            r
+            for n, r in runs[key + (auto["date"],)].items()  # measured side by side with Auto
+            if n in PARATIME and n != "Auto" and r["status"] == "ok"
+        ]
         ran = [r for r in ran if not r["solver"].endswith("+warm")]  # needs a guess: not Auto's
-        if auto is None or auto["status"] != "ok" or not ran:
+        if not ran:
             continue
         best = min(ran, key=lambda r: r[stat])
         rows.append(
@@ -101,8 +129,6 @@ def auto_check(records: Sequence[dict[str, Any]], stat: str = "min_s") -> list[d
 
 
 def _table(by: dict[str, dict[str, Any]], solvers: Sequence[str]) -> list[str]:
-    seq = by.get("Sequential")
-    t_seq = seq["median_s"] if seq and seq["status"] == "ok" else None
     cells = []
     for n in solvers:
         r = by.get(n)
@@ -113,6 +139,7 @@ def _table(by: dict[str, dict[str, Any]], solvers: Sequence[str]) -> list[str]:
                 f"skip ({r.get('reason', '')[:28]})" if r["status"] == "skipped" else "fail"
             )
         else:
+            t_seq = r.get("sequential_median_s")
             ratio = f" ({t_seq / r['median_s']:.2g}×)" if t_seq and n != "Sequential" else ""
             it = f" k={r['iterations']}" if r.get("iterations") else ""
             cells.append(f"{_fmt_t(r['median_s'])}{ratio}{it}")
@@ -260,7 +287,8 @@ def write_report(
                 "",
                 f"### {cell}, batch {batch}, {wl}",
                 "",
-                "Median time (speed-up over Sequential) and Newton iterations k.",
+                "Median time (speed-up over Sequential, measured in the same run) and Newton "
+                "iterations k.",
                 "",
                 "| N | T | " + " | ".join(solvers) + " |",
                 "|---|---|" + "---|" * len(solvers),
@@ -317,27 +345,39 @@ def write_report(
 
 
 def ablation_section(records: Sequence[dict[str, Any]]) -> list[str]:
-    """The techniques tried, measured side by side (records with an `experiment` field); the
-    latest record of each (experiment, setting, variant)."""
-    latest = {
-        (r["experiment"], r["setting"], r["variant"]): r for r in records if "experiment" in r
-    }
-    rows = list(latest.values())
-    if not rows:
+    """The techniques tried, measured side by side (records with an `experiment` field). Each
+    (device, experiment, setting) shows the variants of its latest run only, so that the times
+    and ratios in a group were measured together."""
+    runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in records:
+        if "experiment" in r:
+            key = (r["device"], r["experiment"], r["setting"])
+            if key in runs and runs[key][0]["date"] != r["date"]:
+                if r["date"] < runs[key][0]["date"]:
+                    continue
+                del runs[key]
+            runs.setdefault(key, []).append(r)
+    if not runs:
         return []
     out = [
         "## Techniques tried (measured side by side, same process, interleaved)",
         "",
-        "| technique | setting | variant | median | vs first variant | memory (B·T·N) | kept |",
-        "|---|---|---|---|---|---|---|",
+        "Each group is one run: its variants were timed in alternation in one process (the run's",
+        "date and the load average during it are given; earlier runs stay in the results file).",
+        "",
+        "| technique | setting | variant | median | vs first variant | memory (B·T·N) | kept "
+        "| run (load) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        mem = r.get("working_bytes_per_TN")
-        out.append(
-            f"| {r['experiment']} | {r['setting']} | {r['variant']} | "
-            f"{_fmt_t(r['median_s'])} | {r['ratio']:.2f}× | {f'{mem:.1f}' if mem else ''} | "
-            f"{r.get('kept', '')} |"
-        )
+    for rs in runs.values():
+        for r in rs:
+            mem = r.get("working_bytes_per_TN")
+            out.append(
+                f"| {r['experiment']} | {r['setting']} | {r['variant']} | "
+                f"{_fmt_t(r['median_s'])} | {r['ratio']:.2f}× | {f'{mem:.1f}' if mem else ''} | "
+                f"{r.get('kept', '')} | {r['device']} {r['date'][:16]} "
+                f"({r.get('load_avg', float('nan')):.1f}) |"
+            )
     return out + [""]
 
 
@@ -345,7 +385,8 @@ INTRO = """\
 Every solver of paratime is timed against the sequential scan (`Sequential`, i.e. `lax.scan`
 through `unroll`), a plain `lax.scan` of the cell, a straightforward DEER written without any of
 paratime's engineering (`vmap(jacfwd)` Jacobians, `lax.associative_scan`, a while loop;
-`paratime.bench.naive_deer`), and, on a GPU with PyTorch, cuDNN `nn.GRU`/`nn.LSTM`.
+`paratime.bench.naive_deer`), and, where PyTorch is installed, `nn.GRU`/`nn.LSTM` with the same
+shapes: cuDNN on a GPU (`cuDNN`), PyTorch's CPU kernels on a CPU (`torch-CPU`).
 Per point: the median, min and max of ≥ 5 timed runs after a warm-up (`block_until_ready`),
 compile time separately, Newton iterations, XLA's compiled memory analysis (temporaries +
 outputs: "working memory"), and the deviation from Sequential (states for `forward`, loss and

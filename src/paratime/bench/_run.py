@@ -17,8 +17,8 @@ import numpy as np
 import paratime
 from paratime.train import Progress
 
-from ._baselines import time_torch_rnn, torch_cudnn_available
-from ._grid import DEFAULT_SOLVERS, INPUT_SIZE, Group, solvers_for
+from ._baselines import time_torch_rnn, torch_device
+from ._grid import DEFAULT_SOLVERS, INPUT_SIZE, TORCH_DEVICES, Group, solvers_for
 from ._measure import build, compile_fn, deviation, make_problem, run_once, warm_guess
 
 MIN_SECONDS = 0.5
@@ -87,9 +87,9 @@ class _Budget:
         self.seen[self._key(group, name)] = (group.T, seconds)
 
 
-def _torch_record(group: Group, repeats: int) -> dict[str, Any]:
+def _torch_record(group: Group, repeats: int, device: str) -> dict[str, Any]:
     return time_torch_rnn(
-        group.cell, group.N, INPUT_SIZE, group.T, group.batch, group.workload, repeats
+        group.cell, group.N, INPUT_SIZE, group.T, group.batch, group.workload, repeats, device
     )
 
 
@@ -128,8 +128,8 @@ def measure_group(
             on_step(name)
             continue
         try:
-            if name == "cuDNN":
-                rec.update(_torch_record(group, repeats))
+            if name in TORCH_DEVICES:
+                rec.update(_torch_record(group, repeats, TORCH_DEVICES[name]))
                 on_step(name)
                 continue
             if name.endswith("+warm") and guess is None:
@@ -222,8 +222,8 @@ def run_bench(
     env = environment()
     path = results_path(out_dir, env)
     path.parent.mkdir(parents=True, exist_ok=True)
-    gpu = env["backend"] == "gpu" and torch_cudnn_available()
-    plan = [(g, solvers_for(g, solvers, gpu=gpu)) for g in groups]
+    torch = torch_device(env["backend"])
+    plan = [(g, solvers_for(g, solvers, torch=torch)) for g in groups]
     total = sum(len(names) for _, names in plan)
     budget = _Budget(max_call_s)
     start = time.perf_counter()

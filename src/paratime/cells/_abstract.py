@@ -1,13 +1,25 @@
 """Base classes for recurrent cells: a callable (h, x) -> h_next plus its Jacobians."""
 
 import abc
+from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
+import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array, Inexact, PyTree
 
 from .._flat import _autodiff_value_and_jacobian, flat_state
+
+
+def scan_cell(cell: Callable, h0: PyTree[Array], xs: Any) -> PyTree[Array]:
+    """The states h_1..h_T of any cell `cell(h, x)`, by a plain `lax.scan`."""
+
+    def step(h, x):
+        h = cell(h, x)
+        return h, h
+
+    return lax.scan(step, h0, xs)[1]
 
 
 class AbstractCell(eqx.Module):
@@ -26,6 +38,20 @@ class AbstractCell(eqx.Module):
     @abc.abstractmethod
     def __call__(self, h: PyTree[Inexact[Array, "..."]], x: Any) -> PyTree[Inexact[Array, "..."]]:
         """One step: the next state from the previous state `h` and the input `x`."""
+
+    def trajectory(
+        self, h0: PyTree[Inexact[Array, "..."]], xs: Any
+    ) -> PyTree[Inexact[Array, "..."]]:
+        """The states h_1..h_T one step after another (a PyTree like `h0` with a leading time
+        axis): a `lax.scan` of `__call__`.
+
+        A cell may override this with a faster loop that computes the same values (e.g. its
+        input projections for all steps at once). `Sequential` and `Auto` use it where the
+        states are not differentiated; where they are, values and derivatives come from a
+        `lax.scan` of `__call__`.
+        """
+
+        return scan_cell(self, h0, xs)
 
     def value_and_jacobian(
         self, h: PyTree[Inexact[Array, "..."]], x: Any

@@ -17,6 +17,7 @@ STYLE = {
     "lax.scan": ("0.5", "."),
     "naive-DEER": ("C8", "x"),
     "cuDNN": ("C9", "D"),
+    "torch-CPU": ("k", "D"),
 }
 
 
@@ -90,8 +91,8 @@ def plot_speedup(
     plt, fig, axes = _panels(Ns)
     for ax, N in zip(axes, Ns):
         for solver in STYLE:
-            pts = sorted(
-                (r["T"], seq[(N, r["T"])] / r["median_s"])
+            pts = sorted(  # against Sequential of the same run where the record says it
+                (r["T"], (r.get("sequential_median_s") or seq[(N, r["T"])]) / r["median_s"])
                 for r in rows
                 if r["solver"] == solver and r["N"] == N and (N, r["T"]) in seq
             )
