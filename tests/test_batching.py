@@ -80,6 +80,11 @@ def test_auto_choice_by_batch_on_cpu():
     assert select(gru, 10**6, 4, backend="cpu", batch=32) == paratime.Sequential()  # > 1 GiB
     # The GPU choice does not depend on the batch.
     assert select(gru, 10**5, 16, backend="gpu", batch=16) == paratime.DEER()
+    # The Elman cell: the adjoint only while its Jacobians stay under 28 MB (measured).
+    elman = paratime.cells.Elman(3, 16, key=jax.random.key(0))
+    assert select(elman, 10**4, 16, backend="cpu") == ImplicitSequential()  # 10 MB
+    assert select(elman, 3 * 10**4, 16, backend="cpu") == paratime.Sequential()  # 31 MB
+    assert select(gru, 3 * 10**4, 16, backend="cpu") == ImplicitSequential()
 
 
 def _doubling(limit, x):

@@ -17,11 +17,15 @@ from ._sequential import Sequential
 # states (GRU N=32: 1.1x slower, N=64: 2x) and batches (LSTM N=4 batch 16: 1.25x slower; GRU
 # N=16 batch 16: even). Auto uses it while batch·N² ≤ DENSE_ADJOINT_MAX_NUMBERS and the
 # T·batch·N² Jacobians fit in DENSE_ADJOINT_MAX_BYTES; otherwise plain `Sequential`.
+# The Elman cell's step is so cheap that backpropagation through it beats the adjoint once its
+# Jacobians leave the caches: adjoint/BPTT 0.59x at 26 MB (N=8, T=1e5), 1.49x at 31 MB (N=16,
+# T=3e4), 1.21x at 58 MB (N=12, T=1e5); so for the Elman cell the limit is ELMAN_ADJOINT_MAX_BYTES.
 # GPU (not yet measured here): the parallel solvers for long sequences, DEER for small N and
 # QuasiDEER (O(T·N) memory) for large N.
 GPU_MIN_T = 2048
 GPU_DENSE_MAX_N = 64
 DENSE_ADJOINT_MAX_NUMBERS = 512
+ELMAN_ADJOINT_MAX_BYTES = 28e6
 DENSE_ADJOINT_MAX_BYTES = 2**30
 
 
@@ -66,7 +70,8 @@ class Auto(AbstractSolver):
     - cells that are linear in their state (`AbstractLinearCell`): `LinearScan` (exact);
     - CPU: the sequential scan (on a few cores it is fastest at every measured point). For
       cells with analytic Jacobians (`AbstractCell`) while batch·N² ≤ 512 (e.g. N ≤ 16 for one
-      sequence, N ≤ 4 for a batch of 32) and the T·batch·N² Jacobians fit in 1 GiB, with
+      sequence, N ≤ 4 for a batch of 32) and the T·batch·N² Jacobians fit in 1 GiB (28 MB
+      for the Elman cell, whose cheap step wins by backpropagation beyond that), with
       gradients by the implicit adjoint (`ImplicitSequential`), which beats backpropagation
       through time there; otherwise `Sequential` (BPTT);
     - GPU/TPU, T < 2048: `Sequential`;
@@ -86,16 +91,15 @@ class Auto(AbstractSolver):
     def select(
         self, cell, T: int, N: int, backend: str | None = None, batch: int = 1
     ) -> AbstractSolver:
-        from ..cells import AbstractCell, AbstractLinearCell
+        from ..cells import AbstractCell, AbstractLinearCell, Elman
 
         if isinstance(cell, AbstractLinearCell):
             return LinearScan()
         backend = jax.default_backend() if backend is None else backend
         if backend == "cpu":
             numbers = batch * N * N  # Jacobian numbers per step
-            small = (
-                numbers <= DENSE_ADJOINT_MAX_NUMBERS and 4 * T * numbers <= DENSE_ADJOINT_MAX_BYTES
-            )
+            limit = ELMAN_ADJOINT_MAX_BYTES if isinstance(cell, Elman) else DENSE_ADJOINT_MAX_BYTES
+            small = numbers <= DENSE_ADJOINT_MAX_NUMBERS and 4 * T * numbers <= limit
             # Cells without analytic Jacobians (autodiff ones) keep BPTT: not measured faster.
             return (
                 ImplicitSequential() if small and isinstance(cell, AbstractCell) else Sequential()

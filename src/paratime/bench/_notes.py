@@ -123,15 +123,25 @@ generated from those records). Only the ones that helped are in the code.
    from the scan of `__call__` (a `custom_jvp`), since a hand-written LSTM backward loop was
    2× faster at N = 16 but 2× slower at N = 64 than backpropagation through the scan.
 
+14. **`Auto`'s adjoint limit for the Elman cell** (session 4). The re-sweep at T = 1e5 found
+   `Auto` 1.5–1.6× slower than `Sequential` for the Elman cell's training step at N = 16: its
+   step is so cheap that backpropagation through it beats the implicit adjoint once the
+   adjoint's Jacobians no longer fit the caches. Adjoint/BPTT time, one sequence: N = 8
+   0.32/0.28/0.59× at T = 1e4/3e4/1e5 (3/8/26 MB of Jacobians), N = 12 0.42/0.63/1.21×
+   (6/17/58 MB), N = 16 0.62/1.49/1.65× (10/31/102 MB), N = 4 0.93–1.03×; the GRU's adjoint
+   wins everywhere (0.15–0.68× up to 102 MB). So for the Elman cell `Auto` uses the adjoint
+   only up to 28 MB of Jacobians; at N = 16, T = 1e5 it now takes 0.94× `Sequential`'s time
+   (the same program).
+
 **PyTorch on the same CPU** (session 4; `torch-CPU`: `torch.nn.GRU`/`nn.LSTM` 2.14 with the
 same shapes, one thread like the JAX side, timed in the same rounds). The GRU: PyTorch's CPU
-GRU is slow, so `Auto` is 2.4–12× faster forward at N = 64 and 6.7–91× at N = 16, and 2.7–157×
-in training (T ∈ {1e3, 1e4}, batch 1 and 16). The LSTM, after item 13: one sequence forward,
-`Auto` is 1.3–1.9× faster; in training PyTorch is 1.0–1.9× faster; at batch 16 PyTorch is
-1.5–1.8× faster forward and 1.0–1.45× in training (except N = 16, T = 1e3, where it takes 1.3×
-our time). The batched step is a (16 × n) by (n × 4n) matrix product, and PyTorch's CPU kernels
-for it are probably faster than XLA's (not verified). The figures are in the tables
-(`torch-CPU`), each against `Sequential` of the same run.
+GRU is slow, so `Auto` is 2.4–12× faster forward at N = 64 and 6.7–91× at N = 16, and 2.7–167×
+in training (T from 1e3 to 1e5, batch 1 and 16; T = 1e5 at N = 16, batch 1 only). The LSTM,
+after item 13: one sequence forward, `Auto` is 1.3–1.9× faster; in training PyTorch is 1.0–2.2×
+faster; at batch 16 PyTorch is 1.5–1.8× faster forward and 1.0–1.45× in training (except N =
+16, T = 1e3, where it takes 1.3× our time). The batched step is a (16 × n) by (n × 4n) matrix
+product, and PyTorch's CPU kernels for it are probably faster than XLA's (not verified). The
+figures are in the tables (`torch-CPU`), each against `Sequential` of the same run.
 
 **Coverage of the CPU sweep, and how it was timed.** Session 2 (load average 3–5, the sweep
 pinned to one core with `taskset`, other jobs on the other core): every cell at N ∈ {4, 16, 64}
@@ -148,12 +158,16 @@ batch 1 (every solver but ELK; DEER's Jacobians alone are 1 GB there); ELK and Q
 1e4, N ∈ {4, 16}, batch 1, every cell, side by side with Sequential, DEER, QuasiDEER and Auto
 (at T = 1e3 they were swept in session 2); after item 12, all solvers at batch 16, T ∈ {1e3,
 1e4}, N ∈ {4, 16}, and T = 1e3, N = 64, every cell (batched DEER at N = 64, T = 1e3: GRU 0.69 →
-0.28 s, LSTM 5.45 → 2.28 s against session 2). ELK is the robust fallback, not a fast path, on a
-CPU: even after item 11 a dense ELK solve costs ~50× a DEER solve at N = 16 (GRU, T = 1e4: 0.95
-s against 20 ms; 7 and 3 iterations), and QuasiELK costs 1.8–2.6× QuasiDEER. The DEER gradient
-costs 1.1–1.3× its forward solve for the LSTM at N = 16, T = 1e4 in three runs this session
-(1.6× before item 10). Rows of session 1 (load average ~20) remain in the results file where not
-re-measured.
+0.28 s, LSTM 5.45 → 2.28 s against session 2). ELK is the robust fallback, not a fast path, on
+a CPU: even after item 11 a dense ELK solve costs ~50× a DEER solve at N = 16 (GRU, T = 1e4:
+0.95 s against 20 ms; 7 and 3 iterations), and QuasiELK costs 1.8–2.6× QuasiDEER. The DEER
+gradient costs 1.1–1.3× its forward solve for the LSTM at N = 16, T = 1e4 in three runs this
+session (1.6× before item 10). Session 4 (load average 0.7–3.2, same pinning), after item 13:
+every solver again at batch 1, T ∈ {1e3, 1e4}, N ∈ {4, 16, 64, 256}, every cell; at T = 1e5, N
+= 16, every cell (batch 1); at batch 16, T = 1e4, N = 64 for the GRU, the LSTM and the Elman
+cell; and the session-1 ablations again. Rows of session 1 (load average ~20) remain in the
+results file where not re-measured; every speed-up is now taken against `Sequential` of the
+same run.
 
 Not done here: GPU measurements and the cuDNN comparison (no GPU was lent to this project in
 any of its four sessions; the harness runs both where a GPU and PyTorch are present: the GPU
