@@ -150,24 +150,24 @@ pinned to one core with `taskset`, other jobs on the other core): every cell at 
 call per solver per round, and identical programs (`Auto` resolving to `Sequential`) then
 differed by up to 2×, depending on the caches the previous solver left; calls under 2 s now run
 back to back in each round and the fastest counts, and identical programs agree within a few
-percent by the fastest run (medians still scatter: 3 of the points have Auto's median over 1.2×
-the best, all where Auto runs the very program it is compared with). Session 3 (load average
-1–2.5, same pinning), after items 9 and 10: all solvers again at GRU N = 16, T = 1e5 (batch 1)
-and at GRU and LSTM N = 16, T = 1e4 (batch 1 and 16); **T = 1e6** for the GRU at N ∈ {4, 16},
-batch 1 (every solver but ELK; DEER's Jacobians alone are 1 GB there); ELK and QuasiELK at T =
-1e4, N ∈ {4, 16}, batch 1, every cell, side by side with Sequential, DEER, QuasiDEER and Auto
-(at T = 1e3 they were swept in session 2); after item 12, all solvers at batch 16, T ∈ {1e3,
-1e4}, N ∈ {4, 16}, and T = 1e3, N = 64, every cell (batched DEER at N = 64, T = 1e3: GRU 0.69 →
-0.28 s, LSTM 5.45 → 2.28 s against session 2). ELK is the robust fallback, not a fast path, on
-a CPU: even after item 11 a dense ELK solve costs ~50× a DEER solve at N = 16 (GRU, T = 1e4:
-0.95 s against 20 ms; 7 and 3 iterations), and QuasiELK costs 1.8–2.6× QuasiDEER. The DEER
-gradient costs 1.1–1.3× its forward solve for the LSTM at N = 16, T = 1e4 in three runs this
-session (1.6× before item 10). Session 4 (load average 0.7–3.2, same pinning), after item 13:
-every solver again at batch 1, T ∈ {1e3, 1e4}, N ∈ {4, 16, 64, 256}, every cell; at T = 1e5, N
-= 16, every cell (batch 1); at batch 16, T = 1e4, N = 64 for the GRU, the LSTM and the Elman
-cell; and the session-1 ablations again. Rows of session 1 (load average ~20) remain in the
-results file where not re-measured; every speed-up is now taken against `Sequential` of the
-same run.
+percent by the fastest run (medians scatter more: after session 3, 3 points had Auto's median
+over 1.2× the best, all where Auto runs the very program it is compared with; after session 4,
+none). Session 3 (load average 1–2.5, same pinning), after items 9 and 10: all solvers again at
+GRU N = 16, T = 1e5 (batch 1) and at GRU and LSTM N = 16, T = 1e4 (batch 1 and 16); **T = 1e6**
+for the GRU at N ∈ {4, 16}, batch 1 (every solver but ELK; DEER's Jacobians alone are 1 GB
+there); ELK and QuasiELK at T = 1e4, N ∈ {4, 16}, batch 1, every cell, side by side with
+Sequential, DEER, QuasiDEER and Auto (at T = 1e3 they were swept in session 2); after item 12,
+all solvers at batch 16, T ∈ {1e3, 1e4}, N ∈ {4, 16}, and T = 1e3, N = 64, every cell (batched
+DEER at N = 64, T = 1e3: GRU 0.69 → 0.28 s, LSTM 5.45 → 2.28 s against session 2). ELK is the
+robust fallback, not a fast path, on a CPU: even after item 11 a dense ELK solve costs ~50× a
+DEER solve at N = 16 (GRU, T = 1e4: 0.95 s against 20 ms; 7 and 3 iterations), and QuasiELK
+costs 1.8–2.6× QuasiDEER. The DEER gradient costs 1.1–1.3× its forward solve for the LSTM at N
+= 16, T = 1e4 in three runs this session (1.6× before item 10). Session 4 (load average
+0.7–3.2, same pinning), after item 13: every solver again at batch 1, T ∈ {1e3, 1e4}, N ∈ {4,
+16, 64, 256}, every cell; at T = 1e5, N = 16, every cell (batch 1); at batch 16, T = 1e4, N =
+64 for the GRU, the LSTM and the Elman cell; and the session-1 ablations again. Rows of session
+1 (load average ~20) remain in the results file where not re-measured; every speed-up is now
+taken against `Sequential` of the same run.
 
 Not done here: GPU measurements and the cuDNN comparison (no GPU was lent to this project in
 any of its four sessions; the harness runs both where a GPU and PyTorch are present: the GPU
