@@ -46,11 +46,10 @@ class AbstractCell(eqx.Module):
         axis): a `lax.scan` of `__call__`.
 
         A cell may override this with a faster loop that computes the same values (e.g. its
-        input projections for all steps at once). `Sequential` and `Auto` use it where the
-        states are not differentiated; where they are, values and derivatives come from a
-        `lax.scan` of `__call__`.
+        input projections for all steps at once). `Sequential` and `Auto` use it for a single
+        sequence whose states are not differentiated; where they are differentiated, or under
+        `jax.vmap`, values and derivatives come from a `lax.scan` of `__call__`.
         """
-
         return scan_cell(self, h0, xs)
 
     def value_and_jacobian(
