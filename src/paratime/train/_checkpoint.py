@@ -2,12 +2,12 @@
 
 import json
 import os
-import tempfile
-from pathlib import Path
 from typing import Any, TypeVar
 
 import equinox as eqx
 import jax
+
+from ._atomic import atomic_open
 
 _T = TypeVar("_T")
 _MAGIC = b"PARATIME-CKPT-1\n"
@@ -43,22 +43,11 @@ def save_checkpoint(path: str | os.PathLike, state: Any, *, step: int, **extra: 
     - `step`: the number of completed steps.
     - `**extra`: JSON-serialisable metadata stored alongside.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     header = json.dumps({"step": int(step), "extra": extra}).encode() + b"\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(_MAGIC)
-            f.write(header)
-            eqx.tree_serialise_leaves(f, _to_raw(state))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        f.write(_MAGIC)
+        f.write(header)
+        eqx.tree_serialise_leaves(f, _to_raw(state))
 
 
 def load_checkpoint(path: str | os.PathLike, like: _T) -> tuple[_T, int, dict[str, Any]]:
