@@ -1,8 +1,7 @@
-"""The benchmark harness, its baselines, report and CLI; the CPU fast paths it measured."""
+"""The benchmark harness (`paratime bench`): its grid, baselines, records and command line."""
 
 import json
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import pytest
@@ -10,11 +9,13 @@ from typer.testing import CliRunner
 
 import paratime
 from helpers import tree_max_abs_diff
-from paratime._scan import sequential_linear_recurrence
-from paratime._solver._auto import ImplicitSequential
-from paratime.bench import Group, grid, load_results, naive_deer, run_bench, write_report
+from paratime.bench import Group, grid, naive_deer, run_bench
 from paratime.bench._cli import app
 from paratime.bench._grid import solvers_for
+
+
+def load_results(paths):
+    return [json.loads(line) for p in paths for line in p.read_text().splitlines() if line]
 
 
 def test_naive_deer_matches_scan(getkey):
@@ -114,17 +115,6 @@ def test_budget_skips_and_records_reason(tmp_path):
     assert "predicted" in recs[1]["reason"]
 
 
-def test_report_and_figures(results, tmp_path):
-    _, records = results
-    md = write_report(
-        records, tmp_path / "docs" / "benchmarks.md", figures=tmp_path / "docs" / "figures"
-    )
-    text = md.read_text()
-    assert "| N | T | Sequential | DEER |" in text and "Load caveat" in text
-    figs = list((tmp_path / "docs" / "figures").glob("bench_*.png"))
-    assert len(figs) >= 3 and all(f.stat().st_size > 1000 for f in figs)
-
-
 def test_cli_runs_and_summarises(tmp_path):
     args = [
         "--cell",
@@ -154,64 +144,6 @@ def test_cli_runs_and_summarises(tmp_path):
     assert [json.loads(x)["solver"] for x in lines] == ["Sequential", "DEER"]
 
 
-@pytest.mark.parametrize("kind", ["dense", "diagonal"])
-def test_implicit_sequential_gradient_is_bptt(kind, getkey):
-    cell = paratime.cells.GRU(3, 6, key=getkey())
-    h0, xs = jnp.zeros(6), jax.random.normal(getkey(), (100, 3))
-
-    def loss(cell, solver):
-        return jnp.mean(paratime.unroll(cell, h0, xs, solver=solver).states ** 2) * 1e-3
-
-    ref = eqx.filter_grad(loss)(cell, paratime.Sequential())
-    got = eqx.filter_grad(loss)(cell, ImplicitSequential(kind))
-    scale = max(float(jnp.max(jnp.abs(x))) for x in jax.tree_util.tree_leaves(ref))
-    assert tree_max_abs_diff(got, ref) <= 1e-9 * scale  # relative, even for a tiny loss
-
-
-def test_auto_on_cpu_uses_the_implicit_adjoint(getkey):
-    gru = paratime.cells.GRU(3, 16, key=getkey())
-    assert paratime.Auto().select(gru, 1000, 16) == ImplicitSequential("dense")
-    assert paratime.Auto().select(gru, 1000, 64) == paratime.Sequential()  # measured crossover
-    assert paratime.Auto().select(gru, 10**7, 16) == paratime.Sequential()  # T·N² too large
-    assert paratime.Auto().select(lambda h, x: h, 1000, 16) == paratime.Sequential()
-
-
-@pytest.mark.parametrize(
-    "structure,method",
-    [(s, m) for s in ("diagonal", "dense", "block") for m in ("associative", "sequential")],
-)
-def test_linear_recurrence_derivatives(structure, method, getkey):
-    """Implicit (custom_linear_solve) derivatives equal autodiff through a plain scan."""
-    reverse = structure != "dense"
-    T, N = 9, 4
-    shape = {"diagonal": (T, N), "dense": (T, N, N), "block": (T, 2, 2, 2)}[structure]
-    cplx = lambda s: jax.random.normal(getkey(), s) + 1j * jax.random.normal(getkey(), s)  # noqa: E731
-    a, b, h0, w = 0.5 * cplx(shape), cplx((T, N)), cplx((N,)), cplx((T, N))
-    run = lambda f: lambda a, b, h0: f(a, b, h0, reverse=reverse)  # noqa: E731
-    ours = run(lambda *x, **k: paratime.linear_recurrence(*x, **k, method=method))
-    ref = run(sequential_linear_recurrence)
-    loss = lambda f: lambda *x: jnp.sum(jnp.abs(w * f(*x)) ** 2)  # noqa: E731
-    g1 = jax.grad(loss(ours), argnums=(0, 1, 2))(a, b, h0)
-    g2 = jax.grad(loss(ref), argnums=(0, 1, 2))(a, b, h0)
-    assert tree_max_abs_diff(g1, g2) < 1e-10
-    tangents = (cplx(shape), cplx((T, N)), cplx((N,)))
-    t1 = jax.jvp(ours, (a, b, h0), tangents)[1]
-    t2 = jax.jvp(ref, (a, b, h0), tangents)[1]
-    assert tree_max_abs_diff(t1, t2) < 1e-10
-
-
-def test_ablation_runs_only_the_named_experiments(tmp_path):
-    from paratime.bench._ablation import run_ablation
-
-    with pytest.raises(ValueError, match="unknown experiments"):
-        run_ablation(tmp_path, quick=True, only=["no such technique"])
-    path = run_ablation(tmp_path, quick=True, repeats=2, only=["mixed precision"])
-    records = [json.loads(line) for line in path.read_text().splitlines()]
-    assert {r["experiment"] for r in records} == {"mixed precision"}
-    assert {r["variant"] for r in records} == {"float32", "bfloat16"}
-    assert all(len(r["times_s"]) == 2 and r["min_s"] <= r["median_s"] for r in records)
-
-
 @pytest.mark.parametrize("workload", ["forward", "train"])
 def test_torch_baseline_on_cpu(workload):
     pytest.importorskip("torch")
@@ -225,36 +157,3 @@ def test_torch_baseline_on_cpu(workload):
         time_torch_rnn("GRU", 8, 4, 50, 2, "predict", 3, device="cpu")
 
 
-def test_report_compares_times_of_one_run():
-    from paratime.bench._report import _latest, ablation_section, auto_check
-
-    def rec(solver, median, date, **kw):
-        return dict(
-            device="cpu", cell="GRU", N=4, T=10, batch=1, workload="forward", solver=solver,
-            status="ok", median_s=median, min_s=median, date=date, **kw,
-        )  # fmt: skip
-
-    records = [
-        rec("Sequential", 1.0, "d1"),
-        rec("DEER", 4.0, "d1"),
-        rec("Auto", 1.0, "d1"),
-        rec("Sequential", 2.0, "d2"),  # a later, slower run of two solvers only
-        rec("Auto", 2.0, "d2"),
-    ]
-    latest = {r["solver"]: r for r in _latest(records)}
-    assert latest["DEER"]["sequential_median_s"] == 1.0  # its own run's Sequential, not d2's
-    assert latest["Auto"]["sequential_median_s"] == 2.0
-    # Auto (d2) is compared with Sequential of d2 (1.0×), not with d1's faster Sequential.
-    assert [r["ratio"] for r in auto_check(records, "median_s")] == [1.0]
-
-    def ablation(variant, median, date):
-        return dict(
-            device="cpu", experiment="e", setting="s", variant=variant, median_s=median,
-            ratio=1.0, date=date, load_avg=0.5,
-        )  # fmt: skip
-
-    rows = ablation_section([ablation("a", 1.0, "d1"), ablation("b", 9.0, "d1")] + [
-        ablation("a", 2.0, "d2")
-    ])  # fmt: skip
-    table = [line for line in rows if line.startswith("| e |")]
-    assert len(table) == 1 and "| a |" in table[0] and "d2" in table[0]  # the latest run only

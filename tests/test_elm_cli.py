@@ -5,8 +5,7 @@ import json
 import numpy as np
 from typer.testing import CliRunner
 
-from paratime.elm._bench import markdown_table
-from paratime.elm._cli import _write_table, app
+from paratime.elm._cli import app
 
 runner = CliRunner()
 
@@ -44,19 +43,3 @@ def test_fit_reports_bad_input(tmp_path):
     assert result.exit_code != 0 and "unknown dataset" in result.output
     result = runner.invoke(app, ["fit", "--data", str(good), "--arch", "rnn", "--out", str(out)])
     assert result.exit_code != 0 and "`arch`" in result.output
-
-
-def test_table_is_written_between_markers(tmp_path):
-    side = {"train_seconds": 2.0, "rmse": 0.5, "nrmse_multistep": 0.9}
-    row = {"dataset": "d", "arch": "gru", "parallel_solver": "QuasiDEER",
-           "elm": {"train_seconds": 0.1, "rmse": 0.4, "nrmse_multistep": 0.8},
-           "bptt_sequential": side, "bptt_parallel": {"error": "boom"},
-           "ratio_bptt_sequential": 20.0, "cpu_ratio_bptt_sequential": 15.0,
-           "ratio_bptt_parallel": None}  # fmt: skip
-    table = markdown_table([row])
-    assert "| d | gru | 0.1 | 2 | — (QuasiDEER) | 20.0× (15.0×) | — | 0.4 | 0.5 | — |" in table
-    doc = tmp_path / "elm.md"
-    doc.write_text("# ELM\n\n<!-- elm-bench:start -->\nold\n<!-- elm-bench:end -->\n\nafter\n")
-    _write_table(doc, table)
-    text = doc.read_text()
-    assert "old" not in text and table in text and text.endswith("after\n")

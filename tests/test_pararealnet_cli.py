@@ -1,4 +1,4 @@
-"""`paratime pararealnet ...` command line: train (with baseline) and plot, on tiny problems."""
+"""`paratime pararealnet train` (with baseline) on a tiny problem, and its errors."""
 
 import json
 
@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from paratime.pararealnet._cli import app
 
 
-def test_train_writes_metrics_and_plot(tmp_path):
+def test_train_writes_metrics(tmp_path):
     runner = CliRunner()
     out = tmp_path / "run"
     args = ["train", "--data", "synthetic", "--depth", "4", "--parallel", "2", "--steps", "4"]
@@ -23,10 +23,11 @@ def test_train_writes_metrics_and_plot(tmp_path):
     assert (out / "pararealnet" / "checkpoint.eqx").exists()
     assert len((out / "baseline" / "metrics.jsonl").read_text().splitlines()) == 4
 
-    png = tmp_path / "plot.png"
-    result = runner.invoke(app, ["plot", str(out / "metrics.json"), "--out", str(png)])
-    assert result.exit_code == 0, result.output
-    assert png.stat().st_size > 1000
+    # --resume on a run directory that does not exist is an error, not a fresh start
+    args[args.index("--steps") + 1] = "1"
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "none"), "--resume"])
+    assert result.exit_code == 2 and "--resume" in result.output
+    assert not (tmp_path / "none").exists()
 
 
 def test_train_rejects_bad_parallel(tmp_path):

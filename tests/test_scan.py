@@ -176,3 +176,30 @@ def test_jit_and_vmap(getkey):
     got = jax.jit(jax.vmap(solve))(a, b, h0)
     for i in range(B):
         np.testing.assert_allclose(got[i], naive(a[i], b[i], h0[i]), rtol=1e-12, atol=1e-12)
+
+
+# Moved from test_bench.py.
+@pytest.mark.parametrize(
+    "structure,method",
+    [(s, m) for s in ("diagonal", "dense", "block") for m in ("associative", "sequential")],
+)
+def test_linear_recurrence_derivatives(structure, method, getkey):
+    """Implicit (custom_linear_solve) derivatives equal autodiff through a plain scan."""
+    from helpers import tree_max_abs_diff
+
+    reverse = structure != "dense"
+    T, N = 9, 4
+    shape = {"diagonal": (T, N), "dense": (T, N, N), "block": (T, 2, 2, 2)}[structure]
+    cplx = lambda s: jax.random.normal(getkey(), s) + 1j * jax.random.normal(getkey(), s)  # noqa: E731
+    a, b, h0, w = 0.5 * cplx(shape), cplx((T, N)), cplx((N,)), cplx((T, N))
+    run = lambda f: lambda a, b, h0: f(a, b, h0, reverse=reverse)  # noqa: E731
+    ours = run(lambda *x, **k: paratime.linear_recurrence(*x, **k, method=method))
+    ref = run(sequential_linear_recurrence)
+    loss = lambda f: lambda *x: jnp.sum(jnp.abs(w * f(*x)) ** 2)  # noqa: E731
+    g1 = jax.grad(loss(ours), argnums=(0, 1, 2))(a, b, h0)
+    g2 = jax.grad(loss(ref), argnums=(0, 1, 2))(a, b, h0)
+    assert tree_max_abs_diff(g1, g2) < 1e-10
+    tangents = (cplx(shape), cplx((T, N)), cplx((N,)))
+    t1 = jax.jvp(ours, (a, b, h0), tangents)[1]
+    t2 = jax.jvp(ref, (a, b, h0), tangents)[1]
+    assert tree_max_abs_diff(t1, t2) < 1e-10

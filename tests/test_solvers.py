@@ -227,3 +227,26 @@ def test_quasideer_working_memory_on_cpu():
     mem = run.lower(cell, h0, xs).compile().memory_analysis()
     working = mem.output_size_in_bytes + mem.temp_size_in_bytes
     assert working <= 16 * T * N
+
+
+# Moved from test_bench.py: the CPU fast paths the benchmarks measured.
+@pytest.mark.parametrize("kind", ["dense", "diagonal"])
+def test_implicit_sequential_gradient_is_bptt(kind, getkey):
+    cell = paratime.cells.GRU(3, 6, key=getkey())
+    h0, xs = jnp.zeros(6), jax.random.normal(getkey(), (100, 3))
+
+    def loss(cell, solver):
+        return jnp.mean(paratime.unroll(cell, h0, xs, solver=solver).states ** 2) * 1e-3
+
+    ref = eqx.filter_grad(loss)(cell, paratime.Sequential())
+    got = eqx.filter_grad(loss)(cell, ImplicitSequential(kind))
+    scale = max(float(jnp.max(jnp.abs(x))) for x in jax.tree_util.tree_leaves(ref))
+    assert tree_max_abs_diff(got, ref) <= 1e-9 * scale  # relative, even for a tiny loss
+
+
+def test_auto_on_cpu_uses_the_implicit_adjoint(getkey):
+    gru = paratime.cells.GRU(3, 16, key=getkey())
+    assert paratime.Auto().select(gru, 1000, 16) == ImplicitSequential("dense")
+    assert paratime.Auto().select(gru, 1000, 64) == paratime.Sequential()  # measured crossover
+    assert paratime.Auto().select(gru, 10**7, 16) == paratime.Sequential()  # T·N² too large
+    assert paratime.Auto().select(lambda h, x: h, 1000, 16) == paratime.Sequential()

@@ -1,9 +1,12 @@
 """paratime: train and evaluate recurrent neural networks in parallel over time, on JAX."""
 
+import importlib
 import importlib.metadata
 
 from . import cells as cells, train as train
+from ._extras import MissingExtraError as MissingExtraError
 from ._failure import NewtonError as NewtonError
+from ._names import SolverName as SolverName, make_solver as make_solver
 from ._scan import linear_recurrence as linear_recurrence
 from ._sharding import (
     ShardedDEER as ShardedDEER,
@@ -28,3 +31,22 @@ try:
     __version__ = importlib.metadata.version("paratime")
 except importlib.metadata.PackageNotFoundError:  # pragma: no cover - source checkout
     __version__ = "0.0.0"
+
+
+# Applications and tools load on first use (`paratime.dsr`), so that `import paratime` stays
+# light and needs none of the optional extras.
+_LAZY_SUBMODULES = ("bench", "cli", "data", "decomp", "dsr", "elm", "lm", "nn", "pararealnet")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

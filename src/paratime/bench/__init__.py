@@ -1,10 +1,13 @@
-"""Benchmarks: every solver against the sequential scan, a straightforward DEER and PyTorch
-(cuDNN on a GPU).
+"""The benchmark harness: time every solver on your cell sizes, side by side with the
+baselines (`lax.scan`, a straightforward DEER, PyTorch where it is installed), one JSON line
+per measurement.
 
-Run `paratime bench --quick` (or `paratime bench` for the full sweep); see docs/benchmarks.md.
+Run `paratime bench --quick` (or choose `--cell/--T/--N/--batch/--solver`); the scripts that
+regenerate docs/benchmarks.md from the results live in `benchmarks/` beside the package.
 """
 
 from ._baselines import naive_deer as naive_deer, scan_baseline as scan_baseline
+from ._environment import environment as environment
 from ._grid import (
     DEFAULT_SOLVERS as DEFAULT_SOLVERS,
     SOLVERS as SOLVERS,
@@ -12,5 +15,5 @@ from ._grid import (
     grid as grid,
     quick_grid as quick_grid,
 )
-from ._report import load_results as load_results, write_report as write_report
-from ._run import environment as environment, run_bench as run_bench
+from ._measure import time_call as time_call
+from ._run import results_path as results_path, run_bench as run_bench

@@ -1,19 +1,25 @@
-"""`paratime bench`: run the benchmark sweep, print a summary, regenerate docs/benchmarks.md."""
+"""`paratime bench`: time the solvers on your cells and sizes, print a summary, write JSON lines."""
 
+import json
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-app = typer.Typer(no_args_is_help=False, add_completion=False)
+from ..cli._common import bad, new_app, positive
+
+app = new_app(no_args_is_help=False)
 
 QUICK_SOLVERS = ("Sequential", "DEER", "QuasiDEER", "Auto", "naive-DEER", "DEER+warm")
 
 
-def _summary(path: Path) -> None:
-    from ._report import _fmt_t, load_results
+def _fmt_t(s: float) -> str:
+    return f"{s * 1e3:.3g} ms" if s < 1 else f"{s:.3g} s"
 
-    records = [r for r in load_results([path]) if "experiment" not in r]
+
+def _summary(path: Path) -> None:
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     seq = {
         (r["cell"], r["N"], r["T"], r["batch"], r["workload"]): r["median_s"]
         for r in records
@@ -34,32 +40,79 @@ def _summary(path: Path) -> None:
     typer.echo(f"\nresults: {path}")
 
 
+def _labels(names: list[str]) -> list[str]:
+    """Benchmark labels (`DEER`, `QuasiDEER+warm`, `lax.scan`, ...) from the labels themselves
+    or the command-line solver names (`quasi-deer`); errors name `--solver`."""
+    from ._grid import LABELS, SOLVERS
+
+    out = []
+    for name in names:
+        if name in SOLVERS:
+            out.append(name)
+        elif name in LABELS:
+            out.append(LABELS[name])
+        else:
+            allowed = ", ".join([*LABELS, *SOLVERS])
+            raise bad("--solver", f"unknown solver {name!r}; expected one of {allowed}.")
+    return out
+
+
+def _check(flag_name: str, values: list | None, allowed: tuple) -> None:
+    bad_values = [v for v in values or () if v not in allowed]
+    if bad_values:
+        raise bad(flag_name, f"must be among {', '.join(map(str, allowed))}; got {bad_values}.")
+
+
+def _positive(flag_name: str, values: list[int] | None) -> None:
+    if any(v < 1 for v in values or ()):
+        raise bad(flag_name, f"must be positive integers; got {values}.")
+
+
 @app.callback(invoke_without_command=True)
 def bench(
     ctx: typer.Context,
-    quick: bool = typer.Option(False, "--quick", help="A small subset (< 2 min on a CPU)."),
-    cell: list[str] = typer.Option(None, "--cell", help="GRU, LSTM, Elman (repeatable)."),
-    T: list[int] = typer.Option(None, "--T", help="Sequence lengths (repeatable)."),
-    N: list[int] = typer.Option(None, "--N", help="State sizes (repeatable)."),
-    batch: list[int] = typer.Option(None, "--batch", help="Batch sizes (repeatable)."),
-    workload: list[str] = typer.Option(None, "--workload", help="forward, train."),
-    solver: list[str] = typer.Option(None, "--solver", help="Solvers/baselines (repeatable)."),
-    repeats: int = typer.Option(5, help="Timed runs per point after the warm-up."),
-    out_dir: Path = typer.Option(
-        None, help="Results directory (default benchmarks/results; a temporary one with --quick)."
-    ),
-    max_call_seconds: float = typer.Option(5.0, help="Skip calls predicted to take longer."),
-    max_gb: float = typer.Option(4.0, help="Skip points whose compiled peak memory is larger."),
-    time_budget: float = typer.Option(None, help="Stop starting new points after this (s)."),
-    report: bool = typer.Option(False, help="Regenerate docs/benchmarks.md afterwards."),
-    progress: bool = typer.Option(True, help="Show a progress bar."),
+    quick: Annotated[bool, typer.Option(help="A small subset (< 2 min on a CPU).")] = False,
+    cell: Annotated[list[str] | None, typer.Option(help="GRU, LSTM, Elman (repeatable).")] = None,
+    T: Annotated[
+        list[int] | None, typer.Option("--T", help="Sequence lengths (repeatable).")
+    ] = None,
+    N: Annotated[list[int] | None, typer.Option("--N", help="State sizes (repeatable).")] = None,
+    batch: Annotated[list[int] | None, typer.Option(help="Batch sizes (repeatable).")] = None,
+    workload: Annotated[list[str] | None, typer.Option(help="forward, train.")] = None,
+    solver: Annotated[
+        list[str] | None,
+        typer.Option(help="Solvers (e.g. deer, quasi-deer) and baselines (repeatable)."),
+    ] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="Timed runs per point.")] = 5,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Results directory (default benchmarks/results; temporary with --quick)."
+        ),
+    ] = None,
+    max_call_seconds: Annotated[
+        float, typer.Option(callback=positive, help="Skip calls predicted to take longer.")
+    ] = 5.0,
+    max_gb: Annotated[
+        float, typer.Option(callback=positive, help="Skip points needing more memory.")
+    ] = 4.0,
+    time_budget: Annotated[
+        float | None, typer.Option(min=0.0, help="Stop starting new points after this (s).")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Benchmark every solver against Sequential, a straightforward DEER and PyTorch."""
+    """Time every solver against Sequential, a straightforward DEER and PyTorch; JSON lines."""
     if ctx.invoked_subcommand is not None:
         return
     from ._grid import CELLS, DEFAULT_SOLVERS, FULL_BATCH, FULL_N, FULL_T, WORKLOADS, grid
     from ._run import run_bench
 
+    _check("--cell", cell, CELLS)
+    _check("--workload", workload, WORKLOADS)
+    _positive("--T", T)
+    _positive("--N", N)
+    _positive("--batch", batch)
+    chosen = _labels(solver) if solver else None
     if quick:
         Ts, Ns, batches, cells = [10_000], [16], [1], ["GRU"]
         solvers, workloads = list(QUICK_SOLVERS), list(WORKLOADS)
@@ -82,7 +135,7 @@ def bench(
         )
     path = run_bench(
         groups,
-        solvers=solver or solvers,
+        solvers=chosen or solvers,
         out_dir=out_dir,
         repeats=repeats,
         max_call_s=max_call_seconds,
@@ -91,34 +144,3 @@ def bench(
         progress=progress,
     )
     _summary(path)
-    if report:
-        _write_docs([Path("benchmarks/results")], Path("docs/benchmarks.md"))
-
-
-def _write_docs(results: list[Path], docs: Path) -> None:
-    from ._notes import NOTES
-    from ._report import load_results, write_report
-
-    path = write_report(load_results(results), docs, figures=docs.parent / "figures", notes=NOTES)
-    typer.echo(f"wrote {path}")
-
-
-@app.command("report")
-def report_cmd(
-    results: list[Path] = typer.Argument(None, help="Results files or directories."),
-    docs: Path = typer.Option(Path("docs/benchmarks.md"), help="The markdown file to write."),
-) -> None:
-    """Regenerate docs/benchmarks.md and docs/figures/bench_*.png from the results files."""
-    _write_docs(results or [Path("benchmarks/results")], docs)
-
-
-@app.command("ablation")
-def ablation_cmd(
-    out_dir: Path = typer.Option(Path("benchmarks/results"), help="Results directory."),
-    repeats: int = typer.Option(7, help="Timed runs per variant."),
-    only: list[str] = typer.Option([], help="Only the experiments of these names (repeatable)."),
-) -> None:
-    """Measure each optimisation technique against its alternative (side by side)."""
-    from ._ablation import run_ablation
-
-    typer.echo(f"results: {run_ablation(out_dir, repeats=repeats, only=only or None)}")

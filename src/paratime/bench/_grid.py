@@ -40,6 +40,15 @@ def _register() -> None:
 
 
 _register()
+# Command-line solver names (`paratime.SolverName`) -> the labels of the results files.
+LABELS = {
+    "sequential": "Sequential",
+    "deer": "DEER",
+    "quasi-deer": "QuasiDEER",
+    "elk": "ELK",
+    "quasi-elk": "QuasiELK",
+    "auto": "Auto",
+}
 BASELINES = ("lax.scan", "naive-DEER", "cuDNN", "torch-CPU")
 TORCH_DEVICES = {"cuDNN": "cuda", "torch-CPU": "cpu"}  # PyTorch baselines: where they run
 DEFAULT_SOLVERS = (

@@ -111,8 +111,19 @@ def compile_fn(fn: Callable, args: tuple) -> tuple[Callable, dict[str, Any]]:
     return (lambda: compiled(dynamic)), info
 
 
-def run_once(call: Callable) -> tuple[float, Any]:
-    """One timed call, synchronised with `block_until_ready`."""
+def time_call(call: Callable[[], Any]) -> tuple[float, Any]:
+    """Time one call of `call()` in seconds, waiting for its result (`block_until_ready`).
+
+    The one timing helper of the package: the harness and `paratime demo` use it.
+
+    **Arguments:**
+
+    - `call`: a function of no arguments (compile it first to leave compilation out).
+
+    **Returns:**
+
+    `(seconds, output)`.
+    """
     start = time.perf_counter()
     out = jax.block_until_ready(call())
     return time.perf_counter() - start, out

@@ -1,60 +1,27 @@
 """The sweep: every solver of a grid point compiled, then timed side by side (interleaved)."""
 
-import datetime
 import json
 import os
-import platform
-import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-import paratime
 from paratime.train import Progress
 
 from ._baselines import time_torch_rnn, torch_device
+from ._environment import environment
 from ._grid import DEFAULT_SOLVERS, INPUT_SIZE, TORCH_DEVICES, Group, solvers_for
-from ._measure import build, compile_fn, deviation, make_problem, run_once, warm_guess
+from ._measure import build, compile_fn, deviation, make_problem, time_call, warm_guess
 
 MIN_SECONDS = 0.5
 MAX_ROUNDS = 30
 WARM_CALL_S = 2.0  # calls shorter than this run back to back, the fastest counted per round
 ROUND_S = 0.02
 MAX_CALLS = 10
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:  # pragma: no cover
-        pass
-    return platform.processor() or platform.machine()
-
-
-def environment() -> dict[str, Any]:
-    """Device, versions, date and host information recorded with every result."""
-    dev = jax.devices()[0]
-    backend = jax.default_backend()
-    name = cpu_model() if backend == "cpu" else dev.device_kind
-    return {
-        "device": f"{backend}-{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}",
-        "device_kind": dev.device_kind,
-        "backend": backend,
-        "jax_version": jax.__version__,
-        "paratime_version": paratime.__version__,
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "xla_flags": os.environ.get("XLA_FLAGS", ""),
-    }
 
 
 def results_path(out_dir: str | Path, env: dict[str, Any]) -> Path:
@@ -141,7 +108,7 @@ def measure_group(
                 rec.update(status="skipped", reason=f"needs {info['peak_bytes'] / 1e9:.1f} GB")
                 on_step(name)
                 continue
-            first, out = run_once(call)
+            first, out = time_call(call)
             rec["first_run_s"] = first
             rec["iterations"] = int(np.max(np.asarray(out[1])))
             if name == "Sequential":
@@ -171,7 +138,7 @@ def measure_group(
         for name, call in calls.items():
             first = records[name]["first_run_s"]
             k = 1 if first >= WARM_CALL_S else min(MAX_CALLS, max(2, int(ROUND_S / first)))
-            records[name]["times_s"].append(min(run_once(call)[0] for _ in range(k)))
+            records[name]["times_s"].append(min(time_call(call)[0] for _ in range(k)))
     del ref
     out = []
     for name, rec in records.items():

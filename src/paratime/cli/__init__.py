@@ -1,30 +1,59 @@
-"""The `paratime` command line: demo, bench, dsr, elm, decomp, pararealnet."""
+"""The `paratime` command line: demo, bench, dsr, elm, pararealnet.
+
+Every command reports bad input as one line, `Error: ...` naming the flag, with exit code 2
+(see `paratime.cli._common`).
+"""
 
 import importlib
+import sys
 
-import typer
+from .._extras import MissingExtraError, require
 
-from ._demo import demo
-
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    help="Train and evaluate recurrent networks in parallel over time.",
-)
-app.command()(demo)
+try:
+    require("typer", "The paratime command line")
+    require("rich", "The paratime command line")
+except MissingExtraError as _missing:
+    _MISSING: MissingExtraError | None = _missing
+else:
+    _MISSING = None
 
 # Each application owns its sub-command group, as a `typer.Typer` named `app`.
 _GROUPS = {
-    "bench": ("paratime.bench._cli", "Benchmark every solver against the sequential scan."),
+    "bench": ("paratime.bench._cli", "Time the solvers on your cells and sizes."),
     "dsr": ("paratime.dsr._cli", "Dynamical-systems reconstruction with GTF (PLRNN family)."),
     "elm": ("paratime.elm._cli", "Non-iterative ELM training of six RNN architectures."),
-    "decomp": ("paratime.decomp._cli", "Decomposition in time: windows, shooting, parareal."),
     "pararealnet": ("paratime.pararealnet._cli", "Parareal neural networks (layers as time)."),
 }
-for _name, (_module, _help) in _GROUPS.items():
-    app.add_typer(importlib.import_module(_module).app, name=_name, help=_help)
+
+_APP = None
+
+
+def _build():
+    """The `paratime` typer app, built on first use (the groups import their applications)."""
+    global _APP
+    if _APP is None:
+        if _MISSING is not None:
+            raise _MISSING
+        from ._common import new_app
+        from ._demo import demo
+
+        app = new_app(help="Train and evaluate recurrent networks in parallel over time.")
+        app.command()(demo)
+        for name, (module, help) in _GROUPS.items():
+            app.add_typer(importlib.import_module(module).app, name=name, help=help)
+        _APP = app
+    return _APP
+
+
+def __getattr__(name: str):
+    if name == "app":
+        return _build()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Entry point of the `paratime` script."""
-    app()
+    if _MISSING is not None:
+        print(f"Error: {_MISSING}", file=sys.stderr)
+        sys.exit(2)
+    _build()()

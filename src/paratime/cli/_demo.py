@@ -1,6 +1,6 @@
 """`paratime demo`: every solver on a GRU, then a short training run with a progress bar."""
 
-import time
+from typing import Annotated
 
 import equinox as eqx
 import jax
@@ -9,14 +9,17 @@ import numpy as np
 import optax
 import typer
 
-SOLVERS = {
-    "sequential": lambda: _pt().Sequential(),
-    "deer": lambda: _pt().DEER(),
-    "quasi-deer": lambda: _pt().QuasiDEER(),
-    "elk": lambda: _pt().ELK(),
-    "quasi-elk": lambda: _pt().ELK(diagonal=True),
-    "deer-chunked": lambda: _pt().DEER(chunk_size=1024),
-    "auto": lambda: _pt().Auto(),
+from .._names import SolverName, make_solver
+
+# The solver table: every solver by its command-line name, plus DEER with bounded memory.
+TABLE: dict[str, tuple[str, dict]] = {
+    "sequential": ("sequential", {}),
+    "deer": ("deer", {}),
+    "quasi-deer": ("quasi-deer", {}),
+    "elk": ("elk", {}),
+    "quasi-elk": ("quasi-elk", {}),
+    "deer-chunked": ("deer", {"chunk_size": 1024}),
+    "auto": ("auto", {}),
 }
 
 
@@ -53,32 +56,26 @@ class Predictor(eqx.Module):
 
 
 def _time(fn, repeats: int = 3) -> tuple[float, float, object]:
-    t0 = time.perf_counter()
-    out = jax.block_until_ready(fn())
-    compile_s = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
+    from ..bench import time_call
+
+    compile_s, out = time_call(fn)
+    times = [time_call(fn)[0] for _ in range(repeats)]
     return compile_s, float(np.median(times)), out
 
 
 def demo(
-    length: int = typer.Option(5_000, help="Sequence length T for the solver table."),
-    hidden: int = typer.Option(16, help="GRU state size N."),
-    steps: int = typer.Option(300, help="Training steps."),
-    train_length: int = typer.Option(2_000, help="Sequence length for training."),
-    solver: str = typer.Option("deer", help=f"Solver for training: {', '.join(SOLVERS)}."),
-    seed: int = typer.Option(0, help="Random seed."),
+    length: Annotated[int, typer.Option(min=1, help="Sequence length T for the table.")] = 5_000,
+    hidden: Annotated[int, typer.Option(min=1, help="GRU state size N.")] = 16,
+    steps: Annotated[int, typer.Option(min=1, help="Training steps.")] = 300,
+    train_length: Annotated[int, typer.Option(min=1, help="Sequence length for training.")] = 2_000,
+    solver: Annotated[SolverName, typer.Option(help="Solver for training.")] = SolverName.deer,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Evaluate a GRU with every solver, then train a small model with a progress bar."""
     from rich.console import Console
     from rich.table import Table
 
     pt = _pt()
-    if solver not in SOLVERS:
-        raise typer.BadParameter(f"unknown solver {solver!r}; choose from {list(SOLVERS)}")
     console = Console()
     console.print(
         f"[bold]paratime {pt.__version__}[/] on {jax.default_backend()} "
@@ -93,8 +90,8 @@ def demo(
     for col in ("solver", "compile s", "run ms", "iterations", "max |Δ| vs Sequential"):
         table.add_column(col, justify="right" if col != "solver" else "left")
     reference = None
-    for name, make in SOLVERS.items():
-        s = make()
+    for name, (solver_name, settings) in TABLE.items():
+        s = make_solver(solver_name, **settings)
         run = jax.jit(lambda c, h, x, s=s: pt.unroll(c, h, x, solver=s, throw=False))
         compile_s, run_s, sol = _time(lambda: run(cell, h0, xs))
         if reference is None:
@@ -112,7 +109,7 @@ def demo(
     data = jnp.asarray(demo_signal(train_length, seed + 1))
     inputs, targets = data[:-1], data[1:]
     model = Predictor(hidden, key=jax.random.fold_in(key, 1))
-    train_solver = SOLVERS[solver]()
+    train_solver = make_solver(solver)
 
     def loss_fn(model, key):
         return jnp.mean((model(inputs, train_solver) - targets) ** 2)

@@ -12,11 +12,9 @@ from ._files import LORENZ63_TEST, LORENZ63_TRAIN, find_shared, read_series
 
 
 def _statsmodels():
-    try:
-        import statsmodels.api as sm
-    except ImportError as e:  # pragma: no cover - statsmodels is in the `data` extra
-        raise ImportError("this dataset needs statsmodels: pip install 'paratime[data]'") from e
-    return sm.datasets
+    from .._extras import require
+
+    return require("statsmodels.api", "This dataset").datasets
 
 
 def _column(values) -> np.ndarray:
@@ -35,10 +33,9 @@ def lorenz63_test() -> Float[np.ndarray, "T 3"]:
 
 def santafe_laser() -> Float[np.ndarray, "T 1"]:
     """The Santa Fe competition A laser series (10 093 steps), shipped with reservoirpy."""
-    try:
-        from reservoirpy.datasets import santafe_laser as _laser
-    except ImportError as e:  # pragma: no cover - reservoirpy is in the `data` extra
-        raise ImportError("santafe_laser needs reservoirpy: pip install 'paratime[data]'") from e
+    from .._extras import require
+
+    _laser = require("reservoirpy.datasets", "The Santa Fe laser dataset").santafe_laser
     return _column(_laser())
 
 

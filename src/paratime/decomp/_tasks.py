@@ -8,24 +8,24 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-LORENZ = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "lorenz63"
-
 
 def lorenz_one_step(
     batch: int, length: int, *, start: int = 0, path: str | os.PathLike | None = None
 ) -> tuple[Float[Array, "B T 3"], Float[Array, "B T 3"]]:
     """One-step prediction on the Lorenz-63 benchmark file (`x_t → x_{t+1}`).
 
-    Reads `lorenz63_on0.05_train.npy` (standardised, 5 % noise) from `path` (default
-    `../shared/data/lorenz63` next to the repository) and cuts `batch` consecutive pieces of
+    Reads `lorenz63_on0.05_train.npy` (standardised, 5 % noise) from the folder `path`
+    (default: where `paratime.data.find_shared` finds it) and cuts `batch` consecutive pieces of
     `length + 1` points from `start`.
 
     **Raises:**
 
     `FileNotFoundError` if the file is absent.
     """
-    folder = Path(path) if path is not None else LORENZ
-    data = np.load(folder / "lorenz63_on0.05_train.npy").astype(np.float64)
+    from ..data._files import LORENZ63_TRAIN, find_shared
+
+    file = Path(path) / LORENZ63_TRAIN if path is not None else find_shared(LORENZ63_TRAIN)
+    data = np.load(file).astype(np.float64)
     need = start + batch * length + 1
     if need > data.shape[0]:
         raise ValueError(f"`start + batch * length + 1` = {need} exceeds {data.shape[0]}.")

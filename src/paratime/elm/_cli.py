@@ -1,97 +1,108 @@
-"""`paratime elm fit` and `paratime elm bench`."""
+"""`paratime elm fit`: fit one ELM on a series and save the model and its metrics."""
 
 import json
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+from .._names import SolverName, make_solver
+from ..cli._common import bad, flag, fraction, new_app, set_x64
 
-_SOLVERS = ("sequential", "deer", "quasi-deer", "elk")
-
-
-def _solver(name: str):
-    from .. import DEER, ELK, QuasiDEER, Sequential
-
-    table = {"sequential": Sequential, "deer": DEER, "quasi-deer": QuasiDEER,
-             "elk": lambda: ELK(diagonal=True)}  # fmt: skip
-    if name not in table:
-        raise typer.BadParameter(f"--solver must be one of {', '.join(_SOLVERS)}; got {name!r}.")
-    return table[name]()
+app = new_app()
 
 
-def _lam(value: str):
+@app.callback()
+def _group() -> None:
+    """Non-iterative ELM training of six RNN architectures."""
+
+
+def load_task(name: str, *, max_length: int | None = None):
+    """A named dataset (`paratime.data.load`, plus "narma10") or a file, as an ELM `Task`."""
+    from .. import data as datasets
+    from ._data import autoregressive_task, io_task
+
+    if name == "narma10":
+        u, y = datasets.narma10(2000 if max_length is None else max_length, key=0)
+        return io_task(u, y, name=name)
+    x = datasets.load(name)
+    if max_length is not None:
+        x = x[:max_length]
+    return autoregressive_task(x, name=name)
+
+
+def _lam(value: str) -> float | str:
     if value in ("gcv", "validation"):
         return value
     try:
         lam = float(value)
     except ValueError:
         lam = -1.0
-    if lam < 0:
-        raise typer.BadParameter(
-            f"--lam must be 'gcv', 'validation' or a number >= 0; got {value!r}."
-        )
+    if not lam >= 0:
+        raise bad("--lam", f"must be 'gcv', 'validation' or a number >= 0; got {value!r}.")
     return lam
-
-
-def _x64(enable: bool) -> None:
-    import jax
-
-    jax.config.update("jax_enable_x64", enable)
 
 
 @app.command("fit")
 def fit_command(
-    data: str = typer.Option(
-        ...,
-        help="santafe | mackey-glass | sunspots | narma10 | any "
-        "name of paratime.data.DATASETS | a .npy/.csv/.txt PATH.",
-    ),
-    arch: str = typer.Option("gru", help="elman | jordan | narmax | fully-connected | lstm | gru."),
-    hidden: int = typer.Option(100, min=1, help="Hidden units."),
-    window: int = typer.Option(20, min=1, help="Time steps per window (input sequence length)."),
-    out: Path = typer.Option(..., help="Folder for model.eqx and metrics.json."),
-    lam: str = typer.Option("gcv", help="Ridge λ: 'gcv', 'validation' or a number."),
-    method: str = typer.Option("qr", help="Least squares: qr | cholesky | svd."),
-    solver: str = typer.Option("sequential", help="Solver that builds H: " + " | ".join(_SOLVERS)),
-    direct: bool = typer.Option(True, help="Direct input-to-output links."),
-    spectral_radius: float = typer.Option(0.9, help="Spectral radius of recurrent weights."),
-    input_scaling: float = typer.Option(1.0, help="Input weights are U(-s, s)."),
-    seed: int = typer.Option(0, help="Seed of the random weights."),
-    test_fraction: float = typer.Option(0.2, help="Held-out tail (by windows)."),
-    val_fraction: float = typer.Option(0.1, help="Validation part before the tail."),
-    horizon: int = typer.Option(20, min=1, help="Steps of the closed-loop forecast."),
-    max_length: int = typer.Option(0, min=0, help="Use only the first N steps (0: all)."),
-    x64: bool = typer.Option(True, help="Compute in float64."),
+    data: Annotated[
+        str,
+        typer.Option(
+            help="santafe | mackey-glass | sunspots | narma10 | any name of "
+            "paratime.data.DATASETS | a .npy/.csv/.txt PATH."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for model.eqx and metrics.json.")],
+    arch: Annotated[
+        str, typer.Option(help="elman | jordan | narmax | fully-connected | lstm | gru.")
+    ] = "gru",
+    hidden: Annotated[int, typer.Option(min=1, help="Hidden units.")] = 100,
+    window: Annotated[int, typer.Option(min=1, help="Time steps per window.")] = 20,
+    lam: Annotated[str, typer.Option(help="Ridge λ: 'gcv', 'validation' or a number.")] = "gcv",
+    method: Annotated[str, typer.Option(help="Least squares: qr | cholesky | svd.")] = "qr",
+    solver: Annotated[
+        SolverName, typer.Option(help="Solver that builds the hidden states H.")
+    ] = SolverName.sequential,
+    direct: Annotated[bool, typer.Option(help="Direct input-to-output links.")] = True,
+    spectral_radius: Annotated[
+        float, typer.Option(min=0.0, help="Spectral radius of recurrent weights.")
+    ] = 0.9,
+    input_scaling: Annotated[float, typer.Option(help="Input weights are U(-s, s).")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
+    test_fraction: Annotated[float, typer.Option(callback=fraction, help="Held-out tail.")] = 0.2,
+    val_fraction: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="Validation before the tail.")
+    ] = 0.1,
+    horizon: Annotated[int, typer.Option(min=1, help="Steps of the closed-loop forecast.")] = 20,
+    max_length: Annotated[int, typer.Option(min=0, help="Use the first N steps (0: all).")] = 0,
+    x64: Annotated[bool, typer.Option(help="Compute in float64.")] = True,
 ) -> None:
     """Fit one ELM, print its test RMSE and training time, save the model and metrics."""
-    _x64(x64)
+    from ._cells import canonical_arch
+    from ._lstsq import METHODS
+
+    with flag("--arch"):
+        arch = canonical_arch(arch)
+    if method not in METHODS:
+        raise bad("--method", f"must be one of {', '.join(METHODS)}; got {method!r}.")
+    lam_value = _lam(lam)
+    set_x64(x64)
     import jax
 
-    from ..data import load
-    from ._bench import load_task
-    from ._cells import canonical_arch
-    from ._data import autoregressive_task
     from ._evaluate import evaluate
     from ._io import save_model
     from ._model import fit, prepare
 
-    try:
-        arch = canonical_arch(arch)
-        if data == "narma10":
-            task = load_task(data, max_length=max_length or None)
-        else:
-            series = load(data)
-            task = autoregressive_task(series[: max_length or None], name=data)
+    with flag("--data"):
+        task = load_task(data, max_length=max_length or None)
+    with flag("--window"):
         prepared = prepare(task, window, test_fraction=test_fraction, val_fraction=val_fraction)
-    except (ValueError, FileNotFoundError) as e:
-        raise typer.BadParameter(str(e)) from e
     options = {"spectral_radius": spectral_radius, "input_scaling": input_scaling}
     t0 = time.perf_counter()
     model, info = fit(
-        prepared, arch=arch, hidden=hidden, key=jax.random.key(seed), lam=_lam(lam),
-        method=method, direct=direct, solver=_solver(solver), **options,
+        prepared, arch=arch, hidden=hidden, key=jax.random.key(seed), lam=lam_value,
+        method=method, direct=direct, solver=make_solver(solver), **options,
     )  # fmt: skip
     wall = time.perf_counter() - t0
     metrics = evaluate(model, prepared, horizon=horizon)
@@ -104,167 +115,15 @@ def fit_command(
         "lam": info["lam"],
         "condition_number": info["condition_number"],
         "config": {"data": data, "arch": arch, "hidden": hidden, "window": window,
-                   "method": method, "solver": solver, "direct": direct, "seed": seed,
+                   "method": method, "solver": solver.value, "direct": direct, "seed": seed,
                    **options},
     }  # fmt: skip
-    (out / "metrics.json").write_text(json.dumps(record, indent=2) + "\n")
+    from ..train._atomic import atomic_write_text
+
+    atomic_write_text(out / "metrics.json", json.dumps(record, indent=2) + "\n")
     typer.echo(
         f"{arch} on {data}: test RMSE {metrics['rmse']:.4g} (NRMSE {metrics['nrmse']:.3g}), "
         f"{metrics.get('horizon', 0)}-step closed-loop RMSE {metrics['rmse_multistep']:.4g}; "
         f"train {info['train_seconds']:.3g} s (with compilation {wall:.3g} s); λ={info['lam']:.3g}"
     )
     typer.echo(f"saved {out / 'model.eqx'} and {out / 'metrics.json'}")
-
-
-@app.command("bench")
-def bench_command(
-    datasets: str = typer.Option(
-        "santafe,mackey-glass,sunspots,narma10,elnino",
-        help="Comma-separated dataset names or paths.",
-    ),
-    archs: str = typer.Option(
-        "elman,jordan,narmax,fully-connected,lstm,gru", help="Comma-separated architectures."
-    ),
-    out: Path = typer.Option(Path("benchmarks/results/elm-cpu.jsonl"), help="JSONL of rows."),
-    docs: Path = typer.Option(
-        None,
-        help="Markdown file whose table (between the markers "
-        "<!-- elm-bench:start --> and <!-- elm-bench:end -->) is rewritten.",
-    ),
-    hidden: int = typer.Option(32, min=1),
-    window: int = typer.Option(16, min=1),
-    bptt_steps: int = typer.Option(400, min=1, help="Most Adam steps per BPTT run."),
-    eval_every: int = typer.Option(50, min=1, help="Steps between validation checks."),
-    patience: int = typer.Option(4, min=1, help="Checks without improvement before stopping."),
-    batch_size: int = typer.Option(64, min=1),
-    max_length: int = typer.Option(5000, min=0, help="Truncate each series (0: all)."),
-    parallel: str = typer.Option(
-        "",
-        help="Parallel solver for BPTT (DEER | QuasiDEER | ELK); "
-        "empty: time each and take the fastest.",
-    ),
-    elm_parallel: bool = typer.Option(
-        True, help="Also time ELM with H built by the parallel solver."
-    ),
-    quick: bool = typer.Option(False, help="Tiny run: sunspots × elman,gru, 8 hidden, 30 steps."),
-    resume: bool = typer.Option(True, help="Keep rows already in OUT and skip them."),
-    x64: bool = typer.Option(True, help="Compute in float64."),
-) -> None:
-    """Compare ELM with BPTT (Sequential and the fastest parallel solver); write JSONL + table."""
-    _x64(x64)
-    from ._bench import markdown_table, run_bench
-
-    if quick:
-        datasets, archs, hidden, window = "sunspots", "elman,gru", 8, 8
-        bptt_steps, eval_every, batch_size = 30, 10, 32
-        parallel = parallel or "QuasiDEER"
-    rows = run_bench(
-        out,
-        datasets_=tuple(d for d in datasets.split(",") if d),
-        archs=tuple(a for a in archs.split(",") if a),
-        resume=resume,
-        log=typer.echo,
-        hidden=hidden,
-        window=window,
-        bptt_steps=bptt_steps,
-        eval_every=eval_every,
-        patience=patience,
-        batch_size=batch_size,
-        max_length=max_length or None,
-        parallel=parallel or None,
-        elm_parallel=elm_parallel,
-    )
-    table = markdown_table(rows)
-    typer.echo(table)
-    if docs is not None:
-        _write_table(docs, table)
-
-
-def _write_table(path: Path, table: str) -> None:
-    start, end = "<!-- elm-bench:start -->", "<!-- elm-bench:end -->"
-    text = path.read_text() if path.exists() else f"{start}\n{end}\n"
-    if start not in text or end not in text:
-        text = text.rstrip("\n") + f"\n\n{start}\n{end}\n"
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    path.write_text(f"{head}{start}\n{table}{end}{tail}")
-
-
-@app.command("lstsq")
-def lstsq_command(
-    data: str = typer.Option("santafe", help="Dataset whose ELM hidden-state matrix is used."),
-    arch: str = typer.Option("gru"),
-    hidden: int = typer.Option(100, min=1),
-    window: int = typer.Option(20, min=1),
-    lam: float = typer.Option(1e-6, min=0.0, help="Ridge λ used for every method."),
-    cond: float = typer.Option(1e10, help="Condition number of the synthetic matrix."),
-    out: Path = typer.Option(Path("benchmarks/results/elm-lstsq-cpu.json")),
-    x64: bool = typer.Option(True, help="Compute in float64 (else float32)."),
-) -> None:
-    """Compare QR, Cholesky and SVD (speed, accuracy against numpy.linalg.lstsq) on a real
-    ELM hidden-state matrix and on a synthetic ill-conditioned one."""
-    _x64(x64)
-    import jax
-    import jax.numpy as jnp
-
-    from ._bench import environment, load_task
-    from ._cells import make_cell
-    from ._hidden import hidden_matrix
-    from ._lstsq_bench import compare_methods, ill_conditioned
-    from ._model import prepare
-
-    prepared = prepare(load_task(data), window)
-    dtype = jnp.float64 if x64 else jnp.float32
-    cell = make_cell(arch, prepared.inputs.shape[-1], hidden, key=jax.random.key(0), dtype=dtype)
-    H = hidden_matrix(
-        cell, jnp.asarray(prepared.inputs, dtype), jnp.asarray(prepared.feedback, dtype)
-    )
-    Y = jnp.asarray(prepared.targets, dtype)
-    results = {
-        **environment(),
-        "command": f"paratime elm lstsq --data {data} --arch {arch} --hidden {hidden} "
-        f"--window {window} --lam {lam} --cond {cond} {'--x64' if x64 else '--no-x64'}",
-        f"elm_{data}_{arch}": compare_methods(H, Y, lam),
-        "synthetic_ill_conditioned": compare_methods(
-            *ill_conditioned(H.shape[0], hidden, cond, dtype=dtype), lam
-        ),
-    }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    for name in (f"elm_{data}_{arch}", "synthetic_ill_conditioned"):
-        r = results[name]
-        typer.echo(
-            f"{name}: {r['rows']}×{r['columns']} {r['dtype']}, cond {r['condition_number']:.3g}"
-        )
-        for m, v in r["methods"].items():
-            typer.echo(
-                f"  {m:>9}: {v['seconds'] * 1e3:8.2f} ms (CPU {v['cpu_seconds'] * 1e3:8.2f} ms)  "
-                f"β rel. error {v['beta_relative_error']:.2e}"
-                f"  rel. residual {v['relative_residual']:.4g}"
-            )
-    typer.echo(f"wrote {out}")
-
-
-@app.command("plot")
-def plot_command(
-    results: str = typer.Option(
-        "benchmarks/results/elm-cpu.jsonl", help="Bench JSONL files, comma-separated."
-    ),
-    out: Path = typer.Option(Path("docs/figures/elm_comparison.png"), help="PNG to write."),
-    docs: Path = typer.Option(None, help="Also rewrite the table in this Markdown file."),
-) -> None:
-    """Draw the ELM-versus-BPTT figure (and optionally the table) from bench results."""
-    from ._bench import markdown_table, read_rows
-    from ._plot import plot_comparison
-
-    rows, seen = [], set()
-    for path in (p for p in results.split(",") if p):
-        for row in read_rows(path):  # the first file wins where a row is repeated
-            if (row["dataset"], row["arch"]) not in seen:
-                seen.add((row["dataset"], row["arch"]))
-                rows.append(row)
-    plot_comparison(rows, out)
-    typer.echo(f"wrote {out}")
-    if docs is not None:
-        _write_table(docs, markdown_table(rows))
-        typer.echo(f"updated the table in {docs}")

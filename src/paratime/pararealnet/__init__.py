@@ -16,5 +16,5 @@ from ._classifier import (
     make_classifiers as make_classifiers,
 )
 from ._data import Dataset as Dataset, load_dataset as load_dataset
-from ._experiment import run_experiment as run_experiment, train_classifier as train_classifier
 from ._network import ParaRealNet as ParaRealNet, make_coarse as make_coarse
+from ._train import run_experiment as run_experiment, train_classifier as train_classifier

@@ -35,9 +35,9 @@ def load_digits(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
 
     Pixels are scaled from 0..16 to [0, 1]; 20% of each class is held out for testing.
     """
-    from sklearn.datasets import load_digits as sk_load_digits
+    from .._extras import require
 
-    data = sk_load_digits()
+    data = require("sklearn.datasets", "The digits dataset").load_digits()
     return _split(data.data / 16.0, data.target, test_fraction, seed, "digits")
 
 

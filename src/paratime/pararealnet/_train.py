@@ -1,9 +1,7 @@
-"""Train a ParaRealNet classifier (and its sequential baseline) and measure them."""
+"""Train a ParaRealNet classifier (and, to compare, its sequential baseline)."""
 
-import datetime
 import json
 import os
-import platform
 import statistics
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +13,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from ..bench._environment import environment
 from ..train import fit
 from ._classifier import Classifier, count_parameters, cross_entropy, make_classifiers
 from ._data import Dataset, load_dataset
@@ -195,18 +194,3 @@ def run_experiment(
     tmp.write_text(json.dumps(metrics, indent=2) + "\n")
     os.replace(tmp, out / "metrics.json")
     return metrics
-
-
-def environment() -> dict[str, Any]:
-    """Device, versions and date, recorded with every measurement."""
-    devices = jax.devices()
-    return {
-        "device": f"{len(devices)} x {devices[0].device_kind}",
-        "platform": devices[0].platform,
-        "jax": jax.__version__,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "xla_flags": os.environ.get("XLA_FLAGS", ""),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }

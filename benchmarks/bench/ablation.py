@@ -21,9 +21,8 @@ import numpy as np
 import paratime
 from paratime._scan import _apply, _combine, _identity, _solve, _solve_differentiable
 from paratime._solver._kalman import damped_step
+from paratime.bench import environment, results_path
 from paratime.cells._abstract import scan_cell
-
-from ._run import environment, results_path
 
 
 def blocked_scan(structure: str, a, b, h0, chunk: int):

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._lstsq import METHODS, _solve, condition_number, default_blocks, spectrum
+from paratime.elm._lstsq import METHODS, _solve, condition_number, default_blocks, spectrum
 
 
 def reference_ridge(H, Y, lam: float) -> np.ndarray:

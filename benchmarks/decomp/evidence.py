@@ -11,14 +11,21 @@ import jax
 import numpy as np
 import optax
 
-from ..train import TrainState, make_step
-from ._decomposition import DecomposedProblem, Decomposition
-from ._fit import fit_bptt, fit_problem
-from ._model import RNN, sequence_loss
-from ._parallel import time_mesh
-from ._shooting import Shooting, ShootingProblem
-from ._tasks import lorenz_one_step, recall_task
-from ._travel import information_travel
+from paratime.decomp import (
+    RNN,
+    DecomposedProblem,
+    Decomposition,
+    Shooting,
+    ShootingProblem,
+    fit_bptt,
+    fit_problem,
+    information_travel,
+    lorenz_one_step,
+    recall_task,
+    sequence_loss,
+    time_mesh,
+)
+from paratime.train import TrainState, make_step
 
 
 def _round_robin_times(timers, *, calls: int = 10, repeats: int = 3) -> dict[str, float]:
@@ -105,7 +112,7 @@ def retime(result: dict[str, Any], *, calls: int = 5, repeats: int = 15) -> dict
         "calls": calls,
         "repeats": repeats,
         "statistic": "best round",
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     return result
 
@@ -220,7 +227,7 @@ def run_evidence(
         },
         "device": f"{jax.devices()[0].device_kind} x{jax.device_count()} ({platform.machine()})",
         "jax_version": jax.__version__,
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "bptt_target_loss": target,
         "methods": results,
         "information_travel": travel,

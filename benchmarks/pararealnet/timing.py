@@ -9,10 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..train import TrainState, make_step
-from ._classifier import count_parameters, cross_entropy, make_classifiers
-from ._data import load_dataset
-from ._experiment import environment, shard_fine
+from paratime.bench import environment
+from paratime.pararealnet import count_parameters, cross_entropy, load_dataset, make_classifiers
+from paratime.pararealnet._train import shard_fine
+from paratime.train import TrainState, make_step
 
 
 def time_training_steps(

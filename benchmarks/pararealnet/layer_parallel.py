@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._blocks import LayerCell, apply_stack, make_blocks
-from ._experiment import environment
+from paratime.bench import environment
+from paratime.pararealnet._blocks import LayerCell, apply_stack, make_blocks
 
 
 def available_solvers(num_slices: int = 4) -> dict[str, Any]:

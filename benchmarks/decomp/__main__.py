@@ -1,4 +1,5 @@
-"""`paratime decomp ...`: run the decomposition evidence and draw its figures."""
+"""`python -m benchmarks.decomp evidence|retime|plot` (from the repository root): the
+decomposition evidence of docs/decomp.md and its figures."""
 
 import json
 from pathlib import Path
@@ -25,7 +26,7 @@ def evidence(
         import jax
 
         jax.config.update("jax_num_cpu_devices", sharded_devices)
-    from ._evidence import run_evidence
+    from .evidence import run_evidence
 
     result = run_evidence(
         task,
@@ -56,7 +57,7 @@ def retime(
     import jax
 
     jax.config.update("jax_num_cpu_devices", 4)
-    from ._evidence import retime as _retime
+    from .evidence import retime as _retime
 
     for path in results:
         result = _retime(json.loads(path.read_text()), calls=calls, repeats=repeats)
@@ -71,12 +72,12 @@ def plot(
     out_dir: Path = typer.Option(Path("docs/figures")),
 ) -> None:
     """Draw `decomp_<task>_*.png` from evidence JSON files."""
-    from ._plots import plot_evidence
+    from .figures import plot_evidence
 
     for path in results:
         for written in plot_evidence(json.loads(path.read_text()), out_dir):
             typer.echo(str(written))
 
 
-if __name__ == "__main__":  # `python -m paratime.decomp._cli ...` works without the main CLI
+if __name__ == "__main__":
     app()

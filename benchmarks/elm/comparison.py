@@ -1,8 +1,6 @@
 """The ELM-versus-BPTT comparison: one row per dataset × architecture, as JSONL and Markdown."""
 
-import datetime
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -10,39 +8,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import data as datasets
-from .._solver import DEER, ELK, QuasiDEER, Sequential
-from ._bptt import fit_bptt, time_gradient
-from ._cells import canonical_arch
-from ._data import Task, autoregressive_task, io_task
-from ._evaluate import evaluate
-from ._model import fit, prepare
-
-DATASETS: tuple[str, ...] = ("santafe", "mackey-glass", "sunspots", "narma10", "elnino")
-PARALLEL_SOLVERS = {"DEER": DEER, "QuasiDEER": QuasiDEER, "ELK": lambda: ELK(diagonal=True)}
-
-
-def load_task(name: str, *, max_length: int | None = None) -> Task:
-    """A named dataset (`paratime.data.load`, plus "narma10") or a file, as a task."""
-    if name == "narma10":
-        u, y = datasets.narma10(2000 if max_length is None else max_length, key=0)
-        return io_task(u, y, name=name)
-    x = datasets.load(name)
-    if max_length is not None:
-        x = x[:max_length]
-    return autoregressive_task(x, name=name)
+from paratime import DEER, ELK, QuasiDEER, Sequential
+from paratime.bench import environment as _environment
+from paratime.elm import evaluate, fit, prepare
+from paratime.elm._bptt import fit_bptt, time_gradient
+from paratime.elm._cells import canonical_arch
+from paratime.elm._cli import load_task
 
 
 def environment() -> dict:
-    """Device, versions and date, stored with every result."""
-    dev = jax.devices()[0]
-    return {
-        "device": f"{dev.platform}:{getattr(dev, 'device_kind', '')}",
-        "cpu": platform.processor() or platform.machine(),
-        "jax": jax.__version__,
-        "x64": bool(jax.config.jax_enable_x64),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
+    """`paratime.bench.environment()` plus whether float64 is on."""
+    return {**_environment(), "x64": bool(jax.config.jax_enable_x64)}
+
+DATASETS: tuple[str, ...] = ("santafe", "mackey-glass", "sunspots", "narma10", "elnino")
+PARALLEL_SOLVERS = {"DEER": DEER, "QuasiDEER": QuasiDEER, "ELK": lambda: ELK(diagonal=True)}
 
 
 def fastest_parallel(data, *, arch, hidden, key, batch_size, names=("DEER", "QuasiDEER")):
