@@ -9,6 +9,8 @@ and no traceback: typer's own checks (types, ranges, choices, missing options), 
 import contextlib
 import sys
 from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -19,6 +21,8 @@ from .._extras import MissingExtraError
 # typer >= 0.24 vendors click; both spell the base class of usage errors the same way.
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 _USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, MissingExtraError)
+# Failures of a run that are not bad input (e.g. a generated trajectory that went NaN): exit 1.
+_RUN_ERRORS = (FloatingPointError,)
 
 
 def one_line(message: str) -> str:
@@ -43,6 +47,8 @@ class CliGroup(TyperGroup):
             _fail(e.format_message(), e.exit_code)
         except _USER_ERRORS as e:
             _fail(str(e))
+        except _RUN_ERRORS as e:
+            _fail(str(e), 1)
         except (typer.Abort, KeyboardInterrupt):
             typer.echo("Aborted.", err=True)
             sys.exit(130)
@@ -98,3 +104,53 @@ def fraction(value: float) -> float:
     if not 0 < value < 1:
         raise typer.BadParameter(f"must lie strictly between 0 and 1; got {value}.")
     return value
+
+
+def resolve_config(ctx: typer.Context, cls: type, config: Any, values: dict[str, Any]) -> Any:
+    """The config `cls(...)` from the defaults, then the TOML file `config` (or `None`), then
+    the flags given on the command line, in that order of precedence. A bad field is reported
+    as its flag (`latent` -> `--latent`)."""
+    from .._config import ConfigError
+
+    file_values: dict[str, Any] = {}
+    if config is not None:
+        with flag("--config"):
+            file_values = cls.read_toml(config)
+    merged = {}
+    for name, value in values.items():
+        source = ctx.get_parameter_source(name)
+        given = source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT", "PROMPT")
+        if not given and name in file_values:
+            value = file_values[name]
+        merged[name] = value.value if isinstance(value, Enum) else value
+    merged.update({k: v for k, v in file_values.items() if k not in merged})
+    try:
+        return cls(**merged)
+    except ConfigError as e:
+        raise bad("--" + e.field.replace("_", "-"), str(e)) from e
+
+
+def store_config(run_dir: Path, config: Any, *, resume: bool, name: str = "config.toml") -> None:
+    """Write `config` to `run_dir/name` atomically. With `resume`, the run must exist and its
+    stored config must equal `config` field by field (except the resumable fields)."""
+    from ..train._atomic import atomic_write_text
+
+    path = run_dir / name
+    if resume:
+        if not path.is_file():
+            raise bad(
+                "--resume",
+                f"{str(run_dir)!r} holds no run to resume (no {name}); leave out --resume to "
+                "start a new run.",
+            )
+        with flag("--resume"):
+            stored = type(config).from_toml(path)
+        changed = stored.differences(config)
+        if changed:
+            raise bad(
+                "--resume",
+                f"the run in {str(run_dir)!r} has different options: "
+                f"{'; '.join(changed)}.",
+            )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, config.to_toml())

@@ -10,74 +10,62 @@ import jax.numpy as jnp
 import numpy as np
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+from .._names import SolverName, make_solver
+from ..cli._common import bad, flag, load_data, new_app, positive, resolve_config, store_config
+from ._config import TrainConfig
 
-CONFIG = "config.json"
-SOLVERS = ("auto", "deer", "quasideer", "elk", "sequential")
-# Options that may change on --resume: more steps, or another solver of the same recurrence.
-_RESUMABLE = ("steps", "solver")
+app = new_app()
 
-
-def _solver(name: str):
-    import paratime
-
-    table = {
-        "auto": paratime.Auto,
-        "deer": paratime.DEER,
-        "quasideer": paratime.QuasiDEER,
-        "elk": paratime.ELK,
-        "sequential": paratime.Sequential,
-    }
-    if name not in table:
-        raise typer.BadParameter(f"--solver must be one of {', '.join(SOLVERS)}; got {name!r}.")
-    return table[name]()
+CONFIG = "config.toml"
 
 
-def _load(source: str, *, min_length: int | None = None) -> np.ndarray:
-    from paratime.data import check_series, load_series
-
-    try:
-        x = load_series(source)
-        return check_series(x, name=str(source), min_length=min_length)
-    except (ValueError, FileNotFoundError, OSError) as e:
-        raise typer.BadParameter(str(e), param_hint="--data") from e
+@app.callback()
+def _group() -> None:
+    """Dynamical-systems reconstruction with GTF (PLRNN family)."""
 
 
-def _gtf_value(gtf: str) -> float | str:
-    if gtf == "adaptive":
-        return gtf
-    try:
-        value = float(gtf)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise typer.BadParameter(f"--gtf must be 'adaptive' or a number in [0, 1]; got {gtf!r}.")
-    return value
+def _read_config(run: Path) -> TrainConfig:
+    """The resolved config of a run directory (`config.toml`; `config.json` of older runs)."""
+    if (run / CONFIG).is_file():
+        with flag("RUN"):
+            return TrainConfig.from_toml(run / CONFIG)
+    if (run / "config.json").is_file():
+        with flag("RUN"):
+            values = json.loads((run / "config.json").read_text())
+            values["gtf"] = str(values["gtf"])
+            values["solver"] = {"quasideer": "quasi-deer"}.get(values["solver"], values["solver"])
+            return TrainConfig(**values)
+    raise bad("RUN", f"{str(run)!r} is not a `paratime dsr train` run directory (no {CONFIG}).")
 
 
-def _restore(run: Path) -> tuple[dict[str, Any], Any]:
-    """The run's config and its trained `DSRState`, rebuilt from `config.json` + checkpoint."""
+def _build(cfg: TrainConfig, key):
+    from ._build import build_model
+
+    assert cfg.data_size is not None and cfg.latent is not None
+    return build_model(
+        cfg.model,
+        cfg.data_size,
+        latent=cfg.latent,
+        hidden=cfg.hidden,
+        observation=cfg.observation,
+        num_relu=cfg.num_relu,
+        key=key,
+    )
+
+
+def _restore(run: Path) -> tuple[TrainConfig, Any]:
+    """The run's config and its trained `DSRState`, rebuilt from the config + checkpoint."""
     from paratime.train import load_checkpoint
 
-    from ._build import build_model
     from ._train import DSRState, make_optimizer
 
-    cfg_path, ckpt = run / CONFIG, run / "checkpoint.eqx"
-    if not cfg_path.exists() or not ckpt.exists():
-        raise typer.BadParameter(f"{run} is not a finished `paratime dsr train` run directory.")
-    cfg = json.loads(cfg_path.read_text())
-    key = jax.random.key(cfg["seed"])
-    kmodel, ktrain = jax.random.split(key)
-    model = build_model(
-        cfg["model"],
-        cfg["data_size"],
-        latent=cfg["latent"],
-        hidden=cfg["hidden"],
-        observation=cfg["observation"],
-        num_relu=cfg["num_relu"],
-        key=kmodel,
-    )
-    opt = make_optimizer(cfg["lr"], cfg["steps"])
+    cfg = _read_config(run)
+    ckpt = run / "checkpoint.eqx"
+    if not ckpt.exists():
+        raise bad("RUN", f"{str(run)!r} has no checkpoint.eqx: its training never saved one.")
+    kmodel, ktrain = jax.random.split(jax.random.key(cfg.seed))
+    model = _build(cfg, kmodel)
+    opt = make_optimizer(cfg.lr, cfg.steps)
     opt_state = opt.init(eqx.filter(model, eqx.is_inexact_array))
     like = DSRState(model, opt_state, jax.random.key_data(ktrain), jnp.zeros(()))
     state, _, _ = load_checkpoint(ckpt, like)
@@ -88,97 +76,103 @@ def _history(run: Path) -> list[dict[str, Any]]:
     log = run / "metrics.jsonl"
     if not log.exists():
         return []
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    out = []
+    for line in log.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # a torn last line of a killed run
+            continue
+    return out
 
 
 @app.command("train")
 def train_cmd(
-    data: Annotated[str, typer.Option(help="Training series: a .npy/.csv path or a name.")],
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Run directory (checkpoint, logs, plots).")],
+    data: Annotated[
+        str | None, typer.Option(help="Training series: a .npy/.csv path or a name.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="A TOML file of these settings; flags override it.")
+    ] = None,
     model: Annotated[str, typer.Option(help="shplrnn|clipped-shplrnn|plrnn|alrnn|lru")] = "shplrnn",
-    latent: Annotated[int, typer.Option(help="Latent size M.")] = 3,
-    hidden: Annotated[int, typer.Option(help="Hidden width H.")] = 200,
+    latent: Annotated[
+        int | None, typer.Option(help="Latent size M (default: the data's dimension).")
+    ] = None,
+    hidden: Annotated[int, typer.Option(min=1, help="Hidden width H.")] = 200,
     observation: Annotated[str, typer.Option(help="identity|affine")] = "identity",
-    num_relu: Annotated[int | None, typer.Option(help="ALRNN: ReLU units P.")] = None,
-    seq_len: Annotated[int, typer.Option(help="Training subsequence length.")] = 200,
-    batch_size: Annotated[int, typer.Option(help="Subsequences per step.")] = 16,
+    num_relu: Annotated[int | None, typer.Option(min=1, help="ALRNN: ReLU units P.")] = None,
+    seq_len: Annotated[int, typer.Option(min=2, help="Training subsequence length.")] = 200,
+    batch_size: Annotated[int, typer.Option(min=1, help="Subsequences per step.")] = 16,
     gtf: Annotated[str, typer.Option(help="'adaptive' or a constant α in [0, 1].")] = "adaptive",
-    solver: Annotated[str, typer.Option(help="auto|deer|quasideer|elk|sequential")] = "auto",
-    steps: Annotated[int, typer.Option(help="Optimiser steps.")] = 1000,
-    lr: Annotated[float, typer.Option(help="Initial RAdam learning rate.")] = 1e-3,
-    alpha0: Annotated[float, typer.Option(help="aGTF: smallest initial α.")] = 0.1,
-    alpha_every: Annotated[int, typer.Option(help="aGTF: update α every k steps.")] = 5,
+    solver: Annotated[SolverName, typer.Option(help="Solver of the recurrence.")] = SolverName.auto,
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 1000,
+    lr: Annotated[
+        float, typer.Option(callback=positive, help="Initial RAdam learning rate.")
+    ] = 1e-3,
+    alpha0: Annotated[float, typer.Option(min=0.0, max=1.0, help="aGTF: smallest α.")] = 0.1,
+    alpha_every: Annotated[int, typer.Option(min=1, help="aGTF: update α every k steps.")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    checkpoint_every: Annotated[int, typer.Option(help="Checkpoint period.")] = 100,
-    resume: Annotated[bool, typer.Option(help="Continue from DIR/checkpoint.eqx.")] = False,
+    checkpoint_every: Annotated[int, typer.Option(min=1, help="Checkpoint period.")] = 100,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in --out (it must exist).")
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Train a DSR model with (adaptive) generalized teacher forcing, in parallel over time."""
-    from ._build import build_model
     from ._plots import plot_curves
     from ._train import fit
 
-    x = _load(data, min_length=seq_len)
-    cfg = {
-        "data": data,
-        "data_size": int(x.shape[1]),
-        "model": model,
-        "latent": latent,
-        "hidden": hidden,
-        "observation": observation,
-        "num_relu": num_relu,
-        "seq_len": seq_len,
-        "batch_size": batch_size,
-        "gtf": gtf,
-        "solver": solver,
-        "steps": steps,
-        "lr": lr,
-        "alpha0": alpha0,
-        "alpha_every": alpha_every,
-        "seed": seed,
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / CONFIG
-    if resume and cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
-        changed = [k for k in cfg if k not in _RESUMABLE and old.get(k) != cfg[k]]
-        if changed:
-            raise typer.BadParameter(f"--resume with different options: {', '.join(changed)}.")
-    cfg_path.write_text(json.dumps(cfg, indent=2))
-    kmodel, ktrain = jax.random.split(jax.random.key(seed))
-    try:
-        net = build_model(
-            model,
-            cfg["data_size"],
-            latent=latent,
-            hidden=hidden,
-            observation=observation,
-            num_relu=num_relu,
-            key=kmodel,
+    values = dict(
+        data=data, model=model, latent=latent, hidden=hidden, observation=observation,
+        num_relu=num_relu, seq_len=seq_len, batch_size=batch_size, gtf=gtf, solver=solver,
+        steps=steps, lr=lr, alpha0=alpha0, alpha_every=alpha_every, seed=seed,
+        checkpoint_every=checkpoint_every,
+    )  # fmt: skip
+    if data is None and config is None:
+        raise bad("--data", "is required (on the command line or in the --config file).")
+    cfg = resolve_config(ctx, TrainConfig, config, values)
+    x = load_data(cfg.data, min_length=cfg.seq_len)
+    d = int(x.shape[1])
+    cfg = TrainConfig(**{**cfg.to_dict(), "latent": cfg.latent or d, "data_size": d})
+    if resume and not (out / "checkpoint.eqx").is_file():
+        raise bad(
+            "--resume",
+            f"{str(out)!r} holds no run to resume; leave out --resume to start a new run.",
         )
-        state, history = fit(
-            net,
-            jnp.asarray(x, jnp.result_type(float)),
-            steps=steps,
-            seq_len=seq_len,
-            key=ktrain,
-            gtf=_gtf_value(gtf),
-            batch_size=batch_size,
-            solver=_solver(solver),
-            learning_rate=lr,
-            alpha0=alpha0,
-            alpha_every=alpha_every,
-            out_dir=out,
-            resume=resume,
-            checkpoint_every=checkpoint_every,
-            progress=progress,
+    if not resume and (out / "checkpoint.eqx").exists():
+        raise bad(
+            "--resume",
+            f"{str(out)!r} already holds a run: add --resume to continue it, or choose "
+            "another --out to start a new one.",
         )
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from e
-    plot_curves(history, out / "curves.png")
+    kmodel, ktrain = jax.random.split(jax.random.key(cfg.seed))
+    with flag("--latent"):
+        net = _build(cfg, kmodel)
+    store_config(out, cfg, resume=resume, name=CONFIG)
+    state, history = fit(
+        net,
+        jnp.asarray(x, jnp.result_type(float)),
+        steps=cfg.steps,
+        seq_len=cfg.seq_len,
+        key=ktrain,
+        gtf=cfg.gtf_value(),
+        batch_size=cfg.batch_size,
+        solver=make_solver(cfg.solver),
+        learning_rate=cfg.lr,
+        alpha0=cfg.alpha0,
+        alpha_every=cfg.alpha_every,
+        out_dir=out,
+        resume=resume,
+        checkpoint_every=cfg.checkpoint_every,
+        progress=progress,
+    )
+    fig = plot_curves(history)
+    if fig is not None:
+        fig.savefig(out / "curves.png", dpi=110)
     last = history[-1] if history else {}
     typer.echo(
-        f"trained {steps} steps: loss={last.get('loss', float('nan')):.4g} "
+        f"trained {cfg.steps} steps: loss={last.get('loss', float('nan')):.4g} "
         f"alpha={float(state.alpha):.3f}; run in {out}"
     )
 
@@ -187,51 +181,77 @@ def train_cmd(
 def eval_cmd(
     run: Annotated[Path, typer.Argument(help="Run directory of `paratime dsr train`.")],
     data: Annotated[str, typer.Option(help="Test series: a .npy/.csv path or a name.")],
-    pe_steps: Annotated[int, typer.Option(help="n of PE(n).")] = 20,
+    pe_steps: Annotated[int, typer.Option(min=1, help="n of PE(n).")] = 20,
 ) -> None:
     """Evaluate a trained model: D_stsp, D_H, PE(20) into DIR/metrics.json, plus plots."""
+    from ..train._atomic import atomic_write_text
     from ._evaluate import evaluate
     from ._plots import save_run_plots
 
     cfg, state = _restore(run)
-    test = _load(data, min_length=200)
-    if test.shape[1] != cfg["data_size"]:
-        raise typer.BadParameter(
+    test = load_data(data, min_length=200)
+    if test.shape[1] != cfg.data_size:
+        raise bad(
+            "--data",
             f"the test data has {test.shape[1]} dimensions; the model was trained on "
-            f"{cfg['data_size']}.",
-            param_hint="--data",
+            f"{cfg.data_size}.",
         )
     results, x_gen = evaluate(
         state.model, jnp.asarray(test, jnp.result_type(float)), pe_steps=pe_steps
     )
-    (run / "metrics.json").write_text(json.dumps(results, indent=2))
-    save_run_plots(run, _history(run), test, x_gen)
+    atomic_write_text(run / "metrics.json", json.dumps(results, indent=2))
     for k, v in results.items():
         typer.echo(f"{k} = {v:.4g}")
+    if results.get("generated_nonfinite"):
+        typer.echo(
+            "Error: the model's free run became non-finite (NaN or Inf): its dynamics diverge, "
+            f"so D_stsp, D_H and PE are not meaningful; metrics written to {run / 'metrics.json'}.",
+            err=True,
+        )
+        raise typer.Exit(1)
+    save_run_plots(run, _history(run), test, x_gen)
+
+
+def _first_nonfinite(x: np.ndarray) -> int | None:
+    bad_rows = ~np.isfinite(x.reshape(x.shape[0], -1)).all(axis=1)
+    return int(np.argmax(bad_rows)) if bad_rows.any() else None
 
 
 @app.command("generate")
 def generate_cmd(
     run: Annotated[Path, typer.Argument(help="Run directory of `paratime dsr train`.")],
-    steps: Annotated[int, typer.Option(help="Length T of the trajectory.")],
+    steps: Annotated[int, typer.Option(min=1, help="Length T of the trajectory.")],
     out: Annotated[Path, typer.Option(help="Output .npy file, shape (T, d).")],
     x0: Annotated[Path | None, typer.Option(help=".npy start: (d,) or (W, d).")] = None,
 ) -> None:
-    """Write a free-running trajectory of the trained model (observation space)."""
+    """Write a free-running trajectory of the trained model (observation space).
+
+    Nothing is written if the trajectory becomes non-finite: the command then names the
+    first non-finite step and exits with code 1.
+    """
+    from ..train._atomic import atomic_open
     from ._evaluate import BURN_IN, generate
 
-    if steps < 1:
-        raise typer.BadParameter("--steps must be positive.")
     cfg, state = _restore(run)
     if x0 is None:
-        context = _load(cfg["data"])[-(BURN_IN + 1) :]
+        context = load_data(cfg.data, name="RUN (its training data)")[-(BURN_IN + 1) :]
     else:
-        context = np.atleast_2d(np.load(x0))
-        if context.ndim != 2 or context.shape[1] != cfg["data_size"]:
-            raise typer.BadParameter(
-                f"--x0 must have shape (d,) or (W, d) with d={cfg['data_size']}; "
-                f"got {context.shape}.",
+        with flag("--x0"):
+            context = np.atleast_2d(np.load(x0))
+        if context.ndim != 2 or context.shape[1] != cfg.data_size:
+            raise bad(
+                "--x0",
+                f"must have shape (d,) or (W, d) with d={cfg.data_size}; got {context.shape}.",
             )
-    traj = generate(state.model, jnp.asarray(context, jnp.result_type(float)), steps)
-    np.save(out, traj.astype(np.float32))
+        if not np.all(np.isfinite(context)):
+            raise bad("--x0", "holds NaN or Inf.")
+    traj = np.asarray(generate(state.model, jnp.asarray(context, jnp.result_type(float)), steps))
+    step = _first_nonfinite(traj)
+    if step is not None:
+        raise FloatingPointError(
+            f"the generated trajectory is non-finite (NaN or Inf) from step {step} of {steps} "
+            f"on: the model's free run diverges; nothing was written to {str(out)!r}."
+        )
+    with atomic_open(out) as f:
+        np.save(f, traj.astype(np.float32))
     typer.echo(f"wrote {out} with shape {traj.shape}")

@@ -1,0 +1,76 @@
+"""The configuration of a DSR training run (`paratime dsr train`)."""
+
+import dataclasses
+from typing import ClassVar
+
+from .._config import AbstractConfig
+from .._names import SOLVER_NAMES
+from ._build import MODELS, OBSERVATIONS
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(AbstractConfig):
+    """Everything that defines a DSR training run; validated on construction.
+
+    **Fields:** `data` (a path or dataset name), `model` (one of `paratime.dsr.MODELS`),
+    `latent` (latent size M; `None`: the data's dimension), `hidden`, `observation`
+    (`"identity"` or `"affine"`), `num_relu` (ALRNN only), `seq_len`, `batch_size`, `gtf`
+    (`"adaptive"` or a constant α in [0, 1]), `solver` (a `paratime.SolverName`), `steps`,
+    `lr`, `alpha0`, `alpha_every`, `seed`, `checkpoint_every`, and `data_size` (the data's
+    dimension, filled in when the data are read).
+
+    **Raises:**
+
+    `paratime.ConfigError` (a `ValueError`) naming the first bad field.
+    """
+
+    data: str
+    model: str = "shplrnn"
+    latent: int | None = None
+    hidden: int = 200
+    observation: str = "identity"
+    num_relu: int | None = None
+    seq_len: int = 200
+    batch_size: int = 16
+    gtf: str = "adaptive"
+    solver: str = "auto"
+    steps: int = 1000
+    lr: float = 1e-3
+    alpha0: float = 0.1
+    alpha_every: int = 5
+    seed: int = 0
+    checkpoint_every: int = 100
+    data_size: int | None = None
+
+    resumable: ClassVar[tuple[str, ...]] = ("steps", "solver", "checkpoint_every")
+
+    def __post_init__(self):
+        self.check(
+            "data", isinstance(self.data, str) and bool(self.data), "a path or name", self.data
+        )
+        self.one_of("model", MODELS)
+        self.one_of("observation", OBSERVATIONS)
+        self.one_of("solver", SOLVER_NAMES)
+        self.positive_int("hidden", "batch_size", "steps", "alpha_every", "checkpoint_every")
+        self.positive_int("seq_len", minimum=2)
+        for name in ("latent", "num_relu", "data_size"):
+            if getattr(self, name) is not None:
+                self.positive_int(name)
+        self.positive_float("lr")
+        a0 = self.alpha0
+        self.check("alpha0", isinstance(a0, int | float) and 0 <= a0 <= 1, "in [0, 1]", a0)
+        self.check("seed", isinstance(self.seed, int), "an integer", self.seed)
+        if isinstance(self.gtf, int | float) and not isinstance(self.gtf, bool):
+            object.__setattr__(self, "gtf", str(float(self.gtf)))  # `gtf = 0.2` in TOML
+        self.gtf_value()
+
+    def gtf_value(self) -> float | str:
+        """`"adaptive"` or the constant α as a float."""
+        if self.gtf == "adaptive":
+            return "adaptive"
+        try:
+            value = float(self.gtf)
+        except (TypeError, ValueError):
+            value = -1.0
+        self.check("gtf", 0.0 <= value <= 1.0, "'adaptive' or a number in [0, 1]", self.gtf)
+        return value

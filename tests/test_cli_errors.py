@@ -1,0 +1,111 @@
+"""Every bad input to the `paratime` command line is one line, `Error: ...`, naming the flag,
+with exit code 2 and no traceback (run in-process with typer's test runner)."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from paratime.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli-errors")
+    t = np.arange(400) * 0.05
+    good = np.stack([np.sin(t), np.cos(t), np.sin(2 * t)], axis=1).astype(np.float32)
+    np.save(root / "good.npy", good)
+    bad = good.copy()
+    bad[7, 1] = np.nan
+    np.save(root / "nan.npy", bad)
+    (root / "unknown.toml").write_text('data = "x.npy"\nwidth = 3\n')
+    (root / "zero.toml").write_text(f'data = "{root / "good.npy"}"\nhidden = 0\n')
+    (root / "broken.toml").write_text("hidden = = 3\n")
+    (root / "existing").mkdir()
+    (root / "existing" / "checkpoint.eqx").write_bytes(b"")
+    return root
+
+
+def _cases(f):
+    good, nan = str(f / "good.npy"), str(f / "nan.npy")
+    out = str(f / "run")
+    dsr = ["dsr", "train", "--data", good, "--out", out]
+    elm = ["elm", "fit", "--data", good, "--out", out]
+    pnet = ["pararealnet", "train", "--data", "synthetic", "--out", out]
+    return [
+        (["demo", "--hidden", "0"], "--hidden"),
+        (["demo", "--length", "0"], "--length"),
+        (["demo", "--steps", "0"], "--steps"),
+        (["demo", "--train-length", "-5"], "--train-length"),
+        (["demo", "--hidden", "abc"], "--hidden"),
+        (["demo", "--solver", "newton"], "--solver"),
+        (["demo", "--solver", "quasideer"], "--solver"),
+        (["bench", "--solver", "magic"], "--solver"),
+        (["bench", "--cell", "RNN"], "--cell"),
+        (["bench", "--workload", "predict"], "--workload"),
+        (["bench", "--T", "0"], "--T"),
+        (["bench", "--N", "-1"], "--N"),
+        (["bench", "--repeats", "0"], "--repeats"),
+        (["bench", "--max-call-seconds", "0"], "--max-call-seconds"),
+        (["bench", "--max-gb", "nan"], "--max-gb"),
+        (["dsr", "train", "--out", out], "--data"),
+        (["dsr", "train", "--data", str(f / "missing.npy"), "--out", out], "--data"),
+        (["dsr", "train", "--data", nan, "--out", out], "--data"),
+        ([*dsr, "--checkpoint-every", "0"], "--checkpoint-every"),
+        ([*dsr, "--solver", "quasideer"], "--solver"),
+        ([*dsr, "--model", "rnn"], "--model"),
+        ([*dsr, "--observation", "cubic"], "--observation"),
+        ([*dsr, "--gtf", "2"], "--gtf"),
+        ([*dsr, "--lr", "0"], "--lr"),
+        ([*dsr, "--lr", "nan"], "--lr"),
+        ([*dsr, "--alpha0", "1.5"], "--alpha0"),
+        ([*dsr, "--seq-len", "1"], "--seq-len"),
+        ([*dsr, "--latent", "0"], "--latent"),
+        ([*dsr, "--latent", "2"], "--latent"),  # identity observation needs M >= d = 3
+        ([*dsr, "--resume"], "--resume"),
+        (["dsr", "train", "--data", good, "--out", str(f / "existing")], "--resume"),
+        (["dsr", "train", "--out", out, "--config", str(f / "missing.toml")], "--config"),
+        (["dsr", "train", "--out", out, "--config", str(f / "unknown.toml")], "--config"),
+        (["dsr", "train", "--out", out, "--config", str(f / "broken.toml")], "--config"),
+        (["dsr", "train", "--out", out, "--config", str(f / "zero.toml")], "--hidden"),
+        (["dsr", "eval", str(f / "nowhere"), "--data", good], "RUN"),
+        (["dsr", "eval", str(f / "nowhere"), "--data", good, "--pe-steps", "0"], "--pe-steps"),
+        (["dsr", "generate", str(f / "nowhere"), "--steps", "0", "--out", out], "--steps"),
+        (["dsr", "generate", str(f / "nowhere"), "--steps", "5", "--out", out], "RUN"),
+        ([*elm, "--arch", "rnn"], "--arch"),
+        ([*elm, "--solver", "foo"], "--solver"),
+        ([*elm, "--method", "lu"], "--method"),
+        ([*elm, "--lam", "-1"], "--lam"),
+        ([*elm, "--window", "0"], "--window"),
+        ([*elm, "--test-fraction", "1.5"], "--test-fraction"),
+        (["elm", "fit", "--data", "no-such-dataset", "--out", out], "--data"),
+        (["elm", "fit", "--data", good], "--out"),
+        ([*pnet, "--depth", "6", "--parallel", "4"], "--parallel"),
+        ([*pnet, "--steps", "0"], "--steps"),
+        ([*pnet, "--mode", "gpu"], "--mode"),
+        ([*pnet, "--learning-rate", "-1"], "--learning-rate"),
+        ([*pnet, "--resume"], "--resume"),
+        (["pararealnet", "train", "--data", "mnist", "--out", out], "--data"),
+    ]
+
+
+def test_there_are_enough_cases(tmp_path):
+    assert len(_cases(tmp_path)) >= 30
+
+
+@pytest.mark.parametrize("index", range(len(_cases(__import__("pathlib").Path(".")))))
+def test_bad_input_is_one_line_naming_the_flag(index, files):
+    args, flag = _cases(files)[index]
+    result = runner.invoke(app, args)
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2, (args, result.output, result.exception)
+    assert len(lines) == 1, (args, result.output)
+    assert lines[0].startswith("Error: ") and flag in lines[0], (args, lines[0])
+    assert "Traceback" not in result.output
+    assert not (files / "run" / "checkpoint.eqx").exists()
+
+
+def test_good_input_still_passes_the_checks(files):
+    result = runner.invoke(app, ["dsr", "train", "--help"])
+    assert result.exit_code == 0 and "--config" in result.output
