@@ -13,6 +13,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "reservoirpy": ("reservoirpy", "data"),
     "scipy": ("scipy", "data"),
     "lineax": ("lineax", "lstsq"),
+    "tomli": ("tomli", ""),  # a core dependency on Python 3.10
 }
 
 
@@ -23,7 +24,8 @@ class MissingExtraError(ImportError):
 def missing_extra_message(module: str, why: str) -> str:
     """`"<why> needs <package>: pip install 'paratime[<extra>]'"`, in one line."""
     package, extra = _EXTRAS[module.split(".")[0]]
-    return f"{why} needs {package}, which is not installed: pip install 'paratime[{extra}]'."
+    command = f"pip install 'paratime[{extra}]'" if extra else f"pip install {package}"
+    return f"{why} needs {package}, which is not installed: {command}."
 
 
 def require(module: str, why: str) -> ModuleType:
