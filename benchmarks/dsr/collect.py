@@ -12,6 +12,15 @@ R = Path("/work/main/benchmarks/results")
 F = Path("/work/main/docs/figures")
 
 
+
+def _config(run):
+    """A run's settings: config.toml (current runs) or config.json (runs before it)."""
+    if (run / "config.toml").exists():
+        import tomllib
+
+        return tomllib.loads((run / "config.toml").read_text())
+    return json.loads((run / "config.json").read_text())
+
 def log(run):
     return [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines() if l.strip()]
 
@@ -21,7 +30,7 @@ def summary(run):
     dts = [b["time"] - a["time"] for a, b in zip(h[1:], h[2:])]
     out = {
         "run": run.name,
-        "config": json.loads((run / "config.json").read_text()),
+        "config": _config(run),
         "steps_done": len(h),
         "first_step_s_incl_compile": h[0]["time"],
         "median_s_per_step": statistics.median(dts) if dts else None,
@@ -52,7 +61,7 @@ def timing(root, L):
 
 
 def run_steps(run):
-    return json.loads((run / "config.json").read_text())["steps"] - 10
+    return _config(run)["steps"] - 10
 
 
 meta = {

@@ -21,12 +21,21 @@ ROOT = Path(__file__).resolve().parents[2]
 FIGURES = ROOT / "docs" / "figures"
 
 
+
+def _config(run):
+    """A run's settings: config.toml (current runs) or config.json (runs before it)."""
+    if (run / "config.toml").exists():
+        import tomllib
+
+        return tomllib.loads((run / "config.toml").read_text())
+    return json.loads((run / "config.json").read_text())
+
 def summary(run: Path) -> dict:
     log = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line]
     dts = [b["time"] - a["time"] for a, b in zip(log[1:], log[2:])]
     out = {
         "run": run.name,
-        "config": json.loads((run / "config.json").read_text()),
+        "config": _config(run),
         "steps_done": len(log),
         "train_wall_s": log[-1]["time"],
         "median_s_per_step": statistics.median(dts) if dts else None,
@@ -50,7 +59,7 @@ def main() -> None:
     root = a.runs
     runs = sorted(
         (p for p in root.iterdir() if (p / "metrics.jsonl").exists()),
-        key=lambda p: (json.loads((p / "config.json").read_text())["seq_len"], p.name),
+        key=lambda p: (_config(p)["seq_len"], p.name),
     )
     records = [summary(r) for r in runs]
     meta = {
