@@ -22,6 +22,9 @@ def files(tmp_path_factory):
     (root / "unknown.toml").write_text('data = "x.npy"\nwidth = 3\n')
     (root / "zero.toml").write_text(f'data = "{root / "good.npy"}"\nhidden = 0\n')
     (root / "broken.toml").write_text("hidden = = 3\n")
+    (root / "elm.toml").write_text('data = "santafe"\nmethod = "lu"\n')
+    (root / "pnet.toml").write_text('data = "synthetic"\ndepth = 6\nparallel = 4\n')
+    (root / "demo.toml").write_text('solver = "newton"\n')
     (root / "existing").mkdir()
     (root / "existing" / "checkpoint.eqx").write_bytes(b"")
     return root
@@ -87,6 +90,11 @@ def _cases(f):
         ([*pnet, "--learning-rate", "-1"], "--learning-rate"),
         ([*pnet, "--resume"], "--resume"),
         (["pararealnet", "train", "--data", "mnist", "--out", out], "--data"),
+        (["pararealnet", "train", "--out", out, "--config", str(f / "pnet.toml")], "--parallel"),
+        (["elm", "fit", "--out", out, "--config", str(f / "elm.toml")], "--method"),
+        (["elm", "fit", "--out", out], "--data"),
+        (["demo", "--config", str(f / "demo.toml")], "--solver"),
+        (["demo", "--config", str(f / "missing.toml")], "--config"),
     ]
 
 

@@ -4,6 +4,7 @@ import importlib
 import importlib.metadata
 
 from . import cells as cells, train as train
+from ._config import AbstractConfig as AbstractConfig, ConfigError as ConfigError
 from ._extras import MissingExtraError as MissingExtraError
 from ._failure import NewtonError as NewtonError
 from ._names import SolverName as SolverName, make_solver as make_solver

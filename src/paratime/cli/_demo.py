@@ -1,5 +1,7 @@
 """`paratime demo`: every solver on a GRU, then a short training run with a progress bar."""
 
+import dataclasses
+from pathlib import Path
 from typing import Annotated
 
 import equinox as eqx
@@ -9,7 +11,9 @@ import numpy as np
 import optax
 import typer
 
-from .._names import SolverName, make_solver
+from .._config import AbstractConfig
+from .._names import SOLVER_NAMES, SolverName, make_solver
+from ._common import resolve_config
 
 # The solver table: every solver by its command-line name, plus DEER with bounded memory.
 TABLE: dict[str, tuple[str, dict]] = {
@@ -63,7 +67,28 @@ def _time(fn, repeats: int = 3) -> tuple[float, float, object]:
     return compile_s, float(np.median(times)), out
 
 
+@dataclasses.dataclass(frozen=True)
+class DemoConfig(AbstractConfig):
+    """The settings of `paratime demo`; validated on construction (errors name the field)."""
+
+    length: int = 5_000
+    hidden: int = 16
+    steps: int = 300
+    train_length: int = 2_000
+    solver: str = "deer"
+    seed: int = 0
+
+    def __post_init__(self):
+        self.positive_int("length", "hidden", "steps", "train_length")
+        self.one_of("solver", SOLVER_NAMES)
+        self.check("seed", isinstance(self.seed, int), "an integer", self.seed)
+
+
 def demo(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option(help="A TOML file of these settings; flags override it.")
+    ] = None,
     length: Annotated[int, typer.Option(min=1, help="Sequence length T for the table.")] = 5_000,
     hidden: Annotated[int, typer.Option(min=1, help="GRU state size N.")] = 16,
     steps: Annotated[int, typer.Option(min=1, help="Training steps.")] = 300,
@@ -75,6 +100,15 @@ def demo(
     from rich.console import Console
     from rich.table import Table
 
+    values = dict(
+        length=length, hidden=hidden, steps=steps, train_length=train_length, solver=solver,
+        seed=seed,
+    )  # fmt: skip
+    cfg = resolve_config(ctx, DemoConfig, config, values)
+    length, hidden, steps, train_length, seed = (
+        cfg.length, cfg.hidden, cfg.steps, cfg.train_length, cfg.seed,
+    )  # fmt: skip
+    solver = SolverName(cfg.solver)
     pt = _pt()
     console = Console()
     console.print(

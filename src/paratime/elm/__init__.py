@@ -9,6 +9,7 @@ from ._cells import (
     Jordan as Jordan,
     make_cell as make_cell,
 )
+from ._config import FitConfig as FitConfig
 from ._data import (
     Task as Task,
     autoregressive_task as autoregressive_task,

@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 from .._names import SolverName, make_solver
-from ..cli._common import bad, flag, fraction, new_app, set_x64
+from ..cli._common import (
+    bad,
+    flag,
+    fraction,
+    new_app,
+    positive,
+    resolve_config,
+    set_x64,
+    store_config,
+)
+from ..train._atomic import atomic_write_text
+from ._config import FitConfig
 
 app = new_app()
 
@@ -32,28 +43,20 @@ def load_task(name: str, *, max_length: int | None = None):
     return autoregressive_task(x, name=name)
 
 
-def _lam(value: str) -> float | str:
-    if value in ("gcv", "validation"):
-        return value
-    try:
-        lam = float(value)
-    except ValueError:
-        lam = -1.0
-    if not lam >= 0:
-        raise bad("--lam", f"must be 'gcv', 'validation' or a number >= 0; got {value!r}.")
-    return lam
-
-
 @app.command("fit")
 def fit_command(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="Folder for model.eqx, metrics.json, config.toml.")],
     data: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="santafe | mackey-glass | sunspots | narma10 | any name of "
             "paratime.data.DATASETS | a .npy/.csv/.txt PATH."
         ),
-    ],
-    out: Annotated[Path, typer.Option(help="Folder for model.eqx and metrics.json.")],
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="A TOML file of these settings; flags override it.")
+    ] = None,
     arch: Annotated[
         str, typer.Option(help="elman | jordan | narmax | fully-connected | lstm | gru.")
     ] = "gru",
@@ -66,28 +69,31 @@ def fit_command(
     ] = SolverName.sequential,
     direct: Annotated[bool, typer.Option(help="Direct input-to-output links.")] = True,
     spectral_radius: Annotated[
-        float, typer.Option(min=0.0, help="Spectral radius of recurrent weights.")
+        float, typer.Option(callback=positive, help="Spectral radius of recurrent weights.")
     ] = 0.9,
-    input_scaling: Annotated[float, typer.Option(help="Input weights are U(-s, s).")] = 1.0,
+    input_scaling: Annotated[
+        float, typer.Option(callback=positive, help="Input weights are U(-s, s).")
+    ] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
     test_fraction: Annotated[float, typer.Option(callback=fraction, help="Held-out tail.")] = 0.2,
     val_fraction: Annotated[
-        float, typer.Option(min=0.0, max=0.99, help="Validation before the tail.")
+        float, typer.Option(min=0.0, max=0.99, help="Validation part before the tail.")
     ] = 0.1,
     horizon: Annotated[int, typer.Option(min=1, help="Steps of the closed-loop forecast.")] = 20,
     max_length: Annotated[int, typer.Option(min=0, help="Use the first N steps (0: all).")] = 0,
     x64: Annotated[bool, typer.Option(help="Compute in float64.")] = True,
 ) -> None:
     """Fit one ELM, print its test RMSE and training time, save the model and metrics."""
-    from ._cells import canonical_arch
-    from ._lstsq import METHODS
-
-    with flag("--arch"):
-        arch = canonical_arch(arch)
-    if method not in METHODS:
-        raise bad("--method", f"must be one of {', '.join(METHODS)}; got {method!r}.")
-    lam_value = _lam(lam)
-    set_x64(x64)
+    values = dict(
+        data=data, arch=arch, hidden=hidden, window=window, lam=lam, method=method,
+        solver=solver, direct=direct, spectral_radius=spectral_radius,
+        input_scaling=input_scaling, seed=seed, test_fraction=test_fraction,
+        val_fraction=val_fraction, horizon=horizon, max_length=max_length, x64=x64,
+    )  # fmt: skip
+    if data is None and config is None:
+        raise bad("--data", "is required (on the command line or in the --config file).")
+    cfg = resolve_config(ctx, FitConfig, config, values)
+    set_x64(cfg.x64)
     import jax
 
     from ._evaluate import evaluate
@@ -95,18 +101,21 @@ def fit_command(
     from ._model import fit, prepare
 
     with flag("--data"):
-        task = load_task(data, max_length=max_length or None)
+        task = load_task(cfg.data, max_length=cfg.max_length or None)
     with flag("--window"):
-        prepared = prepare(task, window, test_fraction=test_fraction, val_fraction=val_fraction)
-    options = {"spectral_radius": spectral_radius, "input_scaling": input_scaling}
+        prepared = prepare(
+            task, cfg.window, test_fraction=cfg.test_fraction, val_fraction=cfg.val_fraction
+        )
+    options = {"spectral_radius": cfg.spectral_radius, "input_scaling": cfg.input_scaling}
     t0 = time.perf_counter()
     model, info = fit(
-        prepared, arch=arch, hidden=hidden, key=jax.random.key(seed), lam=lam_value,
-        method=method, direct=direct, solver=make_solver(solver), **options,
+        prepared, arch=cfg.arch, hidden=cfg.hidden, key=jax.random.key(cfg.seed),
+        lam=cfg.lam_value(), method=cfg.method, direct=cfg.direct,
+        solver=make_solver(cfg.solver), **options,
     )  # fmt: skip
     wall = time.perf_counter() - t0
-    metrics = evaluate(model, prepared, horizon=horizon)
-    out.mkdir(parents=True, exist_ok=True)
+    metrics = evaluate(model, prepared, horizon=cfg.horizon)
+    store_config(out, cfg, resume=False)
     save_model(out / "model.eqx", model, **options)
     record = {
         **metrics,
@@ -114,16 +123,13 @@ def fit_command(
         "wall_seconds_with_compile": wall,
         "lam": info["lam"],
         "condition_number": info["condition_number"],
-        "config": {"data": data, "arch": arch, "hidden": hidden, "window": window,
-                   "method": method, "solver": solver.value, "direct": direct, "seed": seed,
-                   **options},
-    }  # fmt: skip
-    from ..train._atomic import atomic_write_text
-
+        "config": cfg.to_dict(),
+    }
     atomic_write_text(out / "metrics.json", json.dumps(record, indent=2) + "\n")
     typer.echo(
-        f"{arch} on {data}: test RMSE {metrics['rmse']:.4g} (NRMSE {metrics['nrmse']:.3g}), "
-        f"{metrics.get('horizon', 0)}-step closed-loop RMSE {metrics['rmse_multistep']:.4g}; "
-        f"train {info['train_seconds']:.3g} s (with compilation {wall:.3g} s); λ={info['lam']:.3g}"
+        f"{cfg.arch} on {cfg.data}: test RMSE {metrics['rmse']:.4g} "
+        f"(NRMSE {metrics['nrmse']:.3g}), {metrics.get('horizon', 0)}-step closed-loop RMSE "
+        f"{metrics['rmse_multistep']:.4g}; train {info['train_seconds']:.3g} s (with "
+        f"compilation {wall:.3g} s); λ={info['lam']:.3g}"
     )
-    typer.echo(f"saved {out / 'model.eqx'} and {out / 'metrics.json'}")
+    typer.echo(f"saved {out / 'model.eqx'}, {out / 'metrics.json'} and {out / 'config.toml'}")

@@ -15,6 +15,7 @@ from ._classifier import (
     cross_entropy as cross_entropy,
     make_classifiers as make_classifiers,
 )
+from ._config import TrainConfig as TrainConfig
 from ._data import Dataset as Dataset, load_dataset as load_dataset
 from ._network import ParaRealNet as ParaRealNet, make_coarse as make_coarse
 from ._train import run_experiment as run_experiment, train_classifier as train_classifier

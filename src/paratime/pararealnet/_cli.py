@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ..cli._common import bad, new_app, positive
+from ..cli._common import bad, new_app, positive, resolve_config, store_config
+from ._config import TrainConfig
 
 app = new_app()
 
@@ -43,7 +44,11 @@ def request_cpu_devices(count: int) -> None:
 
 @app.command()
 def train(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Folder for metrics.json, logs, checkpoints.")],
+    config: Annotated[
+        Path | None, typer.Option(help="A TOML file of these settings; flags override it.")
+    ] = None,
     data: Annotated[Data, typer.Option(help="digits (scikit-learn) or synthetic.")] = Data.digits,
     depth: Annotated[int, typer.Option(min=1, help="Number of residual blocks L.")] = 32,
     parallel: Annotated[int, typer.Option(min=1, help="Number of fine sub-networks P.")] = 4,
@@ -62,34 +67,42 @@ def train(
         float, typer.Option(callback=positive, help="Peak Adam learning rate.")
     ] = 3e-3,
     seed: Annotated[int, typer.Option(help="Seed for initialisation and minibatches.")] = 0,
-    resume: Annotated[bool, typer.Option(help="Resume from --out (same --steps).")] = False,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in --out (it must exist, same settings).")
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Train a ParaRealNet classifier; writes OUT/metrics.json (test_accuracy, seconds_per_step)."""
-    if depth % parallel:
-        raise bad("--parallel", f"must divide --depth={depth} (num_parallel); got {parallel}.")
+    values = dict(
+        data=data, depth=depth, parallel=parallel, steps=steps, baseline=baseline, width=width,
+        hidden=hidden, coarse_hidden=coarse_hidden, coarse_depth=coarse_depth,
+        interface=interface, mode=mode, batch_size=batch_size, learning_rate=learning_rate,
+        seed=seed,
+    )  # fmt: skip
+    cfg = resolve_config(ctx, TrainConfig, config, values)
     if resume and not (out / "pararealnet").is_dir():
         raise bad("--resume", f"{out} holds no run to resume; leave out --resume to start one.")
-    if mode is Mode.shard:
-        request_cpu_devices(parallel)
+    store_config(out, cfg, resume=resume)
+    if cfg.mode == "shard":
+        request_cpu_devices(cfg.parallel)
     from ._train import run_experiment
 
     metrics = run_experiment(
-        data=data.value,
-        depth=depth,
-        num_parallel=parallel,
-        steps=steps,
+        data=cfg.data,
+        depth=cfg.depth,
+        num_parallel=cfg.parallel,
+        steps=cfg.steps,
         out=out,
-        baseline=baseline,
-        width=width,
-        hidden=hidden,
-        coarse_hidden=coarse_hidden,
-        coarse_depth=coarse_depth,
-        interface=interface.value,
-        parallel=mode.value,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        seed=seed,
+        baseline=cfg.baseline,
+        width=cfg.width,
+        hidden=cfg.hidden,
+        coarse_hidden=cfg.coarse_hidden,
+        coarse_depth=cfg.coarse_depth,
+        interface=cfg.interface,
+        parallel=cfg.mode,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        seed=cfg.seed,
         resume=resume,
         progress=progress,
     )
