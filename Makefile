@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint types pytest bench clean
+.PHONY: demo test lint types pytest bench report clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ demo: $(BIN)/.installed
 test: lint types pytest
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks/bench benchmarks/elm benchmarks/decomp benchmarks/pararealnet
 
 types: $(BIN)/.installed
 	$(BIN)/pyright
@@ -27,6 +27,10 @@ pytest: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/paratime bench --quick
+
+# docs/benchmarks.md and its figures, from benchmarks/results (see benchmarks/README.md)
+report: $(BIN)/.installed
+	$(BIN)/python -m benchmarks.bench report
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
