@@ -117,3 +117,28 @@ def test_bad_input_is_one_line_naming_the_flag(index, files):
 def test_good_input_still_passes_the_checks(files):
     result = runner.invoke(app, ["dsr", "train", "--help"])
     assert result.exit_code == 0 and "--config" in result.output
+
+
+def test_a_failed_run_is_one_line_with_exit_code_1(monkeypatch):
+    import paratime
+    import paratime.cli._demo as demo
+
+    def failing(*args, **kwargs):
+        raise paratime.NewtonError("DEER did not converge\nin 3 iterations; try ELK.")
+
+    monkeypatch.setattr(demo, "_time", failing)
+    result = runner.invoke(app, ["demo", "--length", "8", "--hidden", "2"])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1
+    assert lines[-1] == "Error: DEER did not converge in 3 iterations; try ELK."
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    import paratime.cli._demo as demo
+
+    def broken(*args, **kwargs):
+        raise KeyError("internal")
+
+    monkeypatch.setattr(demo, "_time", broken)
+    result = runner.invoke(app, ["demo", "--length", "8", "--hidden", "2"])
+    assert result.exit_code == 1 and isinstance(result.exception, KeyError)

@@ -3,7 +3,9 @@
 Every bad input ends as one line on stderr, `Error: ...` naming the flag, with exit code 2
 and no traceback: typer's own checks (types, ranges, choices, missing options), the
 `BadParameter`s the commands raise, a missing optional dependency, and the `ValueError`,
-`TypeError` and `FileNotFoundError` of the library functions the commands call.
+`TypeError` and `FileNotFoundError` of the library functions the commands call. A run that
+fails on good input (a diverging free run, a Newton solve that fails) is one line with exit
+code 1. Anything else is a bug and keeps its traceback.
 """
 
 import contextlib
@@ -17,12 +19,14 @@ import typer
 from typer.core import TyperGroup
 
 from .._extras import MissingExtraError
+from .._failure import NewtonError
 
 # typer >= 0.24 vendors click; both spell the base class of usage errors the same way.
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 _USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, MissingExtraError)
-# Failures of a run that are not bad input (e.g. a generated trajectory that went NaN): exit 1.
-_RUN_ERRORS = (FloatingPointError,)
+# Failures of a run that are not bad input (a generated trajectory that went NaN, a Newton
+# solve that did not converge): one line too, with exit code 1.
+_RUN_ERRORS = (FloatingPointError, NewtonError)
 
 
 def one_line(message: str) -> str:
