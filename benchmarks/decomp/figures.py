@@ -1,4 +1,5 @@
-"""Figures for `docs/decomp.md`, drawn from the JSON written by `paratime decomp evidence`."""
+"""Figures for `docs/decomp.md`, drawn from the JSON that
+`python -m benchmarks.decomp evidence` writes."""
 
 from pathlib import Path
 from typing import Any

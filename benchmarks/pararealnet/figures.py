@@ -8,7 +8,7 @@ import numpy as np
 
 
 def _timing_series(timing: dict[str, Any]) -> dict[str, dict[int, list[float]]]:
-    """Group `paratime pararealnet time` results as {series: {P: [seconds]}}."""
+    """Group `python -m benchmarks.pararealnet time` results as {series: {P: [seconds]}}."""
     names = {
         "pararealnet-vmap": "ParaRealNet (vmap, 1 device)",
         "pararealnet-shard": "ParaRealNet (shard, P devices)",
@@ -45,8 +45,8 @@ def plot_runs(
 
     - `runs`: the loaded `metrics.json` dicts.
     - `out`: the PNG file to write.
-    - `timing`: optional result of `paratime pararealnet time`; if given, the right panel shows
-        its interleaved medians instead of the training runs' own step times.
+    - `timing`: optional result of `python -m benchmarks.pararealnet time`; if given, the
+        right panel shows its interleaved medians instead of the training runs' own step times.
     """
     import matplotlib
 
