@@ -157,3 +157,29 @@ def test_torch_baseline_on_cpu(workload):
         time_torch_rnn("GRU", 8, 4, 50, 2, "predict", 3, device="cpu")
 
 
+def test_time_solvers_on_a_user_cell(getkey):
+    import equinox as eqx
+
+    class Damped(eqx.Module):  # a cell of the user's own, no analytic Jacobian
+        w: jax.Array
+
+        def __call__(self, h, x):
+            return jnp.tanh(self.w @ h + x)
+
+    cell = Damped(0.3 * jax.random.normal(getkey(), (4, 4)))
+    xs = jax.random.normal(getkey(), (3, 40, 4))  # a batch of 3
+    recs = paratime.bench.time_solvers(
+        cell, jnp.zeros((3, 4)), xs, solvers=("sequential", "deer", "lax.scan"), repeats=2
+    )
+    assert [r["solver"] for r in recs] == ["sequential", "deer", "lax.scan"]
+    for r in recs:
+        assert 0 < r["min_s"] <= r["median_s"] and len(r["times_s"]) == 2
+        assert r["max_dev"] < 1e-10
+    assert recs[1]["iterations"] >= 1
+    train = paratime.bench.time_solvers(cell, jnp.zeros(4), xs[0], workload="train", repeats=1)
+    assert [r["solver"] for r in train] == ["sequential", "deer", "quasi-deer", "auto"]
+    assert all(r["rel_dev"] < 1e-8 for r in train)  # loss and gradient agree
+    with pytest.raises(ValueError, match="unknown solver"):
+        paratime.bench.time_solvers(cell, jnp.zeros(4), xs[0], solvers=("newton",))
+    with pytest.raises(ValueError, match="workload"):
+        paratime.bench.time_solvers(cell, jnp.zeros(4), xs[0], workload="predict")

@@ -10,8 +10,8 @@ import numpy as np
 
 from paratime import DEER, ELK, QuasiDEER, Sequential
 from paratime.bench import environment as _environment
-from paratime.elm import evaluate, fit, prepare
-from paratime.elm._bptt import fit_bptt, time_gradient
+from paratime.elm import evaluate, fit, fit_bptt, prepare
+from paratime.elm._bptt import time_gradient
 from paratime.elm._cells import canonical_arch
 from paratime.elm._cli import load_task
 
@@ -19,6 +19,7 @@ from paratime.elm._cli import load_task
 def environment() -> dict:
     """`paratime.bench.environment()` plus whether float64 is on."""
     return {**_environment(), "x64": bool(jax.config.jax_enable_x64)}
+
 
 DATASETS: tuple[str, ...] = ("santafe", "mackey-glass", "sunspots", "narma10", "elnino")
 PARALLEL_SOLVERS = {"DEER": DEER, "QuasiDEER": QuasiDEER, "ELK": lambda: ELK(diagonal=True)}

@@ -1,6 +1,6 @@
-"""The benchmark harness: time every solver on your cell sizes, side by side with the
-baselines (`lax.scan`, a straightforward DEER, PyTorch where it is installed), one JSON line
-per measurement.
+"""The benchmark harness: time every solver on your cell (`time_solvers`) or on the shipped
+cells at your sizes (`paratime bench`, one JSON line per measurement), side by side with the
+baselines (`lax.scan`, a straightforward DEER, PyTorch where it is installed).
 
 Run `paratime bench --quick` (or choose `--cell/--T/--N/--batch/--solver`); the scripts that
 regenerate docs/benchmarks.md from the results live in `benchmarks/` beside the package.
@@ -17,3 +17,4 @@ from ._grid import (
 )
 from ._measure import time_call as time_call
 from ._run import results_path as results_path, run_bench as run_bench
+from ._user import time_solvers as time_solvers

@@ -153,8 +153,7 @@ def store_config(run_dir: Path, config: Any, *, resume: bool, name: str = "confi
         if changed:
             raise bad(
                 "--resume",
-                f"the run in {str(run_dir)!r} has different options: "
-                f"{'; '.join(changed)}.",
+                f"the run in {str(run_dir)!r} has different options: {'; '.join(changed)}.",
             )
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, config.to_toml())
