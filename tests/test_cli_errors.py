@@ -95,6 +95,10 @@ def _cases(f):
         (["elm", "fit", "--out", out], "--data"),
         (["demo", "--config", str(f / "demo.toml")], "--solver"),
         (["demo", "--config", str(f / "missing.toml")], "--config"),
+        (["dsr", "train", "--data", good, "--out", good], "--out"),
+        (["elm", "fit", "--data", good, "--out", good], "--out"),
+        (["pararealnet", "train", "--data", "synthetic", "--out", good], "--out"),
+        (["dsr", "generate", str(f / "nowhere"), "--steps", "5", "--out", str(f)], "--out"),
     ]
 
 

@@ -23,10 +23,19 @@ from .._failure import NewtonError
 
 # typer >= 0.24 vendors click; both spell the base class of usage errors the same way.
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
-_USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, MissingExtraError)
+_USER_ERRORS = (
+    ValueError,
+    TypeError,
+    FileNotFoundError,
+    FileExistsError,
+    NotADirectoryError,
+    IsADirectoryError,
+    PermissionError,
+    MissingExtraError,
+)
 # Failures of a run that are not bad input (a generated trajectory that went NaN, a Newton
 # solve that did not converge): one line too, with exit code 1.
-_RUN_ERRORS = (FloatingPointError, NewtonError)
+_RUN_ERRORS = (FloatingPointError, NewtonError, OSError)
 
 
 def one_line(message: str) -> str:
@@ -132,6 +141,12 @@ def resolve_config(ctx: typer.Context, cls: type, config: Any, values: dict[str,
         return cls(**merged)
     except ConfigError as e:
         raise bad("--" + e.field.replace("_", "-"), str(e)) from e
+
+
+def check_out_dir(path: Path, name: str = "--out") -> None:
+    """`path` must be a directory or not exist yet (it is created when the run starts)."""
+    if path.exists() and not path.is_dir():
+        raise bad(name, f"{str(path)!r} is a file; give a directory for the run.")
 
 
 def store_config(run_dir: Path, config: Any, *, resume: bool, name: str = "config.toml") -> None:

@@ -11,7 +11,16 @@ import numpy as np
 import typer
 
 from .._names import SolverName, make_solver
-from ..cli._common import bad, flag, load_data, new_app, positive, resolve_config, store_config
+from ..cli._common import (
+    bad,
+    check_out_dir,
+    flag,
+    load_data,
+    new_app,
+    positive,
+    resolve_config,
+    store_config,
+)
 from ._config import TrainConfig
 
 app = new_app()
@@ -131,6 +140,7 @@ def train_cmd(
     )  # fmt: skip
     if data is None and config is None:
         raise bad("--data", "is required (on the command line or in the --config file).")
+    check_out_dir(out)
     cfg = resolve_config(ctx, TrainConfig, config, values)
     x = load_data(cfg.data, min_length=cfg.seq_len)
     d = int(x.shape[1])
@@ -232,6 +242,8 @@ def generate_cmd(
     from ..train._atomic import atomic_open
     from ._evaluate import BURN_IN, generate
 
+    if out.is_dir():
+        raise bad("--out", f"{str(out)!r} is a directory; give the .npy file to write.")
     cfg, state = _restore(run)
     if x0 is None:
         context = load_data(cfg.data, name="RUN (its training data)")[-(BURN_IN + 1) :]

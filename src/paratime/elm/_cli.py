@@ -10,6 +10,7 @@ import typer
 from .._names import SolverName, make_solver
 from ..cli._common import (
     bad,
+    check_out_dir,
     flag,
     fraction,
     new_app,
@@ -92,6 +93,7 @@ def fit_command(
     )  # fmt: skip
     if data is None and config is None:
         raise bad("--data", "is required (on the command line or in the --config file).")
+    check_out_dir(out)
     cfg = resolve_config(ctx, FitConfig, config, values)
     set_x64(cfg.x64)
     import jax

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..cli._common import bad, new_app, positive, resolve_config, store_config
+from ..cli._common import bad, check_out_dir, new_app, positive, resolve_config, store_config
 from ._config import TrainConfig
 
 app = new_app()
@@ -79,6 +79,7 @@ def train(
         interface=interface, mode=mode, batch_size=batch_size, learning_rate=learning_rate,
         seed=seed,
     )  # fmt: skip
+    check_out_dir(out)
     cfg = resolve_config(ctx, TrainConfig, config, values)
     if resume and not (out / "pararealnet").is_dir():
         raise bad("--resume", f"{out} holds no run to resume; leave out --resume to start one.")
