@@ -7,6 +7,7 @@ directory, and compare it field by field on `--resume`.
 """
 
 import dataclasses
+import json
 import math
 import os
 import sys
@@ -41,14 +42,13 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return (
-            repr(value)
-            if math.isfinite(value)
-            else ("nan" if value != value else ("inf" if value > 0 else "-inf"))
-        )
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'"{escaped}"'
+        return json.dumps(value, ensure_ascii=False)  # JSON's string escapes are TOML's too
     raise TypeError(f"cannot write {value!r} ({type(value).__name__}) to TOML.")
 
 
