@@ -146,3 +146,19 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
     monkeypatch.setattr(demo, "_time", broken)
     result = runner.invoke(app, ["demo", "--length", "8", "--hidden", "2"])
     assert result.exit_code == 1 and isinstance(result.exception, KeyError)
+
+
+def test_a_check_failing_under_jit_is_one_line(monkeypatch):
+    import equinox as eqx
+    import jax
+
+    import paratime.cli._demo as demo
+
+    def failing(*args, **kwargs):
+        check = jax.jit(lambda x: eqx.error_if(x, x > 0, "DEER did not converge; try ELK."))
+        return check(1.0)
+
+    monkeypatch.setattr(demo, "_time", failing)
+    result = runner.invoke(app, ["demo", "--length", "8", "--hidden", "2"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == "Error: DEER did not converge; try ELK."

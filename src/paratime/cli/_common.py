@@ -9,6 +9,7 @@ code 1. Anything else is a bug and keeps its traceback.
 """
 
 import contextlib
+import re
 import sys
 from collections.abc import Iterator
 from enum import Enum
@@ -38,6 +39,13 @@ _USER_ERRORS = (
 _RUN_ERRORS = (FloatingPointError, NewtonError, OSError)
 
 
+def _runtime_message(error: BaseException) -> str | None:
+    """The message of an `eqx.error_if` check (e.g. a failed Newton solve under `jit`), which
+    JAX reports inside a long `JaxRuntimeError`; `None` if there is none."""
+    found = re.search(r"(?:RuntimeError|NewtonError): (.+)", str(error))
+    return found.group(1) if found and type(error).__name__ == "JaxRuntimeError" else None
+
+
 def one_line(message: str) -> str:
     """`message` with every run of whitespace (newlines included) made one space."""
     return " ".join(str(message).split())
@@ -62,6 +70,11 @@ class CliGroup(TyperGroup):
             _fail(str(e))
         except _RUN_ERRORS as e:
             _fail(str(e), 1)
+        except RuntimeError as e:
+            message = _runtime_message(e)
+            if message is None:
+                raise
+            _fail(message, 1)
         except (typer.Abort, KeyboardInterrupt):
             typer.echo("Aborted.", err=True)
             sys.exit(130)
