@@ -5,11 +5,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import paratime
 import paratime.data
 from helpers import tree_allclose
 from paratime import dsr
+from paratime.dsr import _gtf as dsr_gtf
 
 
 def _cells(key):
@@ -159,6 +161,39 @@ def test_jacobian_kappa_bounds_product_norm(getkey):
     jacs = jax.vmap(lambda z: cell.value_and_jacobian(z, None)[1])(states)
     prod = jnp.linalg.multi_dot(list(jacs[::-1]))
     assert jnp.linalg.norm(prod, 2) ** (1 / 20) <= kappa + 1e-9
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    m=st.integers(1, 10),
+    gap=st.sampled_from([0.0, 1e-6, 1e-2, 0.5]),
+    seed=st.integers(0, 2**16),
+)
+def test_spectral_norms_match_svd(m, gap, seed):
+    # Random matrices with a chosen relative gap between the two largest singular values
+    # (0: equal), including rank-deficient ones: the power iteration's value matches the SVD.
+    key = jax.random.key(seed)
+    u, _ = jnp.linalg.qr(jax.random.normal(key, (4, m, m)))
+    v, _ = jnp.linalg.qr(jax.random.normal(jax.random.fold_in(key, 1), (4, m, m)))
+    s = jnp.sort(jax.random.uniform(jax.random.fold_in(key, 2), (4, m)), axis=-1)[:, ::-1]
+    s = s.at[:, 0].set(2.0)
+    if m > 1:
+        s = s.at[:, 1].set(2.0 * (1 - gap))
+    jac = u @ (s[..., None] * v)
+    expected = jnp.linalg.svd(jac, compute_uv=False)[..., 0]
+    # Within the gap where it is tiny (the squarings cannot separate σ₁ and σ₂ there).
+    rtol = max(1e-9, 2 * gap) if gap < 1e-4 else 1e-9
+    assert jnp.allclose(dsr_gtf.spectral_norms(jac), expected, rtol=rtol)
+
+
+def test_kappa_only_on_alpha_update_steps(getkey):
+    model = dsr.build_model("shplrnn", 3, latent=3, hidden=8, key=getkey())
+    x = jax.random.normal(getkey(), (30, 3))
+    _, aux = model.gtf_loss(x, 0.2, paratime.Sequential(), kappa=jnp.asarray(False))
+    assert jnp.isnan(aux["kappa"])
+    _, aux = model.gtf_loss(x, 0.2, paratime.Sequential(), kappa=jnp.asarray(True))
+    _, ref = model.gtf_loss(x, 0.2, paratime.Sequential())
+    assert jnp.isfinite(aux["kappa"]) and aux["kappa"] == ref["kappa"]
 
 
 def test_linear_ssm_comparison_model(getkey):

@@ -3,7 +3,7 @@
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float
 
 from .. import RESULTS, AbstractSolver, unroll
 from ..cells import AbstractCell
@@ -53,7 +53,12 @@ class DSRModel(eqx.Module):
         return states, stats
 
     def gtf_loss(
-        self, x: Float[Array, "T d"], alpha: Float[Array, ""] | float, solver: AbstractSolver
+        self,
+        x: Float[Array, "T d"],
+        alpha: Float[Array, ""] | float,
+        solver: AbstractSolver,
+        *,
+        kappa: bool | Bool[Array, ""] = True,
     ) -> tuple[Float[Array, ""], dict[str, Array]]:
         """The GTF loss on one subsequence: MSE of O(F(z̃_{t-1})) against x_t, t = 1..T−1.
 
@@ -63,6 +68,9 @@ class DSRModel(eqx.Module):
         - `alpha`: the forcing strength α (not differentiated).
         - `solver`: how to solve the forced recurrence (`DEER`, `QuasiDEER`, `Sequential`,
             `Auto`).
+        - `kappa`: whether to compute κ (`jacobian_kappa` along the forced states); a traced
+            boolean computes it only where it is true (under `jit`, a `lax.cond`), and the
+            entry is NaN elsewhere. Training computes it only on the steps that update α.
 
         **Returns:**
 
@@ -73,9 +81,14 @@ class DSRModel(eqx.Module):
         states, stats = self.forced_states(x[:-1], alpha, solver)
         pred = self.observation(jax.vmap(lambda z: self.cell(z, None))(states))
         loss = jnp.mean((pred - x[1:]) ** 2)
+        nan = jnp.full((), jnp.nan, x.dtype)
+        if isinstance(kappa, bool):
+            k = jacobian_kappa(self.cell, states) if kappa else nan
+        else:
+            k = jax.lax.cond(kappa, lambda: jacobian_kappa(self.cell, states), lambda: nan)
         aux = {
             "newton_steps": stats["num_steps"],
-            "kappa": jacobian_kappa(self.cell, states),
+            "kappa": k,
             "failed": stats["failed"].astype(x.dtype),
         }
         return loss, aux

@@ -138,7 +138,12 @@ class ShallowPLRNN(AbstractCell):
     def value_and_jacobian(self, h, x=None):
         phi, mask = self._phi_and_mask(h)
         value = self.A * h + self.W1 @ phi + self.h1
-        return value, jnp.diag(self.A) + (self.W1 * mask[None, :]) @ self.W2
+        # W1 D W2 = Σ_k mask_k (W1[:, k] ⊗ W2[k, :]): one product of the mask with the H
+        # outer products, which do not depend on h, so under `jax.vmap` (many states at once)
+        # they are formed once and the Jacobians of all states are one matrix product.
+        M = self.A.shape[0]
+        outer = jnp.einsum("ik,kj->kij", self.W1, self.W2).reshape(-1, M * M)
+        return value, jnp.diag(self.A) + (mask @ outer).reshape(M, M)
 
     def value_and_jacobian_diagonal(self, h, x=None):
         phi, mask = self._phi_and_mask(h)

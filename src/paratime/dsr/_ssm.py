@@ -50,9 +50,15 @@ class LinearSSM(eqx.Module):
         return x_prev + self.readout(features)
 
     def gtf_loss(
-        self, x: Float[Array, "T d"], alpha=None, solver: AbstractSolver | None = None
+        self,
+        x: Float[Array, "T d"],
+        alpha=None,
+        solver: AbstractSolver | None = None,
+        *,
+        kappa: object = True,
     ) -> tuple[Float[Array, ""], dict[str, Array]]:
-        """One-step-ahead MSE on a subsequence (`alpha` is unused; `solver` defaults to Auto)."""
+        """One-step-ahead MSE on a subsequence (`alpha` and `kappa` are unused: κ is 0;
+        `solver` defaults to Auto)."""
         solver = Auto() if solver is None else solver
         sol = unroll(self.lru, self._h0(x.dtype), x[:-1], solver=solver, throw=False)
         pred = jax.vmap(self._predict_next)(sol.states, x[:-1])
