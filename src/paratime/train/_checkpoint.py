@@ -4,7 +4,8 @@ File layout (version 2):
 
 ```
 PARATIME-CKPT-2\\n
-{"step": 7, "extra": {...}, "size": <payload bytes>, "sha256": "<hex>"}\\n
+{"step": 7, "extra": {...}, "size": <payload bytes>}\\n
+sha256:<hex digest of the header line, a newline and the payload>\\n
 <payload: equinox.tree_serialise_leaves>
 ```
 
@@ -70,17 +71,16 @@ def _from_raw(raw: Any, like: Any) -> Any:
     return jax.tree_util.tree_map(restore, raw, like)
 
 
+def _digest(header_line: bytes, payload: bytes) -> str:
+    return hashlib.sha256(header_line + b"\n" + payload).hexdigest()
+
+
 def _encode(state: Any, step: int, extra: dict[str, Any]) -> bytes:
     buf = io.BytesIO()
     eqx.tree_serialise_leaves(buf, _to_raw(state))
     payload = buf.getvalue()
-    header = {
-        "step": step,
-        "extra": extra,
-        "size": len(payload),
-        "sha256": hashlib.sha256(payload).hexdigest(),
-    }
-    return _MAGIC + json.dumps(header).encode() + b"\n" + payload
+    line = json.dumps({"step": step, "extra": extra, "size": len(payload)}).encode()
+    return _MAGIC + line + b"\nsha256:" + _digest(line, payload).encode() + b"\n" + payload
 
 
 def _decode(path: Path, data: bytes) -> tuple[dict[str, Any], bytes]:
@@ -90,38 +90,44 @@ def _decode(path: Path, data: bytes) -> tuple[dict[str, Any], bytes]:
     if magic not in (_MAGIC, _MAGIC_V1):
         if not data:
             raise CheckpointError(path, "is empty (0 bytes)")
-        if first.startswith(_PREFIX) and first[len(_PREFIX) :].isdigit():
+        version = first[len(_PREFIX) :]
+        if first.startswith(_PREFIX) and version.isdigit() and sep:
             raise CheckpointError(
                 path,
-                f"has format version {first[len(_PREFIX) :].decode()}, which this "
-                "paratime cannot read (written by a newer version?)",
+                f"has format version {version.decode()}, which this paratime cannot read "
+                "(written by a newer version?)",
             )
         raise CheckpointError(path, "is not a paratime checkpoint (its first line is wrong)")
-    line, sep, payload = rest.partition(b"\n")
+    line, sep, rest = rest.partition(b"\n")
+    if magic == _MAGIC:
+        digest, sep2, payload = rest.partition(b"\n")
+        sep = sep and sep2 and digest.startswith(b"sha256:")
+    else:
+        digest, payload = b"", rest
     try:
         header = json.loads(line) if sep else None
     except (json.JSONDecodeError, UnicodeDecodeError):
         header = None
-    required = ("step", "extra") if magic == _MAGIC_V1 else ("step", "extra", "size", "sha256")
+    required = ("step", "extra") if magic == _MAGIC_V1 else ("step", "extra", "size")
     if not isinstance(header, dict) or any(k not in header for k in required):
         raise CheckpointError(path, "has a corrupt header (truncated or damaged)")
-    step = header["step"]
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise CheckpointError(path, f"has a corrupt header (step {step!r})")
     if magic == _MAGIC:
         size = header["size"]
-        if len(payload) < size:
+        if isinstance(size, int) and len(payload) < size:
             raise CheckpointError(
                 path, f"is truncated: {len(payload)} of {size} payload bytes are present"
             )
-        if len(payload) > size:
+        if isinstance(size, int) and len(payload) > size:
             raise CheckpointError(
                 path, f"has {len(payload) - size} unexpected bytes after its {size}-byte payload"
             )
-        if hashlib.sha256(payload).hexdigest() != header["sha256"]:
+        if digest[len(b"sha256:") :] != _digest(line, payload).encode():
             raise CheckpointError(
                 path, "is corrupted: its content does not match the SHA-256 in its header"
             )
+    step = header["step"]
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise CheckpointError(path, f"has a corrupt header (step {step!r})")
     return header, payload
 
 
@@ -169,8 +175,8 @@ def save_checkpoint(
 
     The file is written to a temporary name in the same folder, flushed to disk, and renamed
     over `path`, so a crash leaves either the old checkpoint or the new one, never a partial
-    file. The header holds the SHA-256 of the content; after the rename the file is read back
-    and checked against it.
+    file. A SHA-256 of the header and the content is stored after the header; after the
+    rename the file is read back and checked.
 
     **Arguments:**
 
@@ -229,7 +235,7 @@ def load_checkpoint(path: str | os.PathLike, like: _T) -> tuple[_T, int, dict[st
     try:
         raw = eqx.tree_deserialise_leaves(buf, _to_raw(like))
     except Exception as e:
-        if header.get("sha256") is None:  # version 1: no checksum, so it may be damage
+        if "size" not in header:  # version 1: no checksum, so it may be damage
             raise CheckpointError(path, f"could not be read ({type(e).__name__}: {e})") from e
         raise ValueError(
             f"checkpoint {str(path)!r} is intact but does not fit `like` (a different model, "
