@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._abstract import AbstractCell
-from ._init import default_float, uniform
+from ._init import check_key, check_size, default_float, uniform
 
 State = tuple[Float[Array, " N"], Float[Array, " N"]]
 
@@ -32,6 +32,9 @@ class LSTM(AbstractCell):
     bias_hh: Float[Array, " 4N"]
 
     def __init__(self, input_size: int, hidden_size: int, *, key: PRNGKeyArray, dtype=None):
+        input_size = check_size("input_size", input_size)
+        hidden_size = check_size("hidden_size", hidden_size)
+        check_key(key)
         dtype = default_float(dtype)
         bound = 1 / math.sqrt(hidden_size)
         k1, k2, k3, k4 = jax.random.split(key, 4)
