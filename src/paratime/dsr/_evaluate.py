@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from ..data import check_series
 from ..train import atomic_open
 from . import metrics
 
@@ -158,7 +159,14 @@ def evaluate(
     `(metrics, x_gen)`: a dict with `D_stsp`, `D_H`, `PE{n}` (and `lambda_max`,
     `lambda_max_data` when computed), and the generated trajectory.
     """
-    test_np = np.asarray(test)
+    test_np = check_series(np.asarray(test), name="`test`")
+    if isinstance(pe_steps, bool) or not isinstance(pe_steps, int) or pe_steps < 1:
+        raise ValueError(f"`pe_steps` must be a positive int; got {pe_steps!r}.")
+    if test_np.shape[0] <= BURN_IN + pe_steps:
+        raise ValueError(
+            f"`test` has {test_np.shape[0]} time steps; evaluation needs more than "
+            f"{BURN_IN + pe_steps} (a burn-in of {BURN_IN} plus pe_steps={pe_steps})."
+        )
     x_gen = generate(model, test_np[: BURN_IN + 1], test_np.shape[0], check_finite=False)
     out = {
         "D_stsp": float(metrics.state_space_divergence(test_np, x_gen)),
