@@ -155,6 +155,8 @@ def verify_checkpoint(path: str | os.PathLike) -> int:
 def _keep_previous(path: Path) -> None:
     """Copy `path` to `previous_path(path)` atomically (a hard link when the file system allows)."""
     prev = previous_path(path)
+    if prev.exists() and os.path.samefile(prev, path):
+        return  # already kept (a write after the last keep was interrupted)
     tmp = prev.with_name(f".{prev.name}.link.tmp")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
