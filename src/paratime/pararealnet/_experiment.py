@@ -15,7 +15,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from ..train import fit
+from ..train import atomic_write_text, fit, has_checkpoint
 from ._classifier import Classifier, count_parameters, cross_entropy, make_classifiers
 from ._data import Dataset, load_dataset
 from ._network import ParaRealNet
@@ -169,8 +169,14 @@ def run_experiment(
         "pararealnet": results,
     }
     if baseline:
+        # On resume, a baseline that never started (killed during the first part) starts now.
+        base_resume = resume and has_checkpoint(out / "baseline")
         _, base_results = train_classifier(
-            base, dataset, out_dir=out / "baseline", description="sequential ResNet", **common
+            base,
+            dataset,
+            out_dir=out / "baseline",
+            description="sequential ResNet",
+            **{**common, "resume": base_resume},
         )
         metrics["baseline"] = base_results
     metrics["config"] = {
@@ -191,9 +197,7 @@ def run_experiment(
         "test_size": len(dataset.y_test),
     }
     metrics["environment"] = environment()
-    tmp = out / "metrics.json.tmp"
-    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-    os.replace(tmp, out / "metrics.json")
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 

@@ -95,6 +95,16 @@ def _check_arguments(step_fn, steps, out_dir, resume, checkpoint_every, log_ever
         raise ValueError("`resume=True` needs `out_dir` (the run directory to continue).")
 
 
+def has_checkpoint(out_dir: str | os.PathLike) -> bool:
+    """Whether `out_dir` holds a checkpoint that `train(..., resume=True)` can continue from.
+
+    Only checks that `checkpoint.eqx` or `checkpoint.prev.eqx` exists; a corrupt one is
+    reported when resuming.
+    """
+    ckpt = Path(out_dir) / CHECKPOINT
+    return ckpt.is_file() or previous_path(ckpt).is_file()
+
+
 def _restore(out: Path, ckpt: Path, state: Any) -> tuple[Any, int]:
     """Load the latest checkpoint in `out`, or the previous one (with a warning) if it is bad."""
     prev = previous_path(ckpt)
