@@ -199,3 +199,16 @@ def test_stale_temporaries_are_removed_at_the_next_start(tmp_path):
         "checkpoint.prev.eqx",
         "metrics.jsonl",
     ]
+
+
+def test_keeping_the_previous_checkpoint_twice_leaves_no_debris(tmp_path):
+    """After a write that died between keeping the previous checkpoint and writing the new
+    one, both names are the same file; the next save must still keep it and clean up."""
+    path = tmp_path / "checkpoint.eqx"
+    save_checkpoint(path, initial_state(), step=1)
+    save_checkpoint(path, initial_state(), step=2, keep_previous=True)
+    previous_path(path).unlink()
+    previous_path(path).hardlink_to(path)  # as left by a kill right after the keep
+    save_checkpoint(path, initial_state(), step=3, keep_previous=True)
+    assert verify_checkpoint(path) == 3 and verify_checkpoint(previous_path(path)) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.eqx", "checkpoint.prev.eqx"]

@@ -20,6 +20,11 @@ class Elman(AbstractCell):
     - `weight_scale`: W is drawn N(0, weight_scale²/N), so its spectral radius is about
         `weight_scale`. Values below 1 give a contractive cell; large values (e.g. 3) a chaotic one.
     - `dtype`: parameter dtype (default: JAX's default float).
+
+    **Raises:**
+
+    `ValueError`/`TypeError` naming the argument, unless `input_size`, `hidden_size`: positive
+    ints; `weight_scale`: finite, >= 0; `key` one PRNG key; `dtype` a real floating dtype.
     """
 
     weight_hh: Float[Array, "N N"]

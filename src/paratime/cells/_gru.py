@@ -22,6 +22,11 @@ class GRU(AbstractCell):
     Parameters are stacked in PyTorch's order (r, z, n): `weight_ih` (3N, D), `weight_hh`
     (3N, N), `bias_ih` and `bias_hh` (3N,), initialised U(−1/√N, 1/√N). (Equinox's `GRUCell`
     uses the same equations with a single bias on the `n` hidden term.)
+
+    **Raises:**
+
+    `ValueError`/`TypeError` naming the argument, unless `input_size`, `hidden_size`: positive
+    ints; `key` one PRNG key; `dtype` a real floating dtype.
     """
 
     weight_ih: Float[Array, "3N D"]

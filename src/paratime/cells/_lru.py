@@ -18,6 +18,12 @@ class LRU(AbstractLinearCell):
     λ is initialised uniformly on the ring r_min ≤ |λ| ≤ r_max with phase in [0, max_phase];
     γ = √(1 − |λ|²) normalises the input, as in the paper. Use a complex `h0`
     (e.g. `jnp.zeros(N, complex)`).
+
+    **Raises:**
+
+    `ValueError`/`TypeError` naming the argument, unless `input_size`, `hidden_size`: positive
+    ints; 0 <= `r_min` <= `r_max` < 1; `max_phase` > 0; `key` one PRNG key; `dtype` a real
+    floating dtype.
     """
 
     nu_log: Float[Array, " N"]

@@ -24,6 +24,11 @@ class LSTM(AbstractCell):
     The state is the tuple `(h, c)`; the ravelled state (for Jacobians) is `[h, c]`, N = 2n.
     Parameters are stacked in PyTorch's gate order (i, f, g, o): `weight_ih` (4n, D),
     `weight_hh` (4n, n), `bias_ih`, `bias_hh` (4n,), initialised U(−1/√n, 1/√n).
+
+    **Raises:**
+
+    `ValueError`/`TypeError` naming the argument, unless `input_size`, `hidden_size`: positive
+    ints; `key` one PRNG key; `dtype` a real floating dtype.
     """
 
     weight_ih: Float[Array, "4N D"]

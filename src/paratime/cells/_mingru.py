@@ -15,6 +15,11 @@ class MinGRU(AbstractLinearCell):
 
     Linear and diagonal in h, so `unroll` with `Auto()` solves it exactly by one
     `linear_recurrence` (and every Newton solver converges in one step).
+
+    **Raises:**
+
+    `ValueError`/`TypeError` naming the argument, unless `input_size`, `hidden_size`: positive
+    ints; `key` one PRNG key; `dtype` a real floating dtype.
     """
 
     weight_z: Float[Array, "N D"]

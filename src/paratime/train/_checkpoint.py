@@ -240,8 +240,9 @@ def load_checkpoint(path: str | os.PathLike, like: _T) -> tuple[_T, int, dict[st
         if "size" not in header:  # version 1: no checksum, so it may be damage
             raise CheckpointError(path, f"could not be read ({type(e).__name__}: {e})") from e
         raise ValueError(
-            f"checkpoint {str(path)!r} is intact but does not fit `like` (a different model, "
-            f"optimiser or sizes than the run that wrote it?): {type(e).__name__}: {e}"
+            f"checkpoint {str(path)!r} is intact but does not fit the template `like` (in "
+            "`train`, the initial `state`): a different model, "
+            f"optimiser or sizes than the run that wrote it? {type(e).__name__}: {e}"
         ) from e
     if buf.read(1):
         raise ValueError(
