@@ -339,7 +339,7 @@ CASES = [
         "load other model",
         lambda f: train.load_checkpoint(f / "good.eqx", cells.GRU(2, 3, key=KEY)),
         ValueError,
-        "does not fit `like`",
+        "does not fit the template `like`",
     ),
     (
         "save step -1",
@@ -651,6 +651,45 @@ CASES = [
         lambda f: pararealnet.make_blocks(2, 3, 4, key=KEY, step=math.nan),
         ValueError,
         "`step`",
+    ),
+    (
+        "train step_fn returns state only",
+        lambda f: train.train(lambda s, i: s, _state(), steps=2, progress=False),
+        TypeError,
+        "`step_fn` must return `\\(state, metrics\\)`",
+    ),
+    (
+        "train metrics not a dict",
+        lambda f: train.train(lambda s, i: (s, 3.0), _state(), steps=2, progress=False),
+        TypeError,
+        "`step_fn`.*got \\(state, float\\)",
+    ),
+    (
+        "fit loss_fn not scalar",
+        lambda f: _fit(loss_fn=lambda m, k: m.weight),
+        TypeError,
+        "`loss_fn` must return a scalar",
+    ),
+    (
+        "fit NaN parameters",
+        lambda f: _fit(model=eqx.tree_at(lambda m: m.weight, _model(), jnp.full((1, 2), jnp.nan))),
+        FloatingPointError,
+        "step 0.*initial parameters",
+    ),
+    (
+        "save checkpoint to a folder",
+        lambda f: train.save_checkpoint(f, _state(), step=1),
+        IsADirectoryError,
+        "`path`.* is a folder",
+    ),
+    (
+        "train resume with fewer steps",
+        lambda f: (
+            _train(out_dir=f / "r4", steps=4),
+            _train(out_dir=f / "r4", steps=2, resume=True),
+        ),
+        ValueError,
+        "`steps`=2.*already at step 4",
     ),
 ]
 

@@ -201,6 +201,11 @@ def save_checkpoint(
     except (TypeError, ValueError) as e:
         raise TypeError(f"`extra` metadata must be JSON-serialisable: {e}") from e
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"`path` {str(path)!r} is a folder; give a file name, e.g. "
+            f"{str(path / 'checkpoint.eqx')!r}."
+        )
     data = _encode(state, int(step), extra)
     if keep_previous and path.exists():
         _keep_previous(path)

@@ -62,7 +62,13 @@ def make_step(
 
     def wrapped(model, key):
         out = loss_fn(model, key)
-        return out if isinstance(out, tuple) else (out, {})
+        loss, aux = out if isinstance(out, tuple) else (out, {})
+        if jnp.shape(loss) != ():
+            raise TypeError(
+                "`loss_fn` must return a scalar loss (or `(loss, metrics)`); got a loss of "
+                f"shape {jnp.shape(loss)}."
+            )
+        return loss, aux
 
     @eqx.filter_jit
     def jitted(state: TrainState, step: Array):

@@ -5,7 +5,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,6 +68,16 @@ def _truncate_log(path: Path, start: int) -> list[dict[str, Any]]:
             kept.append(record)
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
     return kept
+
+
+def _check_step_output(out: Any) -> None:
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], Mapping)):
+        got = type(out).__name__ if not isinstance(out, tuple) else f"a tuple of {len(out)}"
+        if isinstance(out, tuple) and len(out) == 2:
+            got = f"(state, {type(out[1]).__name__})"
+        raise TypeError(
+            f"`step_fn` must return `(state, metrics)` with `metrics` a dict of scalars; got {got}."
+        )
 
 
 def _check_count(name: str, value: Any) -> None:
@@ -205,6 +215,11 @@ def train(
         if resume:
             state, start = _restore(out, ckpt, state)
             own_checkpoint = True
+            if start > steps:
+                raise ValueError(
+                    f"`steps`={steps}, but the checkpoint in {str(out)!r} is already at step "
+                    f"{start}; resume with `steps` >= {start} (the total, not the remainder)."
+                )
         out.mkdir(parents=True, exist_ok=True)
         stale = remove_stale_temporaries(out)
         if stale:
@@ -234,7 +249,10 @@ def train(
     try:
         with bar:
             for step in range(start, steps):
-                state, metrics = step_fn(state, step)
+                out_ = step_fn(state, step)
+                if step == start:
+                    _check_step_output(out_)
+                state, metrics = out_
                 done = step + 1
                 if done % log_every == 0 or done == steps:
                     record = {"step": step, "time": time.perf_counter() - t0}
@@ -250,9 +268,18 @@ def train(
                 loss = history[-1].get("loss") if history else None
                 if isinstance(loss, float) and not math.isfinite(loss):
                     checkpoint(done)
+                    kept = (
+                        "the last checkpoint is kept in `out_dir`"
+                        if ckpt is not None
+                        else "nothing was saved (`out_dir=None`)"
+                    )
+                    hint = (
+                        "Check the initial parameters and the data for NaN/Inf."
+                        if step == 0
+                        else "Lower the learning rate or use a more stable solver."
+                    )
                     raise FloatingPointError(
-                        f"the loss became {loss} at step {step}; the last checkpoint is kept "
-                        "in `out_dir`. Lower the learning rate or use a more stable solver."
+                        f"the loss became {loss} at step {step}; {kept}. {hint}"
                     )
             step = steps
     except KeyboardInterrupt:
