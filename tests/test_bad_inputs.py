@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from paratime import cells, data, decomp, dsr, elm, pararealnet, train
 from paratime.train import CheckpointError, TrainState, make_step
@@ -710,3 +711,31 @@ def test_resume_of_a_missing_run_creates_nothing(files):
     with pytest.raises(FileNotFoundError):
         _train(out_dir=files / "never", resume=True)
     assert not Path(files / "never").exists()
+
+
+NOT_POSITIVE_INT = st.one_of(
+    st.integers(max_value=0),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.text(max_size=3),
+    st.none(),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=NOT_POSITIVE_INT, name=st.sampled_from(["steps", "checkpoint_every", "log_every"]))
+def test_loop_counts_must_be_positive_ints(value, name):
+    with pytest.raises((TypeError, ValueError), match=f"`{name}`"):
+        _train(**{name: value})
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    value=NOT_POSITIVE_INT,
+    which=st.sampled_from(["input_size", "hidden_size"]),
+    cell=st.sampled_from([cells.GRU, cells.LSTM, cells.Elman, cells.MinGRU, cells.LRU]),
+)
+def test_cell_sizes_must_be_positive_ints(value, which, cell):
+    sizes = {"input_size": 2, "hidden_size": 3, which: value}
+    with pytest.raises((TypeError, ValueError), match=f"`{which}`"):
+        cell(sizes["input_size"], sizes["hidden_size"], key=KEY)

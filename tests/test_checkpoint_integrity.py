@@ -212,3 +212,25 @@ def test_keeping_the_previous_checkpoint_twice_leaves_no_debris(tmp_path):
     save_checkpoint(path, initial_state(), step=3, keep_previous=True)
     assert verify_checkpoint(path) == 3 and verify_checkpoint(previous_path(path)) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.eqx", "checkpoint.prev.eqx"]
+
+
+def test_a_missing_log_is_reported_on_resume(tmp_path):
+    run(tmp_path, steps=4)
+    (tmp_path / "metrics.jsonl").unlink()
+    with pytest.warns(UserWarning, match="metrics log .* is missing"):
+        _, history = run(tmp_path, resume=True)
+    assert [r["step"] for r in history] == [4, 5]
+
+
+def test_a_fresh_run_removes_the_old_runs_checkpoints(tmp_path):
+    """Killed before its first checkpoint, a fresh run must not leave the old run to resume."""
+    run(tmp_path, steps=4)
+
+    def dies(state, step):
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        train(dies, initial_state(), steps=6, out_dir=tmp_path, progress=False)
+    assert not any(tmp_path.glob("checkpoint*.eqx"))
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        run(tmp_path, resume=True)

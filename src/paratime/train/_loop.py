@@ -42,6 +42,12 @@ def _truncate_log(path: Path, start: int) -> list[dict[str, Any]]:
     A torn last line (a crash in the middle of an append) is dropped with a warning.
     """
     if not path.exists():
+        if start > 0:
+            warnings.warn(
+                f"the metrics log {str(path)!r} is missing; the history of the {start} steps "
+                "before the checkpoint is lost, and the log restarts at the checkpoint.",
+                stacklevel=3,
+            )
         return []
     lines = path.read_text(errors="replace").split("\n")
     kept = []
@@ -179,7 +185,8 @@ def train(
     - `steps`: the total number of steps (including those done before a resume); an int >= 1.
     - `out_dir`: folder for `checkpoint.eqx` and `metrics.jsonl`. `None` keeps nothing on disk.
     - `resume`: `True` continues from the checkpoint in `out_dir`, which must exist;
-        `False` starts a fresh run (an old metrics log in `out_dir` is replaced).
+        `False` starts a fresh run: an earlier run's checkpoints and metrics log in `out_dir`
+        are removed.
     - `checkpoint_every`: write a checkpoint every this many steps (and always at the end, and
         on `KeyboardInterrupt`).
     - `log_every`: record metrics every this many steps.
@@ -231,7 +238,8 @@ def train(
         if resume:
             history = _truncate_log(log, start)
         else:
-            for old in (log, previous_path(ckpt)):
+            # A fresh run: nothing of an earlier run in `out_dir` may be resumed or mixed in.
+            for old in (log, ckpt, previous_path(ckpt)):
                 if old.exists():
                     old.unlink()
 
