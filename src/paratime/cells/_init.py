@@ -48,6 +48,14 @@ def check_real(
     open_high=False,
 ) -> float:
     """`value` as a float, or an error naming `name` unless it is finite and in the range."""
+    if isinstance(value, jax.core.Tracer):
+        return value  # traced (e.g. under vmap over scales): cannot be checked here
+    if (
+        isinstance(value, jax.Array | np.ndarray)
+        and value.shape == ()
+        and not jnp.iscomplexobj(value)
+    ):
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise TypeError(f"`{name}` must be a real number; got {value!r}.")
     value = float(value)
