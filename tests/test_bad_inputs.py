@@ -692,6 +692,133 @@ CASES = [
         ValueError,
         "`steps`=2.*already at step 4",
     ),
+    # --- already clear before this round; kept so that they stay clear ---
+    (
+        "elm fit hidden 0",
+        lambda f: elm.fit(_elm_prepared(), key=KEY, hidden=0, lam=1e-3),
+        ValueError,
+        "`hidden_size`",
+    ),
+    (
+        "elm prepare test_fraction",
+        lambda f: elm.prepare(elm.autoregressive_task(SERIES), 5, test_fraction=1.5),
+        ValueError,
+        "`test_fraction`",
+    ),
+    (
+        "elm autoregressive_task NaN",
+        lambda f: elm.autoregressive_task(SERIES * np.nan),
+        ValueError,
+        "series contains NaN",
+    ),
+    (
+        "elm autoregressive_task 1-D",
+        lambda f: elm.autoregressive_task(np.arange(10.0)),
+        ValueError,
+        r"series must have shape \(T, d\)",
+    ),
+    (
+        "elm fit lam NaN",
+        lambda f: elm.fit(_elm_prepared(), key=KEY, hidden=4, lam=math.nan),
+        ValueError,
+        "`lam`",
+    ),
+    (
+        "elm fit lam str",
+        lambda f: elm.fit(_elm_prepared(), key=KEY, hidden=4, lam="best"),
+        ValueError,
+        "`lam`",
+    ),
+    (
+        "elm make_cell lags 0",
+        lambda f: elm.make_cell("narmax", 1, 4, key=KEY, lags=0),
+        ValueError,
+        "`lags`",
+    ),
+    (
+        "elm load_model missing",
+        lambda f: elm.load_model(f / "none.eqx"),
+        FileNotFoundError,
+        "none.eqx",
+    ),
+    (
+        "dsr learning_rate NaN",
+        lambda f: dsr.make_optimizer(math.nan, 10),
+        ValueError,
+        "`learning_rate`",
+    ),
+    ("dsr alpha0 2", lambda f: _dsr_fit(alpha0=2.0), ValueError, "`alpha0`"),
+    ("dsr alpha_every 0", lambda f: _dsr_fit(alpha_every=0), ValueError, "`alpha_every`"),
+    (
+        "dsr build latent 0",
+        lambda f: dsr.build_model("shplrnn", 2, latent=0, hidden=4, key=KEY),
+        ValueError,
+        "`latent`",
+    ),
+    (
+        "dsr build observation",
+        lambda f: dsr.build_model("shplrnn", 2, latent=3, hidden=4, observation="x", key=KEY),
+        ValueError,
+        "`observation`",
+    ),
+    (
+        "decomp eval_every 0",
+        lambda f: decomp.fit_problem(None, None, steps=2, eval_every=0),
+        ValueError,
+        "`eval_every`",
+    ),
+    (
+        "decomp inner_steps 0",
+        lambda f: decomp.Decomposition(num_windows=2, inner_steps=0),
+        ValueError,
+        "`inner_steps`",
+    ),
+    (
+        "decomp RNN hidden 0",
+        lambda f: decomp.RNN.gru(2, 0, 1, key=KEY),
+        ValueError,
+        "`hidden_size`",
+    ),
+    ("decomp Shooting mu", lambda f: decomp.Shooting(num_windows=2, mu=-1.0), ValueError, "`mu`"),
+    (
+        "decomp Windows too short",
+        lambda f: decomp.Windows(num_windows=8, overlap=2).split(jnp.zeros(4)),
+        ValueError,
+        "`num_windows`",
+    ),
+    (
+        "pararealnet depth not divisible",
+        lambda f: pararealnet.make_classifiers(
+            in_features=4,
+            num_classes=3,
+            depth=5,
+            width=3,
+            hidden=4,
+            num_parallel=2,
+            coarse_hidden=2,
+            key=KEY,
+        ),
+        ValueError,
+        "`num_parallel` must be a positive divisor",
+    ),
+    (
+        "pararealnet make_coarse 0",
+        lambda f: pararealnet.make_coarse(0, 3, 2, key=KEY),
+        ValueError,
+        "`num_parallel`",
+    ),
+    (
+        "pararealnet run_experiment steps",
+        lambda f: pararealnet.run_experiment(steps=0, out=f / "prn"),
+        ValueError,
+        "`steps`",
+    ),
+    (
+        "pararealnet run_experiment data",
+        lambda f: pararealnet.run_experiment(data="x", steps=1, out=f / "prn"),
+        ValueError,
+        "`data`",
+    ),
 ]
 
 
@@ -739,3 +866,16 @@ def test_cell_sizes_must_be_positive_ints(value, which, cell):
     sizes = {"input_size": 2, "hidden_size": 3, which: value}
     with pytest.raises((TypeError, ValueError), match=f"`{which}`"):
         cell(sizes["input_size"], sizes["hidden_size"], key=KEY)
+
+
+def test_dsr_generate_writes_nothing_when_the_free_run_diverges(tmp_path):
+    out = tmp_path / "traj.npy"
+    with pytest.raises(dsr.NonFiniteTrajectoryError, match="nothing was written") as info:
+        dsr.generate(_diverging_dsr_model(), SERIES[:5], 200, out=out)
+    assert 0 < info.value.step < 200 and info.value.steps == 200
+    assert list(tmp_path.iterdir()) == []  # no file, no temporary
+    traj = dsr.generate(_dsr_model(), SERIES[:5], 7, out=out)
+    np.testing.assert_array_equal(np.load(out), traj.astype(np.float32))
+    # Without `out`, a caller may ask for the raw trajectory (e.g. to measure how it diverged).
+    raw = dsr.generate(_diverging_dsr_model(), SERIES[:5], 200, check_finite=False)
+    assert not np.isfinite(raw).all()
