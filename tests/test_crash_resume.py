@@ -3,7 +3,7 @@
 A small script trains with `paratime.train.fit` (checkpoints every 4 steps). It is started,
 made to pause at a chosen moment (inside a step, in the middle of a checkpoint write with the
 temporary file on disk, between keeping the previous checkpoint and writing the new one, in
-the middle of appending a metrics line), killed with SIGKILL there, and restarted, again and
+the middle of appending a metrics line, while a resumed run rewrites its log), killed with SIGKILL there, and restarted, again and
 again in the same run directory. The final parameters must equal, bit for bit, those of an
 uninterrupted run, and the metrics log must be complete and identical.
 """
@@ -73,6 +73,17 @@ if kind == "keep-previous":  # the previous checkpoint is kept; the new one not 
 
     _checkpoint._keep_previous = keep
 
+if kind == "truncate-log":  # a resumed run rewriting the log up to its checkpoint
+    from paratime.train import _atomic
+
+    def slow_write_text(path, text):
+        with _atomic.atomic_open(path) as f:
+            f.write(text[: len(text) // 2].encode())
+            f.flush()
+            pause("truncate-log")
+
+    _loop.atomic_write_text = slow_write_text
+
 if kind == "log-append":  # a torn metrics line
     real_append = _loop._append_line
 
@@ -116,13 +127,14 @@ np.savez(out / "final.npz", *leaves)
 print("DONE", flush=True)
 """
 
-# (pause point, whether a temporary checkpoint file must exist when the process is killed)
+# (pause point, the temporary file that must exist when the process is killed)
 KILLS = [
-    ("step:2", False),  # before the first checkpoint: the restart starts fresh
-    ("ckpt-write:8", True),  # half of checkpoint 8 in the temporary file
-    ("log-append:13", False),  # a torn metrics line
-    ("keep-previous:16", False),  # checkpoint 12 kept as previous, 16 not written yet
-    ("ckpt-write:30", True),  # inside the final checkpoint
+    ("step:2", None),  # before the first checkpoint: the restart starts fresh
+    ("ckpt-write:8", ".checkpoint.eqx.*.tmp"),  # half of checkpoint 8 in the temporary file
+    ("log-append:13", None),  # a torn metrics line
+    ("truncate-log:", ".metrics.jsonl.*.tmp"),  # resuming: the log half rewritten
+    ("keep-previous:16", None),  # checkpoint 12 kept as previous, 16 not written yet
+    ("ckpt-write:30", ".checkpoint.eqx.*.tmp"),  # inside the final checkpoint
 ]
 
 
@@ -162,15 +174,18 @@ def test_sigkill_at_many_moments_then_resume_is_bit_identical(tmp_path):
     full_dir, run_dir = tmp_path / "full", tmp_path / "run"
     reference = _start(script, full_dir)  # runs alongside the killed ones
     stderr = []
-    for pause, expect_tmp in KILLS:
+    for pause, temporary in KILLS:
         proc = _start(script, run_dir, pause)
         line = proc.stdout.readline()
         if not line.startswith("PAUSED"):
             proc.kill()
             _, err = proc.communicate()
             pytest.fail(f"{pause}: the script did not pause (got {line!r}):\n{err[-3000:]}")
-        temporaries = list(run_dir.glob(".checkpoint.eqx.*.tmp"))
-        assert bool(temporaries) == expect_tmp, (pause, temporaries)
+        temporaries = sorted(p.name for p in run_dir.glob(".*.tmp"))
+        if temporary is None:
+            assert not any(".checkpoint.eqx." in t for t in temporaries), (pause, temporaries)
+        else:
+            assert list(run_dir.glob(temporary)), (pause, temporaries)
         os.kill(proc.pid, signal.SIGKILL)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == -signal.SIGKILL
