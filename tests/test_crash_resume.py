@@ -3,9 +3,10 @@
 A small script trains with `paratime.train.fit` (checkpoints every 4 steps). It is started,
 made to pause at a chosen moment (inside a step, in the middle of a checkpoint write with the
 temporary file on disk, between keeping the previous checkpoint and writing the new one, in
-the middle of appending a metrics line, while a resumed run rewrites its log), killed with SIGKILL there, and restarted, again and
-again in the same run directory. The final parameters must equal, bit for bit, those of an
-uninterrupted run, and the metrics log must be complete and identical.
+the middle of appending a metrics line, while a resumed run rewrites its log), killed with
+SIGKILL there, and restarted, again and again in the same run directory. The final parameters
+must equal, bit for bit, those of an uninterrupted run, and the metrics log must be complete
+and identical.
 """
 
 import json
