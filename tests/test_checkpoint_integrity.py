@@ -234,3 +234,13 @@ def test_a_fresh_run_removes_the_old_runs_checkpoints(tmp_path):
     assert not any(tmp_path.glob("checkpoint*.eqx"))
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         run(tmp_path, resume=True)
+
+
+def test_after_a_fallback_the_corrupt_latest_does_not_become_the_previous(tmp_path):
+    run(tmp_path, steps=4)  # checkpoints 2 (previous) and 4 (latest)
+    ckpt = tmp_path / "checkpoint.eqx"
+    ckpt.write_bytes(ckpt.read_bytes()[:-9])
+    with pytest.warns(UserWarning, match="previous checkpoint"):
+        run(tmp_path, steps=4, resume=True)  # redoes steps 2, 3 and writes checkpoint 4
+    assert verify_checkpoint(ckpt) == 4
+    assert verify_checkpoint(previous_path(ckpt)) == 2  # still the intact one

@@ -121,8 +121,10 @@ def has_checkpoint(out_dir: str | os.PathLike) -> bool:
     return ckpt.is_file() or previous_path(ckpt).is_file()
 
 
-def _restore(out: Path, ckpt: Path, state: Any) -> tuple[Any, int]:
-    """Load the latest checkpoint in `out`, or the previous one (with a warning) if it is bad."""
+def _restore(out: Path, ckpt: Path, state: Any) -> tuple[Any, int, bool]:
+    """Load the latest checkpoint in `out`, or the previous one (with a warning) if it is bad.
+
+    Returns `(state, step, latest)`, with `latest=False` when the previous one was used."""
     prev = previous_path(ckpt)
     if not out.is_dir():
         raise FileNotFoundError(
@@ -134,9 +136,11 @@ def _restore(out: Path, ckpt: Path, state: Any) -> tuple[Any, int]:
             f"cannot resume: the run directory {str(out)!r} has no checkpoint ({CHECKPOINT}). "
             "Pass `resume=False` to start a fresh run there."
         )
+    fell_back = False
     try:
         state, start, _ = load_checkpoint(ckpt, state)
     except (FileNotFoundError, CheckpointError) as e:
+        fell_back = True
         if not prev.exists():
             raise
         why = f"there is no {ckpt.name}" if isinstance(e, FileNotFoundError) else str(e)
@@ -148,7 +152,7 @@ def _restore(out: Path, ckpt: Path, state: Any) -> tuple[Any, int]:
             f"{why}; resuming from the previous checkpoint {str(prev)!r} (step {start}).",
             stacklevel=3,
         )
-    return state, start
+    return state, start, not fell_back
 
 
 def train(
@@ -220,8 +224,8 @@ def train(
             raise NotADirectoryError(f"`out_dir` {str(out)!r} is a file, not a folder.")
         ckpt, log = out / CHECKPOINT, out / METRICS
         if resume:
-            state, start = _restore(out, ckpt, state)
-            own_checkpoint = True
+            # Resumed from the previous checkpoint: the bad latest must not replace it.
+            state, start, own_checkpoint = _restore(out, ckpt, state)
             if start > steps:
                 raise ValueError(
                     f"`steps`={steps}, but the checkpoint in {str(out)!r} is already at step "
