@@ -95,7 +95,7 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
 def test_load_rejects_other_files(tmp_path):
     path = tmp_path / "other.eqx"
     path.write_bytes(b"not a checkpoint\n")
-    with pytest.raises(ValueError, match="path"):
+    with pytest.raises(ValueError, match="other.eqx.* is not a paratime checkpoint"):
         load_checkpoint(path, initial_state(OPTIMIZER))
 
 
@@ -182,11 +182,17 @@ def test_nan_loss_stops_with_a_checkpoint(tmp_path):
     assert step == 4
 
 
-def test_train_argument_errors():
+def test_train_argument_errors(tmp_path):
     with pytest.raises(ValueError, match="out_dir"):
         run(None, resume=True)
     with pytest.raises(ValueError, match="steps"):
         run(None, steps=-1)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        run(tmp_path / "missing", resume=True)
+    assert not (tmp_path / "missing").exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="empty.*no checkpoint"):
+        run(tmp_path / "empty", resume=True)
 
 
 def test_train_in_memory():

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._abstract import AbstractCell
-from ._init import default_float, uniform
+from ._init import check_key, check_real, check_size, default_float, uniform
 
 
 class Elman(AbstractCell):
@@ -20,6 +20,11 @@ class Elman(AbstractCell):
     - `weight_scale`: W is drawn N(0, weight_scale²/N), so its spectral radius is about
         `weight_scale`. Values below 1 give a contractive cell; large values (e.g. 3) a chaotic one.
     - `dtype`: parameter dtype (default: JAX's default float).
+
+    **Raises:**
+
+    `ValueError`/`TypeError` naming the argument, unless `input_size`, `hidden_size`: positive
+    ints; `weight_scale`: finite, >= 0; `key` one PRNG key; `dtype` a real floating dtype.
     """
 
     weight_hh: Float[Array, "N N"]
@@ -35,6 +40,10 @@ class Elman(AbstractCell):
         weight_scale: float = 0.9,
         dtype=None,
     ):
+        input_size = check_size("input_size", input_size)
+        hidden_size = check_size("hidden_size", hidden_size)
+        check_key(key)
+        weight_scale = check_real("weight_scale", weight_scale, low=0.0)
         dtype = default_float(dtype)
         k1, k2, k3 = jax.random.split(key, 3)
         scale = weight_scale / math.sqrt(hidden_size)

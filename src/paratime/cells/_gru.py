@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._abstract import AbstractCell
-from ._init import default_float, uniform
+from ._init import check_key, check_size, default_float, uniform
 
 
 class GRU(AbstractCell):
@@ -22,6 +22,11 @@ class GRU(AbstractCell):
     Parameters are stacked in PyTorch's order (r, z, n): `weight_ih` (3N, D), `weight_hh`
     (3N, N), `bias_ih` and `bias_hh` (3N,), initialised U(−1/√N, 1/√N). (Equinox's `GRUCell`
     uses the same equations with a single bias on the `n` hidden term.)
+
+    **Raises:**
+
+    `ValueError`/`TypeError` naming the argument, unless `input_size`, `hidden_size`: positive
+    ints; `key` one PRNG key; `dtype` a real floating dtype.
     """
 
     weight_ih: Float[Array, "3N D"]
@@ -30,6 +35,9 @@ class GRU(AbstractCell):
     bias_hh: Float[Array, " 3N"]
 
     def __init__(self, input_size: int, hidden_size: int, *, key: PRNGKeyArray, dtype=None):
+        input_size = check_size("input_size", input_size)
+        hidden_size = check_size("hidden_size", hidden_size)
+        check_key(key)
         dtype = default_float(dtype)
         bound = 1 / math.sqrt(hidden_size)
         k1, k2, k3, k4 = jax.random.split(key, 4)

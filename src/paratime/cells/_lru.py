@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Complex, Float, PRNGKeyArray
 
 from ._abstract import AbstractLinearCell
-from ._init import default_float
+from ._init import check_key, check_real, check_size, default_float
 
 
 class LRU(AbstractLinearCell):
@@ -18,6 +18,12 @@ class LRU(AbstractLinearCell):
     λ is initialised uniformly on the ring r_min ≤ |λ| ≤ r_max with phase in [0, max_phase];
     γ = √(1 − |λ|²) normalises the input, as in the paper. Use a complex `h0`
     (e.g. `jnp.zeros(N, complex)`).
+
+    **Raises:**
+
+    `ValueError`/`TypeError` naming the argument, unless `input_size`, `hidden_size`: positive
+    ints; 0 <= `r_min` <= `r_max` < 1; `max_phase` > 0; `key` one PRNG key; `dtype` a real
+    floating dtype.
     """
 
     nu_log: Float[Array, " N"]
@@ -40,6 +46,14 @@ class LRU(AbstractLinearCell):
         max_phase: float = 2 * math.pi,
         dtype=None,
     ):
+        input_size = check_size("input_size", input_size)
+        hidden_size = check_size("hidden_size", hidden_size)
+        check_key(key)
+        r_max = check_real("r_max", r_max, low=0.0, high=1.0, open_high=True)
+        r_min = check_real("r_min", r_min, low=0.0, high=1.0, open_high=True)
+        if r_min > r_max:
+            raise ValueError(f"`r_min` must be <= `r_max`; got r_min={r_min}, r_max={r_max}.")
+        max_phase = check_real("max_phase", max_phase, low=0.0, open_low=True)
         dtype = default_float(dtype)
         k = jax.random.split(key, 7)
         N, D = hidden_size, input_size

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._abstract import AbstractCell
-from ._init import default_float, uniform
+from ._init import check_key, check_size, default_float, uniform
 
 State = tuple[Float[Array, " N"], Float[Array, " N"]]
 
@@ -24,6 +24,11 @@ class LSTM(AbstractCell):
     The state is the tuple `(h, c)`; the ravelled state (for Jacobians) is `[h, c]`, N = 2n.
     Parameters are stacked in PyTorch's gate order (i, f, g, o): `weight_ih` (4n, D),
     `weight_hh` (4n, n), `bias_ih`, `bias_hh` (4n,), initialised U(−1/√n, 1/√n).
+
+    **Raises:**
+
+    `ValueError`/`TypeError` naming the argument, unless `input_size`, `hidden_size`: positive
+    ints; `key` one PRNG key; `dtype` a real floating dtype.
     """
 
     weight_ih: Float[Array, "4N D"]
@@ -32,6 +37,9 @@ class LSTM(AbstractCell):
     bias_hh: Float[Array, " 4N"]
 
     def __init__(self, input_size: int, hidden_size: int, *, key: PRNGKeyArray, dtype=None):
+        input_size = check_size("input_size", input_size)
+        hidden_size = check_size("hidden_size", hidden_size)
+        check_key(key)
         dtype = default_float(dtype)
         bound = 1 / math.sqrt(hidden_size)
         k1, k2, k3, k4 = jax.random.split(key, 4)

@@ -7,7 +7,7 @@ import jax.nn as jnn
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._abstract import AbstractLinearCell
-from ._init import default_float, uniform
+from ._init import check_key, check_size, default_float, uniform
 
 
 class MinGRU(AbstractLinearCell):
@@ -15,6 +15,11 @@ class MinGRU(AbstractLinearCell):
 
     Linear and diagonal in h, so `unroll` with `Auto()` solves it exactly by one
     `linear_recurrence` (and every Newton solver converges in one step).
+
+    **Raises:**
+
+    `ValueError`/`TypeError` naming the argument, unless `input_size`, `hidden_size`: positive
+    ints; `key` one PRNG key; `dtype` a real floating dtype.
     """
 
     weight_z: Float[Array, "N D"]
@@ -23,6 +28,9 @@ class MinGRU(AbstractLinearCell):
     bias_h: Float[Array, " N"]
 
     def __init__(self, input_size: int, hidden_size: int, *, key: PRNGKeyArray, dtype=None):
+        input_size = check_size("input_size", input_size)
+        hidden_size = check_size("hidden_size", hidden_size)
+        check_key(key)
         dtype = default_float(dtype)
         bound = 1 / math.sqrt(input_size)
         k1, k2, k3, k4 = jax.random.split(key, 4)

@@ -84,8 +84,9 @@ def mackey_glass(
     m = int(round(tau / dt))
     if m < 2 or abs(m * dt - tau) > 1e-9 * max(1.0, tau):
         raise ValueError(f"tau / dt must be an integer >= 2; got tau={tau}, dt={dt}.")
-    if sample_every < 1 or burn_in < 0:
-        raise ValueError("sample_every must be >= 1 and burn_in >= 0.")
+    for name, value, low in (("sample_every", sample_every, 1), ("burn_in", burn_in, 0)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
     dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
     params = jnp.asarray([beta, gamma, n, dt, x0], dtype)
     xs = _mackey_glass(params, m, sample_every, burn_in, T)

@@ -9,8 +9,12 @@ def as_key(key: PRNGKeyArray | int | None) -> PRNGKeyArray:
     """`None` → the fixed key 0 (reproducible by default); an int → `jax.random.key(int)`."""
     if key is None:
         return jax.random.key(0)
-    if isinstance(key, int):
-        return jax.random.key(key)
+    if isinstance(key, int | np.integer) and not isinstance(key, bool):
+        return jax.random.key(int(key))
+    typed = isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    raw = isinstance(key, jax.Array | np.ndarray) and key.dtype == np.uint32 and key.shape == (2,)
+    if not ((typed and key.shape == ()) or raw):
+        raise TypeError(f"`key` must be a PRNG key, an int seed or None; got {key!r}.")
     return key
 
 
@@ -26,8 +30,12 @@ def finish(xs: Array, *, standardise: bool, noise: float, key: PRNGKeyArray) -> 
     The noise has standard deviation `noise` times each column's standard deviation (after
     standardising, that is simply `noise`), as in the "5% observation noise" benchmarks.
     """
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0 (relative to each column's std); got {noise}.")
+    if isinstance(noise, bool) or not isinstance(noise, int | float | np.number):
+        raise TypeError(f"noise must be a number >= 0; got {noise!r}.")
+    if not noise >= 0 or not np.isfinite(noise):
+        raise ValueError(
+            f"noise must be >= 0 and finite (relative to each column's std); got {noise}."
+        )
     x = np.asarray(xs, dtype=np.float64)
     if not np.isfinite(x).all():
         raise ValueError(

@@ -1,5 +1,6 @@
 """Chaotic ODE benchmarks: Lorenz-63, Lorenz-96 and Rössler, sampled with RK4."""
 
+import math
 from collections.abc import Sequence
 
 import jax
@@ -43,16 +44,25 @@ def _initial(
     x0 = jnp.asarray(x0, dtype=default.dtype)
     if x0.shape != (d,):
         raise ValueError(f"x0 must have shape ({d},); got {x0.shape}.")
+    if not bool(jnp.all(jnp.isfinite(x0))):
+        raise ValueError(f"x0 must be finite; got {x0}.")
     return x0
 
 
-def _check(dt: float, substeps: int, burn_in: int) -> None:
-    if not dt > 0:
-        raise ValueError(f"dt must be > 0; got {dt}.")
-    if substeps < 1:
-        raise ValueError(f"substeps must be >= 1; got {substeps}.")
-    if burn_in < 0:
-        raise ValueError(f"burn_in must be >= 0; got {burn_in}.")
+def _is_int(value) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _check(dt: float, substeps: int, burn_in: int, **params: float) -> None:
+    if not (isinstance(dt, int | float | np.number) and 0 < dt < math.inf):
+        raise ValueError(f"dt must be > 0 and finite; got {dt!r}.")
+    if not _is_int(substeps) or substeps < 1:
+        raise ValueError(f"substeps must be an int >= 1; got {substeps!r}.")
+    if not _is_int(burn_in) or burn_in < 0:
+        raise ValueError(f"burn_in must be an int >= 0; got {burn_in!r}.")
+    for name, value in params.items():
+        if not (isinstance(value, int | float | np.number) and math.isfinite(value)):
+            raise ValueError(f"{name} must be a finite number; got {value!r}.")
 
 
 def _float():
@@ -100,7 +110,7 @@ def lorenz63(
     ```
     """
     check_length(T)
-    _check(dt, substeps, burn_in)
+    _check(dt, substeps, burn_in, sigma=sigma, rho=rho, beta=beta)
     k0, k1 = jax.random.split(as_key(key))
     init = _initial(x0, jnp.ones(3, _float()), 0.1, k0, 3)
     xs = integrate(
@@ -146,7 +156,7 @@ def lorenz96(
     `ValueError` for `n < 4` or the conditions of `lorenz63`.
     """
     check_length(T)
-    _check(dt, substeps, burn_in)
+    _check(dt, substeps, burn_in, F=F)
     if n < 4:
         raise ValueError(f"n must be >= 4 for Lorenz-96; got {n}.")
     k0, k1 = jax.random.split(as_key(key))
@@ -185,7 +195,7 @@ def rossler(
     A float32 NumPy array of shape `(T, 3)`.
     """
     check_length(T)
-    _check(dt, substeps, burn_in)
+    _check(dt, substeps, burn_in, a=a, b=b, c=c)
     k0, k1 = jax.random.split(as_key(key))
     init = _initial(x0, jnp.ones(3, _float()), 0.1, k0, 3)
     xs = integrate(

@@ -102,6 +102,8 @@ def train_test_split(
 
     `ValueError` if `test_fraction` is not in (0, 1) or either part would be empty.
     """
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, int | float | np.number):
+        raise TypeError(f"test_fraction must be a number in (0, 1); got {test_fraction!r}.")
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}.")
     arr = np.asarray(x)

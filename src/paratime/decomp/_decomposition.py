@@ -52,6 +52,8 @@ class Decomposition(eqx.Module):
     solver: Any = paratime.Sequential()
 
     def __check_init__(self):
+        if self.num_windows < 1:
+            raise ValueError(f"`num_windows` must be at least 1; got {self.num_windows}.")
         if self.overlap < 1:
             raise ValueError(f"`overlap` must be at least 1; got {self.overlap}.")
         if self.mu < 0 or self.rho < 0:

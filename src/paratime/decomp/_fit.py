@@ -57,7 +57,7 @@ def fit_problem(
     ```python
     cfg = decomp.Decomposition(num_windows=8, overlap=8, mu=10.0, inner_steps=5)
     problem = decomp.DecomposedProblem(model, xs, ys, cfg, optax.adam(1e-2))
-    state, history = decomp.fit_problem(problem, model, steps=80, out_dir="run", resume=True)
+    state, history = decomp.fit_problem(problem, model, steps=80, out_dir="run")
     trained = problem.model(state)
     ```
     """

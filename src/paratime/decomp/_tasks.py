@@ -9,6 +9,12 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 
+def _check_counts(**counts: int) -> None:
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"`{name}` must be a positive int; got {value!r}.")
+
+
 def lorenz_one_step(
     batch: int, length: int, *, start: int = 0, path: str | os.PathLike | None = None
 ) -> tuple[Float[Array, "B T 3"], Float[Array, "B T 3"]]:
@@ -22,6 +28,9 @@ def lorenz_one_step(
 
     `FileNotFoundError` if the file is absent.
     """
+    _check_counts(batch=batch, length=length)
+    if isinstance(start, bool) or not isinstance(start, int | np.integer) or start < 0:
+        raise ValueError(f"`start` must be an int >= 0; got {start!r}.")
     from ..data._files import LORENZ63_TRAIN, find_shared
 
     file = Path(path) / LORENZ63_TRAIN if path is not None else find_shared(LORENZ63_TRAIN)
@@ -46,6 +55,9 @@ def recall_task(
     the answer in window k depends on an input k windows back. A model without memory
     reaches a loss of about 1 after the first step; one that keeps the cue reaches 0.
     """
+    _check_counts(batch=batch, length=length)
+    if not (isinstance(noise, int | float) and noise >= 0 and np.isfinite(noise)):
+        raise ValueError(f"`noise` must be a finite number >= 0; got {noise!r}.")
     kc, kn = jax.random.split(key)
     dtype = jnp.zeros(()).dtype
     cue = jnp.where(jax.random.bernoulli(kc, 0.5, (batch,)), 1.0, -1.0).astype(dtype)

@@ -7,7 +7,11 @@ steps run in parallel over time (Hess, Götz and Durstewitz 2026; Hess et al. 20
 from . import metrics as metrics
 from ._build import MODELS as MODELS, build_model as build_model
 from ._config import TrainConfig as TrainConfig
-from ._evaluate import evaluate as evaluate, generate as generate
+from ._evaluate import (
+    NonFiniteTrajectoryError as NonFiniteTrajectoryError,
+    evaluate as evaluate,
+    generate as generate,
+)
 from ._gtf import (
     GTFCell as GTFCell,
     adaptive_alpha as adaptive_alpha,

@@ -51,6 +51,9 @@ def build_model(
         raise ValueError(
             f"`observation` must be one of {', '.join(OBSERVATIONS)}; got {observation!r}."
         )
+    for arg, value in (("data_size", data_size), ("latent", latent), ("hidden", hidden)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{arg}` must be a positive int; got {value!r}.")
     kcell, kobs = jax.random.split(key)
     if name == "lru":
         return LinearSSM(data_size, latent, hidden, key=kcell)

@@ -1,5 +1,7 @@
 """Evaluate a trained DSR model on a test series: D_stsp, D_H, PE(n) and λ_max."""
 
+import os
+from pathlib import Path
 from typing import Any
 
 import equinox as eqx
@@ -8,6 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from ..data import check_series
+from ..train import atomic_open
 from . import metrics
 
 BURN_IN = 50
@@ -23,9 +27,102 @@ def _forecasts(model: Any, windows: Array, n: int) -> Array:
     return jax.vmap(lambda w: model.predict(w, n))(windows)
 
 
-def generate(model: Any, context: Float[Array, "W d"], steps: int) -> Float[np.ndarray, "steps d"]:
-    """A free-running trajectory of `steps` observations after reading `context`."""
-    return np.asarray(_free_run(model, jnp.asarray(context), steps))
+class NonFiniteTrajectoryError(FloatingPointError):
+    """A free-running trajectory that became NaN or Inf (the model's dynamics diverged).
+
+    **Attributes:**
+
+    - `step`: the first time step (0-based) holding a NaN or Inf.
+    - `steps`: the length of the requested trajectory.
+    - `path`: the output file that was *not* written, or `None`.
+    """
+
+    def __init__(self, step: int, steps: int, path: str | os.PathLike | None = None):
+        self.step, self.steps = step, steps
+        self.path = None if path is None else Path(path)
+        where = "" if path is None else f"; nothing was written to {str(path)!r}"
+        super().__init__(
+            f"the generated trajectory is non-finite (NaN or Inf) from step {step} of {steps} "
+            f"on{where}. The model's free run diverges from this start: try another context "
+            "(x0), fewer steps, or a model trained longer or with a smaller learning rate."
+        )
+
+
+def _first_nonfinite(x: np.ndarray) -> int | None:
+    bad = ~np.isfinite(x.reshape(x.shape[0], -1)).all(axis=1)
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def _data_size(model: Any) -> int | None:
+    """The observation dimension d a model expects, when it can be read off the model."""
+    obs = getattr(model, "observation", None)
+    if isinstance(getattr(obs, "data_size", None), int):
+        return obs.data_size
+    if getattr(obs, "B", None) is not None:
+        return int(obs.B.shape[0])
+    lru = getattr(model, "lru", None)
+    if lru is not None:
+        return int(lru.D.shape[0])
+    return None
+
+
+def generate(
+    model: Any,
+    context: Float[Array, "W d"],
+    steps: int,
+    *,
+    check_finite: bool = True,
+    out: str | os.PathLike | None = None,
+) -> Float[np.ndarray, "steps d"]:
+    """A free-running trajectory of `steps` observations after reading `context`.
+
+    **Arguments:**
+
+    - `model`: a trained `DSRModel` or `LinearSSM`.
+    - `context`: observations `(W, d)`, W >= 1, that set the initial latent state (the
+        latent state is forced onto them, so unobserved units settle).
+    - `steps`: the length of the trajectory, an int >= 1.
+    - `check_finite`: raise `NonFiniteTrajectoryError` if the trajectory holds NaN or Inf.
+    - `out`: if given, a `.npy` file to write the trajectory to (as float32), atomically and
+        only when it is finite: a failed or interrupted run leaves no partial file.
+
+    **Returns:**
+
+    The trajectory, shape `(steps, d)`.
+
+    **Raises:**
+
+    `TypeError`/`ValueError` naming `steps` or `context` for a bad argument;
+    `NonFiniteTrajectoryError` (a `FloatingPointError`) with the first non-finite step, if
+    the free run diverges (always when `out` is given).
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer):
+        raise TypeError(f"`steps` must be a positive int; got {steps!r}.")
+    if steps < 1:
+        raise ValueError(f"`steps` must be a positive int (>= 1); got {steps}.")
+    ctx = jnp.asarray(context)
+    d = _data_size(model)
+    if ctx.ndim != 2 or ctx.shape[0] < 1 or (d is not None and ctx.shape[1] != d):
+        want = f"(W, {d})" if d is not None else "(W, d)"
+        raise ValueError(
+            f"`context` must have shape {want} with W >= 1 observations; got shape {ctx.shape}."
+        )
+    if not jnp.issubdtype(ctx.dtype, jnp.floating):
+        ctx = ctx.astype(jnp.result_type(float))
+    bad = _first_nonfinite(np.asarray(ctx))
+    if bad is not None:
+        raise ValueError(f"`context` holds NaN or Inf at row {bad}; it must be finite.")
+    traj = np.asarray(_free_run(model, ctx, int(steps)))
+    with np.errstate(over="ignore"):  # values beyond float32 become Inf, reported below
+        saved = traj.astype(np.float32) if out is not None else traj
+    if check_finite or out is not None:
+        bad = _first_nonfinite(saved)
+        if bad is not None:
+            raise NonFiniteTrajectoryError(bad, int(steps), out)
+    if out is not None:
+        with atomic_open(out) as f:
+            np.save(f, saved)
+    return traj
 
 
 def prediction_error_n(
@@ -62,8 +159,15 @@ def evaluate(
     `(metrics, x_gen)`: a dict with `D_stsp`, `D_H`, `PE{n}` (and `lambda_max`,
     `lambda_max_data` when computed), and the generated trajectory.
     """
-    test_np = np.asarray(test)
-    x_gen = generate(model, test_np[: BURN_IN + 1], test_np.shape[0])
+    test_np = check_series(np.asarray(test), name="`test`")
+    if isinstance(pe_steps, bool) or not isinstance(pe_steps, int) or pe_steps < 1:
+        raise ValueError(f"`pe_steps` must be a positive int; got {pe_steps!r}.")
+    if test_np.shape[0] <= BURN_IN + pe_steps:
+        raise ValueError(
+            f"`test` has {test_np.shape[0]} time steps; evaluation needs more than "
+            f"{BURN_IN + pe_steps} (a burn-in of {BURN_IN} plus pe_steps={pe_steps})."
+        )
+    x_gen = generate(model, test_np[: BURN_IN + 1], test_np.shape[0], check_finite=False)
     out = {
         "D_stsp": float(metrics.state_space_divergence(test_np, x_gen)),
         "D_H": float(metrics.power_spectrum_distance(test_np, x_gen)),

@@ -1,6 +1,7 @@
 """DSR training: subsequence batches, GTF (constant or adaptive α), optax RAdam, resumable."""
 
 import functools
+import math
 import os
 from typing import Any, Literal
 
@@ -12,7 +13,9 @@ import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .. import AbstractSolver, Auto
+from ..data import check_series
 from ..train import train
+from ._evaluate import _data_size
 from ._gtf import adaptive_alpha, jacobian_kappa
 
 
@@ -43,7 +46,15 @@ def make_optimizer(
 
     Calls with the same arguments return the same object, so jitted steps are reused.
     """
-    schedule = optax.exponential_decay(learning_rate, max(1, steps), final_fraction)
+    if not (isinstance(learning_rate, int | float) and 0 < learning_rate < math.inf):
+        raise ValueError(f"`learning_rate` must be a finite number > 0; got {learning_rate!r}.")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"`steps` must be a positive int; got {steps!r}.")
+    if not (isinstance(final_fraction, int | float) and 0 < final_fraction <= 1):
+        raise ValueError(f"`final_fraction` must be a number in (0, 1]; got {final_fraction!r}.")
+    if not (isinstance(clip, int | float) and clip > 0):
+        raise ValueError(f"`clip` must be a number > 0; got {clip!r}.")
+    schedule = optax.exponential_decay(learning_rate, steps, final_fraction)
     return optax.chain(optax.clip_by_global_norm(clip), optax.radam(schedule))
 
 
@@ -201,6 +212,13 @@ def fit(
 
     `ValueError` for a bad `seq_len`, `batch_size` or `gtf`.
     """
+    check_series(np.asarray(data), name="`data`")
+    d = _data_size(model)
+    if d is not None and data.shape[1] != d:
+        raise ValueError(
+            f"`data` has {data.shape[1]} dimensions (columns), but the model observes {d}; "
+            "build the model with data_size equal to the number of columns."
+        )
     data = jnp.asarray(data)
     check_seq_len(data, seq_len, batch_size)
     optimizer = make_optimizer(learning_rate, steps)

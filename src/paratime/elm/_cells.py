@@ -5,6 +5,8 @@ where `y_{t-1}` is the previous output: the observed one under teacher forcing (
 the model's own prediction in closed loop. Elman, LSTM and GRU take `u_t` alone.
 """
 
+import math
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -172,6 +174,13 @@ def make_cell(
             "`input_size`, `hidden_size`, `output_size` and `lags` must be >= 1; got "
             f"{input_size}, {hidden_size}, {K}, {lags}."
         )
+    for name, value in (
+        ("spectral_radius", spectral_radius),
+        ("input_scaling", input_scaling),
+        ("bias_scaling", bias_scaling),
+    ):
+        if not (isinstance(value, int | float) and 0 <= value < math.inf):
+            raise ValueError(f"`{name}` must be a finite number >= 0; got {value!r}.")
     if not 0 <= decay < 1:
         raise ValueError(f"`decay` must be in [0, 1); got {decay}.")
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64 if dtype is None else dtype)

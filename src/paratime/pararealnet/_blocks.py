@@ -1,5 +1,6 @@
 """Residual blocks x_{l+1} = x_l + h f_l(x_l), stacked over depth, and the sequential network."""
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -107,6 +108,8 @@ def make_blocks(
     for name, value in (("depth", depth), ("width", width), ("hidden", hidden)):
         if value < 1:
             raise ValueError(f"`{name}` must be a positive integer; got {value}.")
+    if step is not None and not (isinstance(step, int | float) and 0 < step < math.inf):
+        raise ValueError(f"`step` must be a finite number > 0 (or None for 1/depth); got {step!r}.")
     step = 1.0 / depth if step is None else step
     return ResidualBlock(width, hidden, key=key, step=step, activation=activation, stack=(depth,))
 

@@ -14,7 +14,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..bench._environment import environment
-from ..train import fit
+from ..train import atomic_write_text, fit, has_checkpoint
 from ._classifier import Classifier, count_parameters, cross_entropy, make_classifiers
 from ._data import Dataset, load_dataset
 from ._network import ParaRealNet
@@ -168,8 +168,14 @@ def run_experiment(
         "pararealnet": results,
     }
     if baseline:
+        # On resume, a baseline that never started (killed during the first part) starts now.
+        base_resume = resume and has_checkpoint(out / "baseline")
         _, base_results = train_classifier(
-            base, dataset, out_dir=out / "baseline", description="sequential ResNet", **common
+            base,
+            dataset,
+            out_dir=out / "baseline",
+            description="sequential ResNet",
+            **{**common, "resume": base_resume},
         )
         metrics["baseline"] = base_results
     metrics["config"] = {
@@ -190,7 +196,5 @@ def run_experiment(
         "test_size": len(dataset.y_test),
     }
     metrics["environment"] = environment()
-    tmp = out / "metrics.json.tmp"
-    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-    os.replace(tmp, out / "metrics.json")
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics

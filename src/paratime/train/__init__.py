@@ -1,6 +1,18 @@
-"""Training utilities: a resumable loop with progress, logging and atomic checkpoints."""
+"""Training utilities: a resumable loop with progress, logging and verified atomic checkpoints."""
 
-from ._checkpoint import load_checkpoint as load_checkpoint, save_checkpoint as save_checkpoint
+from ._atomic import (
+    atomic_open as atomic_open,
+    atomic_write_bytes as atomic_write_bytes,
+    atomic_write_text as atomic_write_text,
+    remove_stale_temporaries as remove_stale_temporaries,
+)
+from ._checkpoint import (
+    CheckpointError as CheckpointError,
+    load_checkpoint as load_checkpoint,
+    previous_path as previous_path,
+    save_checkpoint as save_checkpoint,
+    verify_checkpoint as verify_checkpoint,
+)
 from ._fit import TrainState as TrainState, fit as fit, make_step as make_step
-from ._loop import train as train
+from ._loop import has_checkpoint as has_checkpoint, train as train
 from ._progress import Progress as Progress

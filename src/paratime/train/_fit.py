@@ -7,12 +7,29 @@ from typing import Any, TypeVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jaxtyping import Array, PRNGKeyArray
 
 from ._loop import train
 
 _M = TypeVar("_M")
+
+
+def _check_optimizer(optimizer: Any) -> None:
+    init, update = getattr(optimizer, "init", None), getattr(optimizer, "update", None)
+    if not (callable(init) and callable(update)):
+        raise TypeError(
+            "`optimizer` must be an optax GradientTransformation (with `init` and `update`), "
+            f"e.g. optax.adam(1e-3); got {optimizer!r}."
+        )
+
+
+def _check_key(key: Any) -> None:
+    typed = isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    raw = isinstance(key, jax.Array | np.ndarray) and key.dtype == np.uint32 and key.shape == (2,)
+    if not (typed and key.shape == ()) and not raw:
+        raise TypeError(f"`key` must be a single PRNG key, e.g. jax.random.key(0); got {key!r}.")
 
 
 class TrainState(eqx.Module):
@@ -39,9 +56,19 @@ def make_step(
     The step function. Its metrics contain `loss` and `grad_norm`, plus those of `loss_fn`.
     """
 
+    if not callable(loss_fn):
+        raise TypeError(f"`loss_fn` must be callable `(model, key) -> loss`; got {loss_fn!r}.")
+    _check_optimizer(optimizer)
+
     def wrapped(model, key):
         out = loss_fn(model, key)
-        return out if isinstance(out, tuple) else (out, {})
+        loss, aux = out if isinstance(out, tuple) else (out, {})
+        if jnp.shape(loss) != ():
+            raise TypeError(
+                "`loss_fn` must return a scalar loss (or `(loss, metrics)`); got a loss of "
+                f"shape {jnp.shape(loss)}."
+            )
+        return loss, aux
 
     @eqx.filter_jit
     def jitted(state: TrainState, step: Array):
@@ -85,6 +112,12 @@ def fit(
 
     `(model, history)`.
 
+    **Raises:**
+
+    `TypeError`/`ValueError` naming the argument for a `loss_fn` that is not callable, an
+    `optimizer` that is not an optax transformation, a `key` that is not a PRNG key, a
+    `model` without floating-point arrays, or a bad `steps` (see `paratime.train.train`).
+
     **Example:**
 
     ```python
@@ -92,7 +125,16 @@ def fit(
                                         key=jax.random.key(0), out_dir="run")
     ```
     """
+    if not callable(loss_fn):
+        raise TypeError(f"`loss_fn` must be callable `(model, key) -> loss`; got {loss_fn!r}.")
+    _check_optimizer(optimizer)
+    _check_key(key)
     params = eqx.filter(model, eqx.is_inexact_array)
+    if not jax.tree_util.tree_leaves(params):
+        raise ValueError(
+            "`model` has no floating-point arrays to train (its parameters must be inexact "
+            f"JAX/NumPy arrays); got {type(model).__name__}."
+        )
     state = TrainState(model, optimizer.init(params), key)
     state, history = train(
         make_step(loss_fn, optimizer),

@@ -4,14 +4,16 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import jax
 import numpy as np
 
-from ._checkpoint import load_checkpoint, save_checkpoint
+from ._atomic import atomic_write_text, remove_stale_temporaries
+from ._checkpoint import CheckpointError, load_checkpoint, previous_path, save_checkpoint
 from ._progress import Progress
 
 _S = TypeVar("_S")
@@ -28,20 +30,129 @@ def _to_python(metrics: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def _append_line(path: Path, line: str) -> None:
+    """Append one line to the metrics log (a crash can tear it; resume drops a torn line)."""
+    with open(path, "a") as f:
+        f.write(line)
+
+
 def _truncate_log(path: Path, start: int) -> list[dict[str, Any]]:
-    """Keep the log lines of steps before `start`; drop anything written after the checkpoint."""
+    """Keep the log lines of steps before `start`; drop anything written after the checkpoint.
+
+    A torn last line (a crash in the middle of an append) is dropped with a warning.
+    """
     if not path.exists():
+        if start > 0:
+            warnings.warn(
+                f"the metrics log {str(path)!r} is missing; the history of the {start} steps "
+                "before the checkpoint is lost, and the log restarts at the checkpoint.",
+                stacklevel=3,
+            )
         return []
+    lines = path.read_text(errors="replace").split("\n")
     kept = []
-    for line in path.read_text().splitlines():
-        if line.strip():
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
             record = json.loads(line)
-            if record["step"] < start:
-                kept.append(record)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-    os.replace(tmp, path)
+            step = record["step"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            last = all(not rest.strip() for rest in lines[number:])
+            if not last:
+                raise ValueError(
+                    f"the metrics log {str(path)!r} is corrupt at line {number} (not a JSON "
+                    "record with a `step`); repair or delete that line, then resume."
+                ) from None
+            warnings.warn(
+                f"dropped a torn last line (line {number}) of the metrics log {str(path)!r}, "
+                "left by an interrupted write; resuming from the checkpoint.",
+                stacklevel=3,
+            )
+            continue
+        if step < start:
+            kept.append(record)
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
     return kept
+
+
+def _check_step_output(out: Any) -> None:
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], Mapping)):
+        got = type(out).__name__ if not isinstance(out, tuple) else f"a tuple of {len(out)}"
+        if isinstance(out, tuple) and len(out) == 2:
+            got = f"(state, {type(out[1]).__name__})"
+        raise TypeError(
+            f"`step_fn` must return `(state, metrics)` with `metrics` a dict of scalars; got {got}."
+        )
+
+
+def _check_count(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be a positive int; got {value!r}.")
+    if value < 1:
+        raise ValueError(f"`{name}` must be a positive int (>= 1); got {value!r}.")
+
+
+def _check_arguments(step_fn, steps, out_dir, resume, checkpoint_every, log_every, show) -> None:
+    if not callable(step_fn):
+        raise TypeError(
+            f"`step_fn` must be callable `(state, step) -> (state, metrics)`; got {step_fn!r}."
+        )
+    _check_count("steps", steps)
+    _check_count("checkpoint_every", checkpoint_every)
+    _check_count("log_every", log_every)
+    if not isinstance(resume, bool):
+        raise TypeError(f"`resume` must be True or False; got {resume!r}.")
+    if out_dir is not None and not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"`out_dir` must be a path (str or os.PathLike) or None; got {out_dir!r}.")
+    if isinstance(show, str) or not all(isinstance(s, str) for s in show):
+        raise TypeError(f"`show` must be a tuple of metric names, e.g. ('loss',); got {show!r}.")
+    if resume and out_dir is None:
+        raise ValueError("`resume=True` needs `out_dir` (the run directory to continue).")
+
+
+def has_checkpoint(out_dir: str | os.PathLike) -> bool:
+    """Whether `out_dir` holds a checkpoint that `train(..., resume=True)` can continue from.
+
+    Only checks that `checkpoint.eqx` or `checkpoint.prev.eqx` exists; a corrupt one is
+    reported when resuming.
+    """
+    ckpt = Path(out_dir) / CHECKPOINT
+    return ckpt.is_file() or previous_path(ckpt).is_file()
+
+
+def _restore(out: Path, ckpt: Path, state: Any) -> tuple[Any, int, bool]:
+    """Load the latest checkpoint in `out`, or the previous one (with a warning) if it is bad.
+
+    Returns `(state, step, latest)`, with `latest=False` when the previous one was used."""
+    prev = previous_path(ckpt)
+    if not out.is_dir():
+        raise FileNotFoundError(
+            f"cannot resume: the run directory {str(out)!r} does not exist. Pass "
+            "`resume=False` to start a fresh run there."
+        )
+    if not ckpt.exists() and not prev.exists():
+        raise FileNotFoundError(
+            f"cannot resume: the run directory {str(out)!r} has no checkpoint ({CHECKPOINT}). "
+            "Pass `resume=False` to start a fresh run there."
+        )
+    fell_back = False
+    try:
+        state, start, _ = load_checkpoint(ckpt, state)
+    except (FileNotFoundError, CheckpointError) as e:
+        fell_back = True
+        if not prev.exists():
+            raise
+        why = f"there is no {ckpt.name}" if isinstance(e, FileNotFoundError) else str(e)
+        try:
+            state, start, _ = load_checkpoint(prev, state)
+        except CheckpointError as e2:
+            raise CheckpointError(ckpt, f"is unusable, and so is the previous one ({e2})") from e
+        warnings.warn(
+            f"{why}; resuming from the previous checkpoint {str(prev)!r} (step {start}).",
+            stacklevel=3,
+        )
+    return state, start, not fell_back
 
 
 def train(
@@ -63,15 +174,23 @@ def train(
     derive any randomness from it (e.g. `jax.random.fold_in(key, step)`). That makes a resumed
     run continue exactly as an uninterrupted one would.
 
+    Checkpoints carry a SHA-256 of their content and are verified when written and when
+    loaded. The one before the latest is kept as `checkpoint.prev.eqx`; if the latest is
+    missing or corrupt, a resume falls back to it with a warning. Temporary files left by a
+    write that was killed are removed at the start; a torn last line of `metrics.jsonl` (a
+    crash in the middle of an append) is dropped with a warning.
+
     **Arguments:**
 
     - `step_fn`: `(state, step) -> (state, metrics)`, where `metrics` is a dict of scalars.
         Usually jitted.
     - `state`: the initial state (any PyTree: model, optimiser state, schedule values, ...).
         With `resume=True` it is also the template the checkpoint is loaded into.
-    - `steps`: the total number of steps (including those done before a resume).
+    - `steps`: the total number of steps (including those done before a resume); an int >= 1.
     - `out_dir`: folder for `checkpoint.eqx` and `metrics.jsonl`. `None` keeps nothing on disk.
-    - `resume`: continue from `out_dir/checkpoint.eqx` if it exists.
+    - `resume`: `True` continues from the checkpoint in `out_dir`, which must exist;
+        `False` starts a fresh run: an earlier run's checkpoints and metrics log in `out_dir`
+        are removed.
     - `checkpoint_every`: write a checkpoint every this many steps (and always at the end, and
         on `KeyboardInterrupt`).
     - `log_every`: record metrics every this many steps.
@@ -86,28 +205,55 @@ def train(
 
     **Raises:**
 
-    `ValueError` if `resume=True` without `out_dir`, or if `steps` is negative.
+    - `TypeError`/`ValueError` naming the argument, for a `steps`, `checkpoint_every` or
+        `log_every` that is not a positive int, or `resume=True` without `out_dir`.
+    - `FileNotFoundError` naming the folder, for `resume=True` on a run directory that does
+        not exist or holds no checkpoint.
+    - `paratime.train.CheckpointError` if the checkpoints in `out_dir` are all corrupt.
+    - `FloatingPointError` if the loss becomes NaN or Inf (a checkpoint is written first).
     """
-    if steps < 0:
-        raise ValueError(f"`steps` must be non-negative; got {steps}.")
-    if resume and out_dir is None:
-        raise ValueError("`resume=True` needs `out_dir`.")
+    _check_arguments(step_fn, steps, out_dir, resume, checkpoint_every, log_every, show)
+    steps = int(steps)
     start = 0
     history: list[dict[str, Any]] = []
     ckpt = log = None
+    own_checkpoint = False  # does `ckpt` belong to this run (so it may become the previous one)?
     if out_dir is not None:
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        if out.exists() and not out.is_dir():
+            raise NotADirectoryError(f"`out_dir` {str(out)!r} is a file, not a folder.")
         ckpt, log = out / CHECKPOINT, out / METRICS
-        if resume and ckpt.exists():
-            state, start, _ = load_checkpoint(ckpt, state)
+        if resume:
+            # Resumed from the previous checkpoint: the bad latest must not replace it.
+            state, start, own_checkpoint = _restore(out, ckpt, state)
+            if start > steps:
+                raise ValueError(
+                    f"`steps`={steps}, but the checkpoint in {str(out)!r} is already at step "
+                    f"{start}; resume with `steps` >= {start} (the total, not the remainder)."
+                )
+        out.mkdir(parents=True, exist_ok=True)
+        stale = remove_stale_temporaries(out)
+        if stale:
+            warnings.warn(
+                f"removed {len(stale)} temporary file(s) left in {str(out)!r} by an interrupted "
+                f"write: {', '.join(p.name for p in stale)}.",
+                stacklevel=2,
+            )
+        if resume:
             history = _truncate_log(log, start)
-        elif log.exists():
-            log.unlink()
+        else:
+            # A fresh run: nothing of an earlier run in `out_dir` may be resumed or mixed in.
+            for old in (log, ckpt, previous_path(ckpt)):
+                if old.exists():
+                    old.unlink()
+
+    saved_at = start if resume else None
 
     def checkpoint(step: int) -> None:
-        if ckpt is not None:
-            save_checkpoint(ckpt, state, step=step)
+        nonlocal own_checkpoint, saved_at
+        if ckpt is not None and step != saved_at:
+            save_checkpoint(ckpt, state, step=step, keep_previous=own_checkpoint)
+            own_checkpoint, saved_at = True, step
 
     t0 = time.perf_counter()
     bar = Progress(total=steps, start=start, description=description, enabled=progress)
@@ -115,15 +261,17 @@ def train(
     try:
         with bar:
             for step in range(start, steps):
-                state, metrics = step_fn(state, step)
+                out_ = step_fn(state, step)
+                if step == start:
+                    _check_step_output(out_)
+                state, metrics = out_
                 done = step + 1
                 if done % log_every == 0 or done == steps:
                     record = {"step": step, "time": time.perf_counter() - t0}
                     record.update(_to_python(jax.device_get(metrics)))
                     history.append(record)
                     if log is not None:
-                        with open(log, "a") as f:
-                            f.write(json.dumps(record) + "\n")
+                        _append_line(log, json.dumps(record) + "\n")
                     bar.update(done, {k: record[k] for k in show if k in record})
                 else:
                     bar.update(done, {})
@@ -132,9 +280,18 @@ def train(
                 loss = history[-1].get("loss") if history else None
                 if isinstance(loss, float) and not math.isfinite(loss):
                     checkpoint(done)
+                    kept = (
+                        "the last checkpoint is kept in `out_dir`"
+                        if ckpt is not None
+                        else "nothing was saved (`out_dir=None`)"
+                    )
+                    hint = (
+                        "Check the initial parameters and the data for NaN/Inf."
+                        if step == 0
+                        else "Lower the learning rate or use a more stable solver."
+                    )
                     raise FloatingPointError(
-                        f"the loss became {loss} at step {step}; the last checkpoint is kept "
-                        "in `out_dir`. Lower the learning rate or use a more stable solver."
+                        f"the loss became {loss} at step {step}; {kept}. {hint}"
                     )
             step = steps
     except KeyboardInterrupt:
