@@ -93,12 +93,12 @@ def test_generate_refuses_a_non_finite_trajectory(run, monkeypatch):
     root, out = run
     traj = root / "traj.npy"
 
-    def diverging(model, context, steps, **kwargs):
+    def diverging(model, context, steps):  # the model's free run, replaced by a diverging one
         x = np.zeros((steps, 3))
         x[7:] = np.inf
         return x
 
-    monkeypatch.setattr(paratime.dsr._evaluate, "generate", diverging)
+    monkeypatch.setattr(paratime.dsr._evaluate, "_free_run", diverging)
     result = runner.invoke(app, ["dsr", "generate", str(out), "--steps", "20", "--out", str(traj)])
     lines = result.output.strip().splitlines()
     assert result.exit_code == 1 and len(lines) == 1

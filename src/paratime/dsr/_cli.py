@@ -222,11 +222,6 @@ def eval_cmd(
     save_run_plots(run, _history(run), test, x_gen)
 
 
-def _first_nonfinite(x: np.ndarray) -> int | None:
-    bad_rows = ~np.isfinite(x.reshape(x.shape[0], -1)).all(axis=1)
-    return int(np.argmax(bad_rows)) if bad_rows.any() else None
-
-
 @app.command("generate")
 def generate_cmd(
     run: Annotated[Path, typer.Argument(help="Run directory of `paratime dsr train`.")],
@@ -239,7 +234,6 @@ def generate_cmd(
     Nothing is written if the trajectory becomes non-finite: the command then names the
     first non-finite step and exits with code 1.
     """
-    from ..train._atomic import atomic_open
     from ._evaluate import BURN_IN, generate
 
     if out.is_dir():
@@ -257,13 +251,8 @@ def generate_cmd(
             )
         if not np.all(np.isfinite(context)):
             raise bad("--x0", "holds NaN or Inf.")
-    traj = np.asarray(generate(state.model, jnp.asarray(context, jnp.result_type(float)), steps))
-    step = _first_nonfinite(traj)
-    if step is not None:
-        raise FloatingPointError(
-            f"the generated trajectory is non-finite (NaN or Inf) from step {step} of {steps} "
-            f"on: the model's free run diverges; nothing was written to {str(out)!r}."
-        )
-    with atomic_open(out) as f:
-        np.save(f, traj.astype(np.float32))
+    # Written atomically and only if finite; a diverging free run raises
+    # `NonFiniteTrajectoryError` (one line, exit code 1) naming the first non-finite step.
+    ctx = jnp.asarray(context, jnp.result_type(float))
+    traj = generate(state.model, ctx, steps, out=out)
     typer.echo(f"wrote {out} with shape {traj.shape}")
