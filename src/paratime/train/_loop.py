@@ -249,11 +249,44 @@ def train(
 
     saved_at = start if resume else None
 
-    def checkpoint(step: int) -> None:
+    def checkpoint(step: int, at: Any = None) -> None:
         nonlocal own_checkpoint, saved_at
         if ckpt is not None and step != saved_at:
-            save_checkpoint(ckpt, state, step=step, keep_previous=own_checkpoint)
+            saved = state if at is None else at
+            save_checkpoint(ckpt, saved, step=step, keep_previous=own_checkpoint)
             own_checkpoint, saved_at = True, step
+
+    # The metrics of a logged step are read back (a host sync) only after the next step has
+    # been dispatched, so the device is never idle waiting for the log or the progress bar.
+    pending: tuple[int, Any, Any] | None = None  # (step, its metrics, the state after it)
+
+    def record(step: int, metrics: Any, after: Any) -> None:
+        entry = {"step": step, "time": time.perf_counter() - t0}
+        entry.update(_to_python(jax.device_get(metrics)))
+        history.append(entry)
+        if log is not None:
+            _append_line(log, json.dumps(entry) + "\n")
+        bar.update(step + 1, {k: entry[k] for k in show if k in entry})
+        loss = entry.get("loss")
+        if isinstance(loss, float) and not math.isfinite(loss):
+            checkpoint(step + 1, after)
+            kept = (
+                "the last checkpoint is kept in `out_dir`"
+                if ckpt is not None
+                else "nothing was saved (`out_dir=None`)"
+            )
+            hint = (
+                "Check the initial parameters and the data for NaN/Inf."
+                if step == 0
+                else "Lower the learning rate or use a more stable solver."
+            )
+            raise FloatingPointError(f"the loss became {loss} at step {step}; {kept}. {hint}")
+
+    def flush() -> None:
+        nonlocal pending
+        if pending is not None:
+            logged, pending = pending, None
+            record(*logged)
 
     t0 = time.perf_counter()
     bar = Progress(total=steps, start=start, description=description, enabled=progress)
@@ -265,36 +298,19 @@ def train(
                 if step == start:
                     _check_step_output(out_)
                 state, metrics = out_
+                flush()  # the previous logged step's metrics, while this one runs
                 done = step + 1
                 if done % log_every == 0 or done == steps:
-                    record = {"step": step, "time": time.perf_counter() - t0}
-                    record.update(_to_python(jax.device_get(metrics)))
-                    history.append(record)
-                    if log is not None:
-                        _append_line(log, json.dumps(record) + "\n")
-                    bar.update(done, {k: record[k] for k in show if k in record})
+                    pending = (step, metrics, state)
                 else:
                     bar.update(done, {})
                 if ckpt is not None and done % checkpoint_every == 0:
+                    flush()  # the log holds every record up to the checkpoint
                     checkpoint(done)
-                loss = history[-1].get("loss") if history else None
-                if isinstance(loss, float) and not math.isfinite(loss):
-                    checkpoint(done)
-                    kept = (
-                        "the last checkpoint is kept in `out_dir`"
-                        if ckpt is not None
-                        else "nothing was saved (`out_dir=None`)"
-                    )
-                    hint = (
-                        "Check the initial parameters and the data for NaN/Inf."
-                        if step == 0
-                        else "Lower the learning rate or use a more stable solver."
-                    )
-                    raise FloatingPointError(
-                        f"the loss became {loss} at step {step}; {kept}. {hint}"
-                    )
+            flush()
             step = steps
     except KeyboardInterrupt:
+        flush()
         checkpoint(step)
         raise
     checkpoint(steps)
