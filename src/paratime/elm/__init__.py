@@ -22,6 +22,8 @@ from ._evaluate import (
 )
 from ._forecast import (
     BOUNDS_MARGIN as BOUNDS_MARGIN,
+    CONTEXT_MARGIN as CONTEXT_MARGIN,
+    FAR as FAR,
     Forecast as Forecast,
     divergence as divergence,
     forecast as forecast,

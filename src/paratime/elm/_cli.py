@@ -22,7 +22,7 @@ def _solver(name: str):
 
 
 def _lam(value: str):
-    if value in ("gcv", "validation"):
+    if value in ("multistep", "gcv", "validation"):
         return value
     try:
         lam = float(value)
@@ -30,7 +30,7 @@ def _lam(value: str):
         lam = -1.0
     if lam < 0:
         raise typer.BadParameter(
-            f"--lam must be 'gcv', 'validation' or a number >= 0; got {value!r}."
+            f"--lam must be 'multistep', 'gcv', 'validation' or a number >= 0; got {value!r}."
         )
     return lam
 
@@ -52,7 +52,7 @@ def fit_command(
     hidden: int = typer.Option(100, min=1, help="Hidden units."),
     window: int = typer.Option(20, min=1, help="Time steps per window (input sequence length)."),
     out: Path = typer.Option(..., help="Folder for model.eqx and metrics.json."),
-    lam: str = typer.Option("gcv", help="Ridge λ: 'gcv', 'validation' or a number."),
+    lam: str = typer.Option("multistep", help="Ridge λ: multistep | gcv | validation | a number."),
     method: str = typer.Option("qr", help="Least squares: qr | cholesky | svd."),
     solver: str = typer.Option("sequential", help="Solver that builds H: " + " | ".join(_SOLVERS)),
     direct: bool = typer.Option(True, help="Direct input-to-output links."),
