@@ -10,10 +10,11 @@ from .._solver import AbstractSolver, Sequential
 from ._cells import uses_feedback
 from ._forecast import forecast
 from ._hidden import closed_loop_outputs
-from ._lstsq import lambda_grid, ridge_path, spectrum
+from ._lstsq import lambda_grid, ridge_path, select_lambda_gcv, spectrum
 
 MULTISTEP_GRID: int = 31
-"""Candidate λ for `lam="multistep"`: this many, log-spaced over `lambda_grid`'s range."""
+"""Candidate λ for `lam="multistep"`: this many, log-spaced over `lambda_grid`'s range (those
+at or above the GCV choice are kept)."""
 
 
 def _nrmse(pred, true):
@@ -68,6 +69,7 @@ def multistep_scores(
     horizon: int = 20,
     max_origins: int = 32,
     lams=None,
+    at_least_gcv: bool = True,
     solver: AbstractSolver = Sequential(),
 ) -> tuple[Float[np.ndarray, " L"], Float[np.ndarray, " L"]]:
     """The closed-loop validation NRMSE of the ridge readout for each λ.
@@ -79,13 +81,22 @@ def multistep_scores(
     input-output task with output feedback, the free run of each window; otherwise the
     one-step prediction. A λ whose loop goes non-finite scores inf.
 
+    The default candidates are the λ that GCV picks for the one-step fit and the
+    `MULTISTEP_GRID` grid values above it (`at_least_gcv=True`): the closed loop may ask for
+    more shrinkage than the one-step fit, never for less. A smaller λ fits the training
+    windows more closely than GCV thinks generalises, and on short validation segments
+    (tens of windows) the multi-step score is too noisy to overrule that.
+
     **Returns:**
 
-    `(lams, scores)`: the candidate λ (default `MULTISTEP_GRID` values over `lambda_grid`'s
-    range) and the NRMSE of each, in standardised units.
+    `(lams, scores)`: the candidate λ and the NRMSE of each, in standardised units.
     """
     if lams is None:
-        lams = lambda_grid(spectrum(H_train, Y_train), MULTISTEP_GRID)
+        spec = spectrum(H_train, Y_train)
+        lams = lambda_grid(spec, MULTISTEP_GRID)
+        if at_least_gcv:
+            lam_gcv = select_lambda_gcv(spec)
+            lams = np.concatenate([[lam_gcv], lams[lams > lam_gcv]])
     lams, betas, intercepts = ridge_path(H_train, Y_train, lams)
     inputs, feedback = jnp.asarray(inputs), jnp.asarray(feedback)
     targets = jnp.asarray(targets)
