@@ -5,6 +5,8 @@ of the Santa Fe GRU-ELM that shows why its closed loop used to blow up.
     PARATIME_DATA=../shared/data/lorenz63 python benchmarks/elm_forecast.py \
         --out benchmarks/results/elm-forecast.json
     python benchmarks/elm_forecast.py --diagnose --out benchmarks/results/elm-forecast-lambda.json
+    python benchmarks/elm_forecast.py --render --docs docs/elm.md  # tables from both JSON files
+    python benchmarks/elm_forecast.py --timing  # warm fit time, lam="multistep" against "gcv"
 
 Each row fits the library's default ELM (`lam="multistep"`, bounded forecasts) and, for
 comparison, the previous default (`lam="gcv"`), whose forecast is scored both clipped and
@@ -158,6 +160,52 @@ def diagnose_table(rows: list[dict]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
+def timing(args, repeats: int = 3) -> None:
+    """Warm fit time of `lam="multistep"` against `lam="gcv"` on the Santa Fe GRU-ELM,
+    interleaved (A/B) so that both see the same load; best of `repeats` each."""
+    data = elm.prepare(load_task("santafe", args.max_length), args.window)
+    kw = dict(arch="gru", hidden=args.hidden, key=jax.random.key(args.seed))
+    rules = ("gcv", "multistep")
+    times: dict = {lam: [] for lam in rules}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for lam in rules:  # compile
+            elm.fit(data, lam=lam, **kw)
+        for _ in range(repeats):
+            for lam in rules:
+                t, c = time.perf_counter(), time.process_time()
+                elm.fit(data, lam=lam, **kw)
+                times[lam].append((time.perf_counter() - t, time.process_time() - c))
+    for lam in rules:
+        print(lam, "wall s", [round(w, 2) for w, _ in times[lam]],
+              "CPU s", [round(c, 2) for _, c in times[lam]])  # fmt: skip
+    best = {lam: (min(w for w, _ in v), min(c for _, c in v)) for lam, v in times.items()}
+    print(
+        f"multistep / gcv: wall {best['multistep'][0] / best['gcv'][0]:.2f}x, "
+        f"CPU {best['multistep'][1] / best['gcv'][1]:.2f}x (best of {repeats} each)"
+    )
+
+
+def write_table(path: Path, marker: str, text: str) -> None:
+    """Replace what lies between `<!-- marker:start -->` and `<!-- marker:end -->` in `path`."""
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    doc = path.read_text()
+    head, rest = doc.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{text}{end}{tail}")
+
+
+def render(args) -> None:
+    """Print the two tables from the JSON results, and write them into `--docs`."""
+    lam_json = args.out.with_name(args.out.stem + "-lambda.json")
+    rows = json.loads(args.out.read_text())["rows"]
+    sweep = json.loads(lam_json.read_text())["santafe_gru_lambda_sweep"]
+    print(table(rows), diagnose_table(sweep), sep="\n")
+    if args.docs is not None:
+        write_table(args.docs, "elm-forecast", table(rows))
+        write_table(args.docs, "elm-forecast-lambda", diagnose_table(sweep))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", default=",".join(DATASETS))
@@ -168,7 +216,14 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--diagnose", action="store_true", help="the Santa Fe GRU λ sweep instead")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/elm-forecast.json"))
+    p.add_argument("--render", action="store_true", help="only print the tables from --out")
+    p.add_argument("--timing", action="store_true", help="only time multistep against gcv")
+    p.add_argument("--docs", type=Path, default=None, help="with --render: rewrite its tables")
     args = p.parse_args()
+    if args.render:
+        return render(args)
+    if args.timing:
+        return timing(args)
     result = {**environment(), "args": vars(args) | {"out": str(args.out)}}
     if args.diagnose:
         result |= diagnose(args)
