@@ -97,6 +97,7 @@ def test_save_and_load_round_trip(tmp_path):
         model.predict_normalised(data.inputs, data.feedback),
     )
     assert (loaded.arch, loaded.window, loaded.in_mean) == (model.arch, model.window, model.in_mean)
+    assert loaded.bounds == model.bounds and model.bounds is not None
 
 
 def test_io_task_free_run_uses_own_outputs():

@@ -16,7 +16,20 @@ from ._data import (
     io_task as io_task,
     windows as windows,
 )
-from ._evaluate import evaluate as evaluate, rmse_nrmse as rmse_nrmse
+from ._evaluate import (
+    ForecastDivergedWarning as ForecastDivergedWarning,
+    evaluate as evaluate,
+    rmse_nrmse as rmse_nrmse,
+)
+from ._forecast import (
+    BOUNDS_MARGIN as BOUNDS_MARGIN,
+    CONTEXT_MARGIN as CONTEXT_MARGIN,
+    FAR as FAR,
+    Forecast as Forecast,
+    divergence as divergence,
+    forecast as forecast,
+    output_bounds as output_bounds,
+)
 from ._hidden import (
     ClosedLoop as ClosedLoop,
     closed_loop_outputs as closed_loop_outputs,
@@ -29,6 +42,7 @@ from ._lstsq import (
     condition_number as condition_number,
     gcv_scores as gcv_scores,
     ridge as ridge,
+    ridge_path as ridge_path,
     select_lambda_gcv as select_lambda_gcv,
     select_lambda_validation as select_lambda_validation,
     spectrum as spectrum,
@@ -37,7 +51,7 @@ from ._model import (
     Prepared as Prepared,
     RecurrentModel as RecurrentModel,
     fit as fit,
-    forecast as forecast,
     predict as predict,
     prepare as prepare,
 )
+from ._select import multistep_scores as multistep_scores

@@ -6,12 +6,14 @@ import time
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jaxtyping import PRNGKeyArray
 
 from .._solver import AbstractSolver, Sequential
 from ..train import TrainState, make_step, train
 from ._cells import canonical_arch, make_cell
+from ._forecast import output_bounds
 from ._model import Prepared, RecurrentModel
 
 
@@ -28,8 +30,10 @@ def initial_model(
     cell = make_cell(arch, D, hidden, output_size=K, key=key, dtype=dtype, **cell_options)
     scaling = (data.in_mean, data.in_std, data.out_mean, data.out_std)
     arch, window = canonical_arch(arch), data.window
+    train, val, _ = data.split
+    bounds = output_bounds(data.targets[np.concatenate([train, val])])
     probe = RecurrentModel(cell, jnp.zeros((0, K), dtype), jnp.zeros(K, dtype), arch, window,
-                           direct, *scaling)  # fmt: skip
+                           direct, *scaling, bounds)  # fmt: skip
     shape = jax.eval_shape(probe.hidden, data.inputs[:1], data.feedback[:1]).shape
     return eqx.tree_at(lambda m: m.beta, probe, jnp.zeros((shape[1], K), dtype))
 

@@ -63,7 +63,13 @@ def fit_command(
     ] = "gru",
     hidden: Annotated[int, typer.Option(min=1, help="Hidden units.")] = 100,
     window: Annotated[int, typer.Option(min=1, help="Time steps per window.")] = 20,
-    lam: Annotated[str, typer.Option(help="Ridge λ: 'gcv', 'validation' or a number.")] = "gcv",
+    lam: Annotated[
+        str,
+        typer.Option(
+            help="Ridge λ: 'multistep' (by the 20-step closed-loop validation error), 'gcv', "
+            "'validation' or a number."
+        ),
+    ] = "multistep",
     method: Annotated[str, typer.Option(help="Least squares: qr | cholesky | svd.")] = "qr",
     solver: Annotated[
         SolverName, typer.Option(help="Solver that builds the hidden states H.")

@@ -13,8 +13,8 @@ class FitConfig(AbstractConfig):
     """Everything that defines one ELM fit; validated on construction.
 
     **Fields:** `data` (a dataset name, `"narma10"` or a file), `arch` (one of
-    `paratime.elm.ARCHITECTURES`), `hidden`, `window`, `lam` (`"gcv"`, `"validation"` or a
-    number >= 0, as text), `method` (`qr`, `cholesky`, `svd`), `solver` (a
+    `paratime.elm.ARCHITECTURES`), `hidden`, `window`, `lam` (`"multistep"`, `"gcv"`,
+    `"validation"` or a number >= 0, as text), `method` (`qr`, `cholesky`, `svd`), `solver` (a
     `paratime.SolverName`, which builds the hidden states), `direct`, `spectral_radius`,
     `input_scaling`, `seed`, `test_fraction`, `val_fraction`, `horizon`, `max_length` (0: the
     whole series) and `x64`.
@@ -28,7 +28,7 @@ class FitConfig(AbstractConfig):
     arch: str = "gru"
     hidden: int = 100
     window: int = 20
-    lam: str = "gcv"
+    lam: str = "multistep"
     method: str = "qr"
     solver: str = "sequential"
     direct: bool = True
@@ -67,12 +67,13 @@ class FitConfig(AbstractConfig):
             )
 
     def lam_value(self) -> float | str:
-        """`"gcv"`, `"validation"` or λ as a float."""
-        if self.lam in ("gcv", "validation"):
+        """`"multistep"`, `"gcv"`, `"validation"` or λ as a float."""
+        if self.lam in ("multistep", "gcv", "validation"):
             return self.lam
         try:
             value = float(self.lam)
         except (TypeError, ValueError):
             value = -1.0
-        self.check("lam", value >= 0, "'gcv', 'validation' or a number >= 0", self.lam)
+        allowed = "'multistep', 'gcv', 'validation' or a number >= 0"
+        self.check("lam", value >= 0, allowed, self.lam)
         return value

@@ -69,18 +69,25 @@ class ClosedLoop(eqx.Module):
     step is ŷ_t = β·row(h_t) + b with h_t = cell(h_{t-1}, (u_t, ŷ_{t-1})).
 
     This is how a Jordan/NARMAX/fully connected ELM runs after training. The recurrence now
-    depends on β, and `paratime.unroll` solves it like any other nonlinear cell.
+    depends on β, and `paratime.unroll` solves it like any other nonlinear cell. With
+    `lower`/`upper` the readout is clipped to that range before it is fed back, which keeps
+    the loop in the data range.
     """
 
     cell: eqx.Module
     beta: Float[Array, "F K"]
     intercept: Float[Array, " K"]
     direct: bool = eqx.field(static=True)
+    lower: Float[Array, " K"] | None = None
+    upper: Float[Array, " K"] | None = None
 
     def __call__(self, state, u):
         inner, y_prev = state
         inner = self.cell(inner, (u, y_prev))
-        return inner, _row(self.cell, inner, u, self.direct) @ self.beta + self.intercept
+        y = _row(self.cell, inner, u, self.direct) @ self.beta + self.intercept
+        if self.lower is not None and self.upper is not None:
+            y = jnp.clip(y, self.lower, self.upper)
+        return inner, y
 
 
 @eqx.filter_jit
@@ -93,10 +100,13 @@ def closed_loop_outputs(
     *,
     direct: bool = True,
     solver: AbstractSolver = Sequential(),
+    bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
 ) -> Float[Array, "B K"]:
     """The last-step output of each window when the cell feeds back its own predictions
-    (`first_feedback` is the observed y_{-1} before the window)."""
-    loop = ClosedLoop(cell, beta, intercept, direct)
+    (`first_feedback` is the observed y_{-1} before the window). With `bounds`
+    (`(lower, upper)` per output) every fed-back prediction is clipped to that range."""
+    lo, hi = (None, None) if bounds is None else (jnp.asarray(b, beta.dtype) for b in bounds)
+    loop = ClosedLoop(cell, beta, intercept, direct, lo, hi)
 
     def one(u, y0):
         _, ys = unroll(loop, (initial_state(cell), y0), u, solver=solver).states

@@ -25,6 +25,7 @@ def save_model(path: str | os.PathLike, model: RecurrentModel, **cell_options) -
         "hidden": _hidden_size(model),
         "dtype": str(beta.dtype),
         "scaling": [model.in_mean, model.in_std, model.out_mean, model.out_std],
+        "bounds": model.bounds,
         "cell_options": cell_options,
     }
     save_checkpoint(path, model, step=0, config=config)
@@ -60,5 +61,10 @@ def load_model(path: str | os.PathLike) -> RecurrentModel:
     like = RecurrentModel(
         cell, jnp.zeros((config["features"], K), dtype), jnp.zeros(K, dtype), config["arch"],
         config["window"], config["direct"], *(tuple(s) for s in config["scaling"]),
+        _bounds(config.get("bounds")),
     )  # fmt: skip
     return load_checkpoint(path, like)[0]
+
+
+def _bounds(value) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    return None if value is None else (tuple(value[0]), tuple(value[1]))

@@ -174,6 +174,27 @@ def select_lambda_gcv(spec: Spectrum, lams=None) -> float:
     return float(lams[int(np.nanargmin(scores))])
 
 
+def ridge_path(
+    H: Float[_Matrix, "n p"], Y: Float[_Matrix, "n k"], lams=None
+) -> tuple[Float[np.ndarray, " L"], Float[Array, "L p k"], Float[Array, "L k"]]:
+    """Ridge solutions for many λ from one SVD of the centred H.
+
+    **Returns:**
+
+    `(lams, betas, intercepts)`: the λ used (default `lambda_grid`), and for each the readout
+    with predictions `H @ betas[i] + intercepts[i]`.
+    """
+    _check(H, Y)
+    H, Y = jnp.asarray(H), jnp.asarray(Y)
+    Hc, Yc, h_mean, y_mean = _centre(H, Y)
+    U, s, Vt = jnp.linalg.svd(Hc, full_matrices=False)
+    spec = Spectrum(s, U.T @ Yc, jnp.sum(Yc**2), H.shape[0])
+    lams = lambda_grid(spec) if lams is None else np.asarray(lams, dtype=np.float64)
+    filt = s[None, :] / (s[None, :] ** 2 + jnp.asarray(lams, s.dtype)[:, None])  # (L, p)
+    betas = jnp.einsum("pq,lq,qk->lpk", Vt.T, filt, spec.z)
+    return lams, betas, y_mean[None] - jnp.einsum("p,lpk->lk", h_mean, betas)
+
+
 def select_lambda_validation(
     H_train: Float[_Matrix, "n p"],
     Y_train: Float[_Matrix, "n k"],
@@ -182,17 +203,11 @@ def select_lambda_validation(
     lams=None,
 ) -> float:
     """The λ whose ridge fit on the training rows has the smallest validation RMSE.
-    Every λ is solved at once from one SVD of the centred training H."""
-    _check(H_train, Y_train)
+    Every λ is solved at once from one SVD of the centred training H (`ridge_path`)."""
     _check(H_val, Y_val)
-    Hc, Yc, h_mean, y_mean = _centre(H_train, Y_train)
-    U, s, Vt = jnp.linalg.svd(Hc, full_matrices=False)
-    spec = Spectrum(s, U.T @ Yc, jnp.sum(Yc**2), H_train.shape[0])
-    lams = lambda_grid(spec) if lams is None else np.asarray(lams, dtype=np.float64)
-    filt = s[None, :] / (s[None, :] ** 2 + jnp.asarray(lams, s.dtype)[:, None])  # (L, p)
-    betas = jnp.einsum("pq,lq,qk->lpk", Vt.T, filt, spec.z)
-    pred = jnp.einsum("mp,lpk->lmk", H_val - h_mean, betas) + y_mean
-    mse = jnp.mean((pred - Y_val[None]) ** 2, axis=(1, 2))
+    lams, betas, intercepts = ridge_path(H_train, Y_train, lams)
+    pred = jnp.einsum("mp,lpk->lmk", jnp.asarray(H_val), betas) + intercepts[:, None]
+    mse = jnp.mean((pred - jnp.asarray(Y_val)[None]) ** 2, axis=(1, 2))
     return float(lams[int(np.nanargmin(np.asarray(mse)))])
 
 

@@ -12,8 +12,10 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from .._solver import AbstractSolver, Sequential
 from ._cells import canonical_arch, make_cell, uses_feedback
 from ._data import Task, split_windows, windows
+from ._forecast import BOUNDS_MARGIN, output_bounds
 from ._hidden import closed_loop_outputs, hidden_matrix
 from ._lstsq import ridge, select_lambda_validation
+from ._select import multistep_scores
 
 
 class RecurrentModel(eqx.Module):
@@ -22,6 +24,10 @@ class RecurrentModel(eqx.Module):
     ŷ = β·[h_w, direct inputs] + b, where h_w is the hidden layer after the window. `fit`
     (ELM) solves β with the cell frozen; `fit_bptt` trains every weight. Inputs are
     standardised with `(in_mean, in_std)` and outputs with `(out_mean, out_std)`.
+
+    `bounds` (standardised `(lower, upper)` per output, or `None`) is the range a closed-loop
+    forecast is held to: every fed-back prediction is clipped to it (see `forecast`). `fit`
+    sets it to the training range widened by `BOUNDS_MARGIN` of its width on each side.
     """
 
     cell: eqx.Module
@@ -34,6 +40,9 @@ class RecurrentModel(eqx.Module):
     in_std: tuple[float, ...] = eqx.field(static=True)
     out_mean: tuple[float, ...] = eqx.field(static=True)
     out_std: tuple[float, ...] = eqx.field(static=True)
+    bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = eqx.field(
+        static=True, default=None
+    )
 
     def _scale(self, which: str, dtype):
         mean, std = (self.in_mean, self.in_std) if which == "in" else (self.out_mean, self.out_std)
@@ -122,10 +131,12 @@ def fit(
     arch: str = "gru",
     hidden: int = 100,
     key: PRNGKeyArray,
-    lam: float | int | Literal["gcv", "validation"] = "gcv",
+    lam: float | int | Literal["multistep", "gcv", "validation"] = "multistep",
     method: str = "qr",
     direct: bool = True,
     solver: AbstractSolver = Sequential(),
+    horizon: int = 20,
+    bounds_margin: float | None = BOUNDS_MARGIN,
     **cell_options,
 ) -> tuple[RecurrentModel, dict]:
     """Train a recurrent network as an ELM: random frozen cell, β by ridge least squares.
@@ -139,18 +150,33 @@ def fit(
     - `data`: from `prepare`.
     - `arch`, `hidden`: architecture (see `ARCHITECTURES`) and number of hidden units.
     - `key`: PRNG key of the random weights.
-    - `lam`: ridge λ, `"gcv"` (generalised cross-validation on the training windows) or
-        `"validation"` (the λ with the best RMSE on the validation windows).
+    - `lam`: ridge λ, or how to choose it:
+        - `"multistep"` (default): the λ with the smallest `horizon`-step closed-loop NRMSE
+            on the validation windows (`multistep_scores`); falls back to `"gcv"` when
+            there is no validation part.
+        - `"gcv"`: generalised cross-validation of the one-step fit on the training windows.
+        - `"validation"`: the λ with the best one-step RMSE on the validation windows.
+
+        After `"multistep"` or `"validation"` β is refitted on training plus validation.
     - `method`: `"qr"`, `"cholesky"` or `"svd"` (see `ridge`).
     - `direct`: direct input-to-output links.
     - `solver`: the `paratime` solver used to build H (vmap over windows, unroll inside).
+    - `horizon`: forecast length of the `"multistep"` criterion.
+    - `bounds_margin`: the model's `bounds` (the range closed-loop forecasts are clipped to)
+        are the training outputs' range widened by this fraction of its width on each side;
+        `None` leaves the model unbounded.
     - `**cell_options`: passed to `make_cell` (`spectral_radius`, `input_scaling`, ...).
 
     **Returns:**
 
-    `(model, info)`; `info` has `lam`, `condition_number`, `hidden_seconds`,
+    `(model, info)`; `info` has `lam`, `lam_rule`, `condition_number`, `hidden_seconds`,
     `solve_seconds`, `train_seconds` (their sum; wall time, including compilation on the
-    first call) and `cpu_seconds` (process CPU time over the same span).
+    first call) and `cpu_seconds` (process CPU time over the same span). With `"multistep"`
+    it also has `lam_grid` and `lam_scores` (the validation NRMSE of each candidate).
+
+    **Raises:**
+
+    `ValueError` for an unknown `lam` rule, or `"validation"` without a validation part.
 
     **Example:**
 
@@ -161,31 +187,55 @@ def fit(
     ```
     """
     arch = canonical_arch(arch)
+    if isinstance(lam, str) and lam not in ("multistep", "gcv", "validation"):
+        raise ValueError(
+            f"`lam` must be 'multistep', 'gcv', 'validation' or a number; got {lam!r}."
+        )
     D, K = data.inputs.shape[-1], data.targets.shape[-1]
     dtype = data.inputs.dtype
     cell = make_cell(arch, D, hidden, output_size=K, key=key, dtype=dtype, **cell_options)
     train, val, _ = data.split
-    fit_idx = train if lam == "validation" else np.concatenate([train, val])
+    if lam == "validation" and len(val) < 1:
+        raise ValueError("`lam='validation'` needs a validation part: val_fraction > 0.")
+    if lam == "multistep" and len(val) < 2:
+        lam = "gcv"
+    bounds = None
+    if bounds_margin is not None:
+        bounds = output_bounds(data.targets[np.concatenate([train, val])], bounds_margin)
+    model = RecurrentModel(
+        cell, jnp.zeros((0, K), dtype), jnp.zeros(K, dtype), arch, data.window, direct,
+        data.in_mean, data.in_std, data.out_mean, data.out_std, bounds,
+    )  # fmt: skip
+    rule = lam if isinstance(lam, str) else "fixed"
+    extra = {}
     t0, c0 = time.perf_counter(), time.process_time()
+    fit_idx = train if rule in ("validation", "multistep") else np.concatenate([train, val])
     U, F, Y = _rows(data, fit_idx)
     H = jax.block_until_ready(hidden_matrix(cell, U, F, direct=direct, solver=solver))
     t1 = time.perf_counter()
-    if lam == "validation":
-        if len(val) < 1:
-            raise ValueError("`lam='validation'` needs a validation part: val_fraction > 0.")
+    if rule in ("validation", "multistep"):
         Uv, Fv, Yv = _rows(data, val)
         Hv = hidden_matrix(cell, Uv, Fv, direct=direct, solver=solver)
-        lam = select_lambda_validation(H, jnp.asarray(Y), Hv, jnp.asarray(Yv))
+        if rule == "validation":
+            lam = select_lambda_validation(H, jnp.asarray(Y), Hv, jnp.asarray(Yv))
+        else:
+            grid, scores = multistep_scores(
+                model, H, jnp.asarray(Y), Uv, Fv, jnp.asarray(Yv),
+                autoregressive=data.autoregressive, horizon=horizon, solver=solver,
+            )  # fmt: skip
+            if not np.any(np.isfinite(scores)):
+                raise ValueError("the closed loop went non-finite for every candidate λ.")
+            lam = float(grid[int(np.argmin(scores))])
+            extra = {"lam_grid": grid.tolist(), "lam_scores": scores.tolist()}
         H, Y = jnp.concatenate([H, Hv]), np.concatenate([Y, Yv])
     beta, intercept, info = ridge(H, jnp.asarray(Y), lam, method=method)
     jax.block_until_ready(beta)
     t2, c2 = time.perf_counter(), time.process_time()
-    model = RecurrentModel(
-        cell, beta, intercept, arch, data.window, direct,
-        data.in_mean, data.in_std, data.out_mean, data.out_std,
-    )  # fmt: skip
+    model = eqx.tree_at(lambda m: (m.beta, m.intercept), model, (beta, intercept))
     info = {
         **info,
+        "lam_rule": rule,
+        **extra,
         "hidden_seconds": t1 - t0,
         "solve_seconds": t2 - t1,
         "train_seconds": t2 - t0,
@@ -203,13 +253,15 @@ def predict(
     *,
     first_feedback: Float[Array, "B K"] | None = None,
     solver: AbstractSolver = Sequential(),
+    bounded: bool = True,
 ) -> Float[Array, "B K"]:
     """One prediction per standardised window, in standardised units.
 
     With `feedback` (the observed previous outputs) the prediction is one-step-ahead with
     teacher forcing. Without it, Jordan/NARMAX/fully connected cells run closed loop inside
     the window: they feed back their own outputs (starting from `first_feedback`, default
-    zero), which is how they run when no outputs are observed.
+    zero), which is how they run when no outputs are observed; with `bounded=True` each
+    fed-back prediction is clipped to `model.bounds` first.
     """
     if feedback is not None or not uses_feedback(model.cell):
         return model.predict_normalised(inputs, feedback, solver=solver)
@@ -217,30 +269,5 @@ def predict(
         first_feedback = jnp.zeros((inputs.shape[0], model.beta.shape[1]), inputs.dtype)
     return closed_loop_outputs(
         model.cell, model.beta, model.intercept, inputs, first_feedback,
-        direct=model.direct, solver=solver,
+        direct=model.direct, solver=solver, bounds=model.bounds if bounded else None,
     )  # fmt: skip
-
-
-@eqx.filter_jit
-def forecast(
-    model: RecurrentModel,
-    context: Float[Array, "B w D"],
-    steps: int,
-    *,
-    solver: AbstractSolver = Sequential(),
-) -> Float[Array, "B steps D"]:
-    """Closed-loop multi-step forecast of an autoregressive model (standardised units).
-
-    Each prediction is appended to the window and becomes the next input; for Jordan,
-    NARMAX and fully connected cells it is also the fed-back output (observed values are
-    fed back where they exist, the model's predictions after that).
-    """
-    if steps < 1:
-        raise ValueError(f"`steps` must be >= 1; got {steps}.")
-
-    def step(buf, _):
-        y = model.predict_normalised(buf, buf, solver=solver)
-        return jnp.concatenate([buf[:, 1:], y[:, None]], axis=1), y
-
-    _, ys = jax.lax.scan(step, context, None, length=steps)
-    return jnp.swapaxes(ys, 0, 1)
