@@ -30,4 +30,9 @@ from ._observation import (
     IdentityObservation as IdentityObservation,
 )
 from ._ssm import LinearSSM as LinearSSM
-from ._train import DSRState as DSRState, fit as fit, make_optimizer as make_optimizer
+from ._train import (
+    DSRState as DSRState,
+    fit as fit,
+    make_dsr_step as make_dsr_step,
+    make_optimizer as make_optimizer,
+)
