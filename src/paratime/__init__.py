@@ -2,7 +2,7 @@
 
 import importlib.metadata
 
-from . import cells as cells, train as train
+from . import cells as cells, nn as nn, train as train
 from ._failure import NewtonError as NewtonError
 from ._scan import linear_recurrence as linear_recurrence
 from ._sharding import (
