@@ -45,7 +45,7 @@ class LMConfig:
     """
 
     data: str = "stdlib"
-    cell: str = "gru"
+    cell: str = "diagonal_gru"
     dim: int = 64
     hidden_size: int = 64
     depth: int = 2
@@ -55,7 +55,7 @@ class LMConfig:
     steps: int = 200
     learning_rate: float = 3e-3
     warmup: int = 20
-    solver: str = "deer"
+    solver: str = "quasi-deer"
     warm_start: bool = False
     batch_devices: int = 1
     time_devices: int = 1

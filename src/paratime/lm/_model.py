@@ -21,7 +21,13 @@ CELLS = {
     "lstm": cells.LSTM,
     "mingru": cells.MinGRU,
     "elman": functools.partial(cells.Elman, weight_scale=0.5),
+    "diagonal_gru": cells.DiagonalGRU,
+    "diagonal_lstm": cells.DiagonalLSTM,
+    "block_gru": functools.partial(cells.BlockGRU, block_size=8),
+    "cfc": cells.CfC,
 }
+"""The cells `LMConfig.cell` names, each a constructor `(dim, hidden_size, *, key, dtype)`
+(`block_gru` has 8×8 recurrent blocks; the diagonal cells one head)."""
 
 
 def make_mesh(config: LMConfig) -> Mesh | None:

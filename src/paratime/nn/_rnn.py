@@ -23,11 +23,15 @@ def zero_state(cell: Any) -> PyTree[Array]:
 
     `ValueError` if the state size cannot be found; pass `initial_state` to `RNN` then.
     """
-    from ..cells import LRU, LSTM, MinGRU
+    from ..cells import LRU, LSTM, BlockGRU, DiagonalLSTM, MinGRU
 
     method = getattr(cell, "initial_state", None)
     if callable(method):
         return method()
+    if isinstance(cell, DiagonalLSTM):  # one (n, 2) array: [:, 0] is c, [:, 1] is h
+        return jnp.zeros((cell.weight_hh.shape[1], 2), cell.weight_hh.dtype)
+    if isinstance(cell, BlockGRU):
+        return jnp.zeros(cell.bias_hh.shape[0] // 3, cell.bias_hh.dtype)
     if isinstance(cell, LSTM):
         n = cell.weight_hh.shape[1]
         return (jnp.zeros(n, cell.weight_hh.dtype), jnp.zeros(n, cell.weight_hh.dtype))
@@ -45,11 +49,16 @@ def zero_state(cell: Any) -> PyTree[Array]:
 
 
 def state_output(cell: Any, state: PyTree[Array]) -> Array:
-    """What a layer outputs for one state: `cell.output(state)` if the cell defines it, the
-    state itself if it is an array, else its first leaf (the `h` of an LSTM's `(h, c)`)."""
+    """What a layer outputs for one state: `cell.output(state)` if the cell defines it, h for
+    `DiagonalLSTM` (`state[:, 1]`), the state itself if it is an array, else its first leaf
+    (the `h` of an LSTM's `(h, c)`)."""
+    from ..cells import DiagonalLSTM
+
     method = getattr(cell, "output", None)
     if callable(method):
         return method(state)
+    if isinstance(cell, DiagonalLSTM):
+        return cell.hidden(state)
     if isinstance(state, jax.Array):
         return state
     return jax.tree_util.tree_leaves(state)[0]
@@ -64,7 +73,8 @@ class RNN(eqx.Module):
 
     For a PyTree state the output at each step is `cell.output(state)` if the cell defines
     `output`, otherwise the first leaf of the state: for `paratime.cells.LSTM`, whose state is
-    `(h, c)`, the output is `h` (as in PyTorch) and the cell memory `c` stays inside.
+    `(h, c)`, the output is `h` (as in PyTorch) and the cell memory `c` stays inside. For
+    `paratime.cells.DiagonalLSTM`, whose state is one (n, 2) array `[c, h]`, it is h too.
 
     **Arguments:**
 
