@@ -20,6 +20,7 @@ _GROUPS = {
     "elm": ("paratime.elm._cli", "Non-iterative ELM training of six RNN architectures."),
     "decomp": ("paratime.decomp._cli", "Decomposition in time: windows, shooting, parareal."),
     "pararealnet": ("paratime.pararealnet._cli", "Parareal neural networks (layers as time)."),
+    "lm": ("paratime.lm._cli", "Byte-level language models on the Python standard library."),
 }
 for _name, (_module, _help) in _GROUPS.items():
     app.add_typer(importlib.import_module(_module).app, name=_name, help=_help)
