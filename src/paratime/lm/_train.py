@@ -49,9 +49,7 @@ def make_optimizer(config: LMConfig) -> optax.GradientTransformation:
 
 def _loss(model: SequenceModel, windows: Int[Array, "B L"], warm: WarmStart | None):
     logits, warm = jax.vmap(model.warm)(windows[:, :-1], warm)
-    ce = optax.softmax_cross_entropy_with_integer_labels(
-        logits.astype(jnp.float32), windows[:, 1:]
-    )
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, windows[:, 1:])
     return jnp.mean(ce), warm
 
 
