@@ -40,8 +40,16 @@ def test_training_on_the_mesh_equals_one_device(corpus):
     if jax.device_count() < 4:
         pytest.skip("needs 4 devices (tests/conftest.py forces 4 CPU devices)")
     base = LMConfig(
-        cell="diagonal_gru", solver="quasi-deer", dim=8, hidden_size=8, depth=1,
-        context=40, batch=4, steps=2, eval_windows=2, dtype="float64",
+        cell="diagonal_gru",
+        solver="quasi-deer",
+        dim=8,
+        hidden_size=8,
+        depth=1,
+        context=40,
+        batch=4,
+        steps=2,
+        eval_windows=2,
+        dtype="float64",
     )
     _, one = train_lm(base, corpus=corpus)
     _, many = train_lm(base.replace(batch_devices=2, time_devices=2), corpus=corpus)

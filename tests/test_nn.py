@@ -6,10 +6,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import pytest
-from helpers import tree_allclose
 from hypothesis import given, settings, strategies as st
 
 import paratime
+from helpers import tree_allclose
 from paratime.nn import RNN, Block, SequenceModel, WarmStart
 
 

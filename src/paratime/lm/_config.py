@@ -3,9 +3,10 @@
 import dataclasses
 import json
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from ..train._atomic import atomic_write_text
 

@@ -59,7 +59,9 @@ def _files(root: Path, suffixes: tuple[str, ...] | None) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
-def load_corpus(source: str | os.PathLike = STDLIB, *, test_fraction: float = TEST_FRACTION) -> Corpus:
+def load_corpus(
+    source: str | os.PathLike = STDLIB, *, test_fraction: float = TEST_FRACTION
+) -> Corpus:
     """Read a byte corpus and split it into training and held-out bytes.
 
     **Arguments:**
@@ -108,7 +110,9 @@ def load_corpus(source: str | os.PathLike = STDLIB, *, test_fraction: float = TE
     return Corpus(train, test, *counts, source=str(root))
 
 
-def sample_windows(data: np.ndarray, batch: int, length: int, rng: np.random.Generator) -> np.ndarray:
+def sample_windows(
+    data: np.ndarray, batch: int, length: int, rng: np.random.Generator
+) -> np.ndarray:
     """`batch` random windows of `length` consecutive bytes (int32, shape (batch, length))."""
     if len(data) < length:
         raise ValueError(f"the data hold {len(data)} bytes, fewer than a window of {length}.")

@@ -169,7 +169,8 @@ class RNN(eqx.Module):
             raise ValueError(f"`xs` must be (batch, time, features); got shape {jnp.shape(xs)}.")
         if state is None:
             return jax.vmap(lambda x: self(x))(xs)
-        batched = jax.tree_util.tree_leaves(state)[0].ndim > jax.tree_util.tree_leaves(
-            self.initial_state
-        )[0].ndim
+        batched = (
+            jax.tree_util.tree_leaves(state)[0].ndim
+            > jax.tree_util.tree_leaves(self.initial_state)[0].ndim
+        )
         return jax.vmap(self, in_axes=(0, 0 if batched else None))(xs, state)
