@@ -129,6 +129,7 @@ class RNN(eqx.Module):
         *,
         guess: PyTree[Array] | None = None,
         throw: bool = True,
+        solver: AbstractSolver | None = None,
     ) -> Solution:
         """The full `paratime.Solution` of one sequence: states h_1..h_T, result, stats.
 
@@ -139,9 +140,11 @@ class RNN(eqx.Module):
         - `guess`: a trajectory shaped like the states (T, ...), the Newton solvers' first
             iterate (a warm start); its gradient is stopped.
         - `throw`: passed to `paratime.unroll`.
+        - `solver`: a solver for this call only (default: the layer's `solver`).
         """
         h0 = self.initial_state if state is None else state
-        return unroll(self.cell, h0, xs, solver=self.solver, guess=guess, throw=throw)
+        solver = self.solver if solver is None else solver
+        return unroll(self.cell, h0, xs, solver=solver, guess=guess, throw=throw)
 
     def outputs(self, states: PyTree[Array]) -> Float[Array, "T N"]:
         """The outputs (T, N) of a trajectory of states with a leading time axis."""
