@@ -12,6 +12,8 @@ import shutil
 import time
 from pathlib import Path
 
+import equinox as eqx
+
 from paratime.lm import LMConfig, load_corpus, make_model, num_parameters, train_lm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,9 +22,13 @@ RESULTS = ROOT / "benchmarks" / "results" / "lm"
 
 def dense_hidden_for(base: LMConfig) -> int:
     """The dense-GRU state size whose model has the parameter count nearest `base`'s."""
-    target = num_parameters(make_model(base))
+
+    def count(config: LMConfig) -> int:  # shapes only: nothing is computed
+        return num_parameters(eqx.filter_eval_shape(make_model, config))
+
+    target = count(base)
     sizes = range(8, base.hidden_size + 1)
-    counts = {h: num_parameters(make_model(base.replace(cell="gru", hidden_size=h))) for h in sizes}
+    counts = {h: count(base.replace(cell="gru", hidden_size=h)) for h in sizes}
     return min(sizes, key=lambda h: abs(counts[h] - target))
 
 

@@ -82,6 +82,11 @@ def make_model(config: LMConfig, *, mesh: Mesh | None = None) -> SequenceModel:
 
 
 def num_parameters(model: eqx.Module) -> int:
-    """The number of trainable numbers (inexact array elements) in `model`."""
-    leaves = jax.tree.leaves(eqx.filter(model, eqx.is_inexact_array))
+    """The number of trainable numbers (inexact array elements) in `model`; also works on
+    the shapes from `eqx.filter_eval_shape(make_model, config)`."""
+    leaves = [
+        x
+        for x in jax.tree.leaves(model)
+        if isinstance(x, jax.Array | jax.ShapeDtypeStruct) and jnp.issubdtype(x.dtype, jnp.inexact)
+    ]
     return sum(math.prod(x.shape) for x in leaves)
