@@ -9,7 +9,6 @@ import jax.numpy as jnp
 from jax.sharding import AxisType, Mesh
 
 from .. import cells
-from .._sharding import ShardedDEER, ShardedQuasiDEER
 from .._solver import DEER, AbstractSolver, Auto, QuasiDEER, Sequential
 from ..nn import SequenceModel
 from ._config import LMConfig
@@ -57,7 +56,9 @@ def make_solver(config: LMConfig, mesh: Mesh | None = None) -> AbstractSolver:
     """The recurrent layers' solver named by `config.solver` (sharded over time if the mesh
     has `time_devices > 1`)."""
     if mesh is not None and config.time_devices > 1:
-        sharded = ShardedDEER if config.solver == "deer" else ShardedQuasiDEER
+        import paratime  # the public names, whichever module the engine keeps them in
+
+        sharded = paratime.ShardedDEER if config.solver == "deer" else paratime.ShardedQuasiDEER
         return sharded(mesh=mesh, axis_name="time")
     return {"deer": DEER, "quasi-deer": QuasiDEER, "sequential": Sequential, "auto": Auto}[
         config.solver
