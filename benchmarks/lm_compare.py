@@ -56,8 +56,10 @@ def main() -> None:
     runs = {
         "diagonal_gru-newton": base,
         "diagonal_gru-sequential": base.replace(solver="sequential"),
-        "gru-deer-equal-params": base.replace(
-            cell="gru", solver="deer", hidden_size=dense_hidden_for(base)
+        # The dense GRU under DEER diverged at step 79 of 200 (the trained cell stops being
+        # contractive over 1 024 steps; see docs/lm.md), so it trains sequentially here.
+        "gru-sequential-equal-params": base.replace(
+            cell="gru", solver="sequential", hidden_size=dense_hidden_for(base)
         ),
         "diagonal_lstm-newton": base.replace(cell="diagonal_lstm"),
         "block_gru-newton": base.replace(cell="block_gru"),

@@ -29,7 +29,7 @@ def load(run: Path) -> tuple[list[dict], dict, dict]:
 
 
 def main() -> None:
-    runs = sorted(p for p in RESULTS.iterdir() if (p / "metrics.jsonl").exists())
+    runs = sorted(p for p in RESULTS.iterdir() if (p / "result.json").exists())
     fig, (ax_train, ax_test) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     print(
         "| run | cell | solver | parameters | steps | train bpb (last 20) | held-out bpb "
