@@ -3,7 +3,7 @@
 import importlib
 import importlib.metadata
 
-from . import cells as cells, train as train
+from . import cells as cells, nn as nn, train as train
 from ._config import AbstractConfig as AbstractConfig, ConfigError as ConfigError
 from ._extras import MissingExtraError as MissingExtraError
 from ._failure import NewtonError as NewtonError
@@ -36,7 +36,7 @@ except importlib.metadata.PackageNotFoundError:  # pragma: no cover - source che
 
 # Applications and tools load on first use (`paratime.dsr`), so that `import paratime` stays
 # light and needs none of the optional extras.
-_LAZY_SUBMODULES = ("bench", "cli", "data", "decomp", "dsr", "elm", "lm", "nn", "pararealnet")
+_LAZY_SUBMODULES = ("bench", "cli", "data", "decomp", "dsr", "elm", "lm", "pararealnet")
 
 
 def __getattr__(name: str):

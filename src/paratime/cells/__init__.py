@@ -1,6 +1,10 @@
 """Recurrent cells with analytic Jacobians, and the base classes for your own."""
 
 from ._abstract import AbstractCell as AbstractCell, AbstractLinearCell as AbstractLinearCell
+from ._block_gru import BlockGRU as BlockGRU
+from ._cfc import CfC as CfC
+from ._diagonal_gru import DiagonalGRU as DiagonalGRU
+from ._diagonal_lstm import DiagonalLSTM as DiagonalLSTM
 from ._elman import Elman as Elman
 from ._gru import GRU as GRU
 from ._lru import LRU as LRU

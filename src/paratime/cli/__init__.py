@@ -23,6 +23,7 @@ _GROUPS = {
     "dsr": ("paratime.dsr._cli", "Dynamical-systems reconstruction with GTF (PLRNN family)."),
     "elm": ("paratime.elm._cli", "Non-iterative ELM training of six RNN architectures."),
     "pararealnet": ("paratime.pararealnet._cli", "Parareal neural networks (layers as time)."),
+    "lm": ("paratime.lm._cli", "Byte-level language models on the Python standard library."),
 }
 
 _APP = None

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, PyTree
 
-from ._model import RNN, readout_all, unroll_states
+from ._model import RNN, readout_all
 from ._windows import Windows
 
 
@@ -37,7 +37,7 @@ def trajectory(model: RNN, start: PyTree[Array], xw: Array, index: Array, solver
     """
     h0 = jax.tree.map(lambda h, s: jnp.broadcast_to(h, s.shape), model.initial_state(), start)
     start = tree_where(index == 0, h0, start)
-    return jax.vmap(lambda h, x: unroll_states(model.cell, h, x, solver))(start, xw)
+    return jax.vmap(lambda h, x: model.states(x, h, solver))(start, xw)
 
 
 def data_term(

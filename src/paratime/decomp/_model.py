@@ -11,11 +11,16 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 import paratime
 
+from .. import nn
 from ..cells import GRU
 
 
 class RNN(eqx.Module):
     """A recurrent network `h_t = cell(h_{t−1}, x_t)`, `ŷ_t = readout(h_t)`, from a fixed h0.
+
+    The recurrent part is a `paratime.nn.RNN` layer (the cell and its initial state, solved
+    with `paratime.Sequential()` unless a decomposed method passes another solver); the
+    readout maps each state to an output.
 
     **Arguments:**
 
@@ -25,9 +30,22 @@ class RNN(eqx.Module):
         stopped).
     """
 
-    cell: Any
+    layer: nn.RNN
     readout: Any
-    h0: PyTree[Array]
+
+    def __init__(self, cell: Any, readout: Any, h0: PyTree[Array]):
+        self.layer = nn.RNN(cell, paratime.Sequential(), initial_state=h0)
+        self.readout = readout
+
+    @property
+    def cell(self) -> Any:
+        """The recurrent cell."""
+        return self.layer.cell
+
+    @property
+    def h0(self) -> PyTree[Array]:
+        """The initial state (as stored; `initial_state()` stops its gradient)."""
+        return self.layer.initial_state
 
     @classmethod
     def gru(cls, input_size: int, hidden_size: int, output_size: int, *, key: PRNGKeyArray):
@@ -40,14 +58,13 @@ class RNN(eqx.Module):
     def initial_state(self) -> PyTree[Array]:
         return jax.lax.stop_gradient(self.h0)
 
+    def states(self, xs: Any, h0: PyTree[Array], solver: Any) -> PyTree[Array]:
+        """The states h_1..h_T of one sequence `xs` from `h0`, solved with `solver`.
 
-def unroll_states(cell: Any, h0: PyTree[Array], xs: Array, solver: Any) -> PyTree[Array]:
-    """`paratime.unroll(cell, h0, xs, solver=solver).states` (states h_1..h_T).
-
-    `throw=False`: the error check of `unroll` (a `cond`) cannot run under `shard_map`; the
-    decomposed problems use `paratime.Sequential()` by default, which cannot fail.
-    """
-    return paratime.unroll(cell, h0, xs, solver=solver, throw=False).states
+        `throw=False`: the error check of `unroll` (a `cond`) cannot run under `shard_map`;
+        the decomposed problems use `paratime.Sequential()` by default, which cannot fail.
+        """
+        return self.layer.solve(xs, h0, solver=solver, throw=False).states
 
 
 def readout_all(model: RNN, states: PyTree[Array]) -> Array:
@@ -88,7 +105,7 @@ def sequence_loss(
     check_data(xs, ys)
     solver = paratime.Sequential() if solver is None else solver
     h0 = model.initial_state()
-    states = jax.vmap(lambda x: unroll_states(model.cell, h0, x, solver))(xs)
+    states = jax.vmap(lambda x: model.states(x, h0, solver))(xs)
     return jnp.mean((readout_all(model, states) - ys) ** 2)
 
 

@@ -1,0 +1,251 @@
+"""The structured cells (DiagonalGRU, DiagonalLSTM, BlockGRU, CfC): equations, exact
+structured Jacobians against `jax.jacfwd`, trajectories, initialisation, argument checks."""
+
+import math
+
+import equinox as eqx
+import jax
+import jax.nn as jnn
+import jax.numpy as jnp
+import jax.scipy.linalg as jsl
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import paratime
+from paratime.cells import GRU, BlockGRU, CfC, DiagonalGRU, DiagonalLSTM
+
+# name -> (constructor from (D, N, option, key), admissible (D, N, option) triples, state shape)
+SIZES = {
+    "diagonal_gru": [(1, 1, 1), (2, 4, 2), (3, 2, 1), (4, 6, 2)],
+    "diagonal_lstm": [(1, 1, 1), (2, 4, 2), (3, 2, 1), (4, 6, 2)],
+    "block_gru": [(1, 3, 1), (2, 4, 2), (3, 6, 3), (2, 4, 4)],
+    "cfc": [(1, 1, 0.5), (2, 4, 1.0), (3, 2, 2.0)],
+}
+
+
+def make(name, D, N, option, key):
+    if name == "diagonal_gru":
+        return DiagonalGRU(D, N, num_heads=option, key=key)
+    if name == "diagonal_lstm":
+        return DiagonalLSTM(D, N, num_heads=option, key=key)
+    if name == "block_gru":
+        return BlockGRU(D, N, block_size=option, key=key)
+    return CfC(D, N, timespan=option, key=key)
+
+
+def state_shape(name, N):
+    return (N, 2) if name == "diagonal_lstm" else (N,)
+
+
+def dense(jac, N):
+    """A structured Jacobian (diagonal (N,), block (K, k, k) or dense (N, N)) as (N, N)."""
+    if jac.ndim == 1:
+        return jnp.diag(jac)
+    if jac.ndim == 3:
+        return jsl.block_diag(*jac)
+    assert jac.shape == (N, N)
+    return jac
+
+
+def expected_layout(name, cell, N):
+    if name == "diagonal_lstm":
+        return (N, 2, 2)
+    if name == "block_gru":
+        k = cell.block_size
+        return (N // k, k, k)
+    return (N,)
+
+
+# Reference steps written from the published equations, independently of the cells' code.
+def reference_step(name, cell, h, x):
+    if name == "diagonal_gru":
+        H = cell.num_heads
+        W = cell.weight_ih  # (3, H, N/H, D/H)
+        xh = jnp.split(x, H)
+        u = jnp.stack([jnp.concatenate([W[g, i] @ xh[i] for i in range(H)]) for g in range(3)])
+        u = u + cell.bias
+        a_z, a_r, a_h = cell.weight_hh
+        z = jnn.sigmoid(a_z * h + u[0])
+        r = jnn.sigmoid(a_r * h + u[1])
+        cand = jnp.tanh(a_h * (r * h) + u[2])
+        return (1 - z) * h + z * cand
+    if name == "diagonal_lstm":
+        H = cell.num_heads
+        W = cell.weight_ih
+        xh = jnp.split(x, H)
+        u = jnp.stack([jnp.concatenate([W[g, i] @ xh[i] for i in range(H)]) for g in range(3)])
+        u = u + cell.bias
+        c, hh = h[:, 0], h[:, 1]
+        a_f, a_c, a_o = cell.weight_hh
+        p_f, p_o = cell.peephole
+        f = jnn.sigmoid(a_f * hh + u[0] + p_f * c)
+        c_new = f * c + (1 - f) * jnp.tanh(a_c * hh + u[1])
+        o = jnn.sigmoid(a_o * hh + u[2] + p_o * c_new)
+        return jnp.stack([c_new, o * jnp.tanh(c_new)], axis=1)
+    if name == "block_gru":
+        w_hh = jnp.concatenate([jsl.block_diag(*w) for w in cell.weight_hh])  # (3N, N)
+        gi = jnp.split(cell.weight_ih @ x + cell.bias_ih, 3)
+        gh = jnp.split(w_hh @ h + cell.bias_hh, 3)
+        r, z = jnn.sigmoid(gi[0] + gh[0]), jnn.sigmoid(gi[1] + gh[1])
+        n = jnp.tanh(gi[2] + r * gh[2])
+        return (1 - z) * n + z * h
+    u = jnp.einsum("gnd,d->gn", cell.weight_ih, x) + cell.bias
+    a_f, a_g, a_k = cell.weight_hh
+    s = jnn.sigmoid(-(a_f * h + u[0]) * cell.timespan)
+    g, k = jnp.tanh(a_g * h + u[1]), jnp.tanh(a_k * h + u[2])
+    return s * g + (1 - s) * k
+
+
+cases = st.sampled_from([(name, sizes) for name in SIZES for sizes in SIZES[name]])
+
+
+@eqx.filter_jit
+def _evaluate(cell, h, x):
+    shape = h.shape
+
+    def f(v):
+        return cell(v.reshape(shape), x).reshape(-1)
+
+    value, jac = cell.value_and_jacobian(h, x)
+    value_d, diag = cell.value_and_jacobian_diagonal(h, x)
+    return value, jac, value_d, diag, cell(h, x), jax.jacfwd(f)(h.reshape(-1))
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=cases, seed=st.integers(0, 2**16), scale=st.sampled_from([0.3, 1.0, 3.0, 10.0]))
+def test_step_and_structured_jacobian_equal_equations_and_jacfwd(case, seed, scale):
+    name, (D, N, option) = case
+    k1, k2, k3 = jax.random.split(jax.random.key(seed), 3)
+    cell = make(name, D, N, option, k1)
+    # Scale the parameters so that gates saturate or not, and tanh/σ see a range of inputs.
+    cell = jax.tree_util.tree_map(lambda p: scale * p, cell)
+    h = 2 * jax.random.normal(k2, state_shape(name, N))
+    x = 2 * jax.random.normal(k3, (D,))
+    value, jac, value_d, diag, call, want_jac = _evaluate(cell, h, x)
+    size = h.size
+    np.testing.assert_allclose(call, reference_step(name, cell, h, x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(value, call, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(value_d, call, rtol=1e-12, atol=1e-12)
+    assert jac.shape == expected_layout(name, cell, N)
+    np.testing.assert_allclose(dense(jac, size), want_jac, rtol=1e-10, atol=1e-12)
+    assert diag.shape == (size,)
+    np.testing.assert_allclose(diag, jnp.diagonal(want_jac), rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=10, deadline=None)
+@given(case=cases, seed=st.integers(0, 2**16), T=st.sampled_from([1, 20]))
+def test_trajectory_equals_a_scan_and_sequential_unroll(case, seed, T):
+    name, (D, N, option) = case
+    k1, k2, k3 = jax.random.split(jax.random.key(seed), 3)
+    cell = make(name, D, N, option, k1)
+    h0 = jax.random.normal(k2, state_shape(name, N))
+    xs = 2 * jax.random.normal(k3, (T, D))
+    want = paratime.cells._abstract.scan_cell(cell, h0, xs)
+    h, manual = h0, []
+    for x in xs:
+        h = reference_step(name, cell, h, x)
+        manual.append(h)
+    np.testing.assert_allclose(want, jnp.stack(manual), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cell.trajectory(h0, xs), want, rtol=1e-12, atol=1e-12)
+    sol = paratime.unroll(cell, h0, xs, solver=paratime.Sequential())
+    np.testing.assert_allclose(sol.states, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["diagonal_gru", "cfc"])
+def test_quasideer_is_exact_newton_on_diagonal_cells(name, getkey):
+    # The diagonal of a diagonal Jacobian is the Jacobian: QuasiDEER is Newton's method, so it
+    # converges to the sequential states in a few iterations.
+    D, N, option = SIZES[name][-1]
+    cell = make(name, D, N, option, getkey())
+    xs = jax.random.normal(getkey(), (500, D))
+    h0 = jnp.zeros(N)
+    sol = paratime.unroll(cell, h0, xs, solver=paratime.QuasiDEER())
+    want = paratime.unroll(cell, h0, xs, solver=paratime.Sequential()).states
+    np.testing.assert_allclose(sol.states, want, rtol=1e-10, atol=1e-10)
+    assert int(sol.stats["num_steps"]) <= 6
+
+
+def test_block_gru_with_one_block_is_the_dense_gru(getkey):
+    D, N = 3, 4
+    block = BlockGRU(D, N, block_size=N, key=getkey())
+    gru = GRU(D, N, key=getkey())
+    gru = eqx.tree_at(
+        lambda c: (c.weight_ih, c.weight_hh, c.bias_ih, c.bias_hh),
+        gru,
+        (block.weight_ih, block.weight_hh.reshape(3 * N, N), block.bias_ih, block.bias_hh),
+    )
+    h, x = jax.random.normal(getkey(), (N,)), jax.random.normal(getkey(), (D,))
+    np.testing.assert_allclose(block(h, x), gru(h, x), rtol=1e-13)
+    np.testing.assert_allclose(
+        block.value_and_jacobian(h, x)[1][0], gru.value_and_jacobian(h, x)[1], rtol=1e-12
+    )
+
+
+def test_heads_and_blocks_do_not_mix(getkey):
+    # Head i of the state reads only head i of the input (DiagonalGRU/LSTM), and block i of a
+    # BlockGRU only its own block of the state.
+    D, N, H = 4, 6, 2
+    for cell in (DiagonalGRU(D, N, num_heads=H, key=getkey()),):
+        h, x = jax.random.normal(getkey(), (N,)), jax.random.normal(getkey(), (D,))
+        dx = jax.jacfwd(cell, argnums=1)(h, x)  # (N, D)
+        mask = jsl.block_diag(*[jnp.ones((N // H, D // H))] * H)
+        assert jnp.all(dx[mask == 0] == 0) and jnp.all(dx[mask == 1] != 0)
+    lstm = DiagonalLSTM(D, N, num_heads=H, key=getkey())
+    s, x = jax.random.normal(getkey(), (N, 2)), jax.random.normal(getkey(), (D,))
+    dx = jax.jacfwd(lstm, argnums=1)(s, x)  # (N, 2, D)
+    for j in range(2):
+        assert jnp.all(dx[:, j][mask == 0] == 0) and jnp.all(dx[:, j][mask == 1] != 0)
+
+
+def test_initialisation_follows_pararnn(getkey):
+    N, D = 512, 8
+    for cell in (DiagonalGRU(D, N, key=getkey()), DiagonalLSTM(D, N, key=getkey())):
+        np.testing.assert_allclose(cell.bias[0], -np.linspace(0, 1, N), atol=1e-15)
+        assert jnp.all(cell.bias[1:] == 0)
+        std = 2 / math.sqrt(5 * N)
+        assert 0.9 * std < float(jnp.std(cell.weight_hh)) < 1.1 * std
+        bound = math.sqrt(6 / (D + N))
+        assert float(jnp.max(jnp.abs(cell.weight_ih))) <= bound
+        assert float(jnp.max(jnp.abs(cell.weight_ih))) > 0.9 * bound
+    lstm = DiagonalLSTM(D, N, key=getkey())
+    assert 0.9 * std < float(jnp.std(lstm.peephole)) < 1.1 * std
+    block = BlockGRU(D, N, block_size=4, key=getkey())
+    assert 0.45 < float(jnp.max(jnp.abs(block.weight_hh))) <= 0.5  # U(±1/√k), k = 4
+
+
+def test_untrained_cells_are_contractive(getkey):
+    # ParaRNN's initialisation keeps |∂h'/∂h| < 1 elementwise at the start, which is what lets
+    # Newton converge in a few iterations.
+    N, D = 256, 8
+    for cell in (DiagonalGRU(D, N, key=getkey()), CfC(D, N, key=getkey())):
+        h, x = jnp.tanh(jax.random.normal(getkey(), (N,))), jax.random.normal(getkey(), (D,))
+        assert float(jnp.max(jnp.abs(cell.value_and_jacobian(h, x)[1]))) < 1
+
+
+def test_dtype_argument(getkey):
+    for cls in (DiagonalGRU, DiagonalLSTM, CfC):
+        cell = cls(2, 4, key=getkey(), dtype=jnp.float32)
+        assert {p.dtype for p in jax.tree_util.tree_leaves(cell)} == {jnp.dtype("float32")}
+    cell = BlockGRU(2, 4, block_size=2, key=getkey(), dtype=jnp.float32)
+    assert {p.dtype for p in jax.tree_util.tree_leaves(cell)} == {jnp.dtype("float32")}
+
+
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (lambda k: DiagonalGRU(0, 4, key=k), "input_size"),
+        (lambda k: DiagonalGRU(4, 2.0, key=k), "hidden_size"),
+        (lambda k: DiagonalGRU(4, 6, num_heads=4, key=k), "num_heads"),
+        (lambda k: DiagonalGRU(3, 6, num_heads=2, key=k), "num_heads"),
+        (lambda k: DiagonalLSTM(4, 4, num_heads=0, key=k), "num_heads"),
+        (lambda k: DiagonalLSTM(True, 4, key=k), "input_size"),
+        (lambda k: BlockGRU(4, 6, block_size=4, key=k), "block_size"),
+        (lambda k: BlockGRU(4, 6, block_size=-2, key=k), "block_size"),
+        (lambda k: CfC(4, 6, timespan=0.0, key=k), "timespan"),
+        (lambda k: CfC(4, -1, key=k), "hidden_size"),
+    ],
+)
+def test_constructor_errors_name_the_argument(build, match):
+    with pytest.raises(ValueError, match=match):
+        build(jax.random.key(0))
