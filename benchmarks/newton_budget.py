@@ -21,7 +21,6 @@ Markdown table of docs/solvers.md.
 import argparse
 import datetime
 import json
-import math
 import platform
 import time
 
@@ -34,10 +33,15 @@ def _parse_args():
     p.add_argument("--inputs", type=int, default=4, help="D")
     p.add_argument("--max-iters", type=int, default=50)
     p.add_argument("--train-steps", type=int, default=150)
-    p.add_argument("--dense-max-numbers", type=float, default=1.5e8,
-                   help="skip a dense-Jacobian run whose T·N² exceeds this")
-    p.add_argument("--memory", action="store_true",
-                   help="only the N = 256, T = 1e5 memory and iteration check")
+    p.add_argument(
+        "--dense-max-numbers",
+        type=float,
+        default=1.5e8,
+        help="skip a dense-Jacobian run whose T·N² exceeds this",
+    )
+    p.add_argument(
+        "--memory", action="store_true", help="only the N = 256, T = 1e5 memory and iteration check"
+    )
     p.add_argument("--out", default=None)
     return p.parse_args()
 
@@ -82,8 +86,17 @@ def make_cell(name: str, D: int, N: int, key):
     raise ValueError(f"unknown cell {name!r}")
 
 
-ALL_CELLS = ["elman", "gru", "lstm", "mingru", "lru", "diagonal_gru", "diagonal_lstm",
-             "block_gru", "cfc"]
+ALL_CELLS = [
+    "elman",
+    "gru",
+    "lstm",
+    "mingru",
+    "lru",
+    "diagonal_gru",
+    "diagonal_lstm",
+    "block_gru",
+    "cfc",
+]
 
 
 class _Autodiff(eqx.Module):
@@ -184,14 +197,20 @@ def budget_row(name: str, cell, h0, T: int, key) -> dict:
         out = jax.block_until_ready(newton(ncell, xs, budget))
         start = time.perf_counter()
         states, k, residual, result = jax.block_until_ready(newton(ncell, xs, budget))
-        err = max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(
-            jax.tree_util.tree_leaves(states), jax.tree_util.tree_leaves(ref)))
+        err = max(
+            float(jnp.max(jnp.abs(a - b)))
+            for a, b in zip(jax.tree_util.tree_leaves(states), jax.tree_util.tree_leaves(ref))
+        )
         del out
-        row.update({
-            f"{tag}_iterations": int(k), f"{tag}_residual": float(residual),
-            f"{tag}_error": err, f"{tag}_converged": int(result) == 0,
-            f"{tag}_s": time.perf_counter() - start,
-        })
+        row.update(
+            {
+                f"{tag}_iterations": int(k),
+                f"{tag}_residual": float(residual),
+                f"{tag}_error": err,
+                f"{tag}_converged": int(result) == 0,
+                f"{tag}_s": time.perf_counter() - start,
+            }
+        )
     return row
 
 
@@ -210,11 +229,15 @@ def run_budget() -> list[dict]:
     for name in ARGS.cells or ALL_CELLS:
         cell0, h0 = make_cell(name, ARGS.inputs, ARGS.hidden, jax.random.fold_in(key, 1))
         start = time.perf_counter()
-        trained, loss0, loss1 = train_briefly(name, cell0, h0, ARGS.train_steps,
-                                              jax.random.fold_in(key, 2))
+        trained, loss0, loss1 = train_briefly(
+            name, cell0, h0, ARGS.train_steps, jax.random.fold_in(key, 2)
+        )
         train_s = time.perf_counter() - start
-        print(f"{name}: trained {ARGS.train_steps} steps in {train_s:.0f} s, "
-              f"loss {loss0:.3f} -> {loss1:.3f}", flush=True)
+        print(
+            f"{name}: trained {ARGS.train_steps} steps in {train_s:.0f} s, "
+            f"loss {loss0:.3f} -> {loss1:.3f}",
+            flush=True,
+        )
         for state, cell in (("untrained", cell0), ("trained", trained)):
             for T in ARGS.lengths:
                 if jacobian_numbers(name, h0, T) > ARGS.dense_max_numbers:
@@ -223,10 +246,12 @@ def run_budget() -> list[dict]:
                 row = budget_row(name, cell, h0, T, jax.random.fold_in(key, T))
                 row.update(cell=name, state=state, loss_first=loss0, loss_last=loss1)
                 rows.append(row)
-                print(f"  {name} {state} T={T}: {row['tol_iterations']} it "
-                      f"(converged {row['tol_converged']}, {row['tol_s']:.2f} s); after 3: "
-                      f"residual {row['k3_residual']:.1e}, error {row['k3_error']:.1e}",
-                      flush=True)
+                print(
+                    f"  {name} {state} T={T}: {row['tol_iterations']} it "
+                    f"(converged {row['tol_converged']}, {row['tol_s']:.2f} s); after 3: "
+                    f"residual {row['k3_residual']:.1e}, error {row['k3_error']:.1e}",
+                    flush=True,
+                )
     return rows
 
 
@@ -256,13 +281,23 @@ def run_memory() -> list[dict]:
         jax.block_until_ready(compiled(dynamic, xs))
         start = time.perf_counter()
         _, k, residual = jax.block_until_ready(compiled(dynamic, xs))
-        row = {"cell": name, "solver": type(solver).__name__, "N": size, "T": T,
-               "working_bytes": working, "bytes_per_TN": working / (T * size),
-               "iterations": int(k), "residual": float(residual),
-               "seconds": time.perf_counter() - start}
+        row = {
+            "cell": name,
+            "solver": type(solver).__name__,
+            "N": size,
+            "T": T,
+            "working_bytes": working,
+            "bytes_per_TN": working / (T * size),
+            "iterations": int(k),
+            "residual": float(residual),
+            "seconds": time.perf_counter() - start,
+        }
         rows.append(row)
-        print(f"{name}: {row['bytes_per_TN']:.1f} bytes·T·N, {int(k)} iterations, "
-              f"{row['seconds']:.1f} s", flush=True)
+        print(
+            f"{name}: {row['bytes_per_TN']:.1f} bytes·T·N, {int(k)} iterations, "
+            f"{row['seconds']:.1f} s",
+            flush=True,
+        )
     return rows
 
 
@@ -288,8 +323,10 @@ def markdown(rows: list[dict]) -> str:
 def main():
     env = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "platform": platform.platform(), "processor": platform.processor(),
-        "jax": jax.__version__, "device": str(jax.devices()[0]),
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "jax": jax.__version__,
+        "device": str(jax.devices()[0]),
         "paratime_structured_deer": HAS_STRUCTURES,
     }
     settings = {k: v for k, v in vars(ARGS).items() if k != "out"}
@@ -300,8 +337,7 @@ def main():
         print(markdown(rows))
     if ARGS.out:
         with open(ARGS.out, "w") as f:
-            json.dump({"environment": env, "settings": settings, "rows": rows}, f, indent=1,
-                      default=lambda o: None if isinstance(o, float) and math.isnan(o) else o)
+            json.dump({"environment": env, "settings": settings, "rows": rows}, f, indent=1)
         print(f"wrote {ARGS.out}")
 
 
