@@ -97,6 +97,11 @@ def reference_step(name, cell, h, x):
     return s * g + (1 - s) * k
 
 
+def scan(cell, h0, xs):
+    """The states h_1..h_T by a plain `lax.scan` of the cell."""
+    return jax.lax.scan(lambda h, x: (cell(h, x), cell(h, x)), h0, xs)[1]
+
+
 cases = st.sampled_from([(name, sizes) for name in SIZES for sizes in SIZES[name]])
 
 
@@ -134,7 +139,7 @@ def test_step_and_structured_jacobian_equal_equations_and_jacfwd(case, seed, sca
     np.testing.assert_allclose(diag, jnp.diagonal(want_jac), rtol=1e-10, atol=1e-12)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(case=cases, seed=st.integers(0, 2**16), T=st.sampled_from([1, 20]))
 def test_trajectory_equals_a_scan_and_sequential_unroll(case, seed, T):
     name, (D, N, option) = case
@@ -142,7 +147,7 @@ def test_trajectory_equals_a_scan_and_sequential_unroll(case, seed, T):
     cell = make(name, D, N, option, k1)
     h0 = jax.random.normal(k2, state_shape(name, N))
     xs = 2 * jax.random.normal(k3, (T, D))
-    want = paratime.cells._abstract.scan_cell(cell, h0, xs)
+    want = scan(cell, h0, xs)
     h, manual = h0, []
     for x in xs:
         h = reference_step(name, cell, h, x)
@@ -298,7 +303,7 @@ def test_deer_gradients_match_autodiff_through_a_scan(name, getkey):
 
     def loss(cell, h0, xs, solver):
         if solver is None:
-            states = paratime.cells._abstract.scan_cell(cell, h0, xs)
+            states = scan(cell, h0, xs)
         else:
             states = paratime.unroll(cell, h0, xs, solver=solver).states
         return jnp.sum(weights * jnp.sin(states))
