@@ -2,8 +2,9 @@
 
 import importlib.metadata
 
-from . import cells as cells, train as train
+from . import cells as cells, structures as structures, train as train
 from ._failure import NewtonError as NewtonError
+from ._platform import for_platform as for_platform
 from ._scan import linear_recurrence as linear_recurrence
 from ._sharding import (
     ShardedDEER as ShardedDEER,

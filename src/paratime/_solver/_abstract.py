@@ -9,6 +9,7 @@ from jaxtyping import Array, Inexact
 from .._flat import FlatCell
 from .._scan import linear_recurrence
 from .._solution import RESULTS
+from .._structures import AbstractStructure, Diagonal
 
 Adjoint = Literal["autodiff", "dense", "diagonal"]
 
@@ -49,6 +50,12 @@ class AbstractSolver(eqx.Module):
         them at hand. `unroll` then reuses them in the adjoint instead of evaluating them
         again, and does not return them.
         """
+
+    def adjoint_structure(self, cell: FlatCell) -> AbstractStructure:
+        """The Jacobian structure of the implicit adjoint: the cell's exact one for the
+        `"dense"` (exact, one reverse scan) adjoint; the preconditioner's (the diagonal by
+        default) for the iterative `"diagonal"` one."""
+        return cell.structure if self.adjoint == "dense" else Diagonal()
 
     def adjoint_recurrence(self, a: Array, b: Array, h0: Array, *, reverse: bool) -> Array:
         """The linear-recurrence solver of the implicit adjoint (sharded solvers override it)."""

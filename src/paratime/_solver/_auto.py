@@ -2,6 +2,8 @@
 
 import jax
 
+from .._checks import check_int, check_tolerances
+from .._platform import platform
 from ._abstract import AbstractSolver, Adjoint
 from ._linear import LinearScan
 from ._newton import DEER, QuasiDEER
@@ -53,6 +55,8 @@ class ImplicitSequential(Sequential):
     def __check_init__(self):
         if self.kind not in ("dense", "diagonal"):
             raise ValueError(f"`kind` must be 'dense' or 'diagonal'; got {self.kind!r}.")
+        check_tolerances(self.rtol, self.atol)
+        check_int("max_iters", self.max_iters, minimum=1)
 
     @property
     def adjoint(self) -> Adjoint:  # type: ignore[override]
@@ -95,7 +99,7 @@ class Auto(AbstractSolver):
 
         if isinstance(cell, AbstractLinearCell):
             return LinearScan()
-        backend = jax.default_backend() if backend is None else backend
+        backend = platform() if backend is None else backend
         if backend == "cpu":
             numbers = batch * N * N  # Jacobian numbers per step
             limit = ELMAN_ADJOINT_MAX_BYTES if isinstance(cell, Elman) else DENSE_ADJOINT_MAX_BYTES

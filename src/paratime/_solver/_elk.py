@@ -6,10 +6,16 @@ import jax
 import jax.lax as lax
 import jax.numpy as jnp
 
+from .._checks import _concrete, check_int, check_number, check_tolerances
 from .._solution import RESULTS
+from .._structures import Dense, Diagonal
 from ._abstract import AbstractSolver, Adjoint
 from ._kalman import damped_step
 from ._newton import default_tolerance, shift_in
+
+
+def _is_number(x) -> bool:
+    return _concrete(x) is not None
 
 
 class ELK(AbstractSolver):
@@ -54,6 +60,38 @@ class ELK(AbstractSolver):
     grow: float = 3.0
     _one_at_a_time_on_cpu: ClassVar[bool] = True
 
+    def __check_init__(self):
+        check_tolerances(self.rtol, self.atol)
+        check_int("max_iters", self.max_iters, minimum=1)
+        check_number("damping", self.damping, allow_none=False, what="the initial λ")
+        check_number(
+            "shrink",
+            self.shrink,
+            strict=True,
+            allow_none=False,
+            what="factor applied to λ after an accepted step, in (0, 1]",
+        )
+        if _is_number(self.shrink) and self.shrink > 1:
+            raise ValueError(
+                f"`shrink` must be in (0, 1] (it shrinks λ after an accepted step); got "
+                f"{self.shrink!r}. Did you swap `shrink` and `grow`?"
+            )
+        check_number(
+            "grow",
+            self.grow,
+            minimum=1.0,
+            allow_none=False,
+            what="factor applied to λ after a rejected step, >= 1",
+        )
+        check_number(
+            "max_merit_growth",
+            self.max_merit_growth,
+            minimum=1.0,
+            allow_none=False,
+            allow_inf=True,
+            what="the largest accepted growth of ‖F‖²",
+        )
+
     @property
     def adjoint(self) -> Adjoint:  # type: ignore[override]
         return "diagonal" if self.diagonal else "dense"
@@ -68,7 +106,11 @@ class ELK(AbstractSolver):
             if guess is None
             else guess.astype(h0.dtype)
         )
-        linearise = cell.value_and_jacobian_diagonal if self.diagonal else cell.value_and_jacobian
+        structure = Diagonal() if self.diagonal else Dense()
+
+        def linearise(p, x):
+            return cell.linearise(p, x, structure)
+
         steps = jnp.arange(T)
 
         def evaluate(s):
@@ -76,18 +118,21 @@ class ELK(AbstractSolver):
             f, jac = jax.vmap(linearise)(prev, xs)
             err = jnp.abs(s - f)
             merit = jnp.sum(err**2)
-            bad = jnp.any(err > atol + rtol * jnp.abs(f), axis=1)
+            # (written so that NaN counts as not converged)
+            bad = jnp.any(~(err <= atol + rtol * jnp.abs(f)), axis=1)
             # The first step that is not converged; all steps before it are exact.
             first = jnp.where(jnp.any(bad), jnp.argmax(bad), T)
             return s, prev, f, jac, merit, first
 
         def cond(carry):
             k, (_, _, _, _, _, first), _ = carry
-            return (k < self.max_iters) & (first < T)
+            # A non-finite merit at an accepted state cannot recover (the exact step after the
+            # converged prefix is itself non-finite): stop and report it.
+            return (k < self.max_iters) & (first < T) & jnp.isfinite(carry[1][4])
 
         def body(carry):
             k, (s, prev, f, jac, merit, first), lam = carry
-            b = f - (jac * prev if self.diagonal else jnp.einsum("tij,tj->ti", jac, prev))
+            b = f - structure.apply(jac, prev)
             candidate = damped_step(jac, b, h0, s, lam)
             # Keep the converged prefix and take the exact step after it, as sequential
             # evaluation would: the converged prefix grows by at least one step per
@@ -107,5 +152,9 @@ class ELK(AbstractSolver):
             cond, body, (jnp.array(0), evaluate(s), lam0)
         )
         residual = jnp.max(jnp.abs(s - f))
-        result = RESULTS.where(first == T, RESULTS.successful, RESULTS.max_iters_reached)
+        result = RESULTS.where(
+            first == T,
+            RESULTS.successful,
+            RESULTS.where(jnp.isfinite(residual), RESULTS.max_iters_reached, RESULTS.nonfinite),
+        )
         return s, result, {"num_steps": k, "residual": residual, "damping": lam}

@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 
 from .._scan import linear_recurrence
-from .._solution import RESULTS
 from ._abstract import AbstractSolver, Adjoint
+from ._sequential import finite_result
 
 
 class LinearScan(AbstractSolver):
@@ -35,4 +35,4 @@ class LinearScan(AbstractSolver):
         a, b = jax.vmap(cell.cell.coefficients)(xs)
         states = linear_recurrence(a, b, h0)
         zero = jnp.zeros((), jnp.abs(h0).dtype)
-        return states, RESULTS.successful, {"num_steps": jnp.array(1), "residual": zero}
+        return states, finite_result(states), {"num_steps": jnp.array(1), "residual": zero}

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array
 
+from .._checks import check_int, check_tolerances
 from .._flat import FlatCell
 from .._scan import linear_recurrence
 from ._abstract import AbstractSolver, Adjoint
@@ -125,12 +126,10 @@ class Parareal(AbstractSolver):
         self.axis_name = axis_name
 
     def __check_init__(self):
-        if not isinstance(self.num_slices, int) or self.num_slices < 1:
-            raise ValueError(f"`num_slices` must be a positive int; got {self.num_slices!r}.")
-        if not isinstance(self.coarse_stride, int) or self.coarse_stride < 1:
-            raise ValueError(f"`coarse_stride` must be a positive int; got {self.coarse_stride!r}.")
-        if self.max_iters is not None and self.max_iters < 0:
-            raise ValueError(f"`max_iters` must be non-negative or None; got {self.max_iters}.")
+        check_int("num_slices", self.num_slices, minimum=1)
+        check_int("coarse_stride", self.coarse_stride, minimum=1)
+        check_int("max_iters", self.max_iters, minimum=1, allow_none=True)
+        check_tolerances(self.rtol, self.atol)
 
     @property
     def adjoint_max_iters(self) -> int:
