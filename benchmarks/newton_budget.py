@@ -42,6 +42,12 @@ def _parse_args():
     p.add_argument(
         "--memory", action="store_true", help="only the N = 256, T = 1e5 memory and iteration check"
     )
+    p.add_argument(
+        "--table",
+        nargs="+",
+        default=None,
+        help="only print the Markdown table of these result files (later rows win)",
+    )
     p.add_argument("--out", default=None)
     return p.parse_args()
 
@@ -342,6 +348,14 @@ def main():
         "paratime_structured_deer": HAS_STRUCTURES,
     }
     settings = {k: v for k, v in vars(ARGS).items() if k != "out"}
+    if ARGS.table:
+        rows = {}
+        for path in ARGS.table:
+            with open(path) as f:
+                for r in json.load(f)["rows"]:
+                    rows[(r["cell"], r["state"], r["T"])] = r
+        print(markdown(list(rows.values())))
+        return
     if ARGS.memory:
         rows = run_memory()
     else:
