@@ -20,7 +20,7 @@ def _random(seed, shape):
     return jax.random.normal(jax.random.key(seed), shape)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(structure=st.sampled_from(STRUCTURES), blocks=st.integers(1, 3), seed=st.integers(0, 999))
 def test_structure_algebra_matches_dense(structure, blocks, seed):
     k = structure.k if isinstance(structure, BlockDiagonal) else 2

@@ -32,7 +32,9 @@ def for_platform(name: str) -> Iterator[None]:
     `"gpu"` or `"tpu"`) instead of the default backend.
 
     Use it around `jax.jit(f).trace(...)` and `.lower(lowering_platforms=(name,))` to build
-    (and check) the program an accelerator would run, on a machine without one.
+    (and check) the program an accelerator would run, on a machine without one. JAX caches
+    the trace of a jitted function: trace a fresh function (not one already traced for
+    another platform) inside the block.
 
     **Example:**
 
