@@ -321,7 +321,11 @@ def run_memory() -> list[dict]:
 
 def markdown(rows: list[dict]) -> str:
     lengths = sorted({r["T"] for r in rows})
-    head = "| cell | weights | " + " | ".join(f"T = {T:.0e}" for T in lengths) + " |"
+    head = (
+        "| cell | weights | "
+        + " | ".join(f"T = {T:.0e}".replace("e+0", "e") for T in lengths)
+        + " |"
+    )
     lines = [head, "|" + "---|" * (2 + len(lengths))]
     keyed = {(r["cell"], r["state"], r["T"]): r for r in rows}
     for name in dict.fromkeys(r["cell"] for r in rows):
