@@ -117,7 +117,7 @@ def _evaluate(cell, h, x):
     return value, jac, value_d, diag, cell(h, x), jax.jacfwd(f)(h.reshape(-1))
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(case=cases, seed=st.integers(0, 2**16), scale=st.sampled_from([0.3, 1.0, 3.0, 10.0]))
 def test_step_and_structured_jacobian_equal_equations_and_jacfwd(case, seed, scale):
     name, (D, N, option) = case
@@ -142,7 +142,7 @@ def test_step_and_structured_jacobian_equal_equations_and_jacfwd(case, seed, sca
     np.testing.assert_allclose(diag, jnp.diagonal(want_jac), rtol=1e-10, atol=1e-12)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(case=cases, seed=st.integers(0, 2**16), T=st.sampled_from([1, 20]))
 def test_trajectory_equals_a_scan_and_sequential_unroll(case, seed, T):
     name, (D, N, option) = case
