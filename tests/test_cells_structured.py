@@ -308,3 +308,18 @@ def test_deer_gradients_match_autodiff_through_a_scan(name, getkey):
     got = args_grad((cell, h0, xs), paratime.DEER())
     for g, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
         np.testing.assert_allclose(g, w, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(SIZES))
+def test_default_solver_and_vmapped_batches_match_sequential(name, getkey):
+    D, N, option = SIZES[name][-1]
+    cell = make(name, D, N, option, getkey())
+    h0 = jnp.zeros(state_shape(name, N))
+    xs = jax.random.normal(getkey(), (3, 200, D))
+
+    def run(solver):
+        return jax.vmap(lambda x: paratime.unroll(cell, h0, x, solver=solver).states)(xs)
+
+    want = run(paratime.Sequential())
+    np.testing.assert_allclose(run(paratime.Auto()), want, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(run(paratime.DEER()), want, rtol=1e-10, atol=1e-10)
