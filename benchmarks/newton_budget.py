@@ -65,7 +65,7 @@ from paratime import cells  # noqa: E402
 
 HAS_STRUCTURES = hasattr(paratime, "structures")
 DIAGONAL = ("diagonal_gru", "cfc")  # exact Jacobian diagonal
-BLOCK = ("diagonal_lstm", "block_gru")  # exact Jacobian block-diagonal
+BLOCK = ("diagonal_lstm", "block_gru", "slstm")  # exact Jacobian block-diagonal
 
 
 def make_cell(name: str, D: int, N: int, key):
@@ -89,6 +89,8 @@ def make_cell(name: str, D: int, N: int, key):
         return cells.BlockGRU(D, N, block_size=4, key=key), jnp.zeros(N)
     if name == "cfc":
         return cells.CfC(D, N, key=key), jnp.zeros(N)
+    if name == "slstm":
+        return cells.SLSTM(D, N, num_heads=4 if D % 4 == 0 else 1, key=key), jnp.zeros((N, 3))
     raise ValueError(f"unknown cell {name!r}")
 
 
@@ -102,6 +104,7 @@ ALL_CELLS = [
     "diagonal_lstm",
     "block_gru",
     "cfc",
+    "slstm",
 ]
 
 
@@ -220,12 +223,13 @@ def budget_row(name: str, cell, h0, T: int, key) -> dict:
     return row
 
 
-def jacobian_numbers(name: str, h0, T: int) -> int:
+def jacobian_numbers(name: str, cell, h0, T: int) -> int:
+    """The numbers of one iterate's Jacobians, T times those of one step."""
     N = sum(x.size for x in jax.tree_util.tree_leaves(h0))
     if name in DIAGONAL or name in ("mingru", "lru"):
         return T * N
     if name in BLOCK and HAS_STRUCTURES:
-        return T * N * 4
+        return T * N * cell.jacobian_structure.k
     return T * N * N
 
 
@@ -246,7 +250,7 @@ def run_budget() -> list[dict]:
         )
         for state, cell in (("untrained", cell0), ("trained", trained)):
             for T in ARGS.lengths:
-                if jacobian_numbers(name, h0, T) > ARGS.dense_max_numbers:
+                if jacobian_numbers(name, cell, h0, T) > ARGS.dense_max_numbers:
                     print(f"  {name} {state} T={T}: skipped (Jacobians too large)", flush=True)
                     continue
                 row = budget_row(name, cell, h0, T, jax.random.fold_in(key, T))
