@@ -201,7 +201,7 @@ def budget_row(name: str, cell, h0, T: int, key) -> dict:
     start = time.perf_counter()
     ref = jax.block_until_ready(sequential(cell, xs))
     seq_s = time.perf_counter() - start
-    row = {"T": T, "sequential_s": seq_s}
+    row = {"T": T, "sequential_s": seq_s, "max_iters": ARGS.max_iters}
     for budget, tag in ((ARGS.max_iters, "tol"), (3, "k3")):
         out = jax.block_until_ready(newton(ncell, xs, budget))
         start = time.perf_counter()
@@ -340,7 +340,12 @@ def markdown(rows: list[dict]) -> str:
                 if r is None:
                     cells_.append("–")
                     continue
-                k = f"{r['tol_iterations']}" if r["tol_converged"] else f">{r['tol_iterations']}"
+                if r["tol_converged"]:
+                    k = f"{r['tol_iterations']}"
+                elif r["tol_iterations"] >= r.get("max_iters", ARGS.max_iters):
+                    k = f">{r['tol_iterations']}"
+                else:
+                    k = f"diverged at {r['tol_iterations']}"
                 cells_.append(f"{k} ({r['k3_error']:.0e})")
             lines.append(f"| {name} | {state} | " + " | ".join(cells_) + " |")
     return "\n".join(lines)
