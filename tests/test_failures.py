@@ -198,7 +198,8 @@ def test_hint_never_suggests_the_solver_that_failed(solver, name):
 
 @pytest.mark.parametrize("jit", [False, True])
 @pytest.mark.parametrize(
-    "solver", [paratime.DEER(), paratime.QuasiDEER(), paratime.Sequential(), paratime.Auto()]
+    "solver",
+    [paratime.DEER(), paratime.QuasiDEER(), paratime.Sequential(check_finite=True)],
 )
 @pytest.mark.parametrize("culprit", ["h0", "xs", "parameters"])
 def test_nonfinite_input_is_named(culprit, solver, jit):
@@ -231,8 +232,14 @@ def test_expanding_cell_is_still_blamed_when_inputs_are_finite():
         paratime.unroll(cell, jnp.zeros(1), xs, solver=paratime.DEER())
 
 
-@pytest.mark.parametrize("solver", [paratime.Sequential(), paratime.Auto()])
-def test_sequential_and_auto_report_nonfinite_inputs(solver):
+@pytest.mark.parametrize(
+    "solver",
+    [
+        paratime.Sequential(check_finite=True),
+        paratime.Sequential(check_finite=True, adjoint=paratime.ImplicitAdjoint()),
+    ],
+)
+def test_sequential_reports_nonfinite_inputs_when_asked(solver):
     cell, h0, xs = _gru_problem()
     xs = xs.at[5, 0].set(jnp.nan)
     sol = paratime.unroll(cell, h0, xs, solver=solver, throw=False)
@@ -240,6 +247,6 @@ def test_sequential_and_auto_report_nonfinite_inputs(solver):
     batched = jax.vmap(lambda x: paratime.unroll(cell, h0, x, solver=solver, throw=False))
     results = batched(jnp.stack([xs, jnp.nan_to_num(xs)])).result
     assert [bool(r) for r in results._value != 0] == [True, False]
-    # The check can be switched off (then nothing is checked: the states are NaN).
-    off = paratime.unroll(cell, h0, xs, solver=paratime.Sequential(check_finite=False), throw=False)
+    # Off by default (then nothing is checked: the states are NaN).
+    off = paratime.unroll(cell, h0, xs, solver=paratime.Sequential(), throw=False)
     assert off.result == paratime.RESULTS.successful

@@ -55,6 +55,7 @@ def _loss(solver):
 
 def _programs(solver):
     loss = _loss(solver)
+
     def grad(cell, h0, xs):
         return eqx.filter_grad(loss)(cell, h0, xs)
 

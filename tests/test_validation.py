@@ -158,6 +158,10 @@ NAN, INF = float("nan"), float("inf")
         (lambda: paratime.Parareal(4, rtol=-1.0), "rtol"),
         (lambda: paratime.ImplicitSequential(rtol=NAN), "rtol"),
         (lambda: paratime.ImplicitSequential(max_iters=0), "max_iters"),
+        (lambda: paratime.DEER(adjoint=paratime.AutodiffAdjoint()), "adjoint"),
+        (lambda: paratime.ELK(adjoint=paratime.AutodiffAdjoint()), "adjoint"),
+        (lambda: paratime.IterativeAdjoint(rtol=-1.0), "rtol"),
+        (lambda: paratime.IterativeAdjoint(max_iters=0), "max_iters"),
     ],
 )
 def test_solver_settings_are_validated(make, name):

@@ -3,6 +3,12 @@
 import importlib.metadata
 
 from . import cells as cells, structures as structures, train as train
+from ._adjoints import (
+    AbstractAdjoint as AbstractAdjoint,
+    AutodiffAdjoint as AutodiffAdjoint,
+    ImplicitAdjoint as ImplicitAdjoint,
+    IterativeAdjoint as IterativeAdjoint,
+)
 from ._failure import NewtonError as NewtonError
 from ._platform import for_platform as for_platform
 from ._scan import linear_recurrence as linear_recurrence

@@ -20,9 +20,9 @@ from jax.custom_batching import custom_vmap
 from jaxtyping import Array
 
 from ._batching import lockstep_cond, lockstep_while_loop
+from ._checks import default_tolerance
 from ._flat import FlatCell
 from ._scan import default_method, linear_recurrence
-from ._solver._newton import default_tolerance
 from ._structures import AbstractStructure, Diagonal
 
 

@@ -9,6 +9,7 @@ through unchanged (a custom JVP keeps the check out of differentiation).
 """
 
 import functools
+from typing import Any
 
 import jax
 import jax.lax as lax
@@ -31,30 +32,29 @@ CULPRITS = ("", "h0", "xs", "parameters")
 
 
 def first_nonfinite(
-    h0: Array, xs: tuple[Array, ...], params: tuple[Array, ...], time_axes: tuple[int, ...]
-) -> tuple[Array, Array]:
+    h0: Any, xs: tuple[Any, ...], params: tuple[Any, ...], time_axes: tuple[int, ...]
+) -> tuple[int, int]:
     """Which input holds a non-finite value (an index into `CULPRITS`) and, for `xs`, the
-    first step that does (T if none). `time_axes` gives the time axis of each leaf of `xs`."""
+    first step that does (-1 if none). `time_axes` gives the time axis of each leaf of `xs`.
+    Runs on the host (NumPy), only after a solve has failed."""
 
-    def bad(x):
-        return jnp.any(~jnp.isfinite(x)) if jnp.issubdtype(x.dtype, jnp.inexact) else False
+    def bad(x) -> bool:
+        x = np.asarray(x)
+        return bool(np.issubdtype(x.dtype, np.inexact) and not np.all(np.isfinite(x)))
 
-    h0_bad = jnp.any(jnp.asarray([bad(x) for x in jax.tree_util.tree_leaves(h0)]))
-    step = None
+    if any(bad(x) for x in jax.tree_util.tree_leaves(h0)):
+        return 1, -1
+    steps = []
     for x, axis in zip(xs, time_axes):
-        if not jnp.issubdtype(x.dtype, jnp.inexact):
-            continue
-        T = x.shape[axis]
-        other = tuple(a for a in range(x.ndim) if a != axis)
-        bad_t = jnp.any(~jnp.isfinite(x), axis=other)
-        first = jnp.where(jnp.any(bad_t), jnp.argmax(bad_t), T)
-        step = first if step is None else jnp.minimum(step, first)
-    step = jnp.asarray(-1 if step is None else step, jnp.int32)
-    some = [bad(x) for x in params]
-    params_bad = jnp.any(jnp.asarray(some)) if some else jnp.asarray(False)
-    xs_bad = (step >= 0) & (step < max((x.shape[a] for x, a in zip(xs, time_axes)), default=0))
-    culprit = jnp.where(h0_bad, 1, jnp.where(xs_bad, 2, jnp.where(params_bad, 3, 0)))
-    return culprit.astype(jnp.int32), step
+        x = np.asarray(x)
+        if np.issubdtype(x.dtype, np.inexact) and not np.all(np.isfinite(x)):
+            other = tuple(a for a in range(x.ndim) if a != axis)
+            steps.append(int(np.argmax(np.any(~np.isfinite(x), axis=other))))
+    if steps:
+        return 2, min(steps)
+    if any(bad(x) for x in params):
+        return 3, -1
+    return 0, -1
 
 
 def raise_on_failure(
@@ -83,29 +83,33 @@ def raise_on_failure(
         )
 
 
-def _host_check(code, num_steps, residual, culprit, step, states, *, messages, input_message):
-    raise_on_failure(
-        code, num_steps, residual, culprit, step, messages=messages, input_message=input_message
-    )
+def _host_check(code, num_steps, residual, h0, xs, params, states, *, time_axes, **kwargs):
+    culprit, step = (0, -1)
+    if np.any(np.asarray(code) == NONFINITE):
+        culprit, step = first_nonfinite(h0, xs, params, time_axes)
+    raise_on_failure(code, num_steps, residual, culprit, step, **kwargs)
     return states  # not reached: this branch only runs when a solve failed
 
 
 def _make_check(messages: tuple[str, ...], input_message: str, time_axes: tuple[int, ...]):
-    host = functools.partial(_host_check, messages=list(messages), input_message=input_message)
+    host = functools.partial(
+        _host_check, time_axes=time_axes, messages=list(messages), input_message=input_message
+    )
 
     @custom_vmap
     def check(code, num_steps, residual, states, h0, xs, params):
         def fail():
-            # Only when some solve failed: which input (if any) is not finite.
-            culprit, step = first_nonfinite(h0, xs, params, time_axes)
+            # Only when some solve failed: the inputs go to the host, which names a
+            # non-finite one.
             return jax.pure_callback(
                 host,
                 jax.ShapeDtypeStruct(states.shape, states.dtype),
                 code,
                 num_steps,
                 residual,
-                culprit,
-                step,
+                h0,
+                xs,
+                params,
                 states,
             )
 

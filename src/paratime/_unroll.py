@@ -12,7 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Inexact, PyTree
 
-from ._adjoint import dense_adjoint, diagonal_adjoint, pullback
+from ._adjoint import pullback
+from ._adjoints import AutodiffAdjoint
 from ._batching import lockstep_cond, one_at_a_time_on_cpu, vmap_batch_size
 from ._failure import first_nonfinite, raise_if_failed, raise_on_failure
 from ._flat import FlatCell, FlatState, flat_state
@@ -41,7 +42,7 @@ def _forward(solver, cell, h0, xs, guess, fallback):
     if fallback == "sequential":
         jacobians = None  # the states may be replaced
         failed = result != RESULTS.successful
-        if solver.adjoint == "autodiff":  # differentiated through: a plain cond
+        if isinstance(solver.differentiation(), AutodiffAdjoint):  # a plain cond
             states = lax.cond(failed, lambda: scan_states(cell, h0, xs), lambda: states)
         else:  # batched, the fallback scan runs only if some sequence failed
             dynamic, static = eqx.partition(cell, eqx.is_array)
@@ -78,24 +79,13 @@ def _implicit_bwd(residuals, grad_obj, perturbed, vjp_arg, solver, guess, fallba
     prev = shift_in(h0, states)
     dynamic, static = eqx.partition(cell, eqx.is_array)
 
+    method = solver.differentiation()
+    if jacobians is not None and solver.linearisation(cell) != method.structure(solver, cell):
+        jacobians = None  # the solve's Jacobians are not in the layout the adjoint reads
+
     def adjoint(dynamic, prev, xs, g, jacobians):
         cell = eqx.combine(dynamic, static)
-        if solver.adjoint == "dense":
-            return dense_adjoint(
-                cell, prev, xs, g, recurrence=solver.adjoint_recurrence, jacobians=jacobians
-            )
-        return diagonal_adjoint(
-            cell,
-            prev,
-            xs,
-            g,
-            rtol=solver.adjoint_rtol,
-            atol=solver.adjoint_atol,
-            max_iters=solver.adjoint_max_iters,
-            recurrence=solver.adjoint_recurrence,
-            diagonal=jacobians,
-            structure=solver.adjoint_structure(cell),
-        )
+        return method.cotangent(solver, cell, prev, xs, g, jacobians)
 
     args = (dynamic, prev, xs, g, jacobians)
     # After a Newton solve (Jacobians at hand), batched on a CPU: one sequence after another.
@@ -112,7 +102,7 @@ def _solve(solver: AbstractSolver, cell: FlatCell, h0, xs, guess, fallback, targ
     # `target` (the platform, static) keeps programs traced for different platforms apart.
     del target
     guess = None if guess is None else lax.stop_gradient(guess)
-    if solver.adjoint == "autodiff":
+    if isinstance(solver.differentiation(), AutodiffAdjoint):
         return _forward(solver, cell, h0, xs, guess, fallback)[0]
     return _implicit((cell, h0, xs), solver, guess, fallback)
 
@@ -187,6 +177,7 @@ def _check_declared_shapes(cell, h0_shape, x0) -> None:
         return
     state, x_shape = expected
     got = jax.tree_util.tree_map(lambda x: tuple(x.shape), h0_shape)
+
     def is_shape(x):
         return isinstance(x, tuple) and all(isinstance(i, int) for i in x)
 

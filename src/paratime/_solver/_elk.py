@@ -2,16 +2,25 @@
 
 from typing import ClassVar
 
+import equinox as eqx
 import jax
 import jax.lax as lax
 import jax.numpy as jnp
 
-from .._checks import _concrete, check_int, check_number, check_tolerances
+from .._adjoints import AbstractAdjoint, ImplicitAdjoint, IterativeAdjoint
+from .._checks import (
+    _concrete,
+    check_adjoint,
+    check_int,
+    check_number,
+    check_tolerances,
+    default_tolerance,
+)
 from .._solution import RESULTS
 from .._structures import Dense, Diagonal
-from ._abstract import AbstractSolver, Adjoint
+from ._abstract import AbstractSolver
 from ._kalman import damped_step
-from ._newton import default_tolerance, shift_in
+from ._newton import shift_in
 
 
 def _is_number(x) -> bool:
@@ -38,6 +47,8 @@ class ELK(AbstractSolver):
     - `damping`: the initial λ.
     - `diagonal`: use diagonal Jacobians (quasi-ELK: elementwise, O(T·N) memory) instead of
         full ones.
+    - `adjoint` (keyword-only): how gradients are computed; default `ImplicitAdjoint()`, or
+        `IterativeAdjoint()` with `diagonal=True`.
     - `shrink`, `grow`: factors applied to λ after an accepted / rejected step.
     - `max_merit_growth`: a finite step is accepted when it raises ‖F‖² by at most this factor.
         Newton steps are not monotone in ‖F‖², and a strict decrease test (1.0) rejects many
@@ -58,10 +69,12 @@ class ELK(AbstractSolver):
     shrink: float = 0.3
     max_merit_growth: float = 1e3
     grow: float = 3.0
+    adjoint: AbstractAdjoint | None = eqx.field(default=None, kw_only=True)
     _one_at_a_time_on_cpu: ClassVar[bool] = True
 
     def __check_init__(self):
         check_tolerances(self.rtol, self.atol)
+        check_adjoint(self.adjoint, "ELK")
         check_int("max_iters", self.max_iters, minimum=1)
         check_number("damping", self.damping, allow_none=False, what="the initial λ")
         check_number(
@@ -92,9 +105,14 @@ class ELK(AbstractSolver):
             what="the largest accepted growth of ‖F‖²",
         )
 
-    @property
-    def adjoint(self) -> Adjoint:  # type: ignore[override]
-        return "diagonal" if self.diagonal else "dense"
+    def default_adjoint(self):
+        return IterativeAdjoint() if self.diagonal else ImplicitAdjoint()
+
+    def linearisation(self, cell):
+        return Diagonal() if self.diagonal else Dense()
+
+    def iteration_settings(self):
+        return self.rtol, self.atol, self.max_iters
 
     def solve(self, cell, h0, xs, guess):
         tol = default_tolerance(h0.dtype)

@@ -1,12 +1,12 @@
 """Exact evaluation of linear cells by one associative scan."""
 
-from typing import ClassVar
-
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from .._adjoints import AbstractAdjoint, AutodiffAdjoint
 from .._scan import linear_recurrence
-from ._abstract import AbstractSolver, Adjoint
+from ._abstract import AbstractSolver
 from ._sequential import finite_result
 
 
@@ -22,7 +22,7 @@ class LinearScan(AbstractSolver):
     ```
     """
 
-    adjoint: ClassVar[Adjoint] = "autodiff"
+    adjoint: AbstractAdjoint = eqx.field(default=AutodiffAdjoint(), kw_only=True)
 
     def solve(self, cell, h0, xs, guess):
         from ..cells import AbstractLinearCell

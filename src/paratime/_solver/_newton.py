@@ -9,13 +9,14 @@ import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from .._adjoints import AbstractAdjoint, ImplicitAdjoint, IterativeAdjoint
 from .._batching import lockstep_while_loop
-from .._checks import check_int, check_number, check_tolerances
+from .._checks import check_adjoint, check_int, check_number, check_tolerances, default_tolerance
 from .._platform import platform
 from .._scan import _apply, _solve_block, default_method
 from .._solution import RESULTS
 from .._structures import AbstractStructure, Diagonal
-from ._abstract import AbstractSolver, Adjoint
+from ._abstract import AbstractSolver
 
 # The evaluation pass on a CPU runs in blocks of EVAL_BLOCK steps, and of fewer (but at least
 # EVAL_MIN_STEPS) where a block would hold more than EVAL_BLOCK_NUMBERS numbers (steps × N), so
@@ -24,11 +25,6 @@ from ._abstract import AbstractSolver, Adjoint
 EVAL_BLOCK = 1024
 EVAL_BLOCK_NUMBERS = 65536
 EVAL_MIN_STEPS = 256
-
-
-def default_tolerance(dtype) -> float:
-    """eps^(3/4) of the dtype: about 6e-6 in float32 and 2e-12 in float64."""
-    return float(jnp.finfo(dtype).eps) ** 0.75
 
 
 def shift_in(h0: Array, s: Array) -> Array:
@@ -105,6 +101,7 @@ class AbstractNewton(AbstractSolver):
     max_iters: int = 100
     chunk_size: int | None = None
     divergence: float = 1e8
+    adjoint: AbstractAdjoint | None = eqx.field(default=None, kw_only=True)
     # Batched (vmapped), iterate in lockstep (`lockstep_while_loop`) rather than stopping each
     # sequence on its own (a vmapped `lax.while_loop`); the latter is kept for the ablation.
     _lockstep: ClassVar[bool] = True
@@ -112,6 +109,7 @@ class AbstractNewton(AbstractSolver):
 
     def __check_init__(self):
         check_tolerances(self.rtol, self.atol)
+        check_adjoint(self.adjoint, type(self).__name__)
         check_int("max_iters", self.max_iters, minimum=1)
         check_int("chunk_size", self.chunk_size, minimum=1, allow_none=True)
         check_number(
@@ -135,19 +133,13 @@ class AbstractNewton(AbstractSolver):
         """b_t = f_t − J_t prev_t, the input of the linearised step s_t = J_t s_{t−1} + b_t."""
         return f - structure.apply(jac, prev)
 
-    def adjoint_structure(self, cell) -> AbstractStructure:
-        return self.linearisation(cell)
-
     def _eval_block(self, T: int) -> int | None:
         """Steps per block of the evaluation pass (at most; see `EVAL_BLOCK_NUMBERS`); None
         evaluates all T steps at once."""
         return None
 
-    @property
-    def adjoint_atol(self) -> float:
-        # The adjoint's scale is the loss's (a mean over T·N states makes it tiny), so its
-        # default test is relative only: max|λ − g − Jᵀλ| ≤ rtol·max|λ|.
-        return 0.0 if self.atol is None else self.atol
+    def iteration_settings(self):
+        return self.rtol, self.atol, self.max_iters
 
     def _tolerances(self, dtype) -> tuple[float, float]:
         tol = default_tolerance(dtype)
@@ -322,10 +314,11 @@ class DEER(AbstractNewton):
     ```
     """
 
-    adjoint: ClassVar[Adjoint] = "dense"
-
     def linearisation(self, cell):
         return cell.structure
+
+    def default_adjoint(self):
+        return ImplicitAdjoint()
 
 
 class QuasiDEER(AbstractNewton):
@@ -355,7 +348,6 @@ class QuasiDEER(AbstractNewton):
     """
 
     structure: AbstractStructure = Diagonal()
-    adjoint: ClassVar[Adjoint] = "diagonal"
 
     def __check_init__(self):
         if not isinstance(self.structure, AbstractStructure):
@@ -366,6 +358,9 @@ class QuasiDEER(AbstractNewton):
 
     def linearisation(self, cell):
         return self.structure
+
+    def default_adjoint(self):
+        return IterativeAdjoint()
 
     def _eval_block(self, T):
         # Measured on a CPU (GRU, N=16, T=1e5, float32): blocks read in place from the
