@@ -245,7 +245,7 @@ def test_initialisation_follows_pararnn(getkey):
     assert 0.9 * std < float(jnp.std(lstm.peephole)) < 1.1 * std
     slstm = SLSTM(D, N, num_heads=4, key=getkey())
     np.testing.assert_allclose(slstm.bias[2], np.linspace(3, 6, N), atol=1e-12)
-    assert jnp.all(slstm.bias[[0, 1, 3]] == 0)
+    assert jnp.all(slstm.bias[jnp.array([0, 1, 3])] == 0)
     block = BlockGRU(D, N, block_size=4, key=getkey())
     assert 0.45 < float(jnp.max(jnp.abs(block.weight_hh))) <= 0.5  # U(±1/√k), k = 4
 
