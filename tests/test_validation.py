@@ -154,7 +154,7 @@ NAN, INF = float("nan"), float("inf")
         (lambda: paratime.Parareal(0), "num_slices"),
         (lambda: paratime.Parareal(2.5), "num_slices"),  # type: ignore[arg-type]
         (lambda: paratime.Parareal(4, coarse_stride=0), "coarse_stride"),
-        (lambda: paratime.Parareal(4, max_iters=0), "max_iters"),
+        (lambda: paratime.Parareal(4, max_iters=-1), "max_iters"),
         (lambda: paratime.Parareal(4, rtol=-1.0), "rtol"),
         (lambda: paratime.ImplicitSequential(rtol=NAN), "rtol"),
         (lambda: paratime.ImplicitSequential(max_iters=0), "max_iters"),

@@ -132,7 +132,8 @@ class Parareal(AbstractSolver):
     def __check_init__(self):
         check_int("num_slices", self.num_slices, minimum=1)
         check_int("coarse_stride", self.coarse_stride, minimum=1)
-        check_int("max_iters", self.max_iters, minimum=1, allow_none=True)
+        # (0 corrections is meaningful here: the coarse sweep alone)
+        check_int("max_iters", self.max_iters, minimum=0, allow_none=True)
         check_tolerances(self.rtol, self.atol)
         check_adjoint(self.adjoint, "Parareal")
 
