@@ -151,3 +151,102 @@ def test_elk_stays_finite_where_deer_diverges():
     elk = paratime.unroll(cell, h0, xs, solver=paratime.ELK(max_iters=T), throw=False)
     assert bool(jnp.all(jnp.isfinite(elk.states)))
     assert bool(jnp.isfinite(elk.stats["residual"]))
+
+
+def _gru_problem(T=40, N=4):
+    cell = paratime.cells.GRU(2, N, key=jax.random.key(0))
+    return cell, jnp.zeros(N), jax.random.normal(jax.random.key(1), (T, 2))
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+@pytest.mark.parametrize("where", ["xs_nan", "h0_nan", "weights_inf", "weights_nan"])
+def test_elk_reports_nonfinite(diagonal, where):
+    """(An Inf weight meets h = 0: Inf·0 = NaN. An Inf input alone may saturate the GRU's
+    gates to finite states, which is then a successful solve.)"""
+    cell, h0, xs = _gru_problem()
+    if where == "xs_nan":
+        xs = xs.at[7, 0].set(jnp.nan)
+    elif where == "h0_nan":
+        h0 = h0.at[0].set(jnp.nan)
+    else:
+        bad = jnp.nan if where == "weights_nan" else jnp.inf
+        cell = eqx.tree_at(lambda c: c.weight_hh, cell, cell.weight_hh.at[0, 0].set(bad))
+    solver = paratime.ELK(diagonal=diagonal, max_iters=50)
+    sol = paratime.unroll(cell, h0, xs, solver=solver, throw=False)
+    assert sol.result == paratime.RESULTS.nonfinite
+    assert int(sol.stats["num_steps"]) < 50  # stops at once, not at max_iters
+
+
+@pytest.mark.parametrize(
+    "solver,name",
+    [
+        (paratime.QuasiDEER(max_iters=2), "QuasiDEER"),
+        (paratime.ELK(max_iters=2), "ELK"),
+        (paratime.ELK(diagonal=True, max_iters=2), "ELK"),
+        (paratime.DEER(max_iters=1), "DEER"),
+    ],
+)
+def test_hint_never_suggests_the_solver_that_failed(solver, name):
+    cell, h0, xs = chaotic()
+    with pytest.raises(paratime.NewtonError) as info:
+        paratime.unroll(cell, h0, xs, solver=solver)
+    message = str(info.value)
+    assert message.startswith(name)
+    assert f"`paratime.{name}()`" not in message
+    assert "Sequential" in message  # some other suggestion is made
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize(
+    "solver",
+    [paratime.DEER(), paratime.QuasiDEER(), paratime.Sequential(check_finite=True)],
+)
+@pytest.mark.parametrize("culprit", ["h0", "xs", "parameters"])
+def test_nonfinite_input_is_named(culprit, solver, jit):
+    cell, h0, xs = _gru_problem()
+    if culprit == "h0":
+        h0 = h0.at[1].set(jnp.nan)
+    elif culprit == "xs":
+        xs = xs.at[23, 1].set(jnp.nan)
+    else:
+        cell = eqx.tree_at(lambda c: c.bias_hh, cell, cell.bias_hh.at[0].set(jnp.nan))
+
+    def run(cell, h0, xs):
+        return paratime.unroll(cell, h0, xs, solver=solver).states
+
+    run = eqx.filter_jit(run) if jit else run
+    expected = {"h0": "`h0`", "xs": "`xs` holds one (first at step 23)", "parameters": "param"}
+    with pytest.raises((RuntimeError, ValueError), match="non-finite") as info:
+        jax.block_until_ready(run(cell, h0, xs))
+    message = str(info.value)
+    assert expected[culprit] in message
+    assert "expanding" not in message  # the cell is not blamed
+
+
+def test_expanding_cell_is_still_blamed_when_inputs_are_finite():
+    def cell(h, x):
+        return 0.5 * h + jnp.log(x)  # NaN once x < 0: the inputs themselves are finite
+
+    xs = jnp.array([[1.0], [2.0], [-1.0], [1.0]])
+    with pytest.raises(paratime.NewtonError, match="inputs are finite"):
+        paratime.unroll(cell, jnp.zeros(1), xs, solver=paratime.DEER())
+
+
+@pytest.mark.parametrize(
+    "solver",
+    [
+        paratime.Sequential(check_finite=True),
+        paratime.Sequential(check_finite=True, adjoint=paratime.ImplicitAdjoint()),
+    ],
+)
+def test_sequential_reports_nonfinite_inputs_when_asked(solver):
+    cell, h0, xs = _gru_problem()
+    xs = xs.at[5, 0].set(jnp.nan)
+    sol = paratime.unroll(cell, h0, xs, solver=solver, throw=False)
+    assert sol.result == paratime.RESULTS.nonfinite
+    batched = jax.vmap(lambda x: paratime.unroll(cell, h0, x, solver=solver, throw=False))
+    results = batched(jnp.stack([xs, jnp.nan_to_num(xs)])).result
+    assert [bool(r) for r in results._value != 0] == [True, False]
+    # Off by default (then nothing is checked: the states are NaN).
+    off = paratime.unroll(cell, h0, xs, solver=paratime.Sequential(), throw=False)
+    assert off.result == paratime.RESULTS.successful

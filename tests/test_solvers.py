@@ -17,7 +17,8 @@ def test_auto_on_cpu_is_a_sequential_scan_or_linear_scan(T):
     gru, _, _ = make_problem("gru")
     chosen = paratime.Auto().select(gru, T, 16)
     # Shipped cells: the scan forward, differentiated by the implicit adjoint.
-    assert isinstance(chosen, ImplicitSequential) and chosen.adjoint == "dense"
+    assert chosen == paratime.Sequential(adjoint=paratime.ImplicitAdjoint())
+    assert chosen == ImplicitSequential()  # the old name, now a thin alias
     assert paratime.Auto().select(gru, T, 1000) == paratime.Sequential()  # BPTT for large N
     # Cells without analytic Jacobians: plain backpropagation through the scan.
     assert paratime.Auto().select(lambda h, x: h, T, 16) == paratime.Sequential()
@@ -160,10 +161,13 @@ def test_a_user_defined_solver_with_the_dense_adjoint():
 def test_solvers_are_modules_with_settings_as_fields():
     solver = paratime.DEER(rtol=1e-3, atol=1e-4, max_iters=7, chunk_size=5)
     assert (solver.rtol, solver.atol, solver.max_iters, solver.chunk_size) == (1e-3, 1e-4, 7, 5)
-    assert paratime.ELK(diagonal=True).adjoint == "diagonal"
-    assert paratime.ELK().adjoint == "dense"
-    assert paratime.QuasiDEER.adjoint == "diagonal"
-    assert paratime.Sequential.adjoint == "autodiff"
+    assert isinstance(paratime.ELK(diagonal=True).differentiation(), paratime.IterativeAdjoint)
+    assert isinstance(paratime.ELK().differentiation(), paratime.ImplicitAdjoint)
+    assert isinstance(paratime.QuasiDEER().differentiation(), paratime.IterativeAdjoint)
+    assert isinstance(paratime.DEER().differentiation(), paratime.ImplicitAdjoint)
+    assert isinstance(paratime.Sequential().differentiation(), paratime.AutodiffAdjoint)
+    custom = paratime.DEER(adjoint=paratime.IterativeAdjoint())
+    assert isinstance(custom.differentiation(), paratime.IterativeAdjoint)
     for s in (paratime.DEER(), paratime.QuasiDEER(), paratime.ELK(), paratime.Sequential()):
         assert isinstance(s, paratime.AbstractSolver)
         assert hash(s) == hash(type(s)())  # usable as a static jit argument
@@ -250,3 +254,32 @@ def test_auto_on_cpu_uses_the_implicit_adjoint(getkey):
     assert paratime.Auto().select(gru, 1000, 64) == paratime.Sequential()  # measured crossover
     assert paratime.Auto().select(gru, 10**7, 16) == paratime.Sequential()  # T·N² too large
     assert paratime.Auto().select(lambda h, x: h, 1000, 16) == paratime.Sequential()
+
+
+@pytest.mark.parametrize(
+    "solver",
+    [
+        paratime.Sequential(adjoint=paratime.ImplicitAdjoint()),
+        paratime.Sequential(adjoint=paratime.IterativeAdjoint()),
+        paratime.DEER(adjoint=paratime.IterativeAdjoint()),
+        paratime.QuasiDEER(adjoint=paratime.ImplicitAdjoint()),
+        paratime.QuasiDEER(
+            structure=paratime.structures.BlockDiagonal(3),  # N = 3: one block
+            adjoint=paratime.IterativeAdjoint(paratime.structures.Diagonal()),
+        ),
+    ],
+    ids=[
+        "seq-implicit",
+        "seq-iterative",
+        "deer-iterative",
+        "qd-implicit",
+        "qd-block-diag-adjoint",
+    ],
+)
+def test_adjoint_is_a_field(solver):
+    """Any solver with any adjoint gives the exact gradient."""
+    cell, h0, xs = make_problem("gru")
+    loss = lambda c, fn: jnp.sum(fn(c) ** 3)  # noqa: E731
+    got = eqx.filter_grad(loss)(cell, lambda c: paratime.unroll(c, h0, xs, solver=solver).states)
+    want = eqx.filter_grad(loss)(cell, lambda c: reference_states(c, h0, xs))
+    assert tree_max_abs_diff(got, want) < 1e-9

@@ -1,5 +1,6 @@
 """Malformed arguments raise `ValueError` (or `TypeError`) naming the argument."""
 
+import jax
 import jax.numpy as jnp
 import pytest
 
@@ -124,3 +125,81 @@ def test_linear_recurrence_bad_options():
         paratime.linear_recurrence(A, B, H0, chunk_size=2.5)
     with pytest.raises(ValueError, match="`method`"):
         paratime.linear_recurrence(A, B, H0, method="fast")
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    "make,name",
+    [
+        (lambda: paratime.DEER(rtol=-1.0), "rtol"),
+        (lambda: paratime.DEER(rtol=NAN), "rtol"),
+        (lambda: paratime.QuasiDEER(atol=-1e-3), "atol"),
+        (lambda: paratime.QuasiDEER(atol=INF), "atol"),
+        (lambda: paratime.DEER(max_iters=0), "max_iters"),
+        (lambda: paratime.DEER(max_iters=2.5), "max_iters"),
+        (lambda: paratime.DEER(chunk_size=2.5), "chunk_size"),
+        (lambda: paratime.DEER(chunk_size=True), "chunk_size"),
+        (lambda: paratime.DEER(divergence=0.5), "divergence"),
+        (lambda: paratime.DEER(divergence=NAN), "divergence"),
+        (lambda: paratime.ELK(rtol=-1.0), "rtol"),
+        (lambda: paratime.ELK(max_iters=0), "max_iters"),
+        (lambda: paratime.ELK(damping=-1.0), "damping"),
+        (lambda: paratime.ELK(damping=NAN), "damping"),
+        (lambda: paratime.ELK(shrink=3.0, grow=0.3), "shrink"),
+        (lambda: paratime.ELK(shrink=0.0), "shrink"),
+        (lambda: paratime.ELK(grow=0.5), "grow"),
+        (lambda: paratime.ELK(max_merit_growth=0.5), "max_merit_growth"),
+        (lambda: paratime.Parareal(0), "num_slices"),
+        (lambda: paratime.Parareal(2.5), "num_slices"),  # type: ignore[arg-type]
+        (lambda: paratime.Parareal(4, coarse_stride=0), "coarse_stride"),
+        (lambda: paratime.Parareal(4, max_iters=-1), "max_iters"),
+        (lambda: paratime.Parareal(4, rtol=-1.0), "rtol"),
+        (lambda: paratime.ImplicitSequential(rtol=NAN), "rtol"),
+        (lambda: paratime.ImplicitSequential(max_iters=0), "max_iters"),
+        (lambda: paratime.DEER(adjoint=paratime.AutodiffAdjoint()), "adjoint"),
+        (lambda: paratime.ELK(adjoint=paratime.AutodiffAdjoint()), "adjoint"),
+        (lambda: paratime.IterativeAdjoint(rtol=-1.0), "rtol"),
+        (lambda: paratime.IterativeAdjoint(max_iters=0), "max_iters"),
+    ],
+)
+def test_solver_settings_are_validated(make, name):
+    with pytest.raises(ValueError, match=f"`{name}`") as info:
+        make()
+    assert "must be" in str(info.value)  # and what is allowed
+
+
+def test_quasideer_structure_is_validated():
+    with pytest.raises(TypeError, match="`structure`"):
+        paratime.QuasiDEER(structure="block")  # type: ignore[arg-type]
+    solver = paratime.QuasiDEER(structure=paratime.structures.BlockDiagonal(2))
+    with pytest.raises(ValueError, match="multiple of k"):
+        unroll(solver=solver)  # N = 3
+
+
+def test_shape_mismatch_names_h0_and_xs_and_the_cell():
+    gru = paratime.cells.GRU(D, 4, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="`h0`") as info:
+        unroll(cell=gru, h0=jnp.zeros(3))  # the GRU has 4 hidden units
+    message = str(info.value)
+    assert "`xs`" in message and "GRU" in message and "(3,)" in message
+
+
+class _DeclaredCell(paratime.cells.AbstractCell):
+    """A cell that declares the shapes it takes (N, D)."""
+
+    def __call__(self, h, x):
+        return jnp.tanh(h + jnp.sum(x))
+
+    def expected_shapes(self):
+        return (N,), (D,)
+
+
+def test_shape_mismatch_with_declared_shapes_names_the_wrong_argument():
+    cell = _DeclaredCell()
+    with pytest.raises(ValueError, match="`h0` must have shape \\(3,\\)"):
+        unroll(cell=cell, h0=jnp.zeros(N + 1))
+    with pytest.raises(ValueError, match="`xs` must have shape \\(T, 2\\)"):
+        unroll(cell=cell, xs=jnp.ones((T, D + 1)))
+    assert unroll(cell=cell).states.shape == (T, N)

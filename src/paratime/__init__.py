@@ -3,11 +3,18 @@
 import importlib
 import importlib.metadata
 
-from . import cells as cells, nn as nn, train as train
+from . import cells as cells, nn as nn, structures as structures, train as train
+from ._adjoints import (
+    AbstractAdjoint as AbstractAdjoint,
+    AutodiffAdjoint as AutodiffAdjoint,
+    ImplicitAdjoint as ImplicitAdjoint,
+    IterativeAdjoint as IterativeAdjoint,
+)
 from ._config import AbstractConfig as AbstractConfig, ConfigError as ConfigError
 from ._extras import MissingExtraError as MissingExtraError
 from ._failure import NewtonError as NewtonError
 from ._names import SolverName as SolverName, make_solver as make_solver
+from ._platform import for_platform as for_platform
 from ._scan import linear_recurrence as linear_recurrence
 from ._sharding import (
     ShardedDEER as ShardedDEER,

@@ -20,9 +20,10 @@ from jax.custom_batching import custom_vmap
 from jaxtyping import Array
 
 from ._batching import lockstep_cond, lockstep_while_loop
+from ._checks import default_tolerance
 from ._flat import FlatCell
 from ._scan import default_method, linear_recurrence
-from ._solver._newton import default_tolerance
+from ._structures import AbstractStructure, Diagonal
 
 
 def _shift_out(x: Array) -> Array:
@@ -36,11 +37,11 @@ def _is_none(x) -> bool:
 
 def _dense_adjoint(cell: FlatCell, prev: Array, xs: Any, g: Array, recurrence) -> Array:
     _, jac = jax.vmap(cell.value_and_jacobian)(prev, xs)
-    a = _shift_out(jnp.swapaxes(jac, -1, -2))
+    a = _shift_out(cell.structure.transpose(jac))
     return recurrence(a, g, jnp.zeros_like(g[0]), reverse=True)
 
 
-def _reverse_in_place(jac: Array, g: Array) -> Array:
+def _reverse_in_place(structure: AbstractStructure, jac: Array, g: Array) -> Array:
     """λ_T = g_T, λ_t = g_t + J_{t+1}ᵀ λ_{t+1}, by a reverse loop that reads J where it is.
 
     No shifted, transposed copy of J is made, and under `jax.vmap` the batch-major J is read
@@ -53,7 +54,7 @@ def _reverse_in_place(jac: Array, g: Array) -> Array:
         t = T - 2 - i
         j_next = lax.dynamic_index_in_dim(jac, t + 1, keepdims=False)
         g_t = lax.dynamic_index_in_dim(g, t, keepdims=False)
-        lam = g_t + jnp.einsum("ji,j->i", j_next, lam)
+        lam = g_t + structure.transpose_apply(j_next, lam)
         return lam, lax.dynamic_update_index_in_dim(out, lam, t, 0)
 
     return lax.fori_loop(0, T - 1, step, (g[-1], g))[1]
@@ -68,7 +69,7 @@ def dense_adjoint(
     recurrence=linear_recurrence,
     jacobians: Array | None = None,
 ) -> Array:
-    """λ from one reverse scan with the transposed full Jacobians.
+    """λ from one reverse scan with the transposed exact Jacobians (in the cell's structure).
 
     `jacobians`, if given, are those at the trajectory (J_t = ∂f(prev_t, x_t)/∂prev_t, as the
     Newton solve leaves them); otherwise they are evaluated here. Under `jax.vmap` the batch
@@ -77,10 +78,11 @@ def dense_adjoint(
     batch-major and transposes T·batch·N² numbers for the scan, which made a batch-16 GRU
     gradient 2–4× slower than backpropagation through time on a CPU.
     """
+    structure = cell.structure
     if jacobians is not None:
         if default_method() == "sequential":
-            return _reverse_in_place(jacobians, g)
-        a = _shift_out(jnp.swapaxes(jacobians, -1, -2))
+            return _reverse_in_place(structure, jacobians, g)
+        a = _shift_out(structure.transpose(jacobians))
         return recurrence(a, g, jnp.zeros_like(g[0]), reverse=True)
     dynamic, static = eqx.partition(cell, eqx.is_array)
 
@@ -90,7 +92,6 @@ def dense_adjoint(
 
     @adjoint.def_vmap
     def time_major(axis_size, in_batched, dynamic, prev, xs, g):
-        del axis_size
         axes = jax.tree_util.tree_map(lambda b: 0 if b else None, in_batched)
         d_ax, p_ax, x_ax, g_ax = axes
 
@@ -103,9 +104,14 @@ def dense_adjoint(
         over_batch = jax.vmap(step_jacobian, in_axes=(d_ax, p_ax, x_ax))
         jac = jax.vmap(over_batch, in_axes=(None, time_axis(p_ax), time_axis(x_ax)))(
             dynamic, prev, xs
-        )  # (T, batch, N, N)
-        a = _shift_out(jnp.swapaxes(jac, -1, -2))
-        b = jnp.moveaxis(g, 0, 1) if g_ax == 0 else jnp.broadcast_to(g[:, None], jac.shape[:-1])
+        )  # (T, batch) + one step's Jacobian layout
+        a = _shift_out(structure.transpose(jac))
+        T = jac.shape[0]
+        b = (
+            jnp.moveaxis(g, 0, 1)
+            if g_ax == 0
+            else jnp.broadcast_to(g[:, None], (T, axis_size) + g.shape[1:])
+        )
         lam = jax.vmap(
             lambda a, b: recurrence(a, b, jnp.zeros_like(b[0]), reverse=True),
             in_axes=1,
@@ -141,21 +147,23 @@ def diagonal_adjoint(
     max_iters: int,
     recurrence=linear_recurrence,
     diagonal: Array | None = None,
+    structure: AbstractStructure = Diagonal(),
 ) -> Array:
-    """λ by quasi-Newton iterations: diagonal-preconditioned, with exact matrix-free VJPs.
+    """λ by quasi-Newton iterations: preconditioned with the Jacobians projected onto
+    `structure` (the diagonal by default), with exact matrix-free VJPs.
 
-    Each iteration solves λ_t − D_{t+1} λ_{t+1} = g_t + (J_{t+1}ᵀ − D_{t+1}) λ^old_{t+1} with an
-    elementwise reverse scan. The system is triangular, so after k iterations the last k steps
-    are exact, and at convergence λ is exact. Memory O(T·N). If the iterations do not reach the
-    tolerance within `max_iters`, a sequential reverse scan computes λ exactly instead.
-    `diagonal`, if given, holds the Jacobian diagonals at the trajectory (as the Newton solve
-    leaves them); otherwise they are evaluated here.
+    Each iteration solves λ_t − D_{t+1}ᵀ λ_{t+1} = g_t + (J_{t+1}ᵀ − D_{t+1}ᵀ) λ^old_{t+1} with a
+    structured reverse scan. The system is triangular, so after k iterations the last k steps
+    are exact, and at convergence λ is exact. Memory O(T·N) (O(T·N·k) for k×k blocks). If the
+    iterations do not reach the tolerance within `max_iters`, a sequential reverse scan
+    computes λ exactly instead. `diagonal`, if given, holds the projected Jacobians D at the
+    trajectory (as the Newton solve leaves them); otherwise they are evaluated here.
     """
     tol = default_tolerance(g.dtype)
     rtol = tol if rtol is None else rtol
     atol = tol if atol is None else atol
     if diagonal is None:
-        _, diagonal = jax.vmap(cell.value_and_jacobian_diagonal)(prev, xs)
+        _, diagonal = jax.vmap(lambda p, x: cell.linearise(p, x, structure))(prev, xs)
     _, vjp_prev = jax.vjp(lambda p: jax.vmap(cell)(p, xs), prev)  # a PyTree of its residuals
 
     def transpose_apply(vjp_prev, lam):  # w_t = J_{t+1}ᵀ λ_{t+1}
@@ -170,12 +178,13 @@ def diagonal_adjoint(
         d, vjp_prev, g = ops
         k, lam, w, err, scale = carry
         zero = jnp.zeros_like(g[0])
-        lam = jnp.where(active, recurrence(d, g + w - d * _shift_out(lam), zero, reverse=True), lam)
+        rhs = g + w - structure.apply(d, _shift_out(lam))
+        lam = jnp.where(active, recurrence(d, rhs, zero, reverse=True), lam)
         w = transpose_apply(vjp_prev, lam)
         err = jnp.where(active, jnp.max(jnp.abs(lam - g - w)), err)
         return k + active, lam, w, err, jnp.where(active, jnp.max(jnp.abs(lam)), scale)
 
-    d = _shift_out(diagonal)
+    d = _shift_out(structure.transpose(diagonal))
     lam = recurrence(d, g, jnp.zeros_like(g[0]), reverse=True)
     w = transpose_apply(vjp_prev, lam)
     init = (jnp.array(0), lam, w, jnp.max(jnp.abs(lam - g - w)), jnp.max(jnp.abs(lam)))

@@ -10,6 +10,8 @@ import jax.lax as lax
 import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 
+from ._platform import platform
+
 
 def vmap_batch_size(tree: Any) -> int:
     """The product of the sizes of the `jax.vmap` axes over which any array of `tree` is batched.
@@ -173,7 +175,7 @@ def one_at_a_time_on_cpu(fun: Callable[..., Any], *args: Any) -> Any:
 
     @call.def_vmap
     def rule(axis_size, in_batched, *flat):
-        if jax.default_backend() != "cpu":
+        if platform() != "cpu":
             axes = [0 if b else None for b in in_batched]
             out = jax.vmap(raw, in_axes=axes, axis_size=axis_size)(*flat)
         else:

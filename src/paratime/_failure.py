@@ -9,6 +9,7 @@ through unchanged (a custom JVP keeps the check out of differentiation).
 """
 
 import functools
+from typing import Any
 
 import jax
 import jax.lax as lax
@@ -17,58 +18,116 @@ import numpy as np
 from jax.custom_batching import custom_vmap
 from jaxtyping import Array
 
+from ._solution import RESULTS
+
 
 class NewtonError(RuntimeError):
     """Raised by `unroll(..., throw=True)` when a parallel solve fails."""
 
 
-def raise_on_failure(code, num_steps, residual, *, messages: list[str]) -> None:
-    """Raise `NewtonError` for the first failed solve of a (possibly batched) result code."""
+NONFINITE = int(RESULTS.nonfinite._value)
+# What `first_nonfinite` finds: nothing (the solve itself overflowed), or the input that
+# holds the first non-finite value.
+CULPRITS = ("", "h0", "xs", "parameters")
+
+
+def first_nonfinite(
+    h0: Any, xs: tuple[Any, ...], params: tuple[Any, ...], time_axes: tuple[int, ...]
+) -> tuple[int, int]:
+    """Which input holds a non-finite value (an index into `CULPRITS`) and, for `xs`, the
+    first step that does (-1 if none). `time_axes` gives the time axis of each leaf of `xs`.
+    Runs on the host (NumPy), only after a solve has failed."""
+
+    def bad(x) -> bool:
+        x = np.asarray(x)
+        return bool(np.issubdtype(x.dtype, np.inexact) and not np.all(np.isfinite(x)))
+
+    if any(bad(x) for x in jax.tree_util.tree_leaves(h0)):
+        return 1, -1
+    steps = []
+    for x, axis in zip(xs, time_axes):
+        x = np.asarray(x)
+        if np.issubdtype(x.dtype, np.inexact) and not np.all(np.isfinite(x)):
+            other = tuple(a for a in range(x.ndim) if a != axis)
+            steps.append(int(np.argmax(np.any(~np.isfinite(x), axis=other))))
+    if steps:
+        return 2, min(steps)
+    if any(bad(x) for x in params):
+        return 3, -1
+    return 0, -1
+
+
+def raise_on_failure(
+    code, num_steps, residual, culprit=0, step=-1, *, messages: list[str], input_message: str = ""
+) -> None:
+    """Raise `NewtonError` for the first failed solve of a (possibly batched) result code.
+
+    `messages[code]` is the message of each result code. Where the code is `nonfinite` and an
+    input holds a non-finite value (`culprit`, see `first_nonfinite`), `input_message` (with
+    `{what}` and `{where}` filled in) names that input instead of suspecting the cell."""
     codes = np.ravel(np.asarray(code))
     failed = np.flatnonzero(codes)
     if failed.size:
         i = failed[0]
         steps = np.ravel(np.broadcast_to(np.asarray(num_steps), np.shape(code)))[i]
         res = np.ravel(np.broadcast_to(np.asarray(residual), np.shape(code)))[i]
+        message = messages[int(codes[i])]
+        name = CULPRITS[int(np.max(np.asarray(culprit)))]
+        if name and input_message and int(codes[i]) == NONFINITE:
+            where = f" (first at step {int(np.min(np.asarray(step)))})" if name == "xs" else ""
+            what = f"`{name}`" if name != "parameters" else "the cell's parameters"
+            message = input_message.format(what=what, where=where)
         raise NewtonError(
-            f"{messages[int(codes[i])]} Stopped after {int(steps)} iterations with residual "
+            f"{message} Stopped after {int(steps)} iterations with residual "
             f"max|h_t - f(h_(t-1), x_t)| = {float(res):.3e}."
         )
 
 
-def _host_check(code, num_steps, residual, states, *, messages):
-    raise_on_failure(code, num_steps, residual, messages=messages)
+def _host_check(code, num_steps, residual, h0, xs, params, states, *, time_axes, **kwargs):
+    culprit, step = (0, -1)
+    if np.any(np.asarray(code) == NONFINITE):
+        culprit, step = first_nonfinite(h0, xs, params, time_axes)
+    raise_on_failure(code, num_steps, residual, culprit, step, **kwargs)
     return states  # not reached: this branch only runs when a solve failed
 
 
-def _make_check(messages: tuple[str, ...]):
-    host = functools.partial(_host_check, messages=list(messages))
+def _make_check(messages: tuple[str, ...], input_message: str, time_axes: tuple[int, ...]):
+    host = functools.partial(
+        _host_check, time_axes=time_axes, messages=list(messages), input_message=input_message
+    )
 
     @custom_vmap
-    def check(code, num_steps, residual, states):
-        return lax.cond(
-            jnp.any(code != 0),
-            lambda: jax.pure_callback(
+    def check(code, num_steps, residual, states, h0, xs, params):
+        def fail():
+            # Only when some solve failed: the inputs go to the host, which names a
+            # non-finite one.
+            return jax.pure_callback(
                 host,
                 jax.ShapeDtypeStruct(states.shape, states.dtype),
                 code,
                 num_steps,
                 residual,
+                h0,
+                xs,
+                params,
                 states,
-            ),
-            lambda: states,
-        )
+            )
+
+        return lax.cond(jnp.any(code != 0), fail, lambda: states)
 
     @check.def_vmap
-    def check_batch(axis_size, in_batched, code, num_steps, residual, states):
+    def check_batch(axis_size, in_batched, code, num_steps, residual, states, h0, xs, params):
         del axis_size
         # The batch is now an ordinary axis: `check` reduces over it (and over any enclosing
-        # vmap, whose batching rule is this one again).
-        return check(code, num_steps, residual, states), in_batched[3]
+        # vmap, whose batching rule is this one again). A batched leaf of `xs` has its time
+        # axis one further along.
+        axes = tuple(a + 1 if b else a for a, b in zip(time_axes, in_batched[5]))
+        inner = _make_check(messages, input_message, axes)
+        return inner(code, num_steps, residual, states, h0, xs, params), in_batched[3]
 
     @jax.custom_jvp
-    def checked(code, num_steps, residual, states):
-        return check(code, num_steps, residual, states)
+    def checked(code, num_steps, residual, states, h0, xs, params):
+        return check(code, num_steps, residual, states, h0, xs, params)
 
     @checked.defjvp
     def checked_jvp(primals, tangents):
@@ -78,8 +137,19 @@ def _make_check(messages: tuple[str, ...]):
 
 
 def raise_if_failed(
-    states: Array, code: Array, num_steps: Array, residual: Array, messages: list[str]
+    states: Array,
+    code: Array,
+    num_steps: Array,
+    residual: Array,
+    messages: list[str],
+    inputs: tuple[Array, tuple[Array, ...], tuple[Array, ...]],
+    input_message: str = "",
 ) -> Array:
-    """`states`, after raising `NewtonError` (at run time, under `jit`) if `code` is nonzero."""
-    code, num_steps, residual = lax.stop_gradient((code, num_steps, residual))
-    return _make_check(tuple(messages))(code, num_steps, residual, states)
+    """`states`, after raising `NewtonError` (at run time, under `jit`) if `code` is nonzero.
+
+    `inputs` = (h0, the leaves of xs, the cell's floating-point parameters): inspected only
+    when a solve failed, to name a non-finite input."""
+    code, num_steps, residual, inputs = lax.stop_gradient((code, num_steps, residual, inputs))
+    h0, xs, params = inputs
+    check = _make_check(tuple(messages), input_message, (0,) * len(xs))
+    return check(code, num_steps, residual, states, h0, tuple(xs), tuple(params))

@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, PyTree
 
+from ._structures import AbstractStructure, Dense, Diagonal
+
 
 class FlatState(eqx.Module):
     """A static description of a state PyTree: its structure, leaf shapes and dtype."""
@@ -54,18 +56,12 @@ def flat_state(h0: PyTree[Array]) -> FlatState:
     return FlatState(treedef, tuple(jnp.shape(x) for x in leaves), dtypes.pop())
 
 
-def _autodiff_value_and_jacobian(f: Callable[[Array], Array], h: Array) -> tuple[Array, Array]:
-    """f(h) and its Jacobian in one forward-mode pass."""
-    holomorphic = jnp.issubdtype(h.dtype, jnp.complexfloating)
-    jac, value = jax.jacfwd(lambda y: (f(y), f(y)), has_aux=True, holomorphic=holomorphic)(h)
-    return value, jac
-
-
 class FlatCell(eqx.Module):
-    """A cell seen as a map between flat vectors, with its (diagonal) Jacobian.
+    """A cell seen as a map between flat vectors, with its Jacobian in a chosen structure.
 
-    Cells that subclass `paratime.cells.AbstractCell` provide analytic Jacobians; any other
-    callable gets them by forward-mode autodiff.
+    Cells that subclass `paratime.cells.AbstractCell` declare the structure of their exact
+    Jacobian and may provide it analytically; any other callable is `Dense` and gets it by
+    forward-mode autodiff.
     """
 
     cell: Callable
@@ -74,19 +70,39 @@ class FlatCell(eqx.Module):
     def __call__(self, h: Array, x: Any) -> Array:
         return self.state.ravel(self.cell(self.state.unravel(h), x))
 
+    @property
+    def structure(self) -> AbstractStructure:
+        """The structure of the cell's exact Jacobian (w.r.t. the ravelled state)."""
+        from ._cell import AbstractCell
+
+        if isinstance(self.cell, AbstractCell):
+            return self.cell.jacobian_structure
+        return Dense()
+
     def value_and_jacobian(self, h: Array, x: Any) -> tuple[Array, Array]:
-        from .cells import AbstractCell
+        """f(h, x) and its exact Jacobian, in the layout of `self.structure`."""
+        from ._cell import AbstractCell
 
         if isinstance(self.cell, AbstractCell):
             value, jac = self.cell.value_and_jacobian(self.state.unravel(h), x)
             return self.state.ravel(value), jac.astype(self.state.dtype)
-        return _autodiff_value_and_jacobian(lambda y: self(y, x), h)
+        return Dense().jacobian(lambda y: self(y, x), h)
 
     def value_and_jacobian_diagonal(self, h: Array, x: Any) -> tuple[Array, Array]:
-        from .cells import AbstractCell
+        from ._cell import AbstractCell
 
         if isinstance(self.cell, AbstractCell):
             value, diag = self.cell.value_and_jacobian_diagonal(self.state.unravel(h), x)
             return self.state.ravel(value), diag.astype(self.state.dtype)
-        value, jac = _autodiff_value_and_jacobian(lambda y: self(y, x), h)
+        value, jac = Dense().jacobian(lambda y: self(y, x), h)
         return value, jnp.diagonal(jac)
+
+    def linearise(self, h: Array, x: Any, structure: AbstractStructure) -> tuple[Array, Array]:
+        """f(h, x) and its Jacobian projected onto `structure` (exact if the cell's own
+        structure fits inside it)."""
+        if structure == self.structure:
+            return self.value_and_jacobian(h, x)
+        if isinstance(structure, Diagonal):
+            return self.value_and_jacobian_diagonal(h, x)
+        value, jac = self.value_and_jacobian(h, x)
+        return value, structure.project(jac, self.structure)

@@ -2,69 +2,43 @@
 
 from typing import Literal
 
-import jax
 import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array, Inexact
 
-Structure = Literal["diagonal", "dense", "block"]
+from ._platform import platform
+from ._structures import AbstractStructure, Dense, Diagonal, infer_structure
+
+Structure = AbstractStructure
 Method = Literal["associative", "sequential"]
 
 
-def _structure(a: Array, b: Array) -> Structure:
-    if a.ndim == 2:
-        return "diagonal"
-    if a.ndim == 3:
-        return "dense"
-    if a.ndim == 4:
-        return "block"
-    raise ValueError(
-        f"`a` must have shape (T, N) (diagonal), (T, N, N) (dense) or (T, K, B, B) "
-        f"(block-diagonal with N = K*B); got shape {a.shape}."
-    )
+def _structure(a: Array, b: Array) -> AbstractStructure:
+    """The structure of `a` inferred from its shape against `b` (one step or a stack)."""
+    return infer_structure(a, b)
 
 
-def _combine(structure: Structure):
+def _as_structure(structure: AbstractStructure | str) -> AbstractStructure:
+    # The benchmark scripts name the two unblocked structures by string.
+    if isinstance(structure, str):
+        return {"diagonal": Diagonal(), "dense": Dense()}[structure]
+    return structure
+
+
+def _combine(structure: AbstractStructure):
     """The associative operator on pairs (A, b): apply (A1, b1) first, then (A2, b2)."""
-    if structure == "diagonal":
-
-        def combine(e1, e2):
-            a1, b1 = e1
-            a2, b2 = e2
-            return a2 * a1, a2 * b1 + b2
-
-    elif structure == "dense":
-
-        def combine(e1, e2):
-            a1, b1 = e1
-            a2, b2 = e2
-            return a2 @ a1, jnp.einsum("...ij,...j->...i", a2, b1) + b2
-
-    else:
-
-        def combine(e1, e2):
-            a1, b1 = e1
-            a2, b2 = e2
-            return a2 @ a1, jnp.einsum("...kij,...kj->...ki", a2, b1) + b2
-
-    return combine
+    return _as_structure(structure).combine
 
 
-def _apply(structure: Structure, a: Array, h: Array) -> Array:
-    """One step's action a @ h (or a * h), for a single time step."""
-    if structure == "diagonal":
-        return a * h
-    if structure == "dense":
-        return a @ h
-    return jnp.einsum("kij,kj->ki", a, h)
+def _apply(structure: AbstractStructure, a: Array, h: Array) -> Array:
+    """a @ h for every step (leading axes broadcast; h ravelled)."""
+    return _as_structure(structure).apply(a, h)
 
 
-def _identity(structure: Structure, a: Array) -> Array:
+def _identity(structure: AbstractStructure, a: Array) -> Array:
     """An identity element shaped like one time step of `a`."""
-    if structure == "diagonal":
-        return jnp.ones(a.shape[1:], a.dtype)
-    eye = jnp.eye(a.shape[-1], dtype=a.dtype)
-    return jnp.broadcast_to(eye, a.shape[1:])
+    structure = _as_structure(structure)
+    return structure.identity(structure.size(a), a.dtype)
 
 
 def _scan_with_h0(
@@ -101,7 +75,7 @@ def default_method() -> Method:
     gain little from its parallelism. On GPUs and TPUs the associative scan wins.
     See docs/benchmarks.md.
     """
-    return "sequential" if jax.default_backend() == "cpu" else "associative"
+    return "sequential" if platform() == "cpu" else "associative"
 
 
 def _solve_block(structure, method, a, b, h0, reverse):
@@ -111,10 +85,11 @@ def _solve_block(structure, method, a, b, h0, reverse):
 
 
 def _solve(structure, method, chunk_size, a, b, h0, reverse):
-    """h_t = a_t h_{t∓1} + b_t; `b` is (T, N) or (T, K, B) for blocks.
+    """h_t = a_t h_{t∓1} + b_t; `b` is (T, N).
 
     Chunks are padded at the end with identity steps, which leave the state unchanged in
     either direction."""
+    structure = _as_structure(structure)
     T = b.shape[0]
     if chunk_size is None or chunk_size >= T:
         return _solve_block(structure, method, a, b, h0, reverse)
@@ -134,17 +109,9 @@ def _solve(structure, method, chunk_size, a, b, h0, reverse):
     return h.reshape((num_chunks * chunk_size,) + h.shape[2:])[:T]
 
 
-def _transpose(structure: Structure, a: Array) -> Array:
-    return a if structure == "diagonal" else jnp.swapaxes(a, -1, -2)
-
-
-def _apply_all(structure: Structure, a: Array, h: Array) -> Array:
-    """a_t h_t (or a_t * h_t) at every step t."""
-    if structure == "diagonal":
-        return a * h
-    if structure == "dense":
-        return jnp.einsum("tij,tj->ti", a, h)
-    return jnp.einsum("tkij,tkj->tki", a, h)
+def _apply_all(structure: AbstractStructure, a: Array, h: Array) -> Array:
+    """a_t h_t at every step t."""
+    return structure.apply(a, h)
 
 
 def _shift(x: Array, reverse: bool) -> Array:
@@ -162,6 +129,7 @@ def _solve_differentiable(structure, method, chunk_size, a, b, h0, reverse=False
     transitions (the adjoint recurrence), instead of autodiff through every level of the scan.
     Forward and reverse mode and `vmap` all work.
     """
+    structure = _as_structure(structure)
     zero = jnp.zeros_like(h0)
     first = -1 if reverse else 0
     b = b.at[first].add(_apply(structure, a[first], h0))
@@ -174,7 +142,7 @@ def _solve_differentiable(structure, method, chunk_size, a, b, h0, reverse=False
 
     def transpose_solve(_, rhs):
         # λ_t = rhs_t + a_{t±1}ᵀ λ_{t±1}: the adjoint recurrence, run the other way.
-        a_adj = _shift(_transpose(structure, a), not reverse)
+        a_adj = _shift(structure.transpose(a), not reverse)
         return _solve(structure, method, chunk_size, a_adj, rhs, zero, not reverse)
 
     return lax.custom_linear_solve(matvec, b, solve, transpose_solve)
@@ -188,6 +156,7 @@ def linear_recurrence(
     reverse: bool = False,
     chunk_size: int | None = None,
     method: Literal["auto", "associative", "sequential"] = "auto",
+    structure: AbstractStructure | None = None,
 ) -> Inexact[Array, "T N"]:
     """Solve h_t = a_t h_{t-1} + b_t by a parallel associative scan (O(log T) depth) or a scan.
 
@@ -209,6 +178,8 @@ def linear_recurrence(
     - `method`: `"associative"` (parallel scan, O(log T) depth), `"sequential"` (`lax.scan`,
         O(T) depth, the fewest operations) or `"auto"`: sequential on a CPU, where it is
         measured to be faster, associative elsewhere.
+    - `structure`: the layout of `a`, a `paratime.structures` object: `Diagonal()`,
+        `BlockDiagonal(k)` or `Dense()`. Inferred from the shapes if omitted.
 
     Differentiable in forward and reverse mode, implicitly: a gradient is one more linear
     recurrence run in reverse (the adjoint), not autodiff through the scan.
@@ -230,25 +201,29 @@ def linear_recurrence(
     ```
     """
     a, b, h0 = jnp.asarray(a), jnp.asarray(b), jnp.asarray(h0)
-    structure = _structure(a, b)
     if b.ndim != 2:
         raise ValueError(f"`b` must have shape (T, N); got shape {b.shape}.")
     T, N = b.shape
+    if structure is None:
+        structure = _structure(a, b)
+    elif not isinstance(structure, AbstractStructure):
+        raise TypeError(
+            "`structure` must be a paratime.structures object (Diagonal(), BlockDiagonal(k) "
+            f"or Dense()) or None; got {type(structure).__name__}."
+        )
     if h0.shape != (N,):
         raise ValueError(f"`h0` must have shape (N,) = ({N},) to match `b`; got {h0.shape}.")
-    if a.shape[0] != T:
-        raise ValueError(f"`a` and `b` must have the same length T; got {a.shape[0]} and {T}.")
-    if structure == "diagonal" and a.shape != (T, N):
-        raise ValueError(f"diagonal `a` must have shape (T, N) = {(T, N)}; got {a.shape}.")
-    if structure == "dense" and a.shape != (T, N, N):
-        raise ValueError(f"dense `a` must have shape (T, N, N) = {(T, N, N)}; got {a.shape}.")
-    if structure == "block":
-        K, B = a.shape[1], a.shape[2]
-        if a.shape[3] != B or K * B != N:
-            raise ValueError(
-                f"block-diagonal `a` must have shape (T, K, B, B) with K*B = N = {N}; "
-                f"got {a.shape}."
-            )
+    if a.ndim < 1 or a.shape[0] != T:
+        raise ValueError(f"`a` and `b` must have the same length T; got {a.shape} and {b.shape}.")
+    try:
+        structure.check(N)
+    except ValueError as e:
+        raise ValueError(f"`a` (structure {structure}) does not fit `b`: {e}") from None
+    expected = (T,) + structure.shape(N)
+    if a.shape != expected:
+        raise ValueError(
+            f"`a` must have shape {expected} for structure {structure} and N = {N}; got {a.shape}."
+        )
     for name, x in (("a", a), ("b", b), ("h0", h0)):
         if not jnp.issubdtype(x.dtype, jnp.inexact):
             raise ValueError(f"`{name}` must be a floating or complex array; got {x.dtype}.")
@@ -263,11 +238,7 @@ def linear_recurrence(
     if T == 0:
         return b
 
-    if structure == "block":
-        b = b.reshape(T, a.shape[1], a.shape[2])
-        h0 = h0.reshape(a.shape[1], a.shape[2])
-    h = _solve_differentiable(structure, method, chunk_size, a, b, h0, reverse)
-    return h.reshape(T, N)
+    return _solve_differentiable(structure, method, chunk_size, a, b, h0, reverse)
 
 
 def sequential_linear_recurrence(a: Array, b: Array, h0: Array, *, reverse: bool = False) -> Array:
@@ -276,9 +247,4 @@ def sequential_linear_recurrence(a: Array, b: Array, h0: Array, *, reverse: bool
     structure = _structure(a, b)
     dtype = jnp.promote_types(jnp.promote_types(a.dtype, b.dtype), h0.dtype)
     a, b, h0 = a.astype(dtype), b.astype(dtype), h0.astype(dtype)
-    T = b.shape[0]
-    if structure == "block":
-        K, B = a.shape[1], a.shape[2]
-        b = b.reshape(T, K, B)
-        h0 = h0.reshape(K, B)
-    return _sequential_with_h0(structure, a, b, h0, reverse).reshape(T, -1)
+    return _sequential_with_h0(structure, a, b, h0, reverse)

@@ -131,10 +131,6 @@ def _local_solve(
     T_local, N = b.shape
     if reverse:
         a, b = a[::-1], b[::-1]
-    if structure == "block":
-        K, B = a.shape[1], a.shape[2]
-        b = b.reshape(T_local, K, B)
-        h0 = h0.reshape(K, B)
     combine = _combine(structure)
     if method == "sequential":
         # Derived from the local data, so that the carry is typed as varying per device.
@@ -358,7 +354,8 @@ class _ShardedNewton(eqx.Module):
         def body(carry):
             k, s, prev, f, jac, _, _ = carry
             # The linearised step s_t = f_t + J_t (s_{t−1} − prev_t), by the sharded scan.
-            s = self._recurrence(jac, self._rhs(jac, f, prev), h0)
+            structure = self.linearisation(cell)
+            s = self._recurrence(jac, self._rhs(structure, jac, f, prev), h0)
             return (k + 1, s) + evaluate(s)
 
         init = (jnp.array(0), s, prev, f, jac, residual, converged)

@@ -5,22 +5,15 @@ from typing import Any
 import equinox as eqx
 from jaxtyping import Array, Int, PyTree, Shaped
 
-_HINT = (
-    " Try `paratime.ELK()` (damped steps stay stable on chaotic cells), `paratime.QuasiDEER()`, "
-    "a shorter sequence, more `max_iters`, `fallback='sequential'`, or `paratime.Sequential()`."
-)
-
 
 class RESULTS(eqx.Enumeration):
-    """Result codes of a solve. Each value is the message raised when `throw=True`."""
+    """Result codes of a solve. Each value is the message raised when `throw=True` (there
+    followed by the cause and hints for the solver that failed)."""
 
     successful = ""
-    max_iters_reached = "The Newton solve did not converge within `max_iters` iterations." + _HINT
-    nonfinite = (
-        "The Newton iterate became non-finite (NaN or Inf). This usually means the cell is "
-        "expanding (positive Lyapunov exponent), so the linearised recurrence overflows." + _HINT
-    )
-    diverged = "The Newton residual grew instead of shrinking: the solve diverged." + _HINT
+    max_iters_reached = "The Newton solve did not converge within `max_iters` iterations."
+    nonfinite = "The solve produced a non-finite value (NaN or Inf)."
+    diverged = "The Newton residual grew instead of shrinking: the solve diverged."
 
 
 class Solution(eqx.Module):

@@ -12,10 +12,12 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Inexact, PyTree
 
-from ._adjoint import dense_adjoint, diagonal_adjoint, pullback
+from ._adjoint import pullback
+from ._adjoints import AutodiffAdjoint
 from ._batching import lockstep_cond, one_at_a_time_on_cpu, vmap_batch_size
-from ._failure import raise_if_failed, raise_on_failure
+from ._failure import first_nonfinite, raise_if_failed, raise_on_failure
 from ._flat import FlatCell, FlatState, flat_state
+from ._platform import platform
 from ._solution import RESULTS, Solution
 from ._solver import AbstractSolver, Auto
 from ._solver._newton import shift_in
@@ -40,7 +42,7 @@ def _forward(solver, cell, h0, xs, guess, fallback):
     if fallback == "sequential":
         jacobians = None  # the states may be replaced
         failed = result != RESULTS.successful
-        if solver.adjoint == "autodiff":  # differentiated through: a plain cond
+        if isinstance(solver.differentiation(), AutodiffAdjoint):  # a plain cond
             states = lax.cond(failed, lambda: scan_states(cell, h0, xs), lambda: states)
         else:  # batched, the fallback scan runs only if some sequence failed
             dynamic, static = eqx.partition(cell, eqx.is_array)
@@ -77,23 +79,13 @@ def _implicit_bwd(residuals, grad_obj, perturbed, vjp_arg, solver, guess, fallba
     prev = shift_in(h0, states)
     dynamic, static = eqx.partition(cell, eqx.is_array)
 
+    method = solver.differentiation()
+    if jacobians is not None and solver.linearisation(cell) != method.structure(solver, cell):
+        jacobians = None  # the solve's Jacobians are not in the layout the adjoint reads
+
     def adjoint(dynamic, prev, xs, g, jacobians):
         cell = eqx.combine(dynamic, static)
-        if solver.adjoint == "dense":
-            return dense_adjoint(
-                cell, prev, xs, g, recurrence=solver.adjoint_recurrence, jacobians=jacobians
-            )
-        return diagonal_adjoint(
-            cell,
-            prev,
-            xs,
-            g,
-            rtol=solver.adjoint_rtol,
-            atol=solver.adjoint_atol,
-            max_iters=solver.adjoint_max_iters,
-            recurrence=solver.adjoint_recurrence,
-            diagonal=jacobians,
-        )
+        return method.cotangent(solver, cell, prev, xs, g, jacobians)
 
     args = (dynamic, prev, xs, g, jacobians)
     # After a Newton solve (Jacobians at hand), batched on a CPU: one sequence after another.
@@ -106,16 +98,57 @@ def _implicit_bwd(residuals, grad_obj, perturbed, vjp_arg, solver, guess, fallba
 
 
 @eqx.filter_jit
-def _solve(solver: AbstractSolver, cell: FlatCell, h0, xs, guess, fallback):
+def _solve(solver: AbstractSolver, cell: FlatCell, h0, xs, guess, fallback, target: str):
+    # `target` (the platform, static) keeps programs traced for different platforms apart.
+    del target
     guess = None if guess is None else lax.stop_gradient(guess)
-    if solver.adjoint == "autodiff":
+    if isinstance(solver.differentiation(), AutodiffAdjoint):
         return _forward(solver, cell, h0, xs, guess, fallback)[0]
     return _implicit((cell, h0, xs), solver, guess, fallback)
 
 
-def _failure_messages(solver: AbstractSolver, T: int, N: int) -> list[str]:
+def _hint(solver: AbstractSolver, code: int) -> str:
+    """What to try after `solver` failed with `code`; never `solver` itself."""
+    from ._solver import ELK, QuasiDEER
+
+    options = []
+    if not isinstance(solver, ELK):
+        options.append("`paratime.ELK()` (damped steps stay stable on chaotic cells)")
+    if not isinstance(solver, (QuasiDEER, ELK, Sequential)):
+        options.append("`paratime.QuasiDEER()`")
+    if not isinstance(solver, Sequential):
+        options.append("a shorter sequence")
+        if code == RESULTS.max_iters_reached._value:
+            options.append("more `max_iters`")
+        options.append("`fallback='sequential'`")
+        options.append("`paratime.Sequential()`")
+    return (
+        " Try "
+        + ", ".join(options[:-1])
+        + (", or " if len(options) > 1 else "")
+        + (options[-1] + ".")
+    )
+
+
+_NONFINITE_CAUSE = (
+    " The inputs are finite, so the iteration overflowed: this usually "
+    "means the cell is expanding (positive Lyapunov exponent), so the linearised recurrence "
+    "overflows."
+)
+
+
+def _failure_messages(solver: AbstractSolver, T: int, N: int) -> tuple[list[str], str]:
+    """The message of each result code, and the one naming a non-finite input."""
     head = f"{solver} failed on a sequence of T={T} steps with N={N} state dimensions: "
-    return [head + msg if msg else "" for msg in RESULTS._index_to_message]
+    messages = [""]
+    for code, text in enumerate(RESULTS._index_to_message[1:], start=1):
+        cause = _NONFINITE_CAUSE if code == RESULTS.nonfinite._value else ""
+        messages.append(head + text + cause + _hint(solver, code))
+    input_message = head + (
+        "the solve produced a non-finite value (NaN or Inf) because {what} holds one{where}. "
+        "Check the inputs: this is not a failure of the solver."
+    )
+    return messages, input_message
 
 
 def _varying_axes(tree: Any) -> frozenset:
@@ -133,6 +166,36 @@ def _match_varying(x: Array, axes: frozenset) -> Array:
     """Mark `x` as varying over `axes` inside `shard_map`, so loop carries have one type."""
     missing = tuple(sorted(axes - _varying_axes(x)))
     return lax.pcast(x, missing, to="varying") if missing else x
+
+
+def _check_declared_shapes(cell, h0_shape, x0) -> None:
+    """Name the argument that does not fit a cell that declares its shapes."""
+    from ._cell import AbstractCell
+
+    expected = cell.expected_shapes() if isinstance(cell, AbstractCell) else None
+    if expected is None:
+        return
+    state, x_shape = expected
+    got = jax.tree_util.tree_map(lambda x: tuple(x.shape), h0_shape)
+
+    def is_shape(x):
+        return isinstance(x, tuple) and all(isinstance(i, int) for i in x)
+
+    want = jax.tree_util.tree_map(tuple, state, is_leaf=is_shape)
+    if got != want:
+        raise ValueError(
+            f"`h0` must have shape {want} for this {type(cell).__name__} cell; got {got}."
+        )
+    if x_shape is not None:
+        leaves = jax.tree_util.tree_leaves(x0)
+        got_x = tuple(np.shape(leaves[0])) if len(leaves) == 1 else None
+        if got_x != tuple(x_shape):
+            shown = got_x if got_x is not None else [np.shape(x) for x in leaves]
+            raise ValueError(
+                f"`xs` must have shape (T, {', '.join(map(str, x_shape))}) for this "
+                f"{type(cell).__name__} cell (one step: {tuple(x_shape)}); got one step of "
+                f"shape {shown}."
+            )
 
 
 def _validate(cell, h0, xs, guess, solver, fallback) -> tuple[FlatState, int]:
@@ -165,12 +228,16 @@ def _validate(cell, h0, xs, guess, solver, fallback) -> tuple[FlatState, int]:
         raise ValueError("`xs` must have at least one time step (T >= 1); got T = 0.")
     x0 = jax.tree_util.tree_map(lambda x: x[0], xs)
     h0_shape = jax.eval_shape(lambda: h0)
+    _check_declared_shapes(cell, h0_shape, x0)
     try:
         out = jax.eval_shape(cell, h0, x0)
     except Exception as e:
+        h0_shapes = [tuple(x.shape) for x in jax.tree_util.tree_leaves(h0_shape)]
+        x_shapes = [tuple(np.shape(x)) for x in jax.tree_util.tree_leaves(xs)]
         raise ValueError(
-            f"calling `cell(h0, xs[0])` failed: {e}. Expected h0 with shapes "
-            f"{[x.shape for x in jax.tree_util.tree_leaves(h0_shape)]} and xs of shape (T, ...)."
+            f"calling `cell(h0, xs[0])` failed: `h0` (shapes {h0_shapes}) or `xs` (shapes "
+            f"{x_shapes}, time first) does not fit the cell {type(cell).__name__}. "
+            f"The cell raised: {e}"
         ) from e
     if jax.tree_util.tree_structure(out) != jax.tree_util.tree_structure(h0_shape) or any(
         (a.shape, a.dtype) != (b.shape, b.dtype)
@@ -250,15 +317,28 @@ def unroll(
     if isinstance(solver, Sequential) and solver.cell_loop and batch > 1:
         # The LSTM's own loop, batched, took twice the plain scan's time (N = 64, batch 16).
         solver = dataclasses.replace(solver, cell_loop=False)
-    states, result, stats = _solve(solver, flat_cell, h0_flat, xs, guess_flat, fallback)
+    states, result, stats = _solve(solver, flat_cell, h0_flat, xs, guess_flat, fallback, platform())
     if throw:
-        messages = _failure_messages(solver, T, fs.size)
+        messages, input_message = _failure_messages(solver, T, fs.size)
         code, steps, residual = result._value, stats["num_steps"], stats["residual"]
+        params = tuple(x for x in jax.tree_util.tree_leaves(cell) if eqx.is_inexact_array(x))
+        inputs = (h0_flat, tuple(jax.tree_util.tree_leaves(xs)), params)
         if not isinstance(code, jax.core.Tracer):
-            raise_on_failure(code, steps, residual, messages=messages)
+            culprit, step = (0, -1)
+            if np.any(np.asarray(code) == RESULTS.nonfinite._value):
+                culprit, step = first_nonfinite(*inputs, (0,) * len(inputs[1]))
+            raise_on_failure(
+                code,
+                steps,
+                residual,
+                culprit,
+                step,
+                messages=messages,
+                input_message=input_message,
+            )
         elif _varying_axes(code):  # inside shard_map: a per-device check
             check = functools.partial(raise_on_failure, messages=messages)
             jax.debug.callback(check, *lax.stop_gradient((code, steps, residual)))
         else:  # traced (jit, vmap, grad): raises at run time
-            states = raise_if_failed(states, code, steps, residual, messages)
+            states = raise_if_failed(states, code, steps, residual, messages, inputs, input_message)
     return Solution(fs.unravel_trajectory(states), result, stats)

@@ -1,16 +1,16 @@
 """The solver interface."""
 
 import abc
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import equinox as eqx
 from jaxtyping import Array, Inexact
 
+from .._adjoints import AbstractAdjoint, ImplicitAdjoint
 from .._flat import FlatCell
 from .._scan import linear_recurrence
 from .._solution import RESULTS
-
-Adjoint = Literal["autodiff", "dense", "diagonal"]
+from .._structures import AbstractStructure, Diagonal
 
 
 class AbstractSolver(eqx.Module):
@@ -21,17 +21,18 @@ class AbstractSolver(eqx.Module):
     shape (N,), the inputs (any PyTree with a leading time axis) and an optional initial guess
     of shape (T, N).
 
-    The class variable `adjoint` says how `unroll` differentiates the solution:
-    `"autodiff"` (through the solver itself, e.g. `lax.scan`), `"dense"` (one reverse linear
-    recurrence with the transposed Jacobians) or `"diagonal"` (the adjoint recurrence solved by
-    quasi-Newton iterations preconditioned with the Jacobian diagonal; O(T·N) memory).
-    Both implicit adjoints are exact at the converged trajectory.
+    The field `adjoint` (an `AbstractAdjoint`, or None for the solver's default) says how
+    `unroll` differentiates the solution: `AutodiffAdjoint()` (through the solver itself,
+    e.g. `lax.scan`), `ImplicitAdjoint()` (one reverse linear recurrence with the transposed
+    Jacobians in the cell's structure) or `IterativeAdjoint()` (the adjoint recurrence solved
+    by quasi-Newton iterations preconditioned with a cheaper structure; O(T·N) memory). Both
+    implicit adjoints are exact at the converged trajectory.
     """
 
-    adjoint: ClassVar[Adjoint] = "dense"
+    adjoint: AbstractAdjoint | None = eqx.field(default=None, kw_only=True)
     # Under `jax.vmap` on a CPU, `unroll` solves the sequences of a batch one after another
     # (`one_at_a_time_on_cpu`) for the iterative solvers that set this (it is not
-    # reverse-differentiable: never for solvers with the "autodiff" adjoint).
+    # reverse-differentiable: never for solvers with the autodiff adjoint).
     _one_at_a_time_on_cpu: ClassVar[bool] = False
 
     @abc.abstractmethod
@@ -50,22 +51,24 @@ class AbstractSolver(eqx.Module):
         again, and does not return them.
         """
 
+    def default_adjoint(self) -> AbstractAdjoint:
+        """The adjoint used when the `adjoint` field is None."""
+        return ImplicitAdjoint()
+
+    def differentiation(self) -> AbstractAdjoint:
+        """The adjoint `unroll` uses: the `adjoint` field, or the solver's default."""
+        return self.default_adjoint() if self.adjoint is None else self.adjoint
+
+    def linearisation(self, cell: FlatCell) -> AbstractStructure:
+        """The structure of the Jacobians the solver works with (and may leave in its
+        result for the adjoint); the diagonal unless a solver says otherwise."""
+        return Diagonal()
+
+    def iteration_settings(self) -> tuple[float | None, float | None, int]:
+        """`(rtol, atol, max_iters)` of the solver, inherited by an `IterativeAdjoint` whose
+        own are None (None: the dtype's default tolerance)."""
+        return None, None, 100
+
     def adjoint_recurrence(self, a: Array, b: Array, h0: Array, *, reverse: bool) -> Array:
         """The linear-recurrence solver of the implicit adjoint (sharded solvers override it)."""
         return linear_recurrence(a, b, h0, reverse=reverse)
-
-    @property
-    def adjoint_rtol(self) -> float | None:
-        """Relative tolerance of the iterative ("diagonal") adjoint; None uses the dtype's."""
-        return getattr(self, "rtol", None)
-
-    @property
-    def adjoint_atol(self) -> float:
-        """Absolute tolerance of the iterative adjoint; by default the test is relative only
-        (an absolute eps^(3/4) is too loose for losses averaged over T·N states)."""
-        atol = getattr(self, "atol", None)
-        return 0.0 if atol is None else atol
-
-    @property
-    def adjoint_max_iters(self) -> int:
-        return getattr(self, "max_iters", 100)

@@ -1,8 +1,15 @@
 """Automatic choice of the solver from the backend, T, N and the cell."""
 
+from typing import Literal
+
+import equinox as eqx
 import jax
 
-from ._abstract import AbstractSolver, Adjoint
+from .._adjoints import AbstractAdjoint, ImplicitAdjoint, IterativeAdjoint
+from .._checks import check_int, check_tolerances
+from .._platform import platform
+from .._structures import Diagonal
+from ._abstract import AbstractSolver
 from ._linear import LinearScan
 from ._newton import DEER, QuasiDEER
 from ._sequential import Sequential
@@ -29,38 +36,33 @@ ELMAN_ADJOINT_MAX_BYTES = 28e6
 DENSE_ADJOINT_MAX_BYTES = 2**30
 
 
-class ImplicitSequential(Sequential):
-    """`Sequential` forward (`lax.scan`), differentiated by the implicit adjoint method.
+def ImplicitSequential(
+    kind: Literal["dense", "diagonal"] = "dense",
+    rtol: float | None = None,
+    atol: float | None = None,
+    max_iters: int = 100,
+) -> Sequential:
+    """`Sequential(adjoint=ImplicitAdjoint())` (`kind="dense"`) or
+    `Sequential(adjoint=IterativeAdjoint(...))` (`kind="diagonal"`): the name this combination
+    had before the adjoint became a field. `Auto()` picks it on a CPU.
 
     The forward pass is the exact sequential scan; the gradient is one reverse linear
-    recurrence over the converged trajectory (`adjoint="dense"`, with the transposed full
-    Jacobians) or, for large states, the O(T·N)-memory iterative one (`adjoint="diagonal"`),
-    instead of backpropagation through the scan. On a CPU this makes a training step several
-    times faster (measured in docs/benchmarks.md). `Auto()` picks it on a CPU.
+    recurrence over the trajectory with the transposed Jacobians, or, for large states, the
+    O(T·N)-memory iterative one, instead of backpropagation through the scan.
 
     **Arguments:**
 
     - `kind`: `"dense"` or `"diagonal"` (the adjoint).
-    - `rtol`, `atol`, `max_iters`: tolerances of the iterative ("diagonal") adjoint; the default
-        test is relative, max|λ − g − Jᵀλ| ≤ eps^(3/4)·max|λ|.
+    - `rtol`, `atol`, `max_iters`: tolerances of the iterative ("diagonal") adjoint.
     """
-
-    kind: Adjoint = "dense"
-    rtol: float | None = None
-    atol: float | None = None
-    max_iters: int = 100
-
-    def __check_init__(self):
-        if self.kind not in ("dense", "diagonal"):
-            raise ValueError(f"`kind` must be 'dense' or 'diagonal'; got {self.kind!r}.")
-
-    @property
-    def adjoint(self) -> Adjoint:  # type: ignore[override]
-        return self.kind
-
-    @property
-    def adjoint_atol(self) -> float:
-        return 0.0 if self.atol is None else self.atol
+    if kind not in ("dense", "diagonal"):
+        raise ValueError(f"`kind` must be 'dense' or 'diagonal'; got {kind!r}.")
+    check_tolerances(rtol, atol)
+    check_int("max_iters", max_iters, minimum=1)
+    if kind == "dense":
+        return Sequential(adjoint=ImplicitAdjoint())
+    adjoint = IterativeAdjoint(Diagonal(), rtol=rtol, atol=atol, max_iters=max_iters)
+    return Sequential(adjoint=adjoint)
 
 
 class Auto(AbstractSolver):
@@ -88,6 +90,8 @@ class Auto(AbstractSolver):
     ```
     """
 
+    adjoint: AbstractAdjoint | None = eqx.field(default=None, kw_only=True)
+
     def select(
         self, cell, T: int, N: int, backend: str | None = None, batch: int = 1
     ) -> AbstractSolver:
@@ -95,7 +99,7 @@ class Auto(AbstractSolver):
 
         if isinstance(cell, AbstractLinearCell):
             return LinearScan()
-        backend = jax.default_backend() if backend is None else backend
+        backend = platform() if backend is None else backend
         if backend == "cpu":
             numbers = batch * N * N  # Jacobian numbers per step
             limit = ELMAN_ADJOINT_MAX_BYTES if isinstance(cell, Elman) else DENSE_ADJOINT_MAX_BYTES

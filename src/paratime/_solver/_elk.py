@@ -2,14 +2,29 @@
 
 from typing import ClassVar
 
+import equinox as eqx
 import jax
 import jax.lax as lax
 import jax.numpy as jnp
 
+from .._adjoints import AbstractAdjoint, ImplicitAdjoint, IterativeAdjoint
+from .._checks import (
+    _concrete,
+    check_adjoint,
+    check_int,
+    check_number,
+    check_tolerances,
+    default_tolerance,
+)
 from .._solution import RESULTS
-from ._abstract import AbstractSolver, Adjoint
+from .._structures import Dense, Diagonal
+from ._abstract import AbstractSolver
 from ._kalman import damped_step
-from ._newton import default_tolerance, shift_in
+from ._newton import shift_in
+
+
+def _is_number(x) -> bool:
+    return _concrete(x) is not None
 
 
 class ELK(AbstractSolver):
@@ -32,6 +47,8 @@ class ELK(AbstractSolver):
     - `damping`: the initial λ.
     - `diagonal`: use diagonal Jacobians (quasi-ELK: elementwise, O(T·N) memory) instead of
         full ones.
+    - `adjoint` (keyword-only): how gradients are computed; default `ImplicitAdjoint()`, or
+        `IterativeAdjoint()` with `diagonal=True`.
     - `shrink`, `grow`: factors applied to λ after an accepted / rejected step.
     - `max_merit_growth`: a finite step is accepted when it raises ‖F‖² by at most this factor.
         Newton steps are not monotone in ‖F‖², and a strict decrease test (1.0) rejects many
@@ -52,11 +69,50 @@ class ELK(AbstractSolver):
     shrink: float = 0.3
     max_merit_growth: float = 1e3
     grow: float = 3.0
+    adjoint: AbstractAdjoint | None = eqx.field(default=None, kw_only=True)
     _one_at_a_time_on_cpu: ClassVar[bool] = True
 
-    @property
-    def adjoint(self) -> Adjoint:  # type: ignore[override]
-        return "diagonal" if self.diagonal else "dense"
+    def __check_init__(self):
+        check_tolerances(self.rtol, self.atol)
+        check_adjoint(self.adjoint, "ELK")
+        check_int("max_iters", self.max_iters, minimum=1)
+        check_number("damping", self.damping, allow_none=False, what="the initial λ")
+        check_number(
+            "shrink",
+            self.shrink,
+            strict=True,
+            allow_none=False,
+            what="factor applied to λ after an accepted step, in (0, 1]",
+        )
+        if _is_number(self.shrink) and self.shrink > 1:
+            raise ValueError(
+                f"`shrink` must be in (0, 1] (it shrinks λ after an accepted step); got "
+                f"{self.shrink!r}. Did you swap `shrink` and `grow`?"
+            )
+        check_number(
+            "grow",
+            self.grow,
+            minimum=1.0,
+            allow_none=False,
+            what="factor applied to λ after a rejected step, >= 1",
+        )
+        check_number(
+            "max_merit_growth",
+            self.max_merit_growth,
+            minimum=1.0,
+            allow_none=False,
+            allow_inf=True,
+            what="the largest accepted growth of ‖F‖²",
+        )
+
+    def default_adjoint(self):
+        return IterativeAdjoint() if self.diagonal else ImplicitAdjoint()
+
+    def linearisation(self, cell):
+        return Diagonal() if self.diagonal else Dense()
+
+    def iteration_settings(self):
+        return self.rtol, self.atol, self.max_iters
 
     def solve(self, cell, h0, xs, guess):
         tol = default_tolerance(h0.dtype)
@@ -68,7 +124,11 @@ class ELK(AbstractSolver):
             if guess is None
             else guess.astype(h0.dtype)
         )
-        linearise = cell.value_and_jacobian_diagonal if self.diagonal else cell.value_and_jacobian
+        structure = Diagonal() if self.diagonal else Dense()
+
+        def linearise(p, x):
+            return cell.linearise(p, x, structure)
+
         steps = jnp.arange(T)
 
         def evaluate(s):
@@ -76,18 +136,21 @@ class ELK(AbstractSolver):
             f, jac = jax.vmap(linearise)(prev, xs)
             err = jnp.abs(s - f)
             merit = jnp.sum(err**2)
-            bad = jnp.any(err > atol + rtol * jnp.abs(f), axis=1)
+            # (written so that NaN counts as not converged)
+            bad = jnp.any(~(err <= atol + rtol * jnp.abs(f)), axis=1)
             # The first step that is not converged; all steps before it are exact.
             first = jnp.where(jnp.any(bad), jnp.argmax(bad), T)
             return s, prev, f, jac, merit, first
 
         def cond(carry):
             k, (_, _, _, _, _, first), _ = carry
-            return (k < self.max_iters) & (first < T)
+            # A non-finite merit at an accepted state cannot recover (the exact step after the
+            # converged prefix is itself non-finite): stop and report it.
+            return (k < self.max_iters) & (first < T) & jnp.isfinite(carry[1][4])
 
         def body(carry):
             k, (s, prev, f, jac, merit, first), lam = carry
-            b = f - (jac * prev if self.diagonal else jnp.einsum("tij,tj->ti", jac, prev))
+            b = f - structure.apply(jac, prev)
             candidate = damped_step(jac, b, h0, s, lam)
             # Keep the converged prefix and take the exact step after it, as sequential
             # evaluation would: the converged prefix grows by at least one step per
@@ -107,5 +170,9 @@ class ELK(AbstractSolver):
             cond, body, (jnp.array(0), evaluate(s), lam0)
         )
         residual = jnp.max(jnp.abs(s - f))
-        result = RESULTS.where(first == T, RESULTS.successful, RESULTS.max_iters_reached)
+        result = RESULTS.where(
+            first == T,
+            RESULTS.successful,
+            RESULTS.where(jnp.isfinite(residual), RESULTS.max_iters_reached, RESULTS.nonfinite),
+        )
         return s, result, {"num_steps": k, "residual": residual, "damping": lam}

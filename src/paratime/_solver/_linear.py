@@ -1,13 +1,13 @@
 """Exact evaluation of linear cells by one associative scan."""
 
-from typing import ClassVar
-
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from .._adjoints import AbstractAdjoint, AutodiffAdjoint
 from .._scan import linear_recurrence
-from .._solution import RESULTS
-from ._abstract import AbstractSolver, Adjoint
+from ._abstract import AbstractSolver
+from ._sequential import finite_result
 
 
 class LinearScan(AbstractSolver):
@@ -22,7 +22,7 @@ class LinearScan(AbstractSolver):
     ```
     """
 
-    adjoint: ClassVar[Adjoint] = "autodiff"
+    adjoint: AbstractAdjoint = eqx.field(default=AutodiffAdjoint(), kw_only=True)
 
     def solve(self, cell, h0, xs, guess):
         from ..cells import AbstractLinearCell
@@ -35,4 +35,4 @@ class LinearScan(AbstractSolver):
         a, b = jax.vmap(cell.cell.coefficients)(xs)
         states = linear_recurrence(a, b, h0)
         zero = jnp.zeros((), jnp.abs(h0).dtype)
-        return states, RESULTS.successful, {"num_steps": jnp.array(1), "residual": zero}
+        return states, finite_result(states), {"num_steps": jnp.array(1), "residual": zero}

@@ -9,10 +9,14 @@ import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from .._adjoints import AbstractAdjoint, ImplicitAdjoint, IterativeAdjoint
 from .._batching import lockstep_while_loop
+from .._checks import check_adjoint, check_int, check_number, check_tolerances, default_tolerance
+from .._platform import platform
 from .._scan import _apply, _solve_block, default_method
 from .._solution import RESULTS
-from ._abstract import AbstractSolver, Adjoint
+from .._structures import AbstractStructure, Diagonal
+from ._abstract import AbstractSolver
 
 # The evaluation pass on a CPU runs in blocks of EVAL_BLOCK steps, and of fewer (but at least
 # EVAL_MIN_STEPS) where a block would hold more than EVAL_BLOCK_NUMBERS numbers (steps × N), so
@@ -23,18 +27,15 @@ EVAL_BLOCK_NUMBERS = 65536
 EVAL_MIN_STEPS = 256
 
 
-def default_tolerance(dtype) -> float:
-    """eps^(3/4) of the dtype: about 6e-6 in float32 and 2e-12 in float64."""
-    return float(jnp.finfo(dtype).eps) ** 0.75
-
-
 def shift_in(h0: Array, s: Array) -> Array:
     """The previous states [h0, s_1, ..., s_{T-1}] of a trajectory s_1..s_T."""
     return jnp.concatenate([h0[None], s[:-1]])
 
 
-def solve_linearised(jac: Array, b: Array, h0: Array, out: Array, active: Array) -> Array:
-    """s_t = J_t s_{t−1} + b_t from s_0 = h0, for a diagonal (T, N) or dense (T, N, N) `jac`;
+def solve_linearised(
+    structure: AbstractStructure, jac: Array, b: Array, h0: Array, out: Array, active: Array
+) -> Array:
+    """s_t = J_t s_{t−1} + b_t from s_0 = h0, for a `jac` in the layout of `structure`;
     `out` itself where `active` is False.
 
     `linear_recurrence` without its input checks and implicit derivative (the Newton loop is
@@ -46,7 +47,6 @@ def solve_linearised(jac: Array, b: Array, h0: Array, out: Array, active: Array)
     `active` (one bool; per sequence under `vmap`) lets a batch that runs in lockstep keep
     finished sequences as they are (see `lockstep_while_loop`).
     """
-    structure = "diagonal" if jac.ndim == b.ndim else "dense"
     method = default_method()
     if method != "sequential":
         return jnp.where(active, _solve_block(structure, method, jac, b, h0, False), out)
@@ -101,35 +101,45 @@ class AbstractNewton(AbstractSolver):
     max_iters: int = 100
     chunk_size: int | None = None
     divergence: float = 1e8
+    adjoint: AbstractAdjoint | None = eqx.field(default=None, kw_only=True)
     # Batched (vmapped), iterate in lockstep (`lockstep_while_loop`) rather than stopping each
     # sequence on its own (a vmapped `lax.while_loop`); the latter is kept for the ablation.
     _lockstep: ClassVar[bool] = True
     _one_at_a_time_on_cpu: ClassVar[bool] = True  # measured: see docs/benchmarks.md
 
     def __check_init__(self):
-        if self.max_iters < 0:
-            raise ValueError(f"`max_iters` must be non-negative; got {self.max_iters}.")
-        if self.chunk_size is not None and self.chunk_size < 1:
-            raise ValueError(f"`chunk_size` must be a positive int or None; got {self.chunk_size}.")
+        check_tolerances(self.rtol, self.atol)
+        check_adjoint(self.adjoint, type(self).__name__)
+        check_int("max_iters", self.max_iters, minimum=1)
+        check_int("chunk_size", self.chunk_size, minimum=1, allow_none=True)
+        check_number(
+            "divergence",
+            self.divergence,
+            minimum=1.0,
+            allow_none=False,
+            allow_inf=True,
+            what="the residual growth factor that counts as divergence",
+        )
 
     @abc.abstractmethod
+    def linearisation(self, cell) -> AbstractStructure:
+        """The structure of the Jacobians this solver linearises `cell` with."""
+
     def _linearise_step(self, cell, prev: Array, x: Any) -> tuple[Array, Array]:
-        """f(prev, x) and its (diagonal) Jacobian, for one step."""
+        """f(prev, x) and its Jacobian in the layout of `self.linearisation(cell)`."""
+        return cell.linearise(prev, x, self.linearisation(cell))
 
-    @abc.abstractmethod
-    def _rhs(self, jac: Array, f: Array, prev: Array) -> Array:
+    def _rhs(self, structure: AbstractStructure, jac: Array, f: Array, prev: Array) -> Array:
         """b_t = f_t − J_t prev_t, the input of the linearised step s_t = J_t s_{t−1} + b_t."""
+        return f - structure.apply(jac, prev)
 
     def _eval_block(self, T: int) -> int | None:
         """Steps per block of the evaluation pass (at most; see `EVAL_BLOCK_NUMBERS`); None
         evaluates all T steps at once."""
         return None
 
-    @property
-    def adjoint_atol(self) -> float:
-        # The adjoint's scale is the loss's (a mean over T·N states makes it tiny), so its
-        # default test is relative only: max|λ − g − Jᵀλ| ≤ rtol·max|λ|.
-        return 0.0 if self.atol is None else self.atol
+    def iteration_settings(self):
+        return self.rtol, self.atol, self.max_iters
 
     def _tolerances(self, dtype) -> tuple[float, float]:
         tol = default_tolerance(dtype)
@@ -178,6 +188,8 @@ class AbstractNewton(AbstractSolver):
 
     def _newton(self, cell, h0, xs, guess):
         rtol, atol = self._tolerances(h0.dtype)
+        structure = self.linearisation(cell)
+        structure.check(h0.shape[-1])
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
         s = (
             jnp.broadcast_to(jnp.zeros_like(h0), (T,) + h0.shape)
@@ -197,7 +209,8 @@ class AbstractNewton(AbstractSolver):
                 # One step's next linearisation (J_t, b_t = f_t − J_t s_{t−1}) and its test.
                 f, jac = self._linearise_step(cell, p, x)
                 err = jnp.abs(st - f)
-                return jac, self._rhs(jac, f, p), err, err <= atol + rtol * jnp.abs(f)
+                b = self._rhs(structure, jac, f, p)
+                return jac, b, err, err <= atol + rtol * jnp.abs(f)
 
             block = self._eval_block(T)
             if block is None or T == 0:
@@ -219,7 +232,7 @@ class AbstractNewton(AbstractSolver):
             # Under vmap the batch iterates in lockstep; a finished sequence (`active` False)
             # keeps its trajectory, and re-evaluating it reproduces its J, b and test.
             k, s, jac, b, residual, converged, bound = carry
-            s = solve_linearised(jac, b, ops[1], s, active)
+            s = solve_linearised(structure, jac, b, ops[1], s, active)
             jac, b, new_residual, new_converged = evaluate(ops, s, jac, b)
             residual = jnp.where(active, new_residual, residual)
             converged = jnp.where(active, new_converged, converged)
@@ -273,13 +286,15 @@ class AbstractNewton(AbstractSolver):
 
 
 class DEER(AbstractNewton):
-    """Newton's method on the whole trajectory with full Jacobians (Lim et al., 2024).
+    """Newton's method on the whole trajectory with exact Jacobians (Lim et al., 2024).
 
     Each iteration linearises the cell along the current trajectory and solves the linear
-    recurrence s_t = J_t s_{t−1} + (f_t − J_t s^old_{t−1}) with a parallel associative scan of
-    N×N matrices: O(log T) depth, O(T·N²) memory. Converges quadratically near the solution,
-    in a handful of iterations for contractive cells; in exact arithmetic it is exact after at
-    most T iterations. Gradients: one reverse scan with the transposed Jacobians.
+    recurrence s_t = J_t s_{t−1} + (f_t − J_t s^old_{t−1}) with a parallel associative scan:
+    O(log T) depth. J_t has the structure the cell declares (`cell.jacobian_structure`): N×N
+    matrices for a dense cell (O(T·N²) memory), k×k blocks for `BlockDiagonal(k)` (O(T·N·k))
+    or a diagonal (O(T·N)). Converges quadratically near the solution, in a handful of
+    iterations for contractive cells; in exact arithmetic it is exact after at most T
+    iterations. Gradients: one reverse scan with the transposed Jacobians.
 
     **Arguments:**
 
@@ -299,43 +314,56 @@ class DEER(AbstractNewton):
     ```
     """
 
-    adjoint: ClassVar[Adjoint] = "dense"
+    def linearisation(self, cell):
+        return cell.structure
 
-    def _linearise_step(self, cell, prev, x):
-        return cell.value_and_jacobian(prev, x)
-
-    def _rhs(self, jac, f, prev):
-        return f - jnp.einsum("...ij,...j->...i", jac, prev)
+    def default_adjoint(self):
+        return ImplicitAdjoint()
 
 
 class QuasiDEER(AbstractNewton):
-    """Newton's method with only the diagonal of each Jacobian (Gonzalez et al., 2024).
+    """Newton's method with each Jacobian projected onto a cheaper structure (by default its
+    diagonal; Gonzalez et al., 2024).
 
-    Each iteration costs an elementwise parallel scan: O(log T) depth, O(T·N) memory. It
-    converges linearly rather than quadratically, to the same (exact) trajectory; shipped cells
-    give their diagonal in O(N). Gradients are exact too: the adjoint recurrence is solved by
-    quasi-Newton iterations with exact vector–Jacobian products (falling back to a sequential
-    reverse scan if those do not converge).
+    With the diagonal, each iteration costs an elementwise parallel scan: O(log T) depth,
+    O(T·N) memory; with `structure=BlockDiagonal(k)` the diagonal k×k blocks are kept
+    (O(T·N·k)). It converges linearly rather than quadratically (unless the cell's own
+    Jacobian already has that structure), to the same (exact) trajectory; shipped cells give
+    their diagonal in O(N). Gradients are exact too: the adjoint recurrence is solved by
+    quasi-Newton iterations preconditioned with the projected Jacobians and exact
+    vector–Jacobian products (falling back to a sequential reverse scan if those do not
+    converge).
 
-    **Arguments:** as `DEER`.
+    **Arguments:** as `DEER`, plus
+
+    - `structure`: the `paratime.structures` layout the Jacobians are projected onto:
+        `Diagonal()` (default) or `BlockDiagonal(k)` (k must divide N).
 
     **Example:**
 
     ```python
     sol = paratime.unroll(cell, h0, xs, solver=paratime.QuasiDEER(max_iters=200))
+    block = paratime.QuasiDEER(structure=paratime.structures.BlockDiagonal(2))
     ```
     """
 
-    adjoint: ClassVar[Adjoint] = "diagonal"
+    structure: AbstractStructure = Diagonal()
 
-    def _linearise_step(self, cell, prev, x):
-        return cell.value_and_jacobian_diagonal(prev, x)
+    def __check_init__(self):
+        if not isinstance(self.structure, AbstractStructure):
+            raise TypeError(
+                "`structure` must be a paratime.structures object (Diagonal(), "
+                f"BlockDiagonal(k), Dense()); got {type(self.structure).__name__}."
+            )
 
-    def _rhs(self, jac, f, prev):
-        return f - jac * prev
+    def linearisation(self, cell):
+        return self.structure
+
+    def default_adjoint(self):
+        return IterativeAdjoint()
 
     def _eval_block(self, T):
         # Measured on a CPU (GRU, N=16, T=1e5, float32): blocks read in place from the
         # trajectory cut the working memory from 56 (all steps at once) to 13.6 bytes·T·N (the
         # states, J and b: 12) and are faster. Elsewhere: all steps at once.
-        return EVAL_BLOCK if jax.default_backend() == "cpu" and T > EVAL_BLOCK else None
+        return EVAL_BLOCK if platform() == "cpu" and T > EVAL_BLOCK else None

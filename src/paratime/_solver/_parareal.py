@@ -1,7 +1,7 @@
 """Parareal: exact fine solves on time slices in parallel, corrected by a cheap coarse sweep."""
 
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import equinox as eqx
 import jax
@@ -10,10 +10,12 @@ import jax.numpy as jnp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array
 
+from .._adjoints import AbstractAdjoint, IterativeAdjoint
+from .._checks import check_adjoint, check_int, check_tolerances, default_tolerance
 from .._flat import FlatCell
 from .._scan import linear_recurrence
-from ._abstract import AbstractSolver, Adjoint
-from ._newton import classify, default_tolerance, pad_time
+from ._abstract import AbstractSolver
+from ._newton import classify, pad_time
 
 
 def _slices(x: Array, num: int) -> Array:
@@ -65,6 +67,7 @@ class Parareal(AbstractSolver):
     - `coarse_stride`: inputs per coarse step for a coarse cell (≥ 1).
     - `rtol`, `atol`: tolerances on the slice-boundary residual; default eps^(3/4) of the dtype.
     - `max_iters`: the most corrections; default `num_slices` (enough for an exact answer).
+    - `adjoint` (keyword-only): how gradients are computed; default `IterativeAdjoint()`.
     - `mesh`, `axis_name` (keyword-only): spread the slices over the devices of this mesh
         axis (each device runs the fine propagator on its own slices; the compiler inserts
         the boundary-state exchanges). Best with `num_slices` a multiple of the axis size.
@@ -88,7 +91,7 @@ class Parareal(AbstractSolver):
     mesh: Any = eqx.field(static=True)
     axis_name: str = eqx.field(static=True)
 
-    adjoint: ClassVar[Adjoint] = "diagonal"
+    adjoint: AbstractAdjoint | None
 
     def __init__(
         self,
@@ -101,6 +104,7 @@ class Parareal(AbstractSolver):
         *,
         mesh: Mesh | None = None,
         axis_name: str = "time",
+        adjoint: AbstractAdjoint | None = None,
     ):
         if isinstance(coarse, str) and coarse == "quasideer":
             coarse = None
@@ -123,18 +127,21 @@ class Parareal(AbstractSolver):
             )
         self.mesh = mesh
         self.axis_name = axis_name
+        self.adjoint = adjoint
 
     def __check_init__(self):
-        if not isinstance(self.num_slices, int) or self.num_slices < 1:
-            raise ValueError(f"`num_slices` must be a positive int; got {self.num_slices!r}.")
-        if not isinstance(self.coarse_stride, int) or self.coarse_stride < 1:
-            raise ValueError(f"`coarse_stride` must be a positive int; got {self.coarse_stride!r}.")
-        if self.max_iters is not None and self.max_iters < 0:
-            raise ValueError(f"`max_iters` must be non-negative or None; got {self.max_iters}.")
+        check_int("num_slices", self.num_slices, minimum=1)
+        check_int("coarse_stride", self.coarse_stride, minimum=1)
+        # (0 corrections is meaningful here: the coarse sweep alone)
+        check_int("max_iters", self.max_iters, minimum=0, allow_none=True)
+        check_tolerances(self.rtol, self.atol)
+        check_adjoint(self.adjoint, "Parareal")
 
-    @property
-    def adjoint_max_iters(self) -> int:
-        return 100
+    def default_adjoint(self):
+        return IterativeAdjoint()
+
+    def iteration_settings(self):
+        return self.rtol, self.atol, 100
 
     def _shard_slices(self, tree):
         """Place the slice axis (axis 0) over the mesh: each device runs its own slices."""

@@ -10,3 +10,4 @@ from ._gru import GRU as GRU
 from ._lru import LRU as LRU
 from ._lstm import LSTM as LSTM
 from ._mingru import MinGRU as MinGRU
+from ._slstm import SLSTM as SLSTM

@@ -9,8 +9,9 @@ import jax.nn as jnn
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._structures import AbstractStructure, BlockDiagonal
 from ._abstract import AbstractCell
-from ._heads import check_size, structures
+from ._heads import check_size
 from ._init import default_float, uniform
 
 
@@ -82,8 +83,8 @@ class BlockGRU(AbstractCell):
         self.bias_hh = uniform(k4, (3 * N,), bound, dtype)
 
     @property
-    def jacobian_structure(self):
-        return structures().BlockDiagonal(self.block_size)
+    def jacobian_structure(self) -> AbstractStructure:
+        return BlockDiagonal(self.block_size)
 
     def _gates(self, h, gi):
         gi = jnp.split(gi, 3)

@@ -7,8 +7,9 @@ import jax.nn as jnn
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._structures import AbstractStructure, Diagonal
 from ._abstract import AbstractCell
-from ._heads import check_size, glorot_uniform, small_normal, structures
+from ._heads import check_size, glorot_uniform, small_normal
 from ._init import default_float
 
 
@@ -83,8 +84,8 @@ class CfC(AbstractCell):
         self.bias = jnp.zeros((3, N), dtype)
 
     @property
-    def jacobian_structure(self):
-        return structures().Diagonal()
+    def jacobian_structure(self) -> AbstractStructure:
+        return Diagonal()
 
     def _pre(self, x):
         x = x.astype(self.weight_ih.dtype)

@@ -7,6 +7,7 @@ import jax.nn as jnn
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._structures import AbstractStructure, Diagonal
 from ._abstract import AbstractCell
 from ._heads import (
     check_heads,
@@ -15,7 +16,6 @@ from ._heads import (
     glorot_uniform,
     head_projection,
     small_normal,
-    structures,
 )
 from ._init import default_float
 
@@ -90,8 +90,8 @@ class DiagonalGRU(AbstractCell):
         self.bias = gate_bias(3, N, dtype)
 
     @property
-    def jacobian_structure(self):
-        return structures().Diagonal()
+    def jacobian_structure(self) -> AbstractStructure:
+        return Diagonal()
 
     def __call__(self, h: Float[Array, " N"], x: Float[Array, " D"]) -> Float[Array, " N"]:
         return _step(self.weight_hh, head_projection(self.weight_ih, self.bias, x), h)[0]

@@ -8,6 +8,7 @@ import jax.nn as jnn
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._structures import AbstractStructure, BlockDiagonal
 from ._abstract import AbstractCell
 from ._heads import (
     check_heads,
@@ -16,7 +17,6 @@ from ._heads import (
     glorot_uniform,
     head_projection,
     small_normal,
-    structures,
 )
 from ._init import default_float
 
@@ -103,8 +103,8 @@ class DiagonalLSTM(AbstractCell):
         self.bias = gate_bias(3, n, dtype)
 
     @property
-    def jacobian_structure(self):
-        return structures().BlockDiagonal(2)
+    def jacobian_structure(self) -> AbstractStructure:
+        return BlockDiagonal(2)
 
     @staticmethod
     def hidden(states: Float[Array, "*T n 2"]) -> Float[Array, "*T n"]:

@@ -56,10 +56,3 @@ def gate_bias(rows: int, hidden_size: int, dtype) -> Float[Array, "G N"]:
     linearly from 0 down to −1 across the units, as ParaRNN initialises it."""
     bias = jnp.zeros((rows, hidden_size), dtype)
     return bias.at[0].set(-jnp.linspace(0.0, 1.0, hidden_size, dtype=dtype))
-
-
-def structures():
-    """The `paratime.structures` module (imported late: the engine provides it)."""
-    from .. import structures
-
-    return structures

@@ -1,0 +1,5 @@
+"""`python -m paratime.cli`: the `paratime` command."""
+
+from . import main
+
+main()
