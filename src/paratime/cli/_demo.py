@@ -2,7 +2,7 @@
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import equinox as eqx
 import jax
@@ -43,20 +43,20 @@ def demo_signal(T: int, seed: int = 0) -> np.ndarray:
 
 
 class Predictor(eqx.Module):
-    """A GRU with a linear readout, predicting the next sample of the signal."""
+    """A GRU layer (`paratime.nn.RNN`) with a linear readout, predicting the next sample."""
 
-    cell: eqx.Module
+    rnn: Any
     readout: eqx.nn.Linear
 
     def __init__(self, hidden: int, *, key):
         k1, k2 = jax.random.split(key)
-        self.cell = _pt().cells.GRU(3, hidden, key=k1, dtype=jnp.float32)
+        pt = _pt()
+        self.rnn = pt.nn.RNN(pt.cells.GRU(3, hidden, key=k1, dtype=jnp.float32))
         self.readout = eqx.nn.Linear(hidden, 3, key=k2)
 
     def __call__(self, xs, solver):
-        h0 = jnp.zeros(self.cell.weight_hh.shape[1], jnp.float32)
-        states = _pt().unroll(self.cell, h0, xs, solver=solver).states
-        return jax.vmap(self.readout)(states)
+        states = self.rnn.solve(xs, solver=solver).states
+        return jax.vmap(self.readout)(self.rnn.outputs(states))
 
 
 def _time(fn, repeats: int = 3) -> tuple[float, float, object]:
