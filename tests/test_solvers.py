@@ -37,6 +37,27 @@ def test_implicit_sequential_gradients(kind):
     assert tree_max_abs_diff(got, want) < 1e-10
 
 
+def test_auto_with_an_explicit_batch_chooses_alike_under_jit_vmap_and_vmap_jit():
+    gru, h0, xs = make_problem("gru")
+    batch = jnp.stack([xs, 0.5 * xs])
+    chosen = []
+
+    class Spy(paratime.Auto):
+        def select(self, *args, **kwargs):
+            chosen.append(kwargs["batch"])  # the batch size the choice is made for
+            return super().select(*args, **kwargs)
+
+    def run(x):
+        return paratime.unroll(gru, h0, x, solver=Spy(batch=2)).states
+
+    a = jax.jit(jax.vmap(run))(batch)
+    b = jax.vmap(jax.jit(run))(batch)
+    assert chosen == [2, 2]  # (without `batch=`, vmap(jit(...)) would see 1)
+    assert tree_max_abs_diff(a, b) < 1e-12
+    with pytest.raises(ValueError, match="`batch`"):
+        paratime.Auto(batch=0)
+
+
 def test_auto_on_a_gpu():
     gru, _, _ = make_problem("gru")
     select = paratime.Auto().select

@@ -62,8 +62,7 @@ def check_int(name: str, value: Any, *, minimum: int = 1, allow_none: bool = Fal
     """A Python int ≥ `minimum` (bools are not ints here)."""
     if value is None and allow_none:
         return
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if not ok or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         allowed = f"an int >= {minimum}" + (" or None" if allow_none else "")
         raise ValueError(f"`{name}` must be {allowed}; got {value!r}.")
 

@@ -313,7 +313,8 @@ def unroll(
     guess_flat = None if guess is None else _match_varying(fs.ravel_trajectory(guess), axes)
     batch = vmap_batch_size((cell, h0, xs))
     if isinstance(solver, Auto):
-        solver = solver.select(cell, T, fs.size, batch=batch)
+        chosen_for = batch if solver.batch is None else solver.batch
+        solver = solver.select(cell, T, fs.size, batch=chosen_for)
     if isinstance(solver, Sequential) and solver.cell_loop and batch > 1:
         # The LSTM's own loop, batched, took twice the plain scan's time (N = 64, batch 16).
         solver = dataclasses.replace(solver, cell_loop=False)

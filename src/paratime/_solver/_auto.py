@@ -80,7 +80,9 @@ class Auto(AbstractSolver):
     - GPU/TPU, N ≤ 64: `DEER`; larger N: `QuasiDEER`.
 
     `unroll` resolves `Auto` before solving, with the batch size of any `jax.vmap` around it
-    (one applied outside a `jax.jit` of the call is not seen); `Auto.select` shows the choice.
+    (one applied outside a `jax.jit` of the call is not seen, so `jit(vmap(f))` and
+    `vmap(jit(f))` may choose differently); `Auto(batch=B)` fixes the batch size the choice
+    is made for, so that both choose alike. `Auto.select` shows the choice.
 
     **Example:**
 
@@ -90,7 +92,11 @@ class Auto(AbstractSolver):
     ```
     """
 
+    batch: int | None = eqx.field(default=None, static=True, kw_only=True)
     adjoint: AbstractAdjoint | None = eqx.field(default=None, kw_only=True)
+
+    def __check_init__(self):
+        check_int("batch", self.batch, minimum=1, allow_none=True)
 
     def select(
         self, cell, T: int, N: int, backend: str | None = None, batch: int = 1
