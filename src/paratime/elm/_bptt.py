@@ -124,28 +124,3 @@ def fit_bptt(
     }
     return best, info
 
-
-def time_gradient(
-    data: Prepared,
-    *,
-    arch: str,
-    hidden: int,
-    key: PRNGKeyArray,
-    solver: AbstractSolver,
-    batch_size: int = 128,
-    repeats: int = 3,
-    direct: bool = True,
-    **cell_options,
-) -> float:
-    """Seconds per loss-and-gradient evaluation on one minibatch (after compilation); used
-    to pick the fastest parallel solver for BPTT."""
-    model = initial_model(data, arch=arch, hidden=hidden, key=key, direct=direct, **cell_options)
-    model = eqx.tree_at(lambda m: m.beta, model, jnp.full_like(model.beta, 0.01))
-    idx = data.split[0][: min(batch_size, len(data.split[0]))]
-    U, F, Y = (jnp.asarray(a[idx]) for a in (data.inputs, data.feedback, data.targets))
-    grad = eqx.filter_jit(eqx.filter_value_and_grad(lambda m: _mse(m, U, F, Y, solver)))
-    jax.block_until_ready(grad(model)[0])
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        jax.block_until_ready(grad(model)[0])
-    return (time.perf_counter() - t0) / repeats
