@@ -54,7 +54,7 @@ def blocked_scan(structure: str, a, b, h0, chunk: int):
 class _UnblockedQuasiDEER(paratime.QuasiDEER):
     """QuasiDEER with its evaluation pass over all T steps at once (the variant not kept)."""
 
-    def _eval_block(self, T):
+    def _eval_block(self, structure, T):
         return None
 
 

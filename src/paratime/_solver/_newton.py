@@ -15,7 +15,7 @@ from .._checks import check_adjoint, check_int, check_number, check_tolerances, 
 from .._platform import platform
 from .._scan import _apply, _solve_block, default_method
 from .._solution import RESULTS
-from .._structures import AbstractStructure, Diagonal
+from .._structures import AbstractStructure, Dense, Diagonal
 from ._abstract import AbstractSolver
 
 # The evaluation pass on a CPU runs in blocks of EVAL_BLOCK steps, and of fewer (but at least
@@ -133,10 +133,16 @@ class AbstractNewton(AbstractSolver):
         """b_t = f_t − J_t prev_t, the input of the linearised step s_t = J_t s_{t−1} + b_t."""
         return f - structure.apply(jac, prev)
 
-    def _eval_block(self, T: int) -> int | None:
+    def _eval_block(self, structure: AbstractStructure, T: int) -> int | None:
         """Steps per block of the evaluation pass (at most; see `EVAL_BLOCK_NUMBERS`); None
-        evaluates all T steps at once."""
-        return None
+        evaluates all T steps at once.
+
+        Measured on a CPU (GRU, N=16, T=1e5, float32): blocks read in place from the
+        trajectory cut QuasiDEER's working memory from 56 (all steps at once) to 13.6
+        bytes·T·N (the states, J and b: 12) and are faster; DEER with a diagonal or 2×2 cell
+        likewise (see `DEER._eval_block`). Elsewhere: all steps at once.
+        """
+        return EVAL_BLOCK if platform() == "cpu" and T > EVAL_BLOCK else None
 
     def iteration_settings(self):
         return self.rtol, self.atol, self.max_iters
@@ -212,7 +218,7 @@ class AbstractNewton(AbstractSolver):
                 b = self._rhs(structure, jac, f, p)
                 return jac, b, err, err <= atol + rtol * jnp.abs(f)
 
-            block = self._eval_block(T)
+            block = self._eval_block(structure, T)
             if block is None or T == 0:
                 jac, b, err, ok = jax.vmap(one)(shift_in(h0, s), xs, s)
                 return jac, b, jnp.max(err), jnp.all(ok)
@@ -320,6 +326,13 @@ class DEER(AbstractNewton):
     def default_adjoint(self):
         return ImplicitAdjoint()
 
+    def _eval_block(self, structure, T):
+        # Dense Jacobians are evaluated all at once, as measured; a diagonal or block-diagonal
+        # cell's are read in blocks like QuasiDEER's, so its working memory stays O(T·N·k).
+        if isinstance(structure, Dense):
+            return None
+        return super()._eval_block(structure, T)
+
 
 class QuasiDEER(AbstractNewton):
     """Newton's method with each Jacobian projected onto a cheaper structure (by default its
@@ -362,8 +375,3 @@ class QuasiDEER(AbstractNewton):
     def default_adjoint(self):
         return IterativeAdjoint()
 
-    def _eval_block(self, T):
-        # Measured on a CPU (GRU, N=16, T=1e5, float32): blocks read in place from the
-        # trajectory cut the working memory from 56 (all steps at once) to 13.6 bytes·T·N (the
-        # states, J and b: 12) and are faster. Elsewhere: all steps at once.
-        return EVAL_BLOCK if platform() == "cpu" and T > EVAL_BLOCK else None
