@@ -323,3 +323,36 @@ def test_adjoint_is_a_field(solver):
     got = eqx.filter_grad(loss)(cell, lambda c: paratime.unroll(c, h0, xs, solver=solver).states)
     want = eqx.filter_grad(loss)(cell, lambda c: reference_states(c, h0, xs))
     assert tree_max_abs_diff(got, want) < 1e-9
+
+
+@pytest.mark.parametrize(
+    "solver",
+    [
+        paratime.DEER(recurrence=paratime.recurrences.Associative()),
+        paratime.DEER(recurrence=paratime.recurrences.Chunked(6)),
+        paratime.QuasiDEER(
+            recurrence=paratime.recurrences.Chunked(8, inner=paratime.recurrences.Associative())
+        ),
+    ],
+)
+def test_newton_with_a_recurrence_strategy(solver):
+    """The strategy is a field: any of them gives the sequential trajectory and gradient;
+    `chunk_size=L` is `recurrence=Chunked(L)`."""
+    cell, h0, xs = make_problem("gru", length=20)
+
+    def loss(xs, solver):
+        return jnp.sum(paratime.unroll(cell, h0, xs, solver=solver).states ** 2)
+
+    got = paratime.unroll(cell, h0, xs, solver=solver)
+    assert got.result == paratime.RESULTS.successful
+    assert tree_max_abs_diff(got.states, reference_states(cell, h0, xs)) < 1e-10
+    want = jax.grad(loss)(xs, paratime.Sequential())
+    assert tree_max_abs_diff(jax.grad(loss)(xs, solver), want) < 1e-9
+    assert (
+        paratime.DEER(chunk_size=6).strategy()
+        == paratime.DEER(recurrence=paratime.recurrences.Chunked(6)).strategy()
+    )
+    with pytest.raises(ValueError, match="not both"):
+        paratime.DEER(chunk_size=6, recurrence=paratime.recurrences.Sequential())
+    with pytest.raises(TypeError, match="recurrence"):
+        paratime.QuasiDEER(recurrence="sharded")

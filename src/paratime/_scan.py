@@ -6,13 +6,13 @@ import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array, Inexact
 
+from . import _recurrences
 from ._recurrences import (
     AbstractRecurrence,
     Associative,
     Chunked,
     Sequential,
     check_recurrence,
-    default_recurrence,
     resolve,
 )
 from ._structures import AbstractStructure, Dense, Diagonal, infer_structure
@@ -67,7 +67,8 @@ def default_method() -> Method:
     """The faster way to solve a linear recurrence on the default backend (measured): the
     name of `paratime.recurrences`' default (`Sequential()` on a CPU, `Associative()`
     elsewhere; see `default_recurrence`)."""
-    return "sequential" if isinstance(default_recurrence(), Sequential) else "associative"
+    default = _recurrences.default_recurrence()  # (looked up at call time: tests patch it)
+    return "sequential" if isinstance(default, Sequential) else "associative"
 
 
 def _as_recurrence(method: str, chunk_size: int | None) -> AbstractRecurrence:
