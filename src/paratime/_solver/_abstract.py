@@ -69,5 +69,6 @@ class AbstractSolver(eqx.Module):
         return None, None, 100
 
     def adjoint_recurrence(self, a: Array, b: Array, h0: Array, *, reverse: bool) -> Array:
-        """The linear-recurrence solver of the implicit adjoint (sharded solvers override it)."""
+        """The linear-recurrence solver of the implicit adjoint (the Newton solvers use their
+        recurrence strategy)."""
         return linear_recurrence(a, b, h0, reverse=reverse)
