@@ -166,3 +166,24 @@ def test_unroll_inside_shard_map_matches_vmap_and_raises_on_failure(getkey):
     long_xs = jax.random.normal(getkey(), (4, 300, 2))
     with pytest.raises(Exception, match="DEER"):
         jax.block_until_ready(per_device(chaotic)(long_xs))
+
+
+def test_sharded_recurrence_is_a_field_of_the_plain_solvers(mesh, getkey):
+    """`DEER(recurrence=Sharded(mesh))` is what `ShardedDEER(mesh=mesh)` returns, and
+    `linear_recurrence(recurrence=Sharded(...))` takes any T and is differentiable."""
+    sharded = paratime.recurrences.Sharded(mesh, "time", exchange="ppermute")
+    assert ShardedDEER(mesh=mesh, exchange="ppermute") == paratime.DEER(recurrence=sharded)
+    assert ShardedQuasiDEER(mesh=mesh, max_iters=7) == paratime.QuasiDEER(
+        max_iters=7, recurrence=paratime.recurrences.Sharded(mesh)
+    )
+    with pytest.raises(ValueError, match="axis_name"):
+        paratime.recurrences.Sharded(mesh, "batch")
+    a = 0.5 * jax.random.normal(getkey(), (13, 3))
+    b = jax.random.normal(getkey(), (13, 3))
+    h0 = jax.random.normal(getkey(), (3,))
+
+    def loss(b, recurrence):
+        return jnp.sum(paratime.linear_recurrence(a, b, h0, recurrence=recurrence) ** 2)
+
+    assert tree_allclose(loss(b, sharded), loss(b, None), rtol=1e-12)
+    assert tree_allclose(jax.grad(loss)(b, sharded), jax.grad(loss)(b, None), rtol=1e-10)

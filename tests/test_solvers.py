@@ -160,9 +160,12 @@ class Doubling(paratime.AbstractSolver):
 
     def solve(self, cell, h0, xs, guess):
         seq = paratime.Sequential()
-        states, result, stats = seq.solve(cell, h0, xs, guess)
-        states2, _, _ = seq.solve(cell, h0, xs, states)
-        return states2, result, {**stats, "num_steps": jnp.array(2)}
+        first = seq.solve(cell, h0, xs, guess)
+        again = seq.solve(cell, h0, xs, first.states)
+        assert isinstance(again, paratime.SolveResult) and again.linearisation is None
+        return paratime.SolveResult(
+            again.states, first.result, {**first.stats, "num_steps": jnp.array(2)}
+        )
 
 
 def test_a_user_defined_solver_with_the_dense_adjoint():
@@ -199,14 +202,14 @@ class _Blocked(paratime.QuasiDEER):
 
     block: int | None = None
 
-    def _eval_block(self, T):
+    def _eval_block(self, structure, T):
         return self.block
 
 
 class _BlockedDEER(paratime.DEER):
     block: int | None = None
 
-    def _eval_block(self, T):
+    def _eval_block(self, structure, T):
         return self.block
 
 
@@ -249,6 +252,22 @@ def test_quasideer_working_memory_on_cpu():
     h0 = jnp.zeros(N, jnp.float32)
     xs = jax.ShapeDtypeStruct((T, 4), jnp.float32)
     run = jax.jit(lambda c, h, x: paratime.unroll(c, h, x, solver=paratime.QuasiDEER()).states)
+    mem = run.lower(cell, h0, xs).compile().memory_analysis()
+    working = mem.output_size_in_bytes + mem.temp_size_in_bytes
+    assert working <= 16 * T * N
+
+
+def test_deer_working_memory_with_a_diagonal_cell_on_cpu():
+    """DEER with a cell whose exact Jacobian is diagonal evaluates in blocks read in place,
+    as QuasiDEER does: ≤ 16 bytes·T·N in float32 (all steps at once took ~41)."""
+    if jax.default_backend() != "cpu":
+        pytest.skip("the blocked evaluation pass is the CPU's")
+    T, N = 100_000, 16
+    cell = paratime.cells.DiagonalGRU(4, N, num_heads=2, key=jax.random.key(0), dtype=jnp.float32)
+    assert cell.jacobian_structure == paratime.structures.Diagonal()
+    h0 = jnp.zeros(N, jnp.float32)
+    xs = jax.ShapeDtypeStruct((T, 4), jnp.float32)
+    run = jax.jit(lambda c, h, x: paratime.unroll(c, h, x, solver=paratime.DEER()).states)
     mem = run.lower(cell, h0, xs).compile().memory_analysis()
     working = mem.output_size_in_bytes + mem.temp_size_in_bytes
     assert working <= 16 * T * N
@@ -304,3 +323,36 @@ def test_adjoint_is_a_field(solver):
     got = eqx.filter_grad(loss)(cell, lambda c: paratime.unroll(c, h0, xs, solver=solver).states)
     want = eqx.filter_grad(loss)(cell, lambda c: reference_states(c, h0, xs))
     assert tree_max_abs_diff(got, want) < 1e-9
+
+
+@pytest.mark.parametrize(
+    "solver",
+    [
+        paratime.DEER(recurrence=paratime.recurrences.Associative()),
+        paratime.DEER(recurrence=paratime.recurrences.Chunked(6)),
+        paratime.QuasiDEER(
+            recurrence=paratime.recurrences.Chunked(8, inner=paratime.recurrences.Associative())
+        ),
+    ],
+)
+def test_newton_with_a_recurrence_strategy(solver):
+    """The strategy is a field: any of them gives the sequential trajectory and gradient;
+    `chunk_size=L` is `recurrence=Chunked(L)`."""
+    cell, h0, xs = make_problem("gru", length=20)
+
+    def loss(xs, solver):
+        return jnp.sum(paratime.unroll(cell, h0, xs, solver=solver).states ** 2)
+
+    got = paratime.unroll(cell, h0, xs, solver=solver)
+    assert got.result == paratime.RESULTS.successful
+    assert tree_max_abs_diff(got.states, reference_states(cell, h0, xs)) < 1e-10
+    want = jax.grad(loss)(xs, paratime.Sequential())
+    assert tree_max_abs_diff(jax.grad(loss)(xs, solver), want) < 1e-9
+    assert (
+        paratime.DEER(chunk_size=6).strategy()
+        == paratime.DEER(recurrence=paratime.recurrences.Chunked(6)).strategy()
+    )
+    with pytest.raises(ValueError, match="not both"):
+        paratime.DEER(chunk_size=6, recurrence=paratime.recurrences.Sequential())
+    with pytest.raises(TypeError, match="recurrence"):
+        paratime.QuasiDEER(recurrence="sharded")

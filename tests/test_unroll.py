@@ -142,7 +142,7 @@ def _solve_and_grad_all(solver_name: str):
     names = [c for s, c in CASES if s == solver_name]
     problems = [make_problem(c) for c in names]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(paratime._scan, "default_method", lambda: "associative")
+        mp.setattr(paratime._recurrences, "default_recurrence", paratime.recurrences.Associative)
         got = _value_and_grad_all(problems, SOLVERS[solver_name])
     return dict(zip(names, zip(got, _value_and_grad_all(problems, None))))
 

@@ -4,6 +4,7 @@ The records (with an `experiment` field) go to the same results file as the swee
 docs/benchmarks.md lists them under "Techniques tried".
 """
 
+import dataclasses
 import functools
 import json
 import os
@@ -54,7 +55,7 @@ def blocked_scan(structure: str, a, b, h0, chunk: int):
 class _UnblockedQuasiDEER(paratime.QuasiDEER):
     """QuasiDEER with its evaluation pass over all T steps at once (the variant not kept)."""
 
-    def _eval_block(self, T):
+    def _eval_block(self, structure, T):
         return None
 
 
@@ -83,8 +84,7 @@ class _JacobiansAgainDEER(paratime.DEER):
     """DEER whose adjoint evaluates the Jacobians again (the variant not kept)."""
 
     def solve(self, cell, h0, xs, guess):
-        states, result, stats = super().solve(cell, h0, xs, guess)
-        return states, result, {k: v for k, v in stats.items() if k != "jacobians"}
+        return dataclasses.replace(super().solve(cell, h0, xs, guess), linearisation=None)
 
 
 class _Plain(eqx.Module):

@@ -3,7 +3,13 @@
 import importlib
 import importlib.metadata
 
-from . import cells as cells, nn as nn, structures as structures, train as train
+from . import (
+    cells as cells,
+    nn as nn,
+    recurrences as recurrences,
+    structures as structures,
+    train as train,
+)
 from ._adjoints import (
     AbstractAdjoint as AbstractAdjoint,
     AutodiffAdjoint as AutodiffAdjoint,
@@ -21,7 +27,7 @@ from ._sharding import (
     ShardedQuasiDEER as ShardedQuasiDEER,
     sharded_linear_recurrence as sharded_linear_recurrence,
 )
-from ._solution import RESULTS as RESULTS, Solution as Solution
+from ._solution import RESULTS as RESULTS, Solution as Solution, SolveResult as SolveResult
 from ._solver import (
     DEER as DEER,
     ELK as ELK,

@@ -6,7 +6,15 @@ import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array, Inexact
 
-from ._platform import platform
+from . import _recurrences
+from ._recurrences import (
+    AbstractRecurrence,
+    Associative,
+    Chunked,
+    Sequential,
+    check_recurrence,
+    resolve,
+)
 from ._structures import AbstractStructure, Dense, Diagonal, infer_structure
 
 Structure = AbstractStructure
@@ -45,68 +53,43 @@ def _scan_with_h0(
     structure: Structure, a: Array, b: Array, h0: Array, reverse: bool = False
 ) -> Array:
     """Parallel scan of one block from h0 (h0 enters at the last step when `reverse`)."""
-    first = -1 if reverse else 0
-    b = b.at[first].add(_apply(structure, a[first], h0))
-    _, h = lax.associative_scan(_combine(structure), (a, b), reverse=reverse)
-    return h
+    return Associative().solve(_as_structure(structure), a, b, h0, reverse)
 
 
 def _sequential_with_h0(
     structure: Structure, a: Array, b: Array, h0: Array, reverse: bool = False
 ) -> Array:
-    """The same recurrence by a sequential `lax.scan`: O(T) depth, the fewest operations.
-
-    `reverse` runs the scan from the end instead of flipping `a` and `b` (under `vmap` the time
-    axis is not the leading one, and a flip there is a slow strided copy)."""
-
-    def step(h, ab):
-        h = _apply(structure, ab[0], h) + ab[1]
-        return h, h
-
-    return lax.scan(step, h0, (a, b), reverse=reverse)[1]
+    """The same recurrence by a sequential `lax.scan`: O(T) depth, the fewest operations."""
+    return Sequential().solve(_as_structure(structure), a, b, h0, reverse)
 
 
 def default_method() -> Method:
-    """The faster way to solve a linear recurrence on the default backend (measured).
+    """The faster way to solve a linear recurrence on the default backend (measured): the
+    name of `paratime.recurrences`' default (`Sequential()` on a CPU, `Associative()`
+    elsewhere; see `default_recurrence`)."""
+    default = _recurrences.default_recurrence()  # (looked up at call time: tests patch it)
+    return "sequential" if isinstance(default, Sequential) else "associative"
 
-    On a CPU the sequential scan wins at every size measured (T up to 1e6, N up to 256): the
-    associative scan does about twice the operations (and N times more for dense transitions,
-    whose combine is a matrix product) and moves O(T) data per level, while a few CPU cores
-    gain little from its parallelism. On GPUs and TPUs the associative scan wins.
-    See docs/benchmarks.md.
-    """
-    return "sequential" if platform() == "cpu" else "associative"
+
+def _as_recurrence(method: str, chunk_size: int | None) -> AbstractRecurrence:
+    """The strategy that the older `method=` and `chunk_size=` arguments name."""
+    if method == "auto":
+        inner = None
+    else:
+        inner = Sequential() if method == "sequential" else Associative()
+    if chunk_size is not None:
+        return Chunked(chunk_size, inner=inner)
+    return resolve(inner)
 
 
 def _solve_block(structure, method, a, b, h0, reverse):
-    if method == "sequential":
-        return _sequential_with_h0(structure, a, b, h0, reverse)
-    return _scan_with_h0(structure, a, b, h0, reverse)
+    return _as_recurrence(method, None).solve(structure, a, b, h0, reverse)
 
 
 def _solve(structure, method, chunk_size, a, b, h0, reverse):
-    """h_t = a_t h_{t∓1} + b_t; `b` is (T, N).
-
-    Chunks are padded at the end with identity steps, which leave the state unchanged in
-    either direction."""
-    structure = _as_structure(structure)
-    T = b.shape[0]
-    if chunk_size is None or chunk_size >= T:
-        return _solve_block(structure, method, a, b, h0, reverse)
-    num_chunks = -(-T // chunk_size)
-    pad = num_chunks * chunk_size - T
-    if pad:
-        a = jnp.concatenate([a, jnp.broadcast_to(_identity(structure, a), (pad,) + a.shape[1:])])
-        b = jnp.concatenate([b, jnp.zeros((pad,) + b.shape[1:], b.dtype)])
-    a = a.reshape((num_chunks, chunk_size) + a.shape[1:])
-    b = b.reshape((num_chunks, chunk_size) + b.shape[1:])
-
-    def body(carry, ab):
-        hc = _solve_block(structure, method, ab[0], ab[1], carry, reverse)
-        return hc[0 if reverse else -1], hc
-
-    _, h = lax.scan(body, h0, (a, b), reverse=reverse)
-    return h.reshape((num_chunks * chunk_size,) + h.shape[2:])[:T]
+    """h_t = a_t h_{t∓1} + b_t; `b` is (T, N)."""
+    recurrence = _as_recurrence(method, chunk_size)
+    return recurrence.solve(_as_structure(structure), a, b, h0, reverse)
 
 
 def _apply_all(structure: AbstractStructure, a: Array, h: Array) -> Array:
@@ -121,6 +104,12 @@ def _shift(x: Array, reverse: bool) -> Array:
 
 
 def _solve_differentiable(structure, method, chunk_size, a, b, h0, reverse=False):
+    """`_solve_recurrence` with the strategy the `method=`/`chunk_size=` arguments name."""
+    recurrence = _as_recurrence(method, chunk_size)
+    return _solve_recurrence(structure, recurrence, a, b, h0, reverse)
+
+
+def _solve_recurrence(structure, recurrence, a, b, h0, reverse=False):
     """The solve, differentiated implicitly by `lax.custom_linear_solve`.
 
     The recurrence is the bidiagonal linear system (L h)_t = h_t − a_t h_{t∓1} = b_t (with
@@ -138,12 +127,12 @@ def _solve_differentiable(structure, method, chunk_size, a, b, h0, reverse=False
         return h - _apply_all(structure, a, _shift(h, reverse))
 
     def solve(_, rhs):
-        return _solve(structure, method, chunk_size, a, rhs, zero, reverse)
+        return recurrence.solve(structure, a, rhs, zero, reverse)
 
     def transpose_solve(_, rhs):
         # λ_t = rhs_t + a_{t±1}ᵀ λ_{t±1}: the adjoint recurrence, run the other way.
         a_adj = _shift(structure.transpose(a), not reverse)
-        return _solve(structure, method, chunk_size, a_adj, rhs, zero, not reverse)
+        return recurrence.solve(structure, a_adj, rhs, zero, not reverse)
 
     return lax.custom_linear_solve(matvec, b, solve, transpose_solve)
 
@@ -157,6 +146,7 @@ def linear_recurrence(
     chunk_size: int | None = None,
     method: Literal["auto", "associative", "sequential"] = "auto",
     structure: AbstractStructure | None = None,
+    recurrence: AbstractRecurrence | None = None,
 ) -> Inexact[Array, "T N"]:
     """Solve h_t = a_t h_{t-1} + b_t by a parallel associative scan (O(log T) depth) or a scan.
 
@@ -172,14 +162,17 @@ def linear_recurrence(
     - `b`: the inputs, shape (T, N).
     - `h0`: the initial (or, with `reverse=True`, terminal) state, shape (N,).
     - `reverse`: run the recurrence backwards in time.
-    - `chunk_size`: if given, split time into chunks of this length and run them one after the
-        other, each with a parallel scan. Peak memory then scales with `chunk_size` instead
-        of T (useful for dense transitions, whose scan stores T·N² numbers).
-    - `method`: `"associative"` (parallel scan, O(log T) depth), `"sequential"` (`lax.scan`,
-        O(T) depth, the fewest operations) or `"auto"`: sequential on a CPU, where it is
-        measured to be faster, associative elsewhere.
     - `structure`: the layout of `a`, a `paratime.structures` object: `Diagonal()`,
         `BlockDiagonal(k)` or `Dense()`. Inferred from the shapes if omitted.
+    - `recurrence`: how to solve it, a `paratime.recurrences` object: `Associative()`
+        (parallel scan, O(log T) depth), `Sequential()` (`lax.scan`, O(T) depth, the fewest
+        operations), `Chunked(size, inner=...)` (chunks one after another: peak memory
+        scales with `size` instead of T) or `Sharded(mesh, axis_name)` (time split over the
+        devices of a mesh). None (default): sequential on a CPU, where it is measured to be
+        faster, associative elsewhere.
+    - `chunk_size`, `method`: the older spelling of `recurrence`: `chunk_size=L` is
+        `Chunked(L)`, `method="associative"`/`"sequential"` the strategy of that name (inside
+        the chunks, if any); `"auto"` is the default.
 
     Differentiable in forward and reverse mode, implicitly: a gradient is one more linear
     recurrence run in reverse (the adjoint), not autodiff through the scan.
@@ -231,14 +224,17 @@ def linear_recurrence(
         raise ValueError(f"`chunk_size` must be a positive int or None; got {chunk_size!r}.")
     if method not in ("auto", "associative", "sequential"):
         raise ValueError(f"`method` must be 'auto', 'associative' or 'sequential'; got {method!r}.")
-    if method == "auto":
-        method = default_method()
+    check_recurrence(recurrence)
+    if recurrence is None:
+        recurrence = _as_recurrence(method, chunk_size)
+    elif chunk_size is not None or method != "auto":
+        raise ValueError("give either `recurrence` or `chunk_size`/`method`, not both.")
     dtype = jnp.promote_types(jnp.promote_types(a.dtype, b.dtype), h0.dtype)
     a, b, h0 = a.astype(dtype), b.astype(dtype), h0.astype(dtype)
     if T == 0:
         return b
 
-    return _solve_differentiable(structure, method, chunk_size, a, b, h0, reverse)
+    return _solve_recurrence(structure, recurrence, a, b, h0, reverse)
 
 
 def sequential_linear_recurrence(a: Array, b: Array, h0: Array, *, reverse: bool = False) -> Array:

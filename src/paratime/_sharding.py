@@ -13,7 +13,7 @@ Only phase 2 communicates, and its volume does not depend on T.
 """
 
 import functools as ft
-from typing import ClassVar, Literal
+from typing import Literal
 
 import equinox as eqx
 import jax
@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from jax.sharding import AxisType, Mesh, PartitionSpec
 from jaxtyping import Array, Inexact
 
+from ._recurrences import EXCHANGES, Exchange, Sharded
 from ._scan import (
     Method,
     Structure,
@@ -34,10 +35,10 @@ from ._scan import (
     default_method,
     linear_recurrence,
 )
+from ._solution import SolveResult
 from ._solver._newton import DEER, QuasiDEER, classify, pad_time
 
-Exchange = Literal["auto", "all_gather", "ppermute"]
-_EXCHANGES = ("auto", "all_gather", "ppermute")
+_EXCHANGES = EXCHANGES
 # Above this many devices the log2(P)-round ppermute prefix beats a ring all_gather, whose
 # latency grows with P − 1 steps (the model in docs/scaling.md).
 AUTO_ALL_GATHER_MAX_DEVICES = 8
@@ -158,7 +159,7 @@ def _local_solve(
 
 
 @ft.lru_cache(maxsize=64)
-def _compiled_solve(structure, mesh, axis_name, reverse, exchange, method):
+def compiled_solve(structure, mesh, axis_name, reverse, exchange, method):
     """A jitted `shard_map` of `_local_solve` (eager `shard_map` runs op by op, slowly)."""
     body = ft.partial(
         _local_solve,
@@ -256,151 +257,112 @@ def sharded_linear_recurrence(
     if T == 0:
         return b
     method = default_method() if method == "auto" else method
-    solve = _compiled_solve(_structure(a, b), mesh, axis_name, reverse, exchange, method)
+    solve = compiled_solve(_structure(a, b), mesh, axis_name, reverse, exchange, method)
     return solve(a, b, h0)
 
 
-class _ShardedNewton(eqx.Module):
-    """The Newton loop of `AbstractNewton`, run inside `shard_map` (a mixin: the mesh fields).
+def _local_newton(solver, recurrence: Sharded, cell, h0, xs, s):
+    """The Newton loop of `AbstractNewton` on one device's steps, inside `shard_map`.
 
     Per iteration and device: the cell and its Jacobians on the local chunk, the previous
     state of the chunk's first step from the left neighbour (`ppermute`, N numbers), the
     sharded scan for the Newton step, and two scalar reductions for the stopping test.
     """
+    rtol, atol = solver._tolerances(h0.dtype)
+    name, num = recurrence.axis_name, recurrence.size
+    first = lax.axis_index(name) == 0
+    structure = solver.linearisation(cell)
 
-    mesh: Mesh = eqx.field(static=True, kw_only=True)
-    axis_name: str = eqx.field(default="time", static=True, kw_only=True)
-    exchange: Exchange = eqx.field(default="auto", static=True, kw_only=True)
-    _one_at_a_time_on_cpu: ClassVar[bool] = False  # a batch of sharded solves stays one program
+    def evaluate(s):
+        incoming = _shift(s[-1], name, num, 1, reverse=False)
+        prev = jnp.concatenate([jnp.where(first, h0, incoming)[None], s[:-1]])
+        f, jac = jax.vmap(lambda p, x: solver._linearise_step(cell, p, x))(prev, xs)
+        err = jnp.abs(s - f)
+        residual = lax.pmax(jnp.max(err), name)
+        ok = jnp.all(err <= atol + rtol * jnp.abs(f))
+        converged = lax.pmin(ok.astype(jnp.int32), name) == 1
+        return prev, f, jac, residual, converged
 
-    def __check_init__(self):
-        self._check_mesh()
-
-    def _check_mesh(self):
-        if not isinstance(self.mesh, Mesh):
-            raise ValueError(f"`mesh` must be a jax.sharding.Mesh; got {self.mesh!r}.")
-        if self.axis_name not in self.mesh.shape:
-            raise ValueError(
-                f"`axis_name` {self.axis_name!r} is not an axis of `mesh` "
-                f"(axes: {tuple(self.mesh.shape)})."
-            )
-        if self.exchange not in _EXCHANGES:
-            raise ValueError(
-                f"`exchange` must be 'auto', 'all_gather' or 'ppermute'; got {self.exchange!r}."
-            )
-        if self.chunk_size is not None:
-            raise ValueError("`chunk_size` is not supported with sharding; use None.")
-
-    def _recurrence(self, a: Array, b: Array, h0: Array) -> Array:
-        # Called inside shard_map, on local chunks.
+    def linear(a, b):
         return _local_solve(
             a,
             b,
             h0,
-            structure=_structure(a, b),
-            axis_name=self.axis_name,
-            num=self.mesh.shape[self.axis_name],
+            structure=structure,
+            axis_name=name,
+            num=num,
             reverse=False,
-            exchange=_resolve(self.exchange, self.mesh.shape[self.axis_name]),
-            method=default_method(),
+            exchange=_resolve(recurrence.exchange, num),
+            method=recurrence.method(),
         )
 
-    def adjoint_recurrence(self, a: Array, b: Array, h0: Array, *, reverse: bool) -> Array:
-        """`linear_recurrence` for the adjoint pass, sharded over the mesh (any T).
+    prev, f, jac, residual, converged = evaluate(s)
+    bound = solver.divergence * jnp.maximum(residual, 1)
 
-        The sequence is padded at its end with identity steps (a = I, b = 0), which leave a
-        reverse recurrence's terminal state and every forward state unchanged.
-        """
-        T, N = b.shape
-        num = self.mesh.shape[self.axis_name]
-        pad = -T % num
-        if pad:
-            eye = _identity(_structure(a, b), a)
-            a = jnp.concatenate([a, jnp.broadcast_to(eye, (pad,) + eye.shape).astype(a.dtype)])
-            b = jnp.concatenate([b, jnp.zeros((pad, N), b.dtype)])
-        h = sharded_linear_recurrence(
-            a,
-            b,
-            h0,
-            mesh=self.mesh,
-            axis_name=self.axis_name,
-            reverse=reverse,
-            exchange=self.exchange,
-        )
-        return h[:T]
+    def cond(carry):
+        k, _, _, _, _, residual, converged = carry
+        return (k < solver.max_iters) & ~converged & jnp.isfinite(residual) & (residual <= bound)
 
-    def _local_newton(self, cell, h0, xs, s):
-        rtol, atol = self._tolerances(h0.dtype)
-        name, num = self.axis_name, self.mesh.shape[self.axis_name]
-        first = lax.axis_index(name) == 0
+    def body(carry):
+        k, s, prev, f, jac, _, _ = carry
+        # The linearised step s_t = f_t + J_t (s_{t−1} − prev_t), by the sharded scan.
+        s = linear(jac, solver._rhs(structure, jac, f, prev))
+        return (k + 1, s) + evaluate(s)
 
-        def evaluate(s):
-            incoming = _shift(s[-1], name, num, 1, reverse=False)
-            prev = jnp.concatenate([jnp.where(first, h0, incoming)[None], s[:-1]])
-            f, jac = jax.vmap(lambda p, x: self._linearise_step(cell, p, x))(prev, xs)
-            err = jnp.abs(s - f)
-            residual = lax.pmax(jnp.max(err), name)
-            ok = jnp.all(err <= atol + rtol * jnp.abs(f))
-            converged = lax.pmin(ok.astype(jnp.int32), name) == 1
-            return prev, f, jac, residual, converged
-
-        prev, f, jac, residual, converged = evaluate(s)
-        bound = self.divergence * jnp.maximum(residual, 1)
-
-        def cond(carry):
-            k, _, _, _, _, residual, converged = carry
-            return (k < self.max_iters) & ~converged & jnp.isfinite(residual) & (residual <= bound)
-
-        def body(carry):
-            k, s, prev, f, jac, _, _ = carry
-            # The linearised step s_t = f_t + J_t (s_{t−1} − prev_t), by the sharded scan.
-            structure = self.linearisation(cell)
-            s = self._recurrence(jac, self._rhs(structure, jac, f, prev), h0)
-            return (k + 1, s) + evaluate(s)
-
-        init = (jnp.array(0), s, prev, f, jac, residual, converged)
-        k, s, _, _, _, residual, converged = lax.while_loop(cond, body, init)
-        return s, k, residual, converged, residual > bound
-
-    def solve(self, cell, h0, xs, guess):
-        T = jax.tree_util.tree_leaves(xs)[0].shape[0]
-        num = self.mesh.shape[self.axis_name]
-        length = -(-T // num) * num
-        # Padding at the end changes no earlier state; the extra states are dropped.
-        xs = pad_time(xs, length)
-        s = jnp.zeros((length,) + h0.shape, h0.dtype) if guess is None else guess.astype(h0.dtype)
-        s = pad_time(s, length)
-        params, static = eqx.partition(cell, eqx.is_array)
-        time, rep = PartitionSpec(self.axis_name), PartitionSpec()
-
-        def local(params, h0, xs, s):
-            return self._local_newton(eqx.combine(params, static), h0, xs, s)
-
-        solve = jax.shard_map(
-            local,
-            mesh=auto_mesh(self.mesh),
-            in_specs=(rep, rep, time, time),
-            out_specs=(time, rep, rep, rep, rep),
-        )
-        s, k, residual, converged, diverged = solve(params, h0, xs, s)
-        result = classify(converged, residual, diverged)
-        return s[:T], result, {"num_steps": k, "residual": residual}
+    init = (jnp.array(0), s, prev, f, jac, residual, converged)
+    k, s, _, _, _, residual, converged = lax.while_loop(cond, body, init)
+    return s, k, residual, converged, residual > bound
 
 
-class ShardedDEER(_ShardedNewton, DEER):
-    """`paratime.DEER` with the time axis split over the devices of a mesh (`shard_map`).
+def sharded_newton(solver, recurrence: Sharded, cell, h0, xs, guess) -> SolveResult:
+    """A Newton solver's (`DEER`, `QuasiDEER`) solve with `recurrence=Sharded(...)`: its
+    loop runs inside `shard_map`, each device on T/P steps. Any T works (padded at the end,
+    which changes no earlier state; the extra states are dropped)."""
+    T = jax.tree_util.tree_leaves(xs)[0].shape[0]
+    num = recurrence.size
+    length = -(-T // num) * num
+    xs = pad_time(xs, length)
+    s = jnp.zeros((length,) + h0.shape, h0.dtype) if guess is None else guess.astype(h0.dtype)
+    s = pad_time(s, length)
+    params, static = eqx.partition(cell, eqx.is_array)
+    time, rep = PartitionSpec(recurrence.axis_name), PartitionSpec()
+
+    def local(params, h0, xs, s):
+        return _local_newton(solver, recurrence, eqx.combine(params, static), h0, xs, s)
+
+    solve = jax.shard_map(
+        local,
+        mesh=auto_mesh(recurrence.mesh),
+        in_specs=(rep, rep, time, time),
+        out_specs=(time, rep, rep, rep, rep),
+    )
+    s, k, residual, converged, diverged = solve(params, h0, xs, s)
+    result = classify(converged, residual, diverged)
+    return SolveResult(s[:T], result, {"num_steps": k, "residual": residual})
+
+
+def _sharded(solver_class, name, mesh, axis_name, exchange, kwargs):
+    if kwargs.get("chunk_size") is not None:
+        raise ValueError("`chunk_size` is not supported with sharding; use None.")
+    if "recurrence" in kwargs:
+        raise ValueError(f"`{name}` sets `recurrence` itself; use `{solver_class.__name__}`.")
+    return solver_class(recurrence=Sharded(mesh, axis_name, exchange=exchange), **kwargs)
+
+
+def ShardedDEER(
+    *, mesh: Mesh, axis_name: str = "time", exchange: Exchange = "auto", **kwargs
+) -> DEER:
+    """`paratime.DEER(recurrence=paratime.recurrences.Sharded(mesh, axis_name))`: DEER with
+    the time axis split over the devices of a mesh (a thin alias).
 
     Each device holds T/P steps. Per Newton iteration it evaluates the cell and its Jacobians
     on its own steps, receives one boundary state from its left neighbour, and solves the
     linearised recurrence as `sharded_linear_recurrence` does (local scan, exchange of P chunk
     summaries of N² + N numbers, local fix-up). Results equal `DEER`'s on one device; any T
-    works (padded internally to a multiple of P). Gradients use `DEER`'s exact adjoint.
+    works. Gradients use `DEER`'s exact adjoint, its reverse recurrence sharded too.
 
-    **Arguments:** those of `DEER` (except `chunk_size`), plus, keyword-only:
-
-    - `mesh`: a `jax.sharding.Mesh`, e.g. `jax.make_mesh((jax.device_count(),), ("time",))`.
-    - `axis_name`: the mesh axis that time is split over (default `"time"`).
-    - `exchange`: `"auto"`, `"all_gather"` or `"ppermute"` (see `sharded_linear_recurrence`).
+    **Arguments:** those of `DEER` (except `chunk_size`), plus, keyword-only, `mesh`,
+    `axis_name` and `exchange` as for `paratime.recurrences.Sharded`.
 
     **Example:**
 
@@ -409,16 +371,15 @@ class ShardedDEER(_ShardedNewton, DEER):
     sol = paratime.unroll(cell, h0, xs, solver=paratime.ShardedDEER(mesh=mesh))
     ```
     """
+    return _sharded(DEER, "ShardedDEER", mesh, axis_name, exchange, kwargs)
 
 
-class ShardedQuasiDEER(_ShardedNewton, QuasiDEER):
-    """`paratime.QuasiDEER` with the time axis split over the devices of a mesh (`shard_map`).
-
-    As `ShardedDEER`, with diagonal Jacobians: chunk summaries are 2N numbers. Results equal
-    `QuasiDEER`'s on one device. Gradients use `QuasiDEER`'s exact adjoint.
-
-    **Arguments:** those of `QuasiDEER` (except `chunk_size`), plus `mesh`, `axis_name` and
-    `exchange` as for `ShardedDEER` (keyword-only).
+def ShardedQuasiDEER(
+    *, mesh: Mesh, axis_name: str = "time", exchange: Exchange = "auto", **kwargs
+) -> QuasiDEER:
+    """`paratime.QuasiDEER(recurrence=paratime.recurrences.Sharded(mesh, axis_name))` (a
+    thin alias): as `ShardedDEER`, with diagonal Jacobians, so chunk summaries are 2N
+    numbers. Results equal `QuasiDEER`'s on one device.
 
     **Example:**
 
@@ -427,3 +388,4 @@ class ShardedQuasiDEER(_ShardedNewton, QuasiDEER):
     sol = paratime.unroll(cell, h0, xs, solver=paratime.ShardedQuasiDEER(mesh=mesh))
     ```
     """
+    return _sharded(QuasiDEER, "ShardedQuasiDEER", mesh, axis_name, exchange, kwargs)

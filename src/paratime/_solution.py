@@ -16,6 +16,25 @@ class RESULTS(eqx.Enumeration):
     diverged = "The Newton residual grew instead of shrinking: the solve diverged."
 
 
+class SolveResult(eqx.Module):
+    """What `AbstractSolver.solve` returns (on flattened states).
+
+    **Fields:**
+
+    - `states`: the trajectory s_1..s_T, shape (T, N).
+    - `result`: a `RESULTS` item.
+    - `stats`: a dict with `num_steps` and `residual` (and solver-specific entries).
+    - `linearisation`: the Jacobians of every step at `states`, in the layout of
+        `solver.linearisation(cell)`, when the solver ended with them at hand (a Newton
+        solve); `unroll`'s implicit adjoint then reuses them. None otherwise.
+    """
+
+    states: Array
+    result: RESULTS
+    stats: dict[str, Any]
+    linearisation: Array | None = None
+
+
 class Solution(eqx.Module):
     """What `paratime.unroll` returns.
 

@@ -28,7 +28,7 @@ def _forward(solver, cell, h0, xs, guess, fallback):
     """`(states, result, stats)`, and the Jacobians at the states if the solver kept them."""
     if solver._one_at_a_time_on_cpu:  # batched on a CPU, one sequence after another
         dynamic, static = eqx.partition(cell, eqx.is_array)
-        states, result, stats = one_at_a_time_on_cpu(
+        out = one_at_a_time_on_cpu(
             lambda d, h0, xs, guess: solver.solve(eqx.combine(d, static), h0, xs, guess),
             dynamic,
             h0,
@@ -36,9 +36,8 @@ def _forward(solver, cell, h0, xs, guess, fallback):
             guess,
         )
     else:
-        states, result, stats = solver.solve(cell, h0, xs, guess)
-    stats = dict(stats)
-    jacobians = stats.pop("jacobians", None)
+        out = solver.solve(cell, h0, xs, guess)
+    states, result, stats, jacobians = out.states, out.result, dict(out.stats), out.linearisation
     if fallback == "sequential":
         jacobians = None  # the states may be replaced
         failed = result != RESULTS.successful

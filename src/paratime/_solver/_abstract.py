@@ -9,7 +9,7 @@ from jaxtyping import Array, Inexact
 from .._adjoints import AbstractAdjoint, ImplicitAdjoint
 from .._flat import FlatCell
 from .._scan import linear_recurrence
-from .._solution import RESULTS
+from .._solution import SolveResult
 from .._structures import AbstractStructure, Diagonal
 
 
@@ -42,13 +42,12 @@ class AbstractSolver(eqx.Module):
         h0: Inexact[Array, " N"],
         xs: Any,
         guess: Inexact[Array, "T N"] | None,
-    ) -> tuple[Inexact[Array, "T N"], RESULTS, dict[str, Array]]:
-        """Return `(states, result, stats)`; `stats` has `num_steps` and `residual`.
-
-        `stats` may also hold `jacobians`: the Jacobians (full, or their diagonals for a
-        `"diagonal"` adjoint) of every step at the returned trajectory, when the solver has
-        them at hand. `unroll` then reuses them in the adjoint instead of evaluating them
-        again, and does not return them.
+    ) -> SolveResult:
+        """Return a `SolveResult`: the states, the result code, `stats` (with `num_steps`
+        and `residual`) and, when the solver has them at hand, the Jacobians of every step
+        at the returned trajectory in the layout of `self.linearisation(cell)`
+        (`SolveResult.linearisation`). `unroll`'s implicit adjoint then reuses them instead
+        of evaluating them again.
         """
 
     def default_adjoint(self) -> AbstractAdjoint:
@@ -70,5 +69,6 @@ class AbstractSolver(eqx.Module):
         return None, None, 100
 
     def adjoint_recurrence(self, a: Array, b: Array, h0: Array, *, reverse: bool) -> Array:
-        """The linear-recurrence solver of the implicit adjoint (sharded solvers override it)."""
+        """The linear-recurrence solver of the implicit adjoint (the Newton solvers use their
+        recurrence strategy)."""
         return linear_recurrence(a, b, h0, reverse=reverse)

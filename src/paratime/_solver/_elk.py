@@ -16,7 +16,7 @@ from .._checks import (
     check_tolerances,
     default_tolerance,
 )
-from .._solution import RESULTS
+from .._solution import RESULTS, SolveResult
 from .._structures import Dense, Diagonal
 from ._abstract import AbstractSolver
 from ._kalman import damped_step
@@ -175,4 +175,4 @@ class ELK(AbstractSolver):
             RESULTS.successful,
             RESULTS.where(jnp.isfinite(residual), RESULTS.max_iters_reached, RESULTS.nonfinite),
         )
-        return s, result, {"num_steps": k, "residual": residual, "damping": lam}
+        return SolveResult(s, result, {"num_steps": k, "residual": residual, "damping": lam})

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 
 from .._adjoints import AbstractAdjoint, AutodiffAdjoint
 from .._scan import linear_recurrence
+from .._solution import SolveResult
 from ._abstract import AbstractSolver
 from ._sequential import finite_result
 
@@ -35,4 +36,5 @@ class LinearScan(AbstractSolver):
         a, b = jax.vmap(cell.cell.coefficients)(xs)
         states = linear_recurrence(a, b, h0)
         zero = jnp.zeros((), jnp.abs(h0).dtype)
-        return states, finite_result(states), {"num_steps": jnp.array(1), "residual": zero}
+        stats = {"num_steps": jnp.array(1), "residual": zero}
+        return SolveResult(states, finite_result(states), stats)

@@ -13,9 +13,17 @@ from .._adjoints import AbstractAdjoint, ImplicitAdjoint, IterativeAdjoint
 from .._batching import lockstep_while_loop
 from .._checks import check_adjoint, check_int, check_number, check_tolerances, default_tolerance
 from .._platform import platform
-from .._scan import _apply, _solve_block, default_method
-from .._solution import RESULTS
-from .._structures import AbstractStructure, Diagonal
+from .._recurrences import (
+    AbstractRecurrence,
+    Chunked,
+    Sequential,
+    Sharded,
+    check_recurrence,
+    resolve,
+)
+from .._scan import _apply, linear_recurrence
+from .._solution import RESULTS, SolveResult
+from .._structures import AbstractStructure, Dense, Diagonal
 from ._abstract import AbstractSolver
 
 # The evaluation pass on a CPU runs in blocks of EVAL_BLOCK steps, and of fewer (but at least
@@ -33,13 +41,20 @@ def shift_in(h0: Array, s: Array) -> Array:
 
 
 def solve_linearised(
-    structure: AbstractStructure, jac: Array, b: Array, h0: Array, out: Array, active: Array
+    structure: AbstractStructure,
+    jac: Array,
+    b: Array,
+    h0: Array,
+    out: Array,
+    active: Array,
+    recurrence: AbstractRecurrence | None = None,
 ) -> Array:
     """s_t = J_t s_{t−1} + b_t from s_0 = h0, for a `jac` in the layout of `structure`;
     `out` itself where `active` is False.
 
     `linear_recurrence` without its input checks and implicit derivative (the Newton loop is
-    never differentiated). Where the sequential scan is used (a CPU), the states are written
+    never differentiated), by `recurrence` (None: the backend's default). Where the
+    sequential scan is used (by default on a CPU), the states are written
     into `out` (the previous iterate, which is dead by then) step by step, and h0 is not
     folded into a copy of `b`; `jac` and `b` are dead afterwards too, so the next evaluation
     pass overwrites them in place: the working memory is the states, J and b, nothing more.
@@ -47,9 +62,9 @@ def solve_linearised(
     `active` (one bool; per sequence under `vmap`) lets a batch that runs in lockstep keep
     finished sequences as they are (see `lockstep_while_loop`).
     """
-    method = default_method()
-    if method != "sequential":
-        return jnp.where(active, _solve_block(structure, method, jac, b, h0, False), out)
+    recurrence = resolve(recurrence)
+    if not isinstance(recurrence, Sequential):
+        return jnp.where(active, recurrence.solve(structure, jac, b, h0, False), out)
 
     def step(t, carry):
         h, out = carry
@@ -58,6 +73,8 @@ def solve_linearised(
         old = lax.dynamic_index_in_dim(out, t, keepdims=False)
         h = jnp.where(active, _apply(structure, a_t, h) + b_t, old)
         return h, lax.dynamic_update_index_in_dim(out, h.astype(out.dtype), t, 0)
+
+    # (The sequential strategy's scan, writing in place; see `recurrences.Sequential`.)
 
     return lax.fori_loop(0, b.shape[0], step, (h0, out))[1]
 
@@ -102,16 +119,23 @@ class AbstractNewton(AbstractSolver):
     chunk_size: int | None = None
     divergence: float = 1e8
     adjoint: AbstractAdjoint | None = eqx.field(default=None, kw_only=True)
+    recurrence: AbstractRecurrence | None = eqx.field(default=None, kw_only=True)
     # Batched (vmapped), iterate in lockstep (`lockstep_while_loop`) rather than stopping each
     # sequence on its own (a vmapped `lax.while_loop`); the latter is kept for the ablation.
     _lockstep: ClassVar[bool] = True
-    _one_at_a_time_on_cpu: ClassVar[bool] = True  # measured: see docs/benchmarks.md
 
     def __check_init__(self):
         check_tolerances(self.rtol, self.atol)
         check_adjoint(self.adjoint, type(self).__name__)
         check_int("max_iters", self.max_iters, minimum=1)
         check_int("chunk_size", self.chunk_size, minimum=1, allow_none=True)
+        check_recurrence(self.recurrence)
+        if self.chunk_size is not None and isinstance(self.recurrence, Sharded):
+            raise ValueError("`chunk_size` is not supported with sharding; use None.")
+        if self.chunk_size is not None and self.recurrence is not None:
+            raise ValueError(
+                "give either `recurrence` or `chunk_size` (= `recurrence=Chunked(size)`), not both."
+            )
         check_number(
             "divergence",
             self.divergence,
@@ -120,6 +144,26 @@ class AbstractNewton(AbstractSolver):
             allow_inf=True,
             what="the residual growth factor that counts as divergence",
         )
+
+    @property
+    def _one_at_a_time_on_cpu(self) -> bool:  # type: ignore[override]
+        # Measured (docs/benchmarks.md); a batch of sharded solves stays one program.
+        return not isinstance(self.recurrence, Sharded)
+
+    def strategy(self) -> AbstractRecurrence | None:
+        """The recurrence strategy: the `recurrence` field, `Chunked(chunk_size)` for the
+        older spelling, or None (the backend's default)."""
+        if self.chunk_size is not None:
+            return Chunked(self.chunk_size)
+        return self.recurrence
+
+    def adjoint_recurrence(self, a: Array, b: Array, h0: Array, *, reverse: bool) -> Array:
+        """The implicit adjoint's linear recurrence, by the solver's strategy (the whole
+        sequence at once for a `Chunked` one, as its own inner strategy)."""
+        strategy = self.strategy()
+        if isinstance(strategy, Chunked):
+            strategy = strategy.inner
+        return linear_recurrence(a, b, h0, reverse=reverse, recurrence=strategy)
 
     @abc.abstractmethod
     def linearisation(self, cell) -> AbstractStructure:
@@ -133,10 +177,16 @@ class AbstractNewton(AbstractSolver):
         """b_t = f_t − J_t prev_t, the input of the linearised step s_t = J_t s_{t−1} + b_t."""
         return f - structure.apply(jac, prev)
 
-    def _eval_block(self, T: int) -> int | None:
+    def _eval_block(self, structure: AbstractStructure, T: int) -> int | None:
         """Steps per block of the evaluation pass (at most; see `EVAL_BLOCK_NUMBERS`); None
-        evaluates all T steps at once."""
-        return None
+        evaluates all T steps at once.
+
+        Measured on a CPU (GRU, N=16, T=1e5, float32): blocks read in place from the
+        trajectory cut QuasiDEER's working memory from 56 (all steps at once) to 13.6
+        bytes·T·N (the states, J and b: 12) and are faster; DEER with a diagonal or 2×2 cell
+        likewise (see `DEER._eval_block`). Elsewhere: all steps at once.
+        """
+        return EVAL_BLOCK if platform() == "cpu" and T > EVAL_BLOCK else None
 
     def iteration_settings(self):
         return self.rtol, self.atol, self.max_iters
@@ -186,7 +236,7 @@ class AbstractNewton(AbstractSolver):
         init = (jac, b, jnp.zeros((), jnp.abs(s).dtype), jnp.array(True))
         return lax.fori_loop(0, starts, body, init)
 
-    def _newton(self, cell, h0, xs, guess):
+    def _newton(self, cell, h0, xs, guess, recurrence):
         rtol, atol = self._tolerances(h0.dtype)
         structure = self.linearisation(cell)
         structure.check(h0.shape[-1])
@@ -212,7 +262,7 @@ class AbstractNewton(AbstractSolver):
                 b = self._rhs(structure, jac, f, p)
                 return jac, b, err, err <= atol + rtol * jnp.abs(f)
 
-            block = self._eval_block(T)
+            block = self._eval_block(structure, T)
             if block is None or T == 0:
                 jac, b, err, ok = jax.vmap(one)(shift_in(h0, s), xs, s)
                 return jac, b, jnp.max(err), jnp.all(ok)
@@ -232,7 +282,7 @@ class AbstractNewton(AbstractSolver):
             # Under vmap the batch iterates in lockstep; a finished sequence (`active` False)
             # keeps its trajectory, and re-evaluating it reproduces its J, b and test.
             k, s, jac, b, residual, converged, bound = carry
-            s = solve_linearised(structure, jac, b, ops[1], s, active)
+            s = solve_linearised(structure, jac, b, ops[1], s, active, recurrence)
             jac, b, new_residual, new_converged = evaluate(ops, s, jac, b)
             residual = jnp.where(active, new_residual, residual)
             converged = jnp.where(active, new_converged, converged)
@@ -246,13 +296,20 @@ class AbstractNewton(AbstractSolver):
         k, s, jac, _, residual, converged, _ = carry
         result = classify(converged, residual, residual > bound)
         # `jac` was evaluated at the returned trajectory: `unroll`'s adjoint reuses it.
-        return s, result, {"num_steps": k, "residual": residual, "jacobians": jac}
+        return SolveResult(s, result, {"num_steps": k, "residual": residual}, jac)
 
     def solve(self, cell, h0, xs, guess):
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
-        L = self.chunk_size
-        if L is None or L >= T:
-            return self._newton(cell, h0, xs, guess)
+        strategy = self.strategy()
+        if isinstance(strategy, Sharded):  # the whole loop inside `shard_map`
+            from .._sharding import sharded_newton
+
+            return sharded_newton(self, strategy, cell, h0, xs, guess)
+        if not isinstance(strategy, Chunked):
+            return self._newton(cell, h0, xs, guess, strategy)
+        L, inner = strategy.size, strategy.inner
+        if L >= T:
+            return self._newton(cell, h0, xs, guess, inner)
         # Sequential over chunks, Newton (parallel) inside each: memory scales with L, not T.
         # The T mod L steps left over form a last, shorter chunk (no padding, so nothing but
         # real steps enters the convergence test).
@@ -260,16 +317,16 @@ class AbstractNewton(AbstractSolver):
         full = jax.tree_util.tree_map(lambda x: x[: C * L].reshape((C, L) + x.shape[1:]), xs)
         full_guess = None if guess is None else guess[: C * L].reshape(C, L, -1)
 
-        def combine(carry, s, r, stats):  # (the chunks' Jacobians are not kept)
+        def combine(carry, out):  # (the chunks' Jacobians are not kept)
             _, result, k, res = carry
-            result = RESULTS.where(result == RESULTS.successful, r, result)
-            k = jnp.maximum(k, stats["num_steps"])
-            res = jnp.maximum(res, stats["residual"])
-            return (s[-1], result, k, res)
+            result = RESULTS.where(result == RESULTS.successful, out.result, result)
+            k = jnp.maximum(k, out.stats["num_steps"])
+            res = jnp.maximum(res, out.stats["residual"])
+            return (out.states[-1], result, k, res)
 
         def body(carry, chunk):
-            s, r, stats = self._newton(cell, carry[0], *chunk)
-            return combine(carry, s, r, stats), s
+            out = self._newton(cell, carry[0], *chunk, inner)
+            return combine(carry, out), out.states
 
         zero = jnp.zeros((), jnp.abs(h0).dtype)
         init = (h0, RESULTS.successful, jnp.array(0), zero)
@@ -278,11 +335,11 @@ class AbstractNewton(AbstractSolver):
         if C * L < T:
             rest = jax.tree_util.tree_map(lambda x: x[C * L :], xs)
             rest_guess = None if guess is None else guess[C * L :]
-            s_rest, r, stats = self._newton(cell, carry[0], rest, rest_guess)
-            carry = combine(carry, s_rest, r, stats)
-            s = jnp.concatenate([s, s_rest])
+            out = self._newton(cell, carry[0], rest, rest_guess, inner)
+            carry = combine(carry, out)
+            s = jnp.concatenate([s, out.states])
         _, result, k, res = carry
-        return s, result, {"num_steps": k, "residual": res}
+        return SolveResult(s, result, {"num_steps": k, "residual": res})
 
 
 class DEER(AbstractNewton):
@@ -301,8 +358,12 @@ class DEER(AbstractNewton):
     - `rtol`, `atol`: convergence tolerances on |s_t − f(s_{t−1}, x_t)|; default eps^(3/4) of
         the state dtype.
     - `max_iters`: the most Newton iterations.
-    - `chunk_size`: solve chunks of this many steps one after another (Newton inside each),
-        so that peak memory scales with `chunk_size`·N² instead of T·N².
+    - `recurrence`: how each linearised recurrence is solved, a `paratime.recurrences`
+        object (keyword-only): `Associative()`, `Sequential()`, `Chunked(size, inner=...)`
+        (the Newton solve runs chunk by chunk, so that peak memory scales with size·N²
+        instead of T·N²) or `Sharded(mesh, axis_name)` (the Newton loop inside `shard_map`,
+        time split over the devices). None (default): the backend's measured choice.
+    - `chunk_size`: the older spelling of `recurrence=Chunked(chunk_size)`.
     - `divergence`: stop with `RESULTS.diverged` when the residual exceeds this factor times
         its initial value.
 
@@ -319,6 +380,13 @@ class DEER(AbstractNewton):
 
     def default_adjoint(self):
         return ImplicitAdjoint()
+
+    def _eval_block(self, structure, T):
+        # Dense Jacobians are evaluated all at once, as measured; a diagonal or block-diagonal
+        # cell's are read in blocks like QuasiDEER's, so its working memory stays O(T·N·k).
+        if isinstance(structure, Dense):
+            return None
+        return super()._eval_block(structure, T)
 
 
 class QuasiDEER(AbstractNewton):
@@ -361,9 +429,3 @@ class QuasiDEER(AbstractNewton):
 
     def default_adjoint(self):
         return IterativeAdjoint()
-
-    def _eval_block(self, T):
-        # Measured on a CPU (GRU, N=16, T=1e5, float32): blocks read in place from the
-        # trajectory cut the working memory from 56 (all steps at once) to 13.6 bytes·T·N (the
-        # states, J and b: 12) and are faster. Elsewhere: all steps at once.
-        return EVAL_BLOCK if platform() == "cpu" and T > EVAL_BLOCK else None

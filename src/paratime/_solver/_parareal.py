@@ -14,6 +14,7 @@ from .._adjoints import AbstractAdjoint, IterativeAdjoint
 from .._checks import check_adjoint, check_int, check_tolerances, default_tolerance
 from .._flat import FlatCell
 from .._scan import linear_recurrence
+from .._solution import SolveResult
 from ._abstract import AbstractSolver
 from ._newton import classify, pad_time
 
@@ -253,4 +254,4 @@ class Parareal(AbstractSolver):
         k, _, ys, _, _, residual, converged = lax.while_loop(cond, body, init)
         result = classify(converged, residual, jnp.array(False))
         states = ys.reshape((S * L,) + h0.shape)[:T]
-        return states, result, {"num_steps": k, "residual": residual}
+        return SolveResult(states, result, {"num_steps": k, "residual": residual})

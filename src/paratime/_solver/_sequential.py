@@ -8,7 +8,7 @@ from jaxtyping import Array
 from .._adjoints import AbstractAdjoint, AutodiffAdjoint
 from .._cell import AbstractCell, scan_cell
 from .._flat import FlatCell
-from .._solution import RESULTS
+from .._solution import RESULTS, SolveResult
 from ._abstract import AbstractSolver
 
 
@@ -77,7 +77,7 @@ class Sequential(AbstractSolver):
         states = scan_states(cell, h0, xs, cell_loop=self.cell_loop)
         zero = jnp.zeros((), states.real.dtype)
         result = finite_result(states) if self.check_finite else RESULTS.successful
-        return states, result, {"num_steps": jnp.array(0), "residual": zero}
+        return SolveResult(states, result, {"num_steps": jnp.array(0), "residual": zero})
 
 
 def finite_result(states: Array) -> RESULTS:
