@@ -22,8 +22,9 @@ lint: $(BIN)/.installed
 types: $(BIN)/.installed
 	$(BIN)/pyright
 
+# One process per test file, as many at a time as there are cores (tests/run_files.py).
 pytest: $(BIN)/.installed
-	$(BIN)/pytest -q
+	$(BIN)/python tests/run_files.py
 
 bench: $(BIN)/.installed
 	$(BIN)/paratime bench --quick
