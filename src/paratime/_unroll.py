@@ -313,7 +313,8 @@ def unroll(
     batch = vmap_batch_size((cell, h0, xs))
     if isinstance(solver, Auto):
         chosen_for = batch if solver.batch is None else solver.batch
-        solver = solver.select(cell, T, fs.size, batch=chosen_for)
+        x0 = jax.tree_util.tree_map(lambda leaf: leaf[0], xs)
+        solver = solver.select(cell, T, fs.size, batch=chosen_for, h0=h0, x=x0)
     if isinstance(solver, Sequential) and solver.cell_loop and batch > 1:
         # The LSTM's own loop, batched, took twice the plain scan's time (N = 64, batch 16).
         solver = dataclasses.replace(solver, cell_loop=False)

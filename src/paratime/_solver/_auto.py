@@ -1,6 +1,7 @@
 """Automatic choice of the solver from the backend, T, N and the cell."""
 
-from typing import Literal
+import functools
+from typing import Any, Literal
 
 import equinox as eqx
 import jax
@@ -27,6 +28,11 @@ from ._sequential import Sequential
 # The Elman cell's step is so cheap that backpropagation through it beats the adjoint once its
 # Jacobians leave the caches: adjoint/BPTT 0.59x at 26 MB (N=8, T=1e5), 1.49x at 31 MB (N=16,
 # T=3e4), 1.21x at 58 MB (N=12, T=1e5); so for the Elman cell the limit is ELMAN_ADJOINT_MAX_BYTES.
+# The adjoint also evaluates every step's Jacobian, which BPTT does not: where that costs more
+# than JACOBIAN_MAX_FLOPS per step (XLA's count for the cell's `value_and_jacobian`), plain
+# `Sequential` wins. Measured on the DSR training step (shPLRNN + GTF, batch 16 × 200 steps,
+# adjoint/BPTT step time): M=5 H=50 (6.3 kflop) 0.82x, M=3 H=50 (2.7 kflop) 0.82x,
+# M=3 H=200 (10.5 kflop) 1.16x, M=5 H=200 (24.9 kflop) 1.11x; GRU N=16 (4.4 kflop) wins 2.5-4x.
 # GPU (not yet measured here): the parallel solvers for long sequences, DEER for small N and
 # QuasiDEER (O(T·N) memory) for large N.
 GPU_MIN_T = 2048
@@ -34,6 +40,34 @@ GPU_DENSE_MAX_N = 64
 DENSE_ADJOINT_MAX_NUMBERS = 512
 ELMAN_ADJOINT_MAX_BYTES = 28e6
 DENSE_ADJOINT_MAX_BYTES = 2**30
+JACOBIAN_MAX_FLOPS = 7500
+
+
+@functools.lru_cache(maxsize=256)
+def _jacobian_flops_of(static: Any, spec: Any) -> float | None:
+    def jacobian(dynamic):
+        cell, h, x = eqx.combine(dynamic, static)
+        return cell.value_and_jacobian(h, x)
+
+    try:
+        cost = jax.jit(jacobian).lower(spec).cost_analysis()
+    except Exception:  # a backend without cost analysis: no estimate
+        return None
+    cost = cost[0] if isinstance(cost, list | tuple) else cost
+    flops = (cost or {}).get("flops")
+    return None if flops is None else float(flops)
+
+
+def jacobian_flops(cell: Any, h: Any, x: Any) -> float | None:
+    """XLA's flop count of one `cell.value_and_jacobian(h, x)` (one step's value and
+    Jacobian), or None where it cannot be had. Computed once per cell type and shapes."""
+    dynamic, static = eqx.partition((cell, h, x), eqx.is_array)
+    spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), dynamic)
+    leaves, treedef = jax.tree_util.tree_flatten(spec)
+    try:
+        return _jacobian_flops_of(static, jax.tree_util.tree_unflatten(treedef, leaves))
+    except TypeError:  # an unhashable static part: no cache, no estimate
+        return None
 
 
 def ImplicitSequential(
@@ -72,10 +106,12 @@ class Auto(AbstractSolver):
     - cells that are linear in their state (`AbstractLinearCell`): `LinearScan` (exact);
     - CPU: the sequential scan (on a few cores it is fastest at every measured point). For
       cells with analytic Jacobians (`AbstractCell`) while batch·N² ≤ 512 (e.g. N ≤ 16 for one
-      sequence, N ≤ 4 for a batch of 32) and the T·batch·N² Jacobians fit in 1 GiB (28 MB
-      for the Elman cell, whose cheap step wins by backpropagation beyond that), with
-      gradients by the implicit adjoint (`ImplicitSequential`), which beats backpropagation
-      through time there; otherwise `Sequential` (BPTT);
+      sequence, N ≤ 4 for a batch of 32), one step's value and Jacobian cost at most 7 500
+      flops (XLA's count; known when `h0` and `x` are given, as `unroll` does) and the
+      T·batch·N² Jacobians fit in 1 GiB (28 MB for the Elman cell, whose cheap step wins by
+      backpropagation beyond that), with gradients by the implicit adjoint
+      (`ImplicitSequential`), which beats backpropagation through time there; otherwise
+      `Sequential` (BPTT);
     - GPU/TPU, T < 2048: `Sequential`;
     - GPU/TPU, N ≤ 64: `DEER`; larger N: `QuasiDEER`.
 
@@ -99,7 +135,15 @@ class Auto(AbstractSolver):
         check_int("batch", self.batch, minimum=1, allow_none=True)
 
     def select(
-        self, cell, T: int, N: int, backend: str | None = None, batch: int = 1
+        self,
+        cell,
+        T: int,
+        N: int,
+        backend: str | None = None,
+        batch: int = 1,
+        *,
+        h0: Any = None,
+        x: Any = None,
     ) -> AbstractSolver:
         from ..cells import AbstractCell, AbstractLinearCell, Elman
 
@@ -111,9 +155,12 @@ class Auto(AbstractSolver):
             limit = ELMAN_ADJOINT_MAX_BYTES if isinstance(cell, Elman) else DENSE_ADJOINT_MAX_BYTES
             small = numbers <= DENSE_ADJOINT_MAX_NUMBERS and 4 * T * numbers <= limit
             # Cells without analytic Jacobians (autodiff ones) keep BPTT: not measured faster.
-            return (
-                ImplicitSequential() if small and isinstance(cell, AbstractCell) else Sequential()
-            )
+            if not (small and isinstance(cell, AbstractCell)):
+                return Sequential()
+            flops = None if h0 is None or x is None else jacobian_flops(cell, h0, x)
+            if flops is not None and flops > JACOBIAN_MAX_FLOPS:
+                return Sequential()
+            return ImplicitSequential()
         if T < GPU_MIN_T:
             return Sequential()
         return DEER() if N <= GPU_DENSE_MAX_N else QuasiDEER()
