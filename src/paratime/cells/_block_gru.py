@@ -1,6 +1,7 @@
 """A GRU whose recurrent weights are block-diagonal (heads of size k)."""
 
 import math
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -83,6 +84,10 @@ class BlockGRU(AbstractCell):
         self.bias_hh = uniform(k4, (3 * N,), bound, dtype)
 
     @property
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        return (self.weight_ih.shape[0] // 3,), (self.weight_ih.shape[1],)
+
     def jacobian_structure(self) -> AbstractStructure:
         return BlockDiagonal(self.block_size)
 

@@ -1,5 +1,7 @@
 """A closed-form continuous-time (CfC) cell with diagonal recurrence."""
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.lax as lax
@@ -84,6 +86,10 @@ class CfC(AbstractCell):
         self.bias = jnp.zeros((3, N), dtype)
 
     @property
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        return (self.weight_ih.shape[1],), (self.weight_ih.shape[2],)
+
     def jacobian_structure(self) -> AbstractStructure:
         return Diagonal()
 

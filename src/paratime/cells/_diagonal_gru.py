@@ -1,5 +1,7 @@
 """ParaRNN's diagonal GRU: elementwise recurrence, head-wise input projections."""
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.lax as lax
@@ -90,6 +92,11 @@ class DiagonalGRU(AbstractCell):
         self.bias = gate_bias(3, N, dtype)
 
     @property
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        _, heads, _, d = self.weight_ih.shape
+        return (self.weight_hh.shape[1],), (heads * d,)
+
     def jacobian_structure(self) -> AbstractStructure:
         return Diagonal()
 

@@ -1,6 +1,8 @@
 """ParaRNN's diagonal LSTM: coupled input/forget gates, diagonal recurrent and peephole weights;
 one 2×2 Jacobian block per unit."""
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.lax as lax
@@ -103,6 +105,11 @@ class DiagonalLSTM(AbstractCell):
         self.bias = gate_bias(3, n, dtype)
 
     @property
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        _, heads, _, d = self.weight_ih.shape
+        return (self.weight_hh.shape[1], 2), (heads * d,)
+
     def jacobian_structure(self) -> AbstractStructure:
         return BlockDiagonal(2)
 

@@ -1,6 +1,7 @@
 """The Linear Recurrent Unit (Orvieto et al., 2023): a diagonal complex linear recurrence."""
 
 import math
+from typing import Any
 
 import jax
 import jax.nn as jnn
@@ -70,6 +71,10 @@ class LRU(AbstractLinearCell):
         self.D = jax.random.normal(k[6], (D,), dtype)
 
     @property
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        return (self.B_re.shape[0],), (self.B_re.shape[1],)
+
     def eigenvalues(self) -> Complex[Array, " N"]:
         return jnp.exp(-jnp.exp(self.nu_log) + 1j * jnp.exp(self.theta_log))
 

@@ -1,5 +1,7 @@
 """xLSTM's sLSTM cell, in a smooth normalised form; head-wise recurrence."""
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.lax as lax
@@ -91,6 +93,10 @@ class SLSTM(AbstractCell):
         self.bias = bias.at[2].set(jnp.linspace(3.0, 6.0, N, dtype=dtype))
 
     @property
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        return (self.weight_ih.shape[1], 3), (self.weight_ih.shape[2],)
+
     def jacobian_structure(self) -> AbstractStructure:
         return BlockDiagonal(3 * (self.bias.shape[1] // self.num_heads))
 
