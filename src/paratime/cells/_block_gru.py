@@ -83,11 +83,11 @@ class BlockGRU(AbstractCell):
         self.bias_ih = uniform(k3, (3 * N,), bound, dtype)
         self.bias_hh = uniform(k4, (3 * N,), bound, dtype)
 
-    @property
     def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
         """`(state shape, one input step's shape)`, for error messages."""
         return (self.weight_ih.shape[0] // 3,), (self.weight_ih.shape[1],)
 
+    @property
     def jacobian_structure(self) -> AbstractStructure:
         return BlockDiagonal(self.block_size)
 

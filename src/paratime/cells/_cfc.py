@@ -85,11 +85,11 @@ class CfC(AbstractCell):
         self.weight_ih = glorot_uniform(k2, (3, N, D), D, N, dtype)
         self.bias = jnp.zeros((3, N), dtype)
 
-    @property
     def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
         """`(state shape, one input step's shape)`, for error messages."""
         return (self.weight_ih.shape[1],), (self.weight_ih.shape[2],)
 
+    @property
     def jacobian_structure(self) -> AbstractStructure:
         return Diagonal()
 

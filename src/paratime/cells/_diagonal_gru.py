@@ -91,12 +91,12 @@ class DiagonalGRU(AbstractCell):
         self.weight_ih = glorot_uniform(k2, (3, H, N // H, D // H), D // H, N // H, dtype)
         self.bias = gate_bias(3, N, dtype)
 
-    @property
     def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
         """`(state shape, one input step's shape)`, for error messages."""
         _, heads, _, d = self.weight_ih.shape
         return (self.weight_hh.shape[1],), (heads * d,)
 
+    @property
     def jacobian_structure(self) -> AbstractStructure:
         return Diagonal()
 

@@ -104,12 +104,12 @@ class DiagonalLSTM(AbstractCell):
         self.weight_ih = glorot_uniform(k3, (3, H, n // H, D // H), D // H, n // H, dtype)
         self.bias = gate_bias(3, n, dtype)
 
-    @property
     def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
         """`(state shape, one input step's shape)`, for error messages."""
         _, heads, _, d = self.weight_ih.shape
         return (self.weight_hh.shape[1], 2), (heads * d,)
 
+    @property
     def jacobian_structure(self) -> AbstractStructure:
         return BlockDiagonal(2)
 

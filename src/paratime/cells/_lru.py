@@ -70,11 +70,11 @@ class LRU(AbstractLinearCell):
         self.C_im = jax.random.normal(k[5], (D, N), dtype) / math.sqrt(N)
         self.D = jax.random.normal(k[6], (D,), dtype)
 
-    @property
     def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
         """`(state shape, one input step's shape)`, for error messages."""
         return (self.B_re.shape[0],), (self.B_re.shape[1],)
 
+    @property
     def eigenvalues(self) -> Complex[Array, " N"]:
         return jnp.exp(-jnp.exp(self.nu_log) + 1j * jnp.exp(self.theta_log))
 

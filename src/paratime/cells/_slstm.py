@@ -92,11 +92,11 @@ class SLSTM(AbstractCell):
         bias = jnp.zeros((4, N), dtype)
         self.bias = bias.at[2].set(jnp.linspace(3.0, 6.0, N, dtype=dtype))
 
-    @property
     def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
         """`(state shape, one input step's shape)`, for error messages."""
         return (self.weight_ih.shape[1], 3), (self.weight_ih.shape[2],)
 
+    @property
     def jacobian_structure(self) -> AbstractStructure:
         return BlockDiagonal(3 * (self.bias.shape[1] // self.num_heads))
 
