@@ -261,6 +261,13 @@ CASES = [
     ("train log_every=1.5", lambda f: _train(log_every=1.5), TypeError, "`log_every`"),
     ("train step_fn None", lambda f: train.train(None, _state(), steps=2), TypeError, "`step_fn`"),
     ("train resume no out_dir", lambda f: _train(resume=True), ValueError, "`out_dir`"),
+    ("train description=3", lambda f: _train(description=3), TypeError, "`description`"),
+    (
+        "load_checkpoint like=None",
+        lambda f: train.load_checkpoint(f / "truncated.eqx", None),
+        ValueError,
+        "`like` must be the template PyTree",
+    ),
     (
         "train resume missing dir",
         lambda f: _train(out_dir=f / "missing", resume=True),

@@ -1,6 +1,7 @@
 """A GRU whose recurrent weights are block-diagonal (heads of size k)."""
 
 import math
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -81,6 +82,10 @@ class BlockGRU(AbstractCell):
         self.weight_hh = uniform(k2, (3, N // k, k, k), 1 / math.sqrt(k), dtype)
         self.bias_ih = uniform(k3, (3 * N,), bound, dtype)
         self.bias_hh = uniform(k4, (3 * N,), bound, dtype)
+
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        return (self.weight_ih.shape[0] // 3,), (self.weight_ih.shape[1],)
 
     @property
     def jacobian_structure(self) -> AbstractStructure:

@@ -1,5 +1,7 @@
 """A closed-form continuous-time (CfC) cell with diagonal recurrence."""
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.lax as lax
@@ -82,6 +84,10 @@ class CfC(AbstractCell):
         self.weight_hh = small_normal(k1, (3, N), N, dtype)
         self.weight_ih = glorot_uniform(k2, (3, N, D), D, N, dtype)
         self.bias = jnp.zeros((3, N), dtype)
+
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        return (self.weight_ih.shape[1],), (self.weight_ih.shape[2],)
 
     @property
     def jacobian_structure(self) -> AbstractStructure:

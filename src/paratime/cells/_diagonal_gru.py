@@ -1,5 +1,7 @@
 """ParaRNN's diagonal GRU: elementwise recurrence, head-wise input projections."""
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.lax as lax
@@ -88,6 +90,11 @@ class DiagonalGRU(AbstractCell):
         self.weight_hh = small_normal(k1, (3, N), N, dtype)
         self.weight_ih = glorot_uniform(k2, (3, H, N // H, D // H), D // H, N // H, dtype)
         self.bias = gate_bias(3, N, dtype)
+
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        _, heads, _, d = self.weight_ih.shape
+        return (self.weight_hh.shape[1],), (heads * d,)
 
     @property
     def jacobian_structure(self) -> AbstractStructure:

@@ -1,6 +1,8 @@
 """ParaRNN's diagonal LSTM: coupled input/forget gates, diagonal recurrent and peephole weights;
 one 2×2 Jacobian block per unit."""
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.lax as lax
@@ -101,6 +103,11 @@ class DiagonalLSTM(AbstractCell):
         self.peephole = small_normal(k2, (2, n), n, dtype)
         self.weight_ih = glorot_uniform(k3, (3, H, n // H, D // H), D // H, n // H, dtype)
         self.bias = gate_bias(3, n, dtype)
+
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        _, heads, _, d = self.weight_ih.shape
+        return (self.weight_hh.shape[1], 2), (heads * d,)
 
     @property
     def jacobian_structure(self) -> AbstractStructure:

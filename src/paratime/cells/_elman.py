@@ -1,6 +1,7 @@
 """The Elman (vanilla tanh) cell."""
 
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -50,6 +51,10 @@ class Elman(AbstractCell):
         self.weight_hh = scale * jax.random.normal(k1, (hidden_size, hidden_size), dtype)
         self.weight_ih = uniform(k2, (hidden_size, input_size), 1 / math.sqrt(input_size), dtype)
         self.bias = uniform(k3, (hidden_size,), 1 / math.sqrt(hidden_size), dtype)
+
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        return (self.weight_ih.shape[0],), (self.weight_ih.shape[1],)
 
     def __call__(self, h: Float[Array, " N"], x: Float[Array, " D"]) -> Float[Array, " N"]:
         return jnp.tanh(self.weight_hh @ h + self.weight_ih @ x + self.bias)

@@ -1,6 +1,7 @@
 """The GRU cell, with PyTorch's equations and parameter layout."""
 
 import math
+from typing import Any
 
 import jax
 import jax.nn as jnn
@@ -54,6 +55,10 @@ class GRU(AbstractCell):
         z = jnn.sigmoid(gi[1] + gh[1])
         n = jnp.tanh(gi[2] + r * gh[2])
         return r, z, n, gh[2]
+
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        return (self.weight_hh.shape[1],), (self.weight_ih.shape[1],)
 
     def __call__(self, h: Float[Array, " N"], x: Float[Array, " D"]) -> Float[Array, " N"]:
         r, z, n, _ = self._gates(h, x)

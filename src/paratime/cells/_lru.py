@@ -1,6 +1,7 @@
 """The Linear Recurrent Unit (Orvieto et al., 2023): a diagonal complex linear recurrence."""
 
 import math
+from typing import Any
 
 import jax
 import jax.nn as jnn
@@ -68,6 +69,10 @@ class LRU(AbstractLinearCell):
         self.C_re = jax.random.normal(k[4], (D, N), dtype) / math.sqrt(N)
         self.C_im = jax.random.normal(k[5], (D, N), dtype) / math.sqrt(N)
         self.D = jax.random.normal(k[6], (D,), dtype)
+
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        return (self.B_re.shape[0],), (self.B_re.shape[1],)
 
     @property
     def eigenvalues(self) -> Complex[Array, " N"]:

@@ -1,6 +1,7 @@
 """The LSTM cell, with PyTorch's equations and parameter layout; its state is (h, c)."""
 
 import math
+from typing import Any
 
 import jax
 import jax.lax as lax
@@ -57,6 +58,11 @@ class LSTM(AbstractCell):
         c_next = f * c + i * g
         tc = jnp.tanh(c_next)
         return (o * tc, c_next), (i, f, g, o, tc, c)
+
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        n = self.weight_hh.shape[1]
+        return ((n,), (n,)), (self.weight_ih.shape[1],)
 
     def __call__(self, state: State, x: Float[Array, " D"]) -> State:
         return self._forward(state, x)[0]

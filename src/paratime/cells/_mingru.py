@@ -1,6 +1,7 @@
 """minGRU (Feng et al., 2024): a GRU whose gates do not see the state, so it is linear in h."""
 
 import math
+from typing import Any
 
 import jax
 import jax.nn as jnn
@@ -38,6 +39,10 @@ class MinGRU(AbstractLinearCell):
         self.bias_z = uniform(k2, (hidden_size,), bound, dtype)
         self.weight_h = uniform(k3, (hidden_size, input_size), bound, dtype)
         self.bias_h = uniform(k4, (hidden_size,), bound, dtype)
+
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        return (self.weight_z.shape[0],), (self.weight_z.shape[1],)
 
     def coefficients(self, x: Float[Array, " D"]) -> tuple[Float[Array, " N"], Float[Array, " N"]]:
         z = jnn.sigmoid(self.weight_z @ x + self.bias_z)

@@ -1,5 +1,7 @@
 """xLSTM's sLSTM cell, in a smooth normalised form; head-wise recurrence."""
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.lax as lax
@@ -89,6 +91,10 @@ class SLSTM(AbstractCell):
         self.weight_hh = small_normal(k2, (4, H, d, d), d, dtype)
         bias = jnp.zeros((4, N), dtype)
         self.bias = bias.at[2].set(jnp.linspace(3.0, 6.0, N, dtype=dtype))
+
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`(state shape, one input step's shape)`, for error messages."""
+        return (self.weight_ih.shape[1], 3), (self.weight_ih.shape[2],)
 
     @property
     def jacobian_structure(self) -> AbstractStructure:

@@ -7,6 +7,8 @@ Its Jacobian is (I − αP) J_F: the forcing shrinks the linearisation, which is
 method (DEER) converges in fewer iterations as α grows.
 """
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
@@ -30,6 +32,13 @@ class GTFCell(AbstractCell):
 
     def _project(self, v: Array) -> Array:
         return self.projector * v if self.projector.ndim == 1 else self.projector @ v
+
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None] | None:
+        """The latent cell's state shape; one input step is a target of that shape."""
+        inner = self.cell.expected_shapes()
+        if inner is None or not isinstance(inner[0], tuple):
+            return None
+        return inner[0], inner[0]
 
     def __call__(self, h: Float[Array, " M"], x: Float[Array, " M"]) -> Float[Array, " M"]:
         f = self.cell(h, None)
@@ -80,6 +89,7 @@ def spectral_norms(jac: Float[Array, "... M M"]) -> Float[Array, "..."]:
     m = jac.shape[-1]
     if m > SQUARING_MAX_SIZE:
         return jnp.linalg.svd(jac, compute_uv=False)[..., 0]
+
     # Products of small matrices as broadcast multiply-and-sum: XLA's CPU batched matmul runs
     # one small kernel per matrix, many times slower here.
     def matmul(a, b):

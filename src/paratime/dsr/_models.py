@@ -6,6 +6,7 @@ forcing). Their Jacobians are cheap and exact, so DEER never needs autodiff for 
 """
 
 import math
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -73,6 +74,10 @@ class PLRNN(AbstractCell):
     def _offdiag(self) -> Array:
         return self.W * (1.0 - jnp.eye(self.W.shape[0], dtype=self.W.dtype))
 
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`((M,), None)`: the latent state; the input is ignored (any shape works)."""
+        return (self.A.shape[0],), None
+
     def __call__(self, h: Float[Array, " M"], x: Array | None = None) -> Float[Array, " M"]:
         return self.A * h + self._offdiag() @ jax.nn.relu(h) + self.h
 
@@ -131,6 +136,10 @@ class ShallowPLRNN(AbstractCell):
             mask = mask - (u > 0).astype(h.dtype)
         return phi, mask
 
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`((M,), None)`: the latent state; the input is ignored (any shape works)."""
+        return (self.A.shape[0],), None
+
     def __call__(self, h: Float[Array, " M"], x: Array | None = None) -> Float[Array, " M"]:
         phi, _ = self._phi_and_mask(h)
         return self.A * h + self.W1 @ phi + self.h1
@@ -187,6 +196,10 @@ class ALRNN(AbstractCell):
 
     def _offdiag(self) -> Array:
         return self.W * (1.0 - jnp.eye(self.W.shape[0], dtype=self.W.dtype))
+
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
+        """`((M,), None)`: the latent state; the input is ignored (any shape works)."""
+        return (self.A.shape[0],), None
 
     def __call__(self, h: Float[Array, " M"], x: Array | None = None) -> Float[Array, " M"]:
         # Φ*(z) = slope(z) * z, since ReLU(z) = 1[z > 0] z.

@@ -234,6 +234,11 @@ def load_checkpoint(path: str | os.PathLike, like: _T) -> tuple[_T, int, dict[st
     checksum; the message names the earlier checkpoint to use. `ValueError` naming `like` if
     the saved state does not fit the template.
     """
+    if not jax.tree_util.tree_leaves(like):
+        raise ValueError(
+            "`like` must be the template PyTree (same structure, shapes and dtypes as the "
+            f"saved state, e.g. the freshly initialised state); got {like!r}."
+        )
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {str(path)!r}.")

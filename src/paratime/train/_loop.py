@@ -213,6 +213,8 @@ def train(
     - `FloatingPointError` if the loss becomes NaN or Inf (a checkpoint is written first).
     """
     _check_arguments(step_fn, steps, out_dir, resume, checkpoint_every, log_every, show)
+    if not isinstance(description, str):
+        raise TypeError(f"`description` must be a str; got {type(description).__name__}.")
     steps = int(steps)
     start = 0
     history: list[dict[str, Any]] = []
