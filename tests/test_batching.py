@@ -50,8 +50,8 @@ def test_unroll_passes_the_batch_to_auto(monkeypatch, batch):
     chosen = []
     select = paratime.Auto.select
 
-    def spy(self, cell, T, N, backend=None, batch=1):
-        solver = select(self, cell, T, N, backend, batch)
+    def spy(self, cell, T, N, backend=None, batch=1, **shapes):
+        solver = select(self, cell, T, N, backend, batch, **shapes)
         chosen.append((batch, solver))
         return solver
 

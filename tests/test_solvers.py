@@ -288,6 +288,24 @@ def test_implicit_sequential_gradient_is_bptt(kind, getkey):
     assert tree_max_abs_diff(got, ref) <= 1e-9 * scale  # relative, even for a tiny loss
 
 
+@pytest.mark.parametrize("hidden, implicit", [(50, True), (200, False)])
+def test_auto_weighs_the_cost_of_the_jacobian(hidden, implicit, getkey):
+    # The DSR training step (batch 16): the adjoint's per-step Jacobian of a shallow PLRNN
+    # costs ~M·H·M; at H = 200 backpropagation through the scan is faster (measured).
+    from paratime import dsr
+    from paratime._solver._auto import JACOBIAN_MAX_FLOPS, jacobian_flops
+
+    model = dsr.build_model("shplrnn", 5, latent=5, hidden=hidden, key=getkey())
+    cell = dsr.GTFCell(model.cell, jnp.asarray(0.1), model.observation.projector())
+    h, x = jnp.zeros(5), jnp.zeros(5)
+    flops = jacobian_flops(cell, h, x)
+    assert flops is not None and (flops <= JACOBIAN_MAX_FLOPS) == implicit
+    solver = paratime.Auto().select(cell, 199, 5, batch=16, h0=h, x=x)
+    assert solver == (ImplicitSequential("dense") if implicit else paratime.Sequential())
+    # Without shapes the rule cannot count flops and keeps the numbers-only choice.
+    assert paratime.Auto().select(cell, 199, 5, batch=16) == ImplicitSequential("dense")
+
+
 def test_auto_on_cpu_uses_the_implicit_adjoint(getkey):
     gru = paratime.cells.GRU(3, 16, key=getkey())
     assert paratime.Auto().select(gru, 1000, 16) == ImplicitSequential("dense")
