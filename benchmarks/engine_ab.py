@@ -6,7 +6,8 @@ the new/old ratios (of the medians, and of the fastest rounds). Inside a subproc
 (timed), one warm-up, then `--repeats` timed calls (their median), and the compiled working
 memory from `memory_analysis()`.
 
-    python benchmarks/engine_ab.py --old /work/wt/base/src --new src --rounds 3
+    git worktree add ../before <commit>   # the code before the change
+    python benchmarks/engine_ab.py --old ../before/src --new src --rounds 3
 
 Cases (CPU, float32): GRU N=16 T=1e5 forward and gradient for DEER, QuasiDEER, Sequential
 and Auto; chunked DEER memory; dense ELK compile time at T=1e4; the DSR training step

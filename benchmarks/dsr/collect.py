@@ -8,8 +8,9 @@ from pathlib import Path
 
 import jax
 
-R = Path("/work/main/benchmarks/results")
-F = Path("/work/main/docs/figures")
+ROOT = Path(__file__).resolve().parents[2]
+R = ROOT / "benchmarks" / "results"
+F = ROOT / "docs" / "figures"
 
 
 
@@ -69,7 +70,7 @@ meta = {
     "backend": jax.default_backend(),
     "jax": jax.__version__,
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-    "data": "/work/shared/data/lorenz63 (train: 5% noise; test: noise-free), 100000 x 3",
+    "data": "../shared/data/lorenz63 (train: 5% noise; test: noise-free), 100000 x 3",
 }
 out = dict(meta)
 for name, root in (("steps1000", Path("runs")), ("steps200", Path("runs2"))):

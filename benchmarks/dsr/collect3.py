@@ -67,7 +67,7 @@ def main() -> None:
         "cpu": "one core of a 2-core AMD EPYC VM (taskset -c 1), shared machine",
         "jax": jax.__version__,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "data": "/work/shared/data/lorenz63 (train: 5% noise; test: noise-free), 100000 x 3",
+        "data": "../shared/data/lorenz63 (train: 5% noise; test: noise-free), 100000 x 3",
         "script": a.script,
         "runs": records,
     }

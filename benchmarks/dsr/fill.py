@@ -1,9 +1,12 @@
 import json
+from pathlib import Path
 
-d = json.load(open("/work/main/benchmarks/results/dsr-lorenz63.json"))
-t = json.load(open("/work/main/benchmarks/results/dsr-step-time-cpu.json"))
-n = json.load(open("/work/main/benchmarks/results/dsr-newton-alpha.json"))
-p = "/work/main/docs/dsr.md"
+ROOT = Path(__file__).resolve().parents[2]
+
+d = json.load(open(str(ROOT / "benchmarks/results/dsr-lorenz63.json")))
+t = json.load(open(str(ROOT / "benchmarks/results/dsr-step-time-cpu.json")))
+n = json.load(open(str(ROOT / "benchmarks/results/dsr-newton-alpha.json")))
+p = ROOT / "docs" / "dsr.md"
 s = open(p).read()
 
 
