@@ -1,5 +1,6 @@
 """Malformed arguments raise `ValueError` (or `TypeError`) naming the argument."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import pytest
@@ -178,12 +179,26 @@ def test_quasideer_structure_is_validated():
         unroll(solver=solver)  # N = 3
 
 
+class _Plain(eqx.Module):
+    """A cell that declares no shapes: 4 units, inputs of size 4."""
+
+    weight: jax.Array
+
+    def __call__(self, h, x):
+        return jnp.tanh(self.weight @ h + x)
+
+
 def test_shape_mismatch_names_h0_and_xs_and_the_cell():
-    gru = paratime.cells.GRU(D, 4, key=jax.random.key(0))
+    # A cell that does not declare its shapes: the message names both candidates and the cell.
+    cell = _Plain(jnp.eye(4))
     with pytest.raises(ValueError, match="`h0`") as info:
-        unroll(cell=gru, h0=jnp.zeros(3))  # the GRU has 4 hidden units
+        unroll(cell=cell, h0=jnp.zeros(3), xs=jnp.ones((5, 4)))  # the cell has 4 units
     message = str(info.value)
-    assert "`xs`" in message and "GRU" in message and "(3,)" in message
+    assert "`xs`" in message and "_Plain" in message and "(3,)" in message
+    # A shipped cell declares them: the message names the one wrong argument and its shape.
+    gru = paratime.cells.GRU(D, 4, key=jax.random.key(0))
+    with pytest.raises(ValueError, match=r"`h0` must have shape \(4,\)"):
+        unroll(cell=gru, h0=jnp.zeros(3))
 
 
 class _DeclaredCell(paratime.cells.AbstractCell):
