@@ -145,6 +145,22 @@ class Auto(AbstractSolver):
         h0: Any = None,
         x: Any = None,
     ) -> AbstractSolver:
+        """The solver `unroll` would use.
+
+        **Arguments:**
+
+        - `cell`: the cell.
+        - `T`, `N`: the sequence length and the size of the (ravelled) state.
+        - `backend`: the platform to choose for (`"cpu"`, `"gpu"`, `"tpu"`); by default the
+            one being traced for (`paratime.for_platform`) or JAX's default backend.
+        - `batch`: the number of sequences solved together (a `jax.vmap` around `unroll`).
+        - `h0`, `x`: an initial state and one input step. When given (as `unroll` does), the
+            cost of one step's Jacobian is counted and weighs in on a CPU.
+
+        **Returns:**
+
+        A solver instance.
+        """
         from ..cells import AbstractCell, AbstractLinearCell, Elman
 
         if isinstance(cell, AbstractLinearCell):
