@@ -36,7 +36,7 @@ jax.config.update("jax_num_cpu_devices", ARGS.devices)
 import jax.numpy as jnp  # noqa: E402
 
 import paratime  # noqa: E402
-from paratime._sharding import (  # noqa: E402
+from paratime._engine._sharding import (  # noqa: E402
     ShardedDEER,
     ShardedQuasiDEER,
     sharded_linear_recurrence,

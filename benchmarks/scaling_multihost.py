@@ -35,7 +35,7 @@ def worker(devices_per_process: int) -> None:
     from jax.sharding import NamedSharding, PartitionSpec
 
     import paratime
-    from paratime._sharding import ShardedQuasiDEER, auto_mesh, sharded_linear_recurrence
+    from paratime._engine._sharding import ShardedQuasiDEER, auto_mesh, sharded_linear_recurrence
 
     # Auto axes: `unroll` slices and pads its inputs, which explicit-axis sharding forbids.
     mesh = auto_mesh(jax.make_mesh((jax.device_count(),), ("time",)))

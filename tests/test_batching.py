@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import paratime
-from paratime._batching import lockstep_cond, lockstep_while_loop, vmap_batch_size
-from paratime._solver._auto import ImplicitSequential
+from paratime._engine._batching import lockstep_cond, lockstep_while_loop, vmap_batch_size
+from paratime._engine._solver._auto import ImplicitSequential
 
 
 def test_batch_size_of_nested_and_partial_vmaps():

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import paratime
-from paratime._scan import sequential_linear_recurrence
-from paratime._solver._kalman import damped_step
+from paratime._engine._scan import sequential_linear_recurrence
+from paratime._engine._solver._kalman import damped_step
 from test_unroll import make_problem, reference_states
 
 damped = jax.jit(damped_step, static_argnames="method")

@@ -7,8 +7,8 @@ import pytest
 
 import paratime
 from helpers import tree_allclose, tree_max_abs_diff
-from paratime._adjoint import dense_adjoint, diagonal_adjoint
-from paratime._solver._auto import ImplicitSequential
+from paratime._engine._adjoint import dense_adjoint, diagonal_adjoint
+from paratime._engine._solver._auto import ImplicitSequential
 from test_unroll import (
     CASES,
     T,
@@ -176,7 +176,7 @@ def test_adjoint_reuses_the_newton_jacobians(monkeypatch, solver, reuse):
     """The Newton solve ends with the Jacobians at its trajectory; the adjoint uses those
     instead of evaluating them again, and the gradient is still that of the scan. (With
     `reuse=False` the Jacobians are withheld: the check sees the adjoint evaluate them.)"""
-    import paratime._adjoints as unroll_module  # (where the adjoints are called)
+    import paratime._engine._adjoints as unroll_module  # (where the adjoints are called)
 
     def watched(adjoint, keyword):
         def run(*args, **kwargs):

@@ -7,7 +7,7 @@ import pytest
 
 import paratime
 from helpers import tree_allclose, tree_max_abs_diff
-from paratime._solver._parareal import Parareal
+from paratime._engine._solver._parareal import Parareal
 
 
 class EulerCell(eqx.Module):

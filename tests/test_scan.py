@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 import paratime
 from helpers import linear_recurrences
-from paratime._scan import sequential_linear_recurrence
+from paratime._engine._scan import sequential_linear_recurrence
 
 METHODS = ["associative", "sequential", "auto"]
 solve = jax.jit(paratime.linear_recurrence, static_argnames=("reverse", "chunk_size", "method"))

@@ -8,8 +8,8 @@ from hypothesis import given, settings, strategies as st
 
 import paratime
 from helpers import linear_recurrences, tree_allclose
-from paratime._sharding import ShardedDEER, ShardedQuasiDEER, sharded_linear_recurrence
-from paratime._solver._parareal import Parareal
+from paratime._engine._sharding import ShardedDEER, ShardedQuasiDEER, sharded_linear_recurrence
+from paratime._engine._solver._parareal import Parareal
 
 solve = jax.jit(paratime.linear_recurrence, static_argnames=("reverse",))
 

@@ -7,8 +7,8 @@ import pytest
 
 import paratime
 from helpers import tree_max_abs_diff
-from paratime._solver import LinearScan
-from paratime._solver._auto import ImplicitSequential
+from paratime._engine._solver import LinearScan
+from paratime._engine._solver._auto import ImplicitSequential
 from test_unroll import make_problem, reference_states
 
 
@@ -293,7 +293,7 @@ def test_auto_weighs_the_cost_of_the_jacobian(hidden, implicit, getkey):
     # The DSR training step (batch 16): the adjoint's per-step Jacobian of a shallow PLRNN
     # costs ~M·H·M; at H = 200 backpropagation through the scan is faster (measured).
     from paratime import dsr
-    from paratime._solver._auto import JACOBIAN_MAX_FLOPS, jacobian_flops
+    from paratime._engine._solver._auto import JACOBIAN_MAX_FLOPS, jacobian_flops
 
     model = dsr.build_model("shplrnn", 5, latent=5, hidden=hidden, key=getkey())
     cell = dsr.GTFCell(model.cell, jnp.asarray(0.1), model.observation.projector())

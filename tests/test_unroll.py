@@ -16,7 +16,7 @@ import pytest
 import paratime
 from helpers import tree_max_abs_diff
 from paratime import cells
-from paratime._solver import LinearScan
+from paratime._engine._solver import LinearScan
 
 T = 8
 D = 2
@@ -142,7 +142,9 @@ def _solve_and_grad_all(solver_name: str):
     names = [c for s, c in CASES if s == solver_name]
     problems = [make_problem(c) for c in names]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(paratime._recurrences, "default_recurrence", paratime.recurrences.Associative)
+        mp.setattr(
+            paratime._engine._recurrences, "default_recurrence", paratime.recurrences.Associative
+        )
         got = _value_and_grad_all(problems, SOLVERS[solver_name])
     return dict(zip(names, zip(got, _value_and_grad_all(problems, None))))
 

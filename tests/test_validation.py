@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import pytest
 
 import paratime
-from paratime._solver import LinearScan
+from paratime._engine._solver import LinearScan
 
 N, D, T = 3, 2, 5
 

@@ -20,8 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import paratime
-from paratime._scan import _apply, _combine, _identity, _solve, _solve_differentiable
-from paratime._solver._kalman import damped_step
+from paratime._engine._scan import _apply, _combine, _identity, _solve, _solve_differentiable
+from paratime._engine._solver._kalman import damped_step
 from paratime.bench import environment, results_path
 from paratime.cells._abstract import scan_cell
 
@@ -243,7 +243,7 @@ def _experiments(quick: bool) -> list[Experiment]:
             )
         )
 
-    from paratime._solver._auto import ImplicitSequential
+    from paratime._engine._solver._auto import ImplicitSequential
 
     implicit = train(ImplicitSequential())
     out.append(

@@ -13,7 +13,6 @@ R = ROOT / "benchmarks" / "results"
 F = ROOT / "docs" / "figures"
 
 
-
 def _config(run):
     """A run's settings: config.toml (current runs) or config.json (runs before it)."""
     if (run / "config.toml").exists():
@@ -21,6 +20,7 @@ def _config(run):
 
         return tomllib.loads((run / "config.toml").read_text())
     return json.loads((run / "config.json").read_text())
+
 
 def log(run):
     return [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines() if l.strip()]

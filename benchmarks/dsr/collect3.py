@@ -21,7 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 FIGURES = ROOT / "docs" / "figures"
 
 
-
 def _config(run):
     """A run's settings: config.toml (current runs) or config.json (runs before it)."""
     if (run / "config.toml").exists():
@@ -29,6 +28,7 @@ def _config(run):
 
         return tomllib.loads((run / "config.toml").read_text())
     return json.loads((run / "config.json").read_text())
+
 
 def summary(run: Path) -> dict:
     log = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line]

@@ -10,36 +10,34 @@ from . import (
     structures as structures,
     train as train,
 )
-from ._adjoints import (
-    AbstractAdjoint as AbstractAdjoint,
-    AutodiffAdjoint as AutodiffAdjoint,
-    ImplicitAdjoint as ImplicitAdjoint,
-    IterativeAdjoint as IterativeAdjoint,
-)
 from ._config import AbstractConfig as AbstractConfig, ConfigError as ConfigError
-from ._extras import MissingExtraError as MissingExtraError
-from ._failure import NewtonError as NewtonError
-from ._names import SolverName as SolverName, make_solver as make_solver
-from ._platform import for_platform as for_platform
-from ._scan import linear_recurrence as linear_recurrence
-from ._sharding import (
-    ShardedDEER as ShardedDEER,
-    ShardedQuasiDEER as ShardedQuasiDEER,
-    sharded_linear_recurrence as sharded_linear_recurrence,
-)
-from ._solution import RESULTS as RESULTS, Solution as Solution, SolveResult as SolveResult
-from ._solver import (
+from ._engine import (
     DEER as DEER,
     ELK as ELK,
+    RESULTS as RESULTS,
+    AbstractAdjoint as AbstractAdjoint,
     AbstractSolver as AbstractSolver,
     Auto as Auto,
+    AutodiffAdjoint as AutodiffAdjoint,
+    ImplicitAdjoint as ImplicitAdjoint,
     ImplicitSequential as ImplicitSequential,
+    IterativeAdjoint as IterativeAdjoint,
     LinearScan as LinearScan,
+    NewtonError as NewtonError,
     Parareal as Parareal,
     QuasiDEER as QuasiDEER,
     Sequential as Sequential,
+    ShardedDEER as ShardedDEER,
+    ShardedQuasiDEER as ShardedQuasiDEER,
+    Solution as Solution,
+    SolveResult as SolveResult,
+    for_platform as for_platform,
+    linear_recurrence as linear_recurrence,
+    sharded_linear_recurrence as sharded_linear_recurrence,
+    unroll as unroll,
 )
-from ._unroll import unroll as unroll
+from ._extras import MissingExtraError as MissingExtraError
+from ._names import SolverName as SolverName, make_solver as make_solver
 
 try:
     __version__ = importlib.metadata.version("paratime")

@@ -5,7 +5,7 @@ import enum
 from collections.abc import Callable
 from typing import Any
 
-from ._solver import (
+from ._engine import (
     DEER,
     ELK,
     AbstractSolver,

@@ -6,7 +6,7 @@ split over a device mesh). A field of `paratime.linear_recurrence`, `paratime.DE
 `paratime.QuasiDEER` (`recurrence=`); None there is the backend's measured default.
 """
 
-from ._recurrences import (
+from ._engine._recurrences import (
     AbstractRecurrence as AbstractRecurrence,
     Associative as Associative,
     Chunked as Chunked,

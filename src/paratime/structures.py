@@ -6,7 +6,7 @@ with it, `paratime.QuasiDEER(structure=...)` projects onto a cheaper one, and
 `paratime.linear_recurrence(..., structure=...)` takes one.
 """
 
-from ._structures import (
+from ._engine._structures import (
     AbstractStructure as AbstractStructure,
     BlockDiagonal as BlockDiagonal,
     Dense as Dense,

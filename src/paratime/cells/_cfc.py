@@ -9,7 +9,7 @@ import jax.nn as jnn
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._structures import AbstractStructure, Diagonal
+from .._engine import AbstractStructure, Diagonal
 from ._abstract import AbstractCell
 from ._heads import check_size, glorot_uniform, small_normal
 from ._init import default_float

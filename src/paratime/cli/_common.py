@@ -19,8 +19,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from .._engine import NewtonError
 from .._extras import MissingExtraError
-from .._failure import NewtonError
 
 # typer >= 0.24 vendors click; both spell the base class of usage errors the same way.
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")

@@ -10,7 +10,7 @@ import numpy as np
 import optax
 from jaxtyping import PRNGKeyArray
 
-from .._solver import AbstractSolver, Sequential
+from .._engine import AbstractSolver, Sequential
 from ..train import TrainState, make_step, train
 from ._cells import canonical_arch, make_cell
 from ._forecast import output_bounds
@@ -123,4 +123,3 @@ def fit_bptt(
         "stopped_early": bool(done < max_steps),
     }
     return best, info
-

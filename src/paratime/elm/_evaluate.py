@@ -6,7 +6,7 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 
-from .._solver import AbstractSolver, Sequential
+from .._engine import AbstractSolver, Sequential
 from ._cells import uses_feedback
 from ._forecast import divergence, forecast
 from ._model import Prepared, RecurrentModel, predict

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from .._solver import AbstractSolver, Sequential
+from .._engine import AbstractSolver, Sequential
 
 BOUNDS_MARGIN: float = 0.1
 """`fit` widens the training range of the outputs by this fraction of its width on each side

@@ -5,8 +5,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._solver import AbstractSolver, Sequential
-from .._unroll import unroll
+from .._engine import AbstractSolver, Sequential, unroll
 from ._cells import direct_inputs, features, initial_state, uses_feedback
 
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._solver import AbstractSolver, Sequential
+from .._engine import AbstractSolver, Sequential
 from ._cells import canonical_arch, make_cell, uses_feedback
 from ._data import Task, split_windows, windows
 from ._forecast import BOUNDS_MARGIN, output_bounds

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .._solver import AbstractSolver, Sequential
+from .._engine import AbstractSolver, Sequential
 from ._cells import uses_feedback
 from ._forecast import forecast
 from ._hidden import closed_loop_outputs

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax.sharding import AxisType, Mesh
 
 from .. import cells
-from .._solver import DEER, AbstractSolver, Auto, QuasiDEER, Sequential
+from .._engine import DEER, AbstractSolver, Auto, QuasiDEER, Sequential
 from ..nn import SequenceModel
 from ._config import LMConfig
 

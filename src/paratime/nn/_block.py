@@ -8,8 +8,7 @@ import jax
 import jax.nn as jnn
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
-from .._solution import Solution
-from .._solver import AbstractSolver, Auto
+from .._engine import AbstractSolver, Auto, Solution
 from ._rnn import RNN, state_output
 
 

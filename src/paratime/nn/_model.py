@@ -9,7 +9,7 @@ import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
-from .._solver import AbstractSolver, Auto
+from .._engine import AbstractSolver, Auto
 from ._block import Block
 
 

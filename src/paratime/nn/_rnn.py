@@ -7,9 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
-from .._solution import Solution
-from .._solver import AbstractSolver, Auto
-from .._unroll import unroll
+from .._engine import AbstractSolver, Auto, Solution, unroll
 
 
 def zero_state(cell: Any) -> PyTree[Array]:

@@ -161,7 +161,7 @@ class Auto(AbstractSolver):
 
         A solver instance.
         """
-        from ..cells import AbstractCell, AbstractLinearCell, Elman
+        from ...cells import AbstractCell, AbstractLinearCell, Elman
 
         if isinstance(cell, AbstractLinearCell):
             return LinearScan()

@@ -26,7 +26,7 @@ class LinearScan(AbstractSolver):
     adjoint: AbstractAdjoint = eqx.field(default=AutodiffAdjoint(), kw_only=True)
 
     def solve(self, cell, h0, xs, guess):
-        from ..cells import AbstractLinearCell
+        from .._cell import AbstractLinearCell
 
         if not isinstance(cell.cell, AbstractLinearCell):
             raise ValueError(
