@@ -11,9 +11,10 @@ import json
 import math
 import os
 import sys
+import types
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, get_args
 
 _C = TypeVar("_C", bound="AbstractConfig")
 
@@ -84,10 +85,40 @@ class AbstractConfig:
             ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < math.inf
             self.check(name, ok, "a finite number > 0", v)
 
+    def check_types(self) -> None:
+        """Every field must hold its declared type: `bool`, `int` (not a bool), `float` (an int
+        is accepted), `str`, or one of these `| None`."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            kinds = get_args(f.type) if isinstance(f.type, types.UnionType) else (f.type,)
+            if value is None and type(None) in kinds:
+                continue
+            ok = any(
+                isinstance(value, bool)
+                if kind is bool
+                else isinstance(value, int | float) and not isinstance(value, bool)
+                if kind is float
+                else isinstance(value, kind) and (kind is not int or not isinstance(value, bool))
+                for kind in kinds
+                if isinstance(kind, type) and kind is not type(None)
+            )
+            names = " or ".join(k.__name__ for k in kinds)
+            self.check(f.name, ok, f"of type {names}", value)
+
     def one_of(self, field: str, allowed: Sequence[str]) -> None:
         """`field` must be one of `allowed`."""
         v = getattr(self, field)
         self.check(field, v in allowed, f"one of {', '.join(allowed)}", v)
+
+    def replace(self: _C, **changes: Any) -> _C:
+        """A copy with some fields changed (validated again); `None` values are ignored."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the config as TOML to `path`, atomically."""
+        from .train._atomic import atomic_write_text
+
+        atomic_write_text(path, self.to_toml())
 
     def to_dict(self) -> dict[str, Any]:
         """The fields that are set (not `None`)."""

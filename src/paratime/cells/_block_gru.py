@@ -12,8 +12,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._engine import AbstractStructure, BlockDiagonal
 from ._abstract import AbstractCell
-from ._heads import check_size
-from ._init import default_float, uniform
+from ._init import check_size, default_float, uniform
 
 
 def _blocks_matvec(w: Float[Array, "K k k"], h: Float[Array, " N"]) -> Float[Array, " N"]:

@@ -11,8 +11,8 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._engine import AbstractStructure, Diagonal
 from ._abstract import AbstractCell
-from ._heads import check_size, glorot_uniform, small_normal
-from ._init import default_float
+from ._heads import glorot_uniform, small_normal
+from ._init import check_size, default_float
 
 
 def _step(weight_hh, timespan, pre, h):

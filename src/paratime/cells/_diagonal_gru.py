@@ -13,13 +13,12 @@ from .._engine import AbstractStructure, Diagonal
 from ._abstract import AbstractCell
 from ._heads import (
     check_heads,
-    check_size,
     gate_bias,
     glorot_uniform,
     head_projection,
     small_normal,
 )
-from ._init import default_float
+from ._init import check_size, default_float
 
 
 def _step(weight_hh, pre, h):

@@ -6,12 +6,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-
-def check_size(name: str, value: object) -> int:
-    """`value` as a positive int, or a ValueError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int; got {value!r}.")
-    return value
+from ._init import check_size
 
 
 def check_heads(input_size: int, hidden_size: int, num_heads: object) -> int:

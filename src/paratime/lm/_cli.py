@@ -64,9 +64,9 @@ def train(
 
     try:
         if config is not None:
-            base = LMConfig.load(config)
+            base = LMConfig.from_toml(config)
         elif resume and (out / CONFIG).exists():
-            base = LMConfig.load(out / CONFIG)
+            base = LMConfig.from_toml(out / CONFIG)
         else:
             base = LMConfig()
         cfg = base.replace(
@@ -87,7 +87,7 @@ def train(
             seed=seed,
             dtype=dtype,
         )
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
         return
     _force_cpu_devices(cfg.batch_devices * cfg.time_devices)

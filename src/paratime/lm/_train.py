@@ -168,7 +168,7 @@ def train_lm(
         out = Path(out_dir)
         stored = out / CONFIG
         if resume and stored.exists():
-            changed = LMConfig.load(stored).differences(config, ignore=("steps",))
+            changed = LMConfig.from_toml(stored).differences(config)
             if changed:
                 raise ValueError(f"`resume` with a different config: {'; '.join(changed)}.")
         out.mkdir(parents=True, exist_ok=True)
@@ -218,7 +218,7 @@ def load_run(run: str | os.PathLike) -> tuple[LMConfig, SequenceModel]:
     run = Path(run)
     if not (run / CONFIG).exists() or not (run / "checkpoint.eqx").exists():
         raise ValueError(f"{str(run)!r} is not a `paratime lm train` run folder.")
-    config = LMConfig.load(run / CONFIG)
+    config = LMConfig.from_toml(run / CONFIG)
     model = make_model(config.replace(batch_devices=1, time_devices=1))
     optimizer = make_optimizer(config)
     template = LMState(
