@@ -4,12 +4,17 @@ For each trained run given (from `long_sequences.py`), each sequence length and 
 jitted `paratime dsr train` step (aGTF at the run's final α, GTF solve, exact adjoint
 gradient, RAdam update) per solver, the solvers interleaved repetition by repetition on the
 same state and batches. Reports min and median seconds and the mean Newton iterations (the
-`newton_steps` the training log records; 1 for Sequential). Run from the repository root:
+`newton_steps` the training log records; 0 for Sequential) and the failed solves (Newton
+stopped on a diverging or non-finite iterate). `--alpha` replaces the run's α (a grid).
+Run from the repository root:
 
     taskset -c 0 nice -n 5 env PYTHONPATH=src XLA_FLAGS=--xla_cpu_multi_thread_eigen=false \
-        .venv/bin/python benchmarks/dsr/long_step_time.py \
-        runs/dsr-long/L10000-B1-s0 runs/dsr-long/L200-B16-s0 \
+        .venv/bin/python benchmarks/dsr/long_step_time.py runs/dsr-long/L10000-B1-s0 \
+        --shapes 10000x1 10000x16 100000x1 --reps 3 \
         --result benchmarks/results/dsr-long-step-time.json
+    ... long_step_time.py runs/dsr-long/L10000-B1-s0 --shapes 10000x1 100000x1 --reps 3 \
+        --alpha 0.2 0.3 0.5 --solvers sequential deer quasi-deer \
+        --result benchmarks/results/dsr-long-step-time-alpha.json
 """
 
 import argparse
@@ -20,6 +25,7 @@ import statistics
 import time
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
@@ -36,14 +42,19 @@ def main() -> None:
     p.add_argument("--solvers", nargs="+", default=["sequential", "deer", "quasi-deer", "auto"])
     p.add_argument("--reps", type=int, default=5)
     p.add_argument(
+        "--alpha", type=float, nargs="+", default=None, help="GTF α to use (default: the run's)"
+    )
+    p.add_argument(
         "--result", type=Path, default=Path("benchmarks/results/dsr-long-step-time.json")
     )
     a = p.parse_args()
     rows = []
     for run in a.runs:
-        cfg, state = _restore(run)
+        cfg, trained = _restore(run)
         x = jnp.asarray(load_series(cfg.data), jnp.float32)
-        for shape in a.shapes:
+        alphas = a.alpha or [float(trained.alpha)]
+        for alpha, shape in ((al, sh) for al in alphas for sh in a.shapes):
+            state = eqx.tree_at(lambda s: s.alpha, trained, jnp.asarray(alpha, jnp.float32))
             L, B = (int(v) for v in shape.split("x"))
             opt = make_optimizer(cfg.lr, cfg.steps)
             fns = {}
