@@ -22,6 +22,12 @@ from ._datasets import (
 from ._delay import mackey_glass as mackey_glass, narma10 as narma10
 from ._files import find_shared as find_shared, read_series as read_series
 from ._integrate import integrate as integrate, rk4_step as rk4_step
+from ._slow_fast import (
+    slow_fast_lorenz as slow_fast_lorenz,
+    slow_fast_lorenz_vector_field as slow_fast_lorenz_vector_field,
+    slow_fast_test as slow_fast_test,
+    slow_fast_train as slow_fast_train,
+)
 from ._systems import (
     lorenz63 as lorenz63,
     lorenz63_vector_field as lorenz63_vector_field,

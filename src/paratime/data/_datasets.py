@@ -9,6 +9,7 @@ from jaxtyping import Float
 
 from ._delay import mackey_glass
 from ._files import LORENZ63_TEST, LORENZ63_TRAIN, find_shared, read_series
+from ._slow_fast import slow_fast_test, slow_fast_train
 
 
 def _statsmodels():
@@ -74,6 +75,8 @@ DATASETS: dict[str, Callable[[], np.ndarray]] = {
     "lorenz63-x": lambda: lorenz63_train()[:, :1],
     "santafe": santafe_laser,
     "mackey-glass": lambda: mackey_glass(10_000),
+    "slow-fast": slow_fast_train,
+    "slow-fast-test": slow_fast_test,
     "sunspots": sunspots,
     "co2": co2,
     "nile": nile,
@@ -81,7 +84,9 @@ DATASETS: dict[str, Callable[[], np.ndarray]] = {
 }
 """Names accepted by [`load_series`][paratime.data.load_series], each a zero-argument loader
 returning a float32 `(T, d)` array. `lorenz63*` need the shared benchmark files (see
-`find_shared`); `mackey-glass` is generated (10 000 samples, τ = 17); the rest ship with
+`find_shared`); `mackey-glass` is generated (10 000 samples, τ = 17), and so are
+`slow-fast` / `slow-fast-test` (`slow_fast_lorenz`: 100 000 samples each, a Lorenz-63
+whose ρ follows a slow oscillator of period 10 000 samples); the rest ship with
 reservoirpy or statsmodels. All load offline."""
 
 
