@@ -16,8 +16,9 @@ class TrainConfig(AbstractConfig):
     `latent` (latent size M; `None`: the data's dimension), `hidden`, `observation`
     (`"identity"` or `"affine"`), `num_relu` (ALRNN only), `seq_len`, `batch_size`, `gtf`
     (`"adaptive"` or a constant α in [0, 1]), `solver` (a `paratime.SolverName`), `steps`,
-    `lr`, `alpha0`, `alpha_every`, `seed`, `checkpoint_every`, and `data_size` (the data's
-    dimension, filled in when the data are read).
+    `lr`, `alpha0`, `alpha_every`, `seed`, `checkpoint_every`, `validation` (the fraction
+    of the series held out at its end for model selection; 0: none), `validate_every`, and
+    `data_size` (the data's dimension, filled in when the data are read).
 
     **Raises:**
 
@@ -40,6 +41,8 @@ class TrainConfig(AbstractConfig):
     alpha_every: int = 5
     seed: int = 0
     checkpoint_every: int = 100
+    validation: float = 0.1
+    validate_every: int = 100
     data_size: int | None = None
 
     resumable: ClassVar[tuple[str, ...]] = ("steps", "solver", "checkpoint_every")
@@ -51,7 +54,12 @@ class TrainConfig(AbstractConfig):
         self.one_of("model", MODELS)
         self.one_of("observation", OBSERVATIONS)
         self.one_of("solver", SOLVER_NAMES)
-        self.positive_int("hidden", "batch_size", "steps", "alpha_every", "checkpoint_every")
+        self.positive_int(
+            "hidden", "batch_size", "steps", "alpha_every", "checkpoint_every", "validate_every"
+        )
+        v = self.validation
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1
+        self.check("validation", ok, "a fraction in [0, 1) (0: no model selection)", v)
         self.positive_int("seq_len", minimum=2)
         for name in ("latent", "num_relu", "data_size"):
             if getattr(self, name) is not None:
