@@ -149,11 +149,16 @@ def test_eval_and_generate_use_the_best_checkpoint_by_default(series, tmp_path):
     assert differs == (best_step != STEPS)
 
 
-def test_a_too_short_validation_segment_is_refused(series, tmp_path):
+def test_a_series_too_short_for_validation_trains_without_selection(series, tmp_path):
     data = tmp_path / "train.npy"
     np.save(data, series[:500].astype(np.float32))
-    code, out, err = _invoke(
-        "train", "--data", data, "--out", tmp_path / "r", "--seq-len", "50", "--validation", "0.1"
-    )
-    assert code != 0 and "validation" in err and "at least" in " ".join(err.split())
-    assert not (tmp_path / "r" / "checkpoint.eqx").exists()
+    args = ["train", "--data", data, "--seq-len", "50", "--hidden", "8", "--batch-size", "2"]
+    args += ["--steps", "2", "--no-progress"]
+    code, out, err = _invoke(*args, "--out", tmp_path / "r")  # 10 % of 500: too short
+    assert code == 0 and "without model selection" in err, out + err
+    assert (tmp_path / "r" / "checkpoint.eqx").exists()
+    assert not (tmp_path / "r" / "best.eqx").exists()
+    # Holding out so much that too little is left to train on is refused.
+    code, out, err = _invoke(*args, "--out", tmp_path / "s", "--validation", "0.95")
+    assert code != 0 and "validation" in err and "sequence length" in " ".join(err.split())
+    assert not (tmp_path / "s" / "checkpoint.eqx").exists()

@@ -151,6 +151,10 @@ def train_cmd(
     lr: Annotated[
         float, typer.Option(callback=positive, help="Initial RAdam learning rate.")
     ] = 1e-3,
+    lr_final: Annotated[
+        float | None,
+        typer.Option(callback=positive, help="Learning rate at the last step (default lr/10)."),
+    ] = None,
     alpha0: Annotated[float, typer.Option(min=0.0, max=1.0, help="aGTF: smallest α.")] = 0.1,
     alpha_every: Annotated[int, typer.Option(min=1, help="aGTF: update α every k steps.")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -176,7 +180,7 @@ def train_cmd(
     values = dict(
         data=data, model=model, latent=latent, hidden=hidden, observation=observation,
         num_relu=num_relu, seq_len=seq_len, batch_size=batch_size, gtf=gtf, solver=solver,
-        steps=steps, lr=lr, alpha0=alpha0, alpha_every=alpha_every, seed=seed,
+        steps=steps, lr=lr, lr_final=lr_final, alpha0=alpha0, alpha_every=alpha_every, seed=seed,
         checkpoint_every=checkpoint_every, validation=validation, validate_every=validate_every,
     )  # fmt: skip
     if data is None and config is None:
@@ -197,15 +201,22 @@ def train_cmd(
             f"{str(out)!r} already holds a run: add --resume to continue it, or choose "
             "another --out to start a new one.",
         )
-    from ._select import split_validation
+    from ._select import MIN_VALIDATION, split_validation
 
     try:
-        x, x_val = split_validation(x, cfg.validation, min_train=cfg.seq_len)
+        x, x_val = split_validation(x, cfg.validation, min_train=cfg.seq_len, if_short="skip")
     except ValueError as e:
         raise bad("--validation", str(e).removeprefix("`fraction`: ")) from None
     kmodel, ktrain = jax.random.split(jax.random.key(cfg.seed))
     with flag("--latent"):
         net = _build(cfg, kmodel)
+    if x_val is None and cfg.validation > 0:
+        typer.echo(
+            f"note: {cfg.validation} of the {x.shape[0]} steps is shorter than the "
+            f"{MIN_VALIDATION} steps a validation segment needs: training without model "
+            "selection (eval and generate will use the last checkpoint).",
+            err=True,
+        )
     store_config(out, cfg, resume=resume, name=CONFIG)
     state, history = fit(
         net,
@@ -217,6 +228,7 @@ def train_cmd(
         batch_size=cfg.batch_size,
         solver=make_solver(cfg.solver),
         learning_rate=cfg.lr,
+        final_learning_rate=cfg.lr_final,
         alpha0=cfg.alpha0,
         alpha_every=cfg.alpha_every,
         validation=None if x_val is None else jnp.asarray(x_val, jnp.result_type(float)),

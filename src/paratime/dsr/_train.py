@@ -193,6 +193,7 @@ def fit(
     batch_size: int = 16,
     solver: AbstractSolver = Auto(),
     learning_rate: float = 1e-3,
+    final_learning_rate: float | None = None,
     alpha0: float = 0.1,
     alpha_every: int = 5,
     gamma: float = 0.999,
@@ -215,7 +216,9 @@ def fit(
     - `batch_size`: subsequences per step.
     - `solver`: the solver of the forced recurrence (`paratime.DEER()`, `QuasiDEER()`,
         `Sequential()`, `Auto()`).
-    - `learning_rate`: RAdam's initial learning rate (decays ×0.1 over `steps`).
+    - `learning_rate`: RAdam's initial learning rate.
+    - `final_learning_rate`: the rate it decays to, exponentially over `steps` (`None`:
+        `learning_rate / 10`).
     - `alpha0`: aGTF's smallest initial α (it starts at max(α_est, `alpha0`); the GTF paper's
         code starts at 1 and anneals over 250 000 steps, too slowly for short runs).
     - `alpha_every`, `gamma`: the aGTF update period and decay.
@@ -245,7 +248,11 @@ def fit(
         )
     data = jnp.asarray(data)
     check_seq_len(data, seq_len, batch_size)
-    optimizer = make_optimizer(learning_rate, steps)
+    if final_learning_rate is None:
+        final_learning_rate = learning_rate / 10
+    optimizer = make_optimizer(
+        learning_rate, steps, final_fraction=final_learning_rate / learning_rate
+    )
     alpha = initial_alpha(model, data[:seq_len], gtf, alpha0)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
     state = DSRState(model, opt_state, jax.random.key_data(key), alpha)
