@@ -31,7 +31,7 @@ def _positive(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
-def delay_embed(x: Float[ArrayLike, "T"], lag: int, dim: int) -> Float[np.ndarray, "N dim"]:
+def delay_embed(x: Float[ArrayLike, "T ..."], lag: int, dim: int) -> Float[np.ndarray, "N dim"]:
     """The delay vectors y_t = (x_t, x_{t−τ}, ..., x_{t−(m−1)τ}) of a scalar series.
 
     Row i is the vector at time t = i + (m − 1)τ, newest value first, so column 0 is the
@@ -69,7 +69,7 @@ def delay_embed(x: Float[ArrayLike, "T"], lag: int, dim: int) -> Float[np.ndarra
 
 
 def mutual_information(
-    x: Float[ArrayLike, "T"], max_lag: int, *, bins: int = 32
+    x: Float[ArrayLike, "T ..."], max_lag: int, *, bins: int = 32
 ) -> Float[np.ndarray, " max_lag+1"]:
     """The average mutual information I(x_t; x_{t+τ}) for τ = 0, ..., `max_lag`, in nats.
 
@@ -97,7 +97,7 @@ def mutual_information(
     return out
 
 
-def choose_lag(x: Float[ArrayLike, "T"], *, max_lag: int = 100, bins: int = 32) -> int:
+def choose_lag(x: Float[ArrayLike, "T ..."], *, max_lag: int = 100, bins: int = 32) -> int:
     """The delay τ: the first local minimum of the average mutual information.
 
     If the mutual information has no local minimum up to `max_lag`, the first lag at which
@@ -112,7 +112,7 @@ def choose_lag(x: Float[ArrayLike, "T"], *, max_lag: int = 100, bins: int = 32) 
 
 
 def false_nearest_neighbours(
-    x: Float[ArrayLike, "T"],
+    x: Float[ArrayLike, "T ..."],
     lag: int,
     max_dim: int = 10,
     *,
@@ -158,7 +158,7 @@ def false_nearest_neighbours(
 
 
 def choose_dimension(
-    x: Float[ArrayLike, "T"], lag: int, *, max_dim: int = 10, threshold: float = 0.01, **kwargs
+    x: Float[ArrayLike, "T ..."], lag: int, *, max_dim: int = 10, threshold: float = 0.01, **kwargs
 ) -> int:
     """The embedding dimension: the smallest m whose fraction of false nearest neighbours is
     below `threshold` (`false_nearest_neighbours`; keyword arguments are passed on), or the
@@ -169,7 +169,7 @@ def choose_dimension(
 
 
 def embed(
-    x: Float[ArrayLike, "T"],
+    x: Float[ArrayLike, "T ..."],
     *,
     lag: int | None = None,
     dim: int | None = None,
