@@ -147,7 +147,7 @@ def train_cmd(
     batch_size: Annotated[int, typer.Option(min=1, help="Subsequences per step.")] = 16,
     gtf: Annotated[str, typer.Option(help="'adaptive' or a constant α in [0, 1].")] = "adaptive",
     solver: Annotated[SolverName, typer.Option(help="Solver of the recurrence.")] = SolverName.auto,
-    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 1000,
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 5000,
     lr: Annotated[
         float, typer.Option(callback=positive, help="Initial RAdam learning rate.")
     ] = 1e-3,

@@ -36,7 +36,7 @@ class TrainConfig(AbstractConfig):
     batch_size: int = 16
     gtf: str = "adaptive"
     solver: str = "auto"
-    steps: int = 1000
+    steps: int = 5000
     lr: float = 1e-3
     lr_final: float | None = None
     alpha0: float = 0.1
