@@ -142,6 +142,14 @@ def test_eval_and_generate_use_the_best_checkpoint_by_default(series, tmp_path):
     assert code == 0, out + err
     assert json.loads((run / "metrics.json").read_text())["step"] == STEPS
 
+    # A damaged best.eqx is refused, naming it and the way to the last checkpoint.
+    saved = (run / "best.eqx").read_bytes()
+    (run / "best.eqx").write_bytes(saved[:-7] + bytes(7))
+    code, out, err = _invoke("eval", run, "--data", test)
+    said = " ".join(err.split())
+    assert code != 0 and "best.eqx" in said and "--checkpoint last" in said, out + err
+    (run / "best.eqx").write_bytes(saved)
+
     best, last = tmp_path / "best.npy", tmp_path / "last.npy"
     assert _invoke("generate", run, "--steps", "30", "--out", best)[0] == 0
     assert _invoke("generate", run, "--steps", "30", "--out", last, "--checkpoint", "last")[0] == 0

@@ -78,7 +78,7 @@ def _restore(run: Path, which: str = "last") -> tuple[TrainConfig, Any, int]:
     without one (trained before model selection, or with `--validation 0`) falls back to the
     last checkpoint with a note on stderr. `"last"` loads `checkpoint.eqx`.
     """
-    from paratime.train import load_checkpoint
+    from paratime.train import CheckpointError, load_checkpoint
 
     from ._select import BEST
     from ._train import DSRState, make_optimizer
@@ -103,6 +103,9 @@ def _restore(run: Path, which: str = "last") -> tuple[TrainConfig, Any, int]:
     like = DSRState(model, opt_state, jax.random.key_data(ktrain), jnp.zeros(()))
     try:
         state, step, _ = load_checkpoint(ckpt, like)
+    except CheckpointError as e:
+        other = "--checkpoint last" if ckpt.name == BEST else "--checkpoint best"
+        raise bad("RUN", f"{e} Or use the other model of the run: {other}.") from None
     except ValueError as e:  # a checkpoint of an older run: no model-selection fields
         legacy = (like.model, like.opt_state, like.key, like.alpha)
         try:
