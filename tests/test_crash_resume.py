@@ -1,9 +1,11 @@
 """Crash safety: a real training process killed with SIGKILL at many moments resumes exactly.
 
-A small script trains with `paratime.train.fit` (checkpoints every 4 steps). It is started,
+A small script trains with `paratime.train.train` (checkpoints every 4 steps, a validation
+every 3 that keeps the best model in `best.eqx`). It is started,
 made to pause at a chosen moment (inside a step, in the middle of a checkpoint write with the
 temporary file on disk, between keeping the previous checkpoint and writing the new one, in
-the middle of appending a metrics line, while a resumed run rewrites its log), killed with
+the middle of appending a metrics line, while a resumed run rewrites its log, inside a
+validation, in the middle of writing the best model `best.eqx`), killed with
 SIGKILL there, and restarted, again and again in the same run directory. The final parameters
 must equal, bit for bit, those of an uninterrupted run, and the metrics log must be complete
 and identical.
@@ -46,8 +48,9 @@ def pause(what):
     time.sleep(120)  # the parent kills us here
 
 
-if kind == "ckpt-write":  # write half of the checkpoint into the temporary file, then stop
+if kind in ("ckpt-write", "best-write"):  # write half of a checkpoint file, then stop
     real_open = _checkpoint.atomic_open
+    target = "best.eqx" if kind == "best-write" else "checkpoint.eqx"
 
     @contextlib.contextmanager
     def slow_open(path):
@@ -55,11 +58,11 @@ if kind == "ckpt-write":  # write half of the checkpoint into the temporary file
             class Half:
                 def write(self, data):
                     step = int(data.split(b'"step": ')[1].split(b",")[0])
-                    if step != at:
+                    if step != at or Path(path).name != target:
                         return f.write(data)
                     f.write(data[: len(data) // 2])
                     f.flush()
-                    pause(f"ckpt-write {step}")
+                    pause(f"{kind} {step}")
             yield Half()
 
     _checkpoint.atomic_open = slow_open
@@ -104,25 +107,37 @@ def loss_fn(model, key):
 
 
 model = eqx.nn.MLP(3, 1, 8, 2, key=jax.random.key(0))
+optimizer = optax.adam(1e-2)
+inner = pt.make_step(loss_fn, optimizer)
 
-if kind == "step":
-    real_train = _loop.train
 
-    def train_pausing(step_fn, state, **kwargs):
-        def wrapped(state, step):
-            if step == at:
-                pause(f"step {step}")
-            return step_fn(state, step)
+# The run state: the training state and the model selection so far (best score, its step).
+def step_fn(state, step):
+    if kind == "step" and step == at:
+        pause(f"step {step}")
+    new, metrics = inner(state[0], step)
+    return (new, state[1]), metrics
 
-        return real_train(wrapped, state, **kwargs)
 
-    pt._fit.train = train_pausing
+def validate(state, done):  # a validation loss; the best state goes to best.eqx
+    if kind == "validate" and done == at:
+        pause(f"validate {done}")
+    score = float(loss_fn(state[0].model, jax.random.key(99)))
+    if score < float(state[1][0]):
+        state = (state[0], (jnp.asarray(score), jnp.asarray(done)))
+        pt.save_checkpoint(out / "best.eqx", state, step=done, score=score)
+    return state, {"val_loss": score, "best_step": float(state[1][1])}
 
+
+params = eqx.filter(model, eqx.is_inexact_array)
+state = (pt.TrainState(model, optimizer.init(params), jax.random.key(1)),
+         (jnp.asarray(jnp.inf), jnp.asarray(-1)))
 resume = any((out / n).exists() for n in ("checkpoint.eqx", "checkpoint.prev.eqx"))
-trained, _ = pt.fit(
-    loss_fn, model, optax.adam(1e-2), steps=steps, key=jax.random.key(1), out_dir=out,
-    resume=resume, checkpoint_every=4, progress=False,
+state, _ = pt.train(
+    step_fn, state, steps=steps, out_dir=out, resume=resume, checkpoint_every=4,
+    progress=False, validate=validate, validate_every=3,
 )
+trained = state[0].model
 leaves = [np.asarray(x) for x in jax.tree_util.tree_leaves(eqx.filter(trained, eqx.is_array))]
 np.savez(out / "final.npz", *leaves)
 print("DONE", flush=True)
@@ -135,6 +150,8 @@ KILLS = [
     ("log-append:13", None),  # a torn metrics line
     ("truncate-log:", ".metrics.jsonl.*.tmp"),  # resuming: the log half rewritten
     ("keep-previous:16", None),  # checkpoint 12 kept as previous, 16 not written yet
+    ("validate:18", None),  # inside a validation, after the checkpoint at 16
+    ("best-write:27", ".best.eqx.*.tmp"),  # half of the best model (step 27) written
     ("ckpt-write:30", ".checkpoint.eqx.*.tmp"),  # inside the final checkpoint
 ]
 
@@ -203,6 +220,12 @@ def test_sigkill_at_many_moments_then_resume_is_bit_identical(tmp_path):
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
     assert [r["step"] for r in _read_log(run_dir)] == list(range(STEPS))
     assert _read_log(run_dir) == _read_log(full_dir)
+    # The selected model: the same best.eqx, byte for byte, at the argmin of the logged scores.
+    best = (run_dir / "best.eqx").read_bytes()
+    assert best == (full_dir / "best.eqx").read_bytes()
+    scores = {r["step"] + 1: r["val_loss"] for r in _read_log(run_dir) if "val_loss" in r}
+    assert sorted(scores) == [3, 6, 9, 12, 15, 18, 21, 24, 27, 30]
+    assert f'"step": {min(scores, key=scores.get)},'.encode() in best.split(b"\n")[1]
     # The restarts said what they repaired, and left no debris.
     said = "".join(stderr)
     assert "temporary file(s)" in said and "torn last line" in said

@@ -153,8 +153,10 @@ def test_cli_train_eval_generate(series, tmp_path):
     args = ["train", "--data", data, "--out", run, "--hidden", "8", "--seq-len", "50"]
     args += ["--batch-size", "2", "--alpha-every", "2", "--solver", "deer", "--steps", "6"]
     args += ["--lr", "0.001", "--seed", "0", "--no-progress", "--checkpoint-every", "2"]
+    args += ["--validation", "0"]
     code, out = _invoke(*args)
     assert code == 0, out
+    assert not (run / "best.eqx").exists()
     code, out = _invoke(*args, "--resume")  # already finished: nothing to redo
     assert code == 0, out
     log = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -165,7 +167,9 @@ def test_cli_train_eval_generate(series, tmp_path):
 
     code, out = _invoke("eval", run, "--data", test)
     assert code == 0, out
+    assert "no best.eqx" in out and "using the last checkpoint" in out  # --validation 0
     metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["step"] == 6
     assert {"D_stsp", "D_H", "PE20"} <= set(metrics) and "D_stsp" in out
     for name in ("attractor.png", "spectra.png", "curves.png"):
         assert (run / name).stat().st_size > 0

@@ -20,6 +20,14 @@ from ._datasets import (
     sunspots as sunspots,
 )
 from ._delay import mackey_glass as mackey_glass, narma10 as narma10
+from ._embed import (
+    choose_dimension as choose_dimension,
+    choose_lag as choose_lag,
+    delay_embed as delay_embed,
+    embed as embed,
+    false_nearest_neighbours as false_nearest_neighbours,
+    mutual_information as mutual_information,
+)
 from ._files import find_shared as find_shared, read_series as read_series
 from ._integrate import integrate as integrate, rk4_step as rk4_step
 from ._slow_fast import (

@@ -29,6 +29,10 @@ from ._observation import (
     AffineObservation as AffineObservation,
     IdentityObservation as IdentityObservation,
 )
+from ._select import (
+    split_validation as split_validation,
+    validation_scores as validation_scores,
+)
 from ._ssm import LinearSSM as LinearSSM
 from ._train import (
     DSRState as DSRState,

@@ -1,5 +1,6 @@
 """`paratime dsr train|eval|generate`: dynamical-systems reconstruction from the shell."""
 
+import enum
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +25,14 @@ from ..cli._common import (
 from ._config import TrainConfig
 
 app = new_app()
+
+
+class Checkpoint(str, enum.Enum):
+    """Which model of a run `eval` and `generate` use."""
+
+    best = "best"
+    last = "last"
+
 
 CONFIG = "config.toml"
 
@@ -62,23 +71,49 @@ def _build(cfg: TrainConfig, key):
     )
 
 
-def _restore(run: Path) -> tuple[TrainConfig, Any]:
-    """The run's config and its trained `DSRState`, rebuilt from the config + checkpoint."""
-    from paratime.train import load_checkpoint
+def _restore(run: Path, which: str = "last") -> tuple[TrainConfig, Any, int]:
+    """The run's config, a trained `DSRState` and its step, from the config + a checkpoint.
 
+    `which="best"` loads `best.eqx` (the model selected on the validation segment); a run
+    without one (trained before model selection, or with `--validation 0`) falls back to the
+    last checkpoint with a note on stderr. `"last"` loads `checkpoint.eqx`.
+    """
+    from paratime.train import CheckpointError, load_checkpoint
+
+    from ._select import BEST
     from ._train import DSRState, make_optimizer
 
     cfg = _read_config(run)
     ckpt = run / "checkpoint.eqx"
     if not ckpt.exists():
         raise bad("RUN", f"{str(run)!r} has no checkpoint.eqx: its training never saved one.")
+    if which == "best":
+        if (run / BEST).is_file():
+            ckpt = run / BEST
+        else:
+            typer.echo(
+                f"note: {str(run)!r} has no {BEST} (a run from before model selection, or "
+                "trained with --validation 0): using the last checkpoint.",
+                err=True,
+            )
     kmodel, ktrain = jax.random.split(jax.random.key(cfg.seed))
     model = _build(cfg, kmodel)
     opt = make_optimizer(cfg.lr, cfg.steps)
     opt_state = opt.init(eqx.filter(model, eqx.is_inexact_array))
     like = DSRState(model, opt_state, jax.random.key_data(ktrain), jnp.zeros(()))
-    state, _, _ = load_checkpoint(ckpt, like)
-    return cfg, state
+    try:
+        state, step, _ = load_checkpoint(ckpt, like)
+    except CheckpointError as e:
+        other = "--checkpoint last" if ckpt.name == BEST else "--checkpoint best"
+        raise bad("RUN", f"{e} Or use the other model of the run: {other}.") from None
+    except ValueError as e:  # a checkpoint of an older run: no model-selection fields
+        legacy = (like.model, like.opt_state, like.key, like.alpha)
+        try:
+            (model, opt_state, key, alpha), step, _ = load_checkpoint(ckpt, legacy)
+        except ValueError:
+            raise e from None
+        state = DSRState(model, opt_state, key, alpha)
+    return cfg, state, step
 
 
 def _history(run: Path) -> list[dict[str, Any]]:
@@ -115,14 +150,27 @@ def train_cmd(
     batch_size: Annotated[int, typer.Option(min=1, help="Subsequences per step.")] = 16,
     gtf: Annotated[str, typer.Option(help="'adaptive' or a constant α in [0, 1].")] = "adaptive",
     solver: Annotated[SolverName, typer.Option(help="Solver of the recurrence.")] = SolverName.auto,
-    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 1000,
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 5000,
     lr: Annotated[
         float, typer.Option(callback=positive, help="Initial RAdam learning rate.")
     ] = 1e-3,
+    lr_final: Annotated[
+        float | None,
+        typer.Option(callback=positive, help="Learning rate at the last step (default lr/10)."),
+    ] = None,
     alpha0: Annotated[float, typer.Option(min=0.0, max=1.0, help="aGTF: smallest α.")] = 0.1,
     alpha_every: Annotated[int, typer.Option(min=1, help="aGTF: update α every k steps.")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     checkpoint_every: Annotated[int, typer.Option(min=1, help="Checkpoint period.")] = 100,
+    validation: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Fraction held out at the end for model selection (0: none)."
+        ),
+    ] = 0.1,
+    validate_every: Annotated[
+        int, typer.Option(min=1, help="Score the model on the validation part every k steps.")
+    ] = 100,
     resume: Annotated[
         bool, typer.Option(help="Continue the run in --out (it must exist).")
     ] = False,
@@ -135,8 +183,8 @@ def train_cmd(
     values = dict(
         data=data, model=model, latent=latent, hidden=hidden, observation=observation,
         num_relu=num_relu, seq_len=seq_len, batch_size=batch_size, gtf=gtf, solver=solver,
-        steps=steps, lr=lr, alpha0=alpha0, alpha_every=alpha_every, seed=seed,
-        checkpoint_every=checkpoint_every,
+        steps=steps, lr=lr, lr_final=lr_final, alpha0=alpha0, alpha_every=alpha_every, seed=seed,
+        checkpoint_every=checkpoint_every, validation=validation, validate_every=validate_every,
     )  # fmt: skip
     if data is None and config is None:
         raise bad("--data", "is required (on the command line or in the --config file).")
@@ -156,9 +204,22 @@ def train_cmd(
             f"{str(out)!r} already holds a run: add --resume to continue it, or choose "
             "another --out to start a new one.",
         )
+    from ._select import MIN_VALIDATION, split_validation
+
+    try:
+        x, x_val = split_validation(x, cfg.validation, min_train=cfg.seq_len, if_short="skip")
+    except ValueError as e:
+        raise bad("--validation", str(e).removeprefix("`fraction`: ")) from None
     kmodel, ktrain = jax.random.split(jax.random.key(cfg.seed))
     with flag("--latent"):
         net = _build(cfg, kmodel)
+    if x_val is None and cfg.validation > 0:
+        typer.echo(
+            f"note: {cfg.validation} of the {x.shape[0]} steps is shorter than the "
+            f"{MIN_VALIDATION} steps a validation segment needs: training without model "
+            "selection (eval and generate will use the last checkpoint).",
+            err=True,
+        )
     store_config(out, cfg, resume=resume, name=CONFIG)
     state, history = fit(
         net,
@@ -170,8 +231,11 @@ def train_cmd(
         batch_size=cfg.batch_size,
         solver=make_solver(cfg.solver),
         learning_rate=cfg.lr,
+        final_learning_rate=cfg.lr_final,
         alpha0=cfg.alpha0,
         alpha_every=cfg.alpha_every,
+        validation=None if x_val is None else jnp.asarray(x_val, jnp.result_type(float)),
+        validate_every=cfg.validate_every,
         out_dir=out,
         resume=resume,
         checkpoint_every=cfg.checkpoint_every,
@@ -185,6 +249,11 @@ def train_cmd(
         f"trained {cfg.steps} steps: loss={last.get('loss', float('nan')):.4g} "
         f"alpha={float(state.alpha):.3f}; run in {out}"
     )
+    if int(state.best_step) >= 0:
+        typer.echo(
+            f"best on the validation part: step {int(state.best_step)}, "
+            f"D_stsp={float(state.best_score):.4g} (kept in {out / 'best.eqx'})"
+        )
 
 
 @app.command("eval")
@@ -192,13 +261,17 @@ def eval_cmd(
     run: Annotated[Path, typer.Argument(help="Run directory of `paratime dsr train`.")],
     data: Annotated[str, typer.Option(help="Test series: a .npy/.csv path or a name.")],
     pe_steps: Annotated[int, typer.Option(min=1, help="n of PE(n).")] = 20,
+    checkpoint: Annotated[
+        Checkpoint, typer.Option(help="best: selected on the validation part; last: final.")
+    ] = Checkpoint.best,
 ) -> None:
     """Evaluate a trained model: D_stsp, D_H, PE(20) into DIR/metrics.json, plus plots."""
     from ..train._atomic import atomic_write_text
     from ._evaluate import evaluate
     from ._plots import save_run_plots
 
-    cfg, state = _restore(run)
+    cfg, state, step = _restore(run, checkpoint.value)
+    typer.echo(f"model: {checkpoint.value} checkpoint, step {step}")
     test = load_data(data, min_length=200)
     if test.shape[1] != cfg.data_size:
         raise bad(
@@ -209,7 +282,8 @@ def eval_cmd(
     results, x_gen = evaluate(
         state.model, jnp.asarray(test, jnp.result_type(float)), pe_steps=pe_steps
     )
-    atomic_write_text(run / "metrics.json", json.dumps(results, indent=2))
+    record = {**results, "checkpoint": checkpoint.value, "step": step}
+    atomic_write_text(run / "metrics.json", json.dumps(record, indent=2))
     for k, v in results.items():
         typer.echo(f"{k} = {v:.4g}")
     if results.get("generated_nonfinite"):
@@ -228,6 +302,9 @@ def generate_cmd(
     steps: Annotated[int, typer.Option(min=1, help="Length T of the trajectory.")],
     out: Annotated[Path, typer.Option(help="Output .npy file, shape (T, d).")],
     x0: Annotated[Path | None, typer.Option(help=".npy start: (d,) or (W, d).")] = None,
+    checkpoint: Annotated[
+        Checkpoint, typer.Option(help="best: selected on the validation part; last: final.")
+    ] = Checkpoint.best,
 ) -> None:
     """Write a free-running trajectory of the trained model (observation space).
 
@@ -238,7 +315,7 @@ def generate_cmd(
 
     if out.is_dir():
         raise bad("--out", f"{str(out)!r} is a directory; give the .npy file to write.")
-    cfg, state = _restore(run)
+    cfg, state, _ = _restore(run, checkpoint.value)
     if x0 is None:
         context = load_data(cfg.data, name="RUN (its training data)")[-(BURN_IN + 1) :]
     else:

@@ -16,8 +16,10 @@ class TrainConfig(AbstractConfig):
     `latent` (latent size M; `None`: the data's dimension), `hidden`, `observation`
     (`"identity"` or `"affine"`), `num_relu` (ALRNN only), `seq_len`, `batch_size`, `gtf`
     (`"adaptive"` or a constant α in [0, 1]), `solver` (a `paratime.SolverName`), `steps`,
-    `lr`, `alpha0`, `alpha_every`, `seed`, `checkpoint_every`, and `data_size` (the data's
-    dimension, filled in when the data are read).
+    `lr`, `lr_final` (the learning rate at the last step; `None`: `lr`/10), `alpha0`,
+    `alpha_every`, `seed`, `checkpoint_every`, `validation` (the fraction of the series held
+    out at its end for model selection; 0: none), `validate_every`, and `data_size` (the
+    data's dimension, filled in when the data are read).
 
     **Raises:**
 
@@ -34,12 +36,15 @@ class TrainConfig(AbstractConfig):
     batch_size: int = 16
     gtf: str = "adaptive"
     solver: str = "auto"
-    steps: int = 1000
+    steps: int = 5000
     lr: float = 1e-3
+    lr_final: float | None = None
     alpha0: float = 0.1
     alpha_every: int = 5
     seed: int = 0
     checkpoint_every: int = 100
+    validation: float = 0.1
+    validate_every: int = 100
     data_size: int | None = None
 
     resumable: ClassVar[tuple[str, ...]] = ("steps", "solver", "checkpoint_every")
@@ -51,12 +56,21 @@ class TrainConfig(AbstractConfig):
         self.one_of("model", MODELS)
         self.one_of("observation", OBSERVATIONS)
         self.one_of("solver", SOLVER_NAMES)
-        self.positive_int("hidden", "batch_size", "steps", "alpha_every", "checkpoint_every")
+        self.positive_int(
+            "hidden", "batch_size", "steps", "alpha_every", "checkpoint_every", "validate_every"
+        )
+        v = self.validation
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1
+        self.check("validation", ok, "a fraction in [0, 1) (0: no model selection)", v)
         self.positive_int("seq_len", minimum=2)
         for name in ("latent", "num_relu", "data_size"):
             if getattr(self, name) is not None:
                 self.positive_int(name)
         self.positive_float("lr")
+        if self.lr_final is not None:
+            f = self.lr_final
+            ok = isinstance(f, int | float) and not isinstance(f, bool) and 0 < f <= self.lr
+            self.check("lr_final", ok, f"a number in (0, lr={self.lr}]", f)
         a0 = self.alpha0
         self.check("alpha0", isinstance(a0, int | float) and 0 <= a0 <= 1, "in [0, 1]", a0)
         self.check("seed", isinstance(self.seed, int), "an integer", self.seed)

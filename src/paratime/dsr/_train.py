@@ -3,6 +3,7 @@
 import functools
 import math
 import os
+from pathlib import Path
 from typing import Any, Literal
 
 import equinox as eqx
@@ -10,25 +11,39 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .. import AbstractSolver, Auto
 from ..data import check_series
 from ..train import train
 from ._evaluate import _data_size
 from ._gtf import adaptive_alpha, jacobian_kappa
+from ._select import BEST, MIN_VALIDATION, make_validator
 
 
 class DSRState(eqx.Module):
-    """What DSR training carries and checkpoints: model, optimiser state, key and α.
+    """What DSR training carries and checkpoints: model, optimiser state, key, α, and the
+    model selection so far.
 
     The key is stored as raw key data (`jax.random.key_data`) so checkpoints can serialise it.
+    `best_score` is the lowest validation D_stsp so far (`inf` before the first validation or
+    without one) and `best_step` the step it was reached at (-1: none); they are part of the
+    checkpoint, so a resumed run selects the same best model as an uninterrupted one.
     """
 
     model: Any
     opt_state: Any
     key: Array
     alpha: Float[Array, ""]
+    best_score: Float[Array, ""]
+    best_step: Int[Array, ""]
+
+    def __init__(self, model, opt_state, key, alpha, best_score=None, best_step=None):
+        self.model, self.opt_state, self.key = model, opt_state, key
+        self.alpha = jnp.asarray(alpha)
+        dtype = self.alpha.dtype if jnp.issubdtype(self.alpha.dtype, jnp.floating) else float
+        self.best_score = jnp.asarray(jnp.inf if best_score is None else best_score, dtype)
+        self.best_step = jnp.asarray(-1 if best_step is None else best_step, jnp.int32)
 
 
 @functools.lru_cache(maxsize=32)
@@ -135,7 +150,8 @@ def _dsr_step(state, step, data, optimizer, solver, seq_len, batch_size, adaptiv
     metrics = {"loss": loss, "grad_norm": grad_norm, "alpha": state.alpha}
     metrics.update(aux)
     metrics["skipped"] = (~ok).astype(loss.dtype)
-    return DSRState(model, opt_state, state.key, alpha), metrics
+    new_state = DSRState(model, opt_state, state.key, alpha, state.best_score, state.best_step)
+    return new_state, metrics
 
 
 def make_dsr_step(
@@ -177,9 +193,12 @@ def fit(
     batch_size: int = 16,
     solver: AbstractSolver = Auto(),
     learning_rate: float = 1e-3,
+    final_learning_rate: float | None = None,
     alpha0: float = 0.1,
     alpha_every: int = 5,
     gamma: float = 0.999,
+    validation: Float[Array, "V d"] | None = None,
+    validate_every: int = 100,
     out_dir: str | os.PathLike | None = None,
     resume: bool = False,
     **train_kwargs: Any,
@@ -197,10 +216,18 @@ def fit(
     - `batch_size`: subsequences per step.
     - `solver`: the solver of the forced recurrence (`paratime.DEER()`, `QuasiDEER()`,
         `Sequential()`, `Auto()`).
-    - `learning_rate`: RAdam's initial learning rate (decays ×0.1 over `steps`).
+    - `learning_rate`: RAdam's initial learning rate.
+    - `final_learning_rate`: the rate it decays to, exponentially over `steps` (`None`:
+        `learning_rate / 10`).
     - `alpha0`: aGTF's smallest initial α (it starts at max(α_est, `alpha0`); the GTF paper's
         code starts at 1 and anneals over 250 000 steps, too slowly for short runs).
     - `alpha_every`, `gamma`: the aGTF update period and decay.
+    - `validation`: a held-out segment (V, d) for model selection (e.g. the end of the
+        series, which `data` then excludes; `paratime.dsr.split_validation`). Every
+        `validate_every` steps and at the end, the model's free run is scored against it by
+        D_stsp (and D_H); the state with the lowest D_stsp so far is kept in
+        `out_dir/best.eqx` and its score and step in the state (`best_score`, `best_step`).
+        `None`: no selection.
     - `out_dir`, `resume`, `**train_kwargs`: passed to `paratime.train.train` (checkpoints,
         `metrics.jsonl`, progress bar showing loss and α).
 
@@ -221,7 +248,11 @@ def fit(
         )
     data = jnp.asarray(data)
     check_seq_len(data, seq_len, batch_size)
-    optimizer = make_optimizer(learning_rate, steps)
+    if final_learning_rate is None:
+        final_learning_rate = learning_rate / 10
+    optimizer = make_optimizer(
+        learning_rate, steps, final_fraction=final_learning_rate / learning_rate
+    )
     alpha = initial_alpha(model, data[:seq_len], gtf, alpha0)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
     state = DSRState(model, opt_state, jax.random.key_data(key), alpha)
@@ -235,6 +266,17 @@ def fit(
         alpha_every=alpha_every,
         gamma=gamma,
     )
+    if validation is not None:
+        validation = jnp.asarray(check_series(np.asarray(validation), name="`validation`"))
+        if validation.shape[1] != data.shape[1] or validation.shape[0] < MIN_VALIDATION:
+            raise ValueError(
+                f"`validation` must have shape (V, {data.shape[1]}) with V >= {MIN_VALIDATION}; "
+                f"got {validation.shape}."
+            )
+        train_kwargs["validate"] = make_validator(validation, out_dir)
+        train_kwargs["validate_every"] = validate_every
+    if out_dir is not None and not resume:  # a fresh run: no best model of an earlier one
+        (Path(out_dir) / BEST).unlink(missing_ok=True)
     train_kwargs.setdefault("show", ("loss", "alpha", "newton_steps"))
     train_kwargs.setdefault("description", "dsr")
     return train(step_fn, state, steps=steps, out_dir=out_dir, resume=resume, **train_kwargs)

@@ -167,6 +167,8 @@ def train(
     progress: bool = True,
     description: str = "training",
     show: tuple[str, ...] = ("loss",),
+    validate: Callable[[_S, int], tuple[_S, dict[str, Any]]] | None = None,
+    validate_every: int = 100,
 ) -> tuple[_S, list[dict[str, Any]]]:
     """Run `steps` calls of `step_fn`, with checkpoints, a metrics log and a progress bar.
 
@@ -197,6 +199,13 @@ def train(
     - `progress`: show a progress bar with the metrics named in `show`.
     - `description`: the progress bar's label.
     - `show`: the metric names to show next to the bar.
+    - `validate`: optional `(state, done) -> (state, metrics)`, run on the host after every
+        `validate_every`-th step and after the last one (`done` is the number of completed
+        steps). It may update the state (e.g. the best validation score so far, so that a
+        resumed run selects exactly as an uninterrupted one) and write files (e.g. the best
+        model); its metrics are added to that step's log record, which is then always kept.
+        It runs before that step's checkpoint, so a checkpoint holds the validated state.
+    - `validate_every`: the validation period in steps.
 
     **Returns:**
 
@@ -213,6 +222,9 @@ def train(
     - `FloatingPointError` if the loss becomes NaN or Inf (a checkpoint is written first).
     """
     _check_arguments(step_fn, steps, out_dir, resume, checkpoint_every, log_every, show)
+    _check_count("validate_every", validate_every)
+    if validate is not None and not callable(validate):
+        raise TypeError("`validate` must be callable `(state, done) -> (state, metrics)`.")
     if not isinstance(description, str):
         raise TypeError(f"`description` must be a str; got {type(description).__name__}.")
     steps = int(steps)
@@ -292,17 +304,24 @@ def train(
 
     t0 = time.perf_counter()
     bar = Progress(total=steps, start=start, description=description, enabled=progress)
-    step = start
+    completed = start  # the steps that `state` holds (what an interruption checkpoints)
     try:
         with bar:
             for step in range(start, steps):
                 out_ = step_fn(state, step)
                 if step == start:
                     _check_step_output(out_)
-                state, metrics = out_
+                new_state, metrics = out_
                 flush()  # the previous logged step's metrics, while this one runs
                 done = step + 1
-                if done % log_every == 0 or done == steps:
+                if validate is not None and (done % validate_every == 0 or done == steps):
+                    new_state, extra = validate(new_state, done)
+                    metrics = {**metrics, **extra}
+                    logged = True
+                else:
+                    logged = done % log_every == 0 or done == steps
+                state, completed = new_state, done
+                if logged:
                     pending = (step, metrics, state)
                 else:
                     bar.update(done, {})
@@ -310,10 +329,9 @@ def train(
                     flush()  # the log holds every record up to the checkpoint
                     checkpoint(done)
             flush()
-            step = steps
     except KeyboardInterrupt:
         flush()
-        checkpoint(step)
+        checkpoint(completed)
         raise
     checkpoint(steps)
     return state, history
