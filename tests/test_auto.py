@@ -95,3 +95,12 @@ def test_the_engine_does_not_import_the_cells():
     assert modules and not any("cells" in m for m in modules)  # the engine's own AbstractCell
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     assert "AbstractCell" in names and not names & {"Elman", "GRU", "LSTM"}
+
+
+@pytest.mark.parametrize("n, want_adjoint", [(16, True), (64, False)])
+def test_a_diagonal_jacobian_counts_as_n_squared(n, want_adjoint, getkey):
+    # Measured (benchmarks/auto_crossover.py, T = 1e4): adjoint/BPTT 0.17x at N = 16, 1.32x at
+    # N = 64, although the diagonal cell's Jacobian holds only N numbers per step.
+    cell = paratime.cells.DiagonalGRU(3, n, key=getkey())
+    want = ImplicitSequential() if want_adjoint else paratime.Sequential()
+    assert paratime.Auto().select(cell, 10**4, n, backend="cpu") == want

@@ -23,8 +23,9 @@ from ._sequential import Sequential
 # faster). The adjoint stores and scans batch·N² Jacobian numbers per step, while batched
 # backpropagation spreads its per-step overhead over the batch, so the adjoint loses for larger
 # states (GRU N=32: 1.1x slower, N=64: 2x) and batches (LSTM N=4 batch 16: 1.25x slower; GRU
-# N=16 batch 16: even). Auto uses it while batch·(Jacobian numbers per step) ≤
-# DENSE_ADJOINT_MAX_NUMBERS and the T·batch Jacobians fit in DENSE_ADJOINT_MAX_BYTES; otherwise
+# N=16 batch 16: even). Auto uses it while batch·N² ≤ DENSE_ADJOINT_MAX_NUMBERS (for any
+# Jacobian structure: a diagonal GRU with N = 64 loses too, 1.32x; N = 16 wins, 0.17x at
+# T = 1e4, 0.34x at T = 1e5) and 4·T·batch·N² bytes fit in DENSE_ADJOINT_MAX_BYTES; otherwise
 # plain `Sequential`. Everything below comes from the cell's cost report (`AbstractCell.costs`).
 # The adjoint streams one step's Jacobian from memory per step of its reverse scan, while
 # backpropagation re-reads the step's operands. For a step that touches little memory next to
@@ -94,17 +95,16 @@ class Auto(AbstractSolver):
 
     - cells that are linear in their state (`AbstractLinearCell`): `LinearScan` (exact);
     - CPU: the sequential scan (on a few cores it is fastest at every measured point). For
-      cells with analytic Jacobians (`AbstractCell`), with gradients by the implicit adjoint
-      (`ImplicitSequential`), which beats backpropagation through time (BPTT) where
-      the batch's Jacobians hold at most 512 numbers per step (batch·N² for a dense Jacobian:
-      e.g. N ≤ 16 for one sequence, N ≤ 4 for a batch of 32), one step's value and Jacobian
-      cost at most 7 500 flops and the T·batch Jacobians fit in 1 GiB (28 MB for a cell
-      whose step accesses fewer than 2.05 bytes per byte of its Jacobian, such as the Elman
-      cell at N = 16: so cheap a step wins by BPTT once its Jacobians leave the caches);
-      otherwise `Sequential`
-      (BPTT). The flops and bytes come from the cell's cost report, `cell.costs(h0, x)`,
-      at the shapes of `h0` and `x` when given (as `unroll` does), else at the cell's own
-      `expected_shapes()`; never from the cell's class;
+      cells with analytic Jacobians (`AbstractCell`) it takes gradients by the implicit
+      adjoint (`ImplicitSequential`), which beats backpropagation through time (BPTT) while
+      batch·N² ≤ 512 (for any Jacobian structure; e.g. N ≤ 16 for one sequence, N ≤ 4 for a
+      batch of 32), one step's value and Jacobian cost at most 7 500 flops, and T·batch·N²
+      float32 numbers fit in 1 GiB (28 MB for a cell whose step accesses fewer than 2.05
+      bytes per byte of its Jacobian, such as the Elman cell at N = 16: so cheap a step wins
+      by BPTT once its Jacobians leave the caches); otherwise `Sequential` (BPTT). The flops
+      and bytes come from the cell's cost report, `cell.costs(h0, x)`, at the shapes of `h0`
+      and `x` when given (as `unroll` does), else at the cell's own `expected_shapes()`;
+      never from the cell's class;
     - GPU/TPU, T < 2048: `Sequential`;
     - GPU/TPU, N ≤ 64: `DEER`; larger N: `QuasiDEER`.
 
@@ -162,7 +162,10 @@ class Auto(AbstractSolver):
             if not isinstance(cell, AbstractCell):
                 return Sequential()
             costs = cell.costs(h0, x)  # at the shapes given, else at the cell's own
-            numbers = batch * cell.jacobian_structure.numbers(N)  # Jacobian numbers per step
+            # batch·N² for any structure: the measured crossover is one of per-step overhead
+            # against the step's size, not of the Jacobian's layout (a diagonal GRU at N = 64,
+            # 64 Jacobian numbers per step, loses with the adjoint: 1.32x BPTT at T = 1e4).
+            numbers = batch * N * N
             cheap = (
                 costs is not None
                 and costs.step_bytes < CHEAP_STEP_BYTES_PER_JACOBIAN_BYTE * costs.jacobian_bytes
