@@ -28,7 +28,13 @@ import paratime
 import paratime.data
 from paratime import dsr
 
-SOLVERS = {"auto": paratime.Auto, "sequential": paratime.Sequential, "deer": paratime.DEER}
+SOLVERS = {
+    "auto": paratime.Auto,
+    "sequential": paratime.Sequential,
+    "implicit": lambda: paratime.Sequential(adjoint=paratime.ImplicitAdjoint()),
+    "deer": paratime.DEER,
+    "quasideer": paratime.QuasiDEER,
+}
 
 
 def plain_step_fn(model, data, optimizer, *, alpha, seq_len, batch_size):

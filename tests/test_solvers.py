@@ -302,8 +302,8 @@ def test_auto_weighs_the_cost_of_the_jacobian(hidden, implicit, getkey):
     assert flops is not None and (flops <= JACOBIAN_MAX_FLOPS) == implicit
     solver = paratime.Auto().select(cell, 199, 5, batch=16, h0=h, x=x)
     assert solver == (ImplicitSequential("dense") if implicit else paratime.Sequential())
-    # Without shapes the rule cannot count flops and keeps the numbers-only choice.
-    assert paratime.Auto().select(cell, 199, 5, batch=16) == ImplicitSequential("dense")
+    # Without `h0` and `x` the rule counts at the cell's own `expected_shapes()`: same choice.
+    assert paratime.Auto().select(cell, 199, 5, batch=16) == solver
 
 
 def test_auto_on_cpu_uses_the_implicit_adjoint(getkey):

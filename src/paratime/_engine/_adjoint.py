@@ -22,7 +22,8 @@ from jaxtyping import Array
 from ._batching import lockstep_cond, lockstep_while_loop
 from ._checks import default_tolerance
 from ._flat import FlatCell
-from ._scan import default_method, linear_recurrence
+from ._recurrences import AbstractRecurrence, Sequential, resolve
+from ._scan import linear_recurrence
 from ._structures import AbstractStructure, Diagonal
 
 
@@ -35,10 +36,21 @@ def _is_none(x) -> bool:
     return x is None
 
 
-def _dense_adjoint(cell: FlatCell, prev: Array, xs: Any, g: Array, recurrence) -> Array:
+def _reverse_scan(
+    structure: AbstractStructure, jac: Array, g: Array, recurrence: AbstractRecurrence | None
+) -> Array:
+    """λ_T = g_T, λ_t = g_t + J_{t+1}ᵀ λ_{t+1} by the strategy `recurrence` (None: the
+    backend's), from the Jacobians J (T, *structure layout) at the trajectory."""
+    a = _shift_out(structure.transpose(jac))
+    zero = jnp.zeros_like(g[0])
+    return linear_recurrence(a, g, zero, reverse=True, structure=structure, recurrence=recurrence)
+
+
+def _dense_adjoint(
+    cell: FlatCell, prev: Array, xs: Any, g: Array, recurrence: AbstractRecurrence | None
+) -> Array:
     _, jac = jax.vmap(cell.value_and_jacobian)(prev, xs)
-    a = _shift_out(cell.structure.transpose(jac))
-    return recurrence(a, g, jnp.zeros_like(g[0]), reverse=True)
+    return _reverse_scan(cell.structure, jac, g, recurrence)
 
 
 def _reverse_in_place(structure: AbstractStructure, jac: Array, g: Array) -> Array:
@@ -66,10 +78,15 @@ def dense_adjoint(
     xs: Any,
     g: Array,
     *,
-    recurrence=linear_recurrence,
+    recurrence: AbstractRecurrence | None = None,
     jacobians: Array | None = None,
 ) -> Array:
     """λ from one reverse scan with the transposed exact Jacobians (in the cell's structure).
+
+    `recurrence` is the solver's recurrence strategy (`solver.adjoint_strategy()`; None: the
+    backend's default): `Associative()`, `Sharded(mesh, axis)` etc. solve the adjoint
+    recurrence that way too. With the `Sequential()` strategy (a CPU's default) and the
+    Newton solve's Jacobians at hand, a reverse loop reads them in place instead.
 
     `jacobians`, if given, are those at the trajectory (J_t = ∂f(prev_t, x_t)/∂prev_t, as the
     Newton solve leaves them); otherwise they are evaluated here. Under `jax.vmap` the batch
@@ -80,10 +97,9 @@ def dense_adjoint(
     """
     structure = cell.structure
     if jacobians is not None:
-        if default_method() == "sequential":
+        if isinstance(resolve(recurrence), Sequential):
             return _reverse_in_place(structure, jacobians, g)
-        a = _shift_out(structure.transpose(jacobians))
-        return recurrence(a, g, jnp.zeros_like(g[0]), reverse=True)
+        return _reverse_scan(structure, jacobians, g, recurrence)
     dynamic, static = eqx.partition(cell, eqx.is_array)
 
     @custom_vmap
@@ -105,7 +121,6 @@ def dense_adjoint(
         jac = jax.vmap(over_batch, in_axes=(None, time_axis(p_ax), time_axis(x_ax)))(
             dynamic, prev, xs
         )  # (T, batch) + one step's Jacobian layout
-        a = _shift_out(structure.transpose(jac))
         T = jac.shape[0]
         b = (
             jnp.moveaxis(g, 0, 1)
@@ -113,10 +128,8 @@ def dense_adjoint(
             else jnp.broadcast_to(g[:, None], (T, axis_size) + g.shape[1:])
         )
         lam = jax.vmap(
-            lambda a, b: recurrence(a, b, jnp.zeros_like(b[0]), reverse=True),
-            in_axes=1,
-            out_axes=1,
-        )(a, b)
+            lambda jac, b: _reverse_scan(structure, jac, b, recurrence), in_axes=1, out_axes=1
+        )(jac, b)
         return jnp.moveaxis(lam, 1, 0), True
 
     return adjoint(dynamic, prev, xs, g)

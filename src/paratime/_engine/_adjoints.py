@@ -55,7 +55,7 @@ class ImplicitAdjoint(AbstractAdjoint):
 
     def cotangent(self, solver, cell, prev, xs, g, jacobians):
         return dense_adjoint(
-            cell, prev, xs, g, recurrence=solver.adjoint_recurrence, jacobians=jacobians
+            cell, prev, xs, g, recurrence=solver.adjoint_strategy(), jacobians=jacobians
         )
 
 

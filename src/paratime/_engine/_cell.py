@@ -4,10 +4,12 @@ The engine owns these; `paratime.cells` re-exports them and builds on them.
 """
 
 import abc
+import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import equinox as eqx
+import jax
 import jax.lax as lax
 from jaxtyping import Array, Inexact, PyTree
 
@@ -23,6 +25,71 @@ def scan_cell(cell: Callable, h0: PyTree[Array], xs: Any) -> PyTree[Array]:
         return h, h
 
     return lax.scan(step, h0, xs)[1]
+
+
+class CellCosts(NamedTuple):
+    """What one step of a cell costs, as XLA counts it for the compiled step.
+
+    - `step_flops`, `step_bytes`: flops and bytes accessed of one `cell(h, x)`;
+    - `jacobian_flops`: flops of one `cell.value_and_jacobian(h, x)` (the value and the
+        Jacobian in the cell's structure);
+    - `jacobian_numbers`, `jacobian_bytes`: the numbers and bytes of one step's Jacobian in
+        that structure (what the implicit adjoint stores per step and reads back in its
+        reverse scan).
+    """
+
+    step_flops: float
+    step_bytes: float
+    jacobian_flops: float
+    jacobian_numbers: float
+    jacobian_bytes: float
+
+
+def _count(fn: Callable, spec: Any) -> tuple[float, float] | None:
+    """XLA's (flops, bytes accessed) of `jax.jit(fn)` at the shapes of `spec`, or None."""
+    try:
+        cost = jax.jit(fn).lower(spec).cost_analysis()
+    except Exception:  # a backend or an op without cost analysis: no estimate
+        return None
+    cost = cost[0] if isinstance(cost, list | tuple) else cost
+    cost = cost or {}
+    if "flops" not in cost:
+        return None
+    return float(cost["flops"]), float(cost.get("bytes accessed", 0.0))
+
+
+@functools.lru_cache(maxsize=256)
+def _counted_costs(static: Any, spec: Any) -> CellCosts | None:
+    def step(dynamic):
+        cell, h, x = dynamic
+        return eqx.combine(cell, static)(h, x)
+
+    def jacobian(dynamic):
+        cell, h, x = dynamic
+        return eqx.combine(cell, static).value_and_jacobian(h, x)
+
+    step_cost, jacobian_cost = _count(step, spec), _count(jacobian, spec)
+    if step_cost is None or jacobian_cost is None:
+        return None
+    try:
+        jac = jax.eval_shape(jacobian, spec)[1]
+    except Exception:
+        return None
+    leaves = jax.tree_util.tree_leaves(jac)
+    numbers = float(sum(a.size for a in leaves))
+    jac_bytes = float(sum(a.size * a.dtype.itemsize for a in leaves))
+    return CellCosts(*step_cost, jacobian_cost[0], numbers, jac_bytes)
+
+
+def _is_shape(s: Any) -> bool:
+    return isinstance(s, tuple) and all(isinstance(i, int) for i in s)
+
+
+def _shape_spec(tree: Any) -> Any:
+    """`tree` with each array (or shape-and-dtype leaf) replaced by its ShapeDtypeStruct."""
+    return jax.tree_util.tree_map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype) if hasattr(a, "dtype") else a, tree
+    )
 
 
 class AbstractCell(eqx.Module):
@@ -57,6 +124,39 @@ class AbstractCell(eqx.Module):
         a PyTree of shape tuples like `h0` and `input` the shape of one step of `xs` (or None
         when any shape works), or None when the cell does not say (the default)."""
         return None
+
+    def costs(self, h: Any = None, x: Any = None) -> CellCosts | None:
+        """The flops and bytes of one step and of one step's Jacobian (`CellCosts`), which
+        `paratime.Auto` weighs when it chooses a solver.
+
+        **Arguments:**
+
+        - `h`, `x`: a state and one input step (arrays or `jax.ShapeDtypeStruct`s; only their
+            shapes and dtypes matter). None: the shapes of `expected_shapes()`, in the dtype of
+            the cell's parameters.
+
+        **Returns:**
+
+        By default XLA's cost analysis of the compiled step and of `value_and_jacobian`,
+        counted once per cell type, static fields and shapes; None where it cannot be had
+        (no shapes, an unhashable static field, a backend without cost analysis). A cell may
+        override this with its own counts.
+        """
+        if h is None or x is None:
+            shapes = self.expected_shapes()
+            if shapes is None or shapes[1] is None:
+                return None
+            state, inp = shapes
+            floats = [a.dtype for a in jax.tree_util.tree_leaves(self) if eqx.is_inexact_array(a)]
+            dtype = floats[0] if floats else jax.numpy.float32
+            as_spec = lambda s: jax.ShapeDtypeStruct(tuple(s), dtype)
+            h = jax.tree_util.tree_map(as_spec, state, is_leaf=_is_shape)
+            x = as_spec(inp)
+        dynamic, static = eqx.partition(self, eqx.is_array)
+        try:
+            return _counted_costs(static, _shape_spec((dynamic, h, x)))
+        except TypeError:  # an unhashable static part: no cache, no estimate
+            return None
 
     def trajectory(
         self, h0: PyTree[Inexact[Array, "..."]], xs: Any

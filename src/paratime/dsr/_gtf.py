@@ -89,26 +89,32 @@ def spectral_norms(jac: Float[Array, "... M M"]) -> Float[Array, "..."]:
     m = jac.shape[-1]
     if m > SQUARING_MAX_SIZE:
         return jnp.linalg.svd(jac, compute_uv=False)[..., 0]
+    batch = jac.shape[:-2]
+    # The batch goes last and each product of small matrices is written out entry by entry,
+    # as elementwise products of batch vectors that XLA fuses into one loop: a batched matmul
+    # runs one small kernel per matrix, and a broadcast multiply-and-sum over a minor axis of
+    # length M vectorises poorly (3 200 3×3 norms: 4.4 ms that way, 0.24 ms this way).
+    j = jnp.moveaxis(jac.reshape((-1, m, m)), 0, -1)  # (M, M, B)
 
-    # Products of small matrices as broadcast multiply-and-sum: XLA's CPU batched matmul runs
-    # one small kernel per matrix, many times slower here.
     def matmul(a, b):
-        return jnp.sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
+        rows = [[sum(a[i, k] * b[k, c] for k in range(m)) for c in range(m)] for i in range(m)]
+        return jnp.stack([jnp.stack(row) for row in rows])
 
-    gram = matmul(jnp.swapaxes(jac, -1, -2), jac)
+    gram = matmul(jnp.swapaxes(j, 0, 1), j)
     tiny = jnp.finfo(gram.dtype).tiny
 
     def square(_, p):
         p = matmul(p, p)
-        return p / jnp.maximum(jnp.max(jnp.abs(p), axis=(-2, -1), keepdims=True), tiny)
+        return p / jnp.maximum(jnp.max(jnp.abs(p), axis=(0, 1), keepdims=True), tiny)
 
     power = jax.lax.fori_loop(0, SQUARINGS, square, gram)
-    columns = jnp.linalg.norm(power, axis=-2)  # (..., M)
-    best = jnp.argmax(columns, axis=-1)
-    v = jnp.take_along_axis(power, best[..., None, None], axis=-1)[..., 0]
-    v = v / jnp.maximum(jnp.linalg.norm(v, axis=-1, keepdims=True), tiny)
-    rayleigh = jnp.einsum("...i,...ij,...j->...", v, gram, v)
-    return jnp.sqrt(jnp.maximum(rayleigh, 0.0))
+    columns = jnp.sum(power**2, axis=0)  # (M, B): the squared norm of each column
+    best = jnp.argmax(columns, axis=0)
+    v = jnp.take_along_axis(power, best[None, None, :], axis=1)[:, 0, :]  # (M, B)
+    v = v / jnp.maximum(jnp.sqrt(jnp.sum(v**2, axis=0, keepdims=True)), tiny)
+    gv = jnp.stack([sum(gram[i, k] * v[k] for k in range(m)) for i in range(m)])
+    rayleigh = jnp.sum(v * gv, axis=0)
+    return jnp.sqrt(jnp.maximum(rayleigh, 0.0)).reshape(batch)
 
 
 def jacobian_kappa(

@@ -8,6 +8,7 @@ from jaxtyping import Array, Inexact
 
 from .._adjoints import AbstractAdjoint, ImplicitAdjoint
 from .._flat import FlatCell
+from .._recurrences import AbstractRecurrence
 from .._scan import linear_recurrence
 from .._solution import SolveResult
 from .._structures import AbstractStructure, Diagonal
@@ -68,7 +69,11 @@ class AbstractSolver(eqx.Module):
         own are None (None: the dtype's default tolerance)."""
         return None, None, 100
 
+    def adjoint_strategy(self) -> AbstractRecurrence | None:
+        """The recurrence strategy of the implicit adjoint's reverse recurrence (None: the
+        backend's default; the Newton solvers use their own strategy)."""
+        return None
+
     def adjoint_recurrence(self, a: Array, b: Array, h0: Array, *, reverse: bool) -> Array:
-        """The linear-recurrence solver of the implicit adjoint (the Newton solvers use their
-        recurrence strategy)."""
-        return linear_recurrence(a, b, h0, reverse=reverse)
+        """The linear-recurrence solver of the implicit adjoint, by `adjoint_strategy()`."""
+        return linear_recurrence(a, b, h0, reverse=reverse, recurrence=self.adjoint_strategy())

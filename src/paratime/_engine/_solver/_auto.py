@@ -1,12 +1,12 @@
 """Automatic choice of the solver from the backend, T, N and the cell."""
 
-import functools
 from typing import Any, Literal
 
 import equinox as eqx
 import jax
 
 from .._adjoints import AbstractAdjoint, ImplicitAdjoint, IterativeAdjoint
+from .._cell import AbstractCell, AbstractLinearCell
 from .._checks import check_int, check_tolerances
 from .._platform import platform
 from .._structures import Diagonal
@@ -23,11 +23,20 @@ from ._sequential import Sequential
 # faster). The adjoint stores and scans batch·N² Jacobian numbers per step, while batched
 # backpropagation spreads its per-step overhead over the batch, so the adjoint loses for larger
 # states (GRU N=32: 1.1x slower, N=64: 2x) and batches (LSTM N=4 batch 16: 1.25x slower; GRU
-# N=16 batch 16: even). Auto uses it while batch·N² ≤ DENSE_ADJOINT_MAX_NUMBERS and the
-# T·batch·N² Jacobians fit in DENSE_ADJOINT_MAX_BYTES; otherwise plain `Sequential`.
-# The Elman cell's step is so cheap that backpropagation through it beats the adjoint once its
-# Jacobians leave the caches: adjoint/BPTT 0.59x at 26 MB (N=8, T=1e5), 1.49x at 31 MB (N=16,
-# T=3e4), 1.21x at 58 MB (N=12, T=1e5); so for the Elman cell the limit is ELMAN_ADJOINT_MAX_BYTES.
+# N=16 batch 16: even). Auto uses it while batch·N² ≤ DENSE_ADJOINT_MAX_NUMBERS (for any
+# Jacobian structure: a diagonal GRU with N = 64 loses too, 1.32x; N = 16 wins, 0.17x at
+# T = 1e4, 0.34x at T = 1e5) and 4·T·batch·N² bytes fit in DENSE_ADJOINT_MAX_BYTES; otherwise
+# plain `Sequential`. Everything below comes from the cell's cost report (`AbstractCell.costs`).
+# The adjoint streams one step's Jacobian from memory per step of its reverse scan, while
+# backpropagation re-reads the step's operands. For a step that touches little memory next to
+# its Jacobian (XLA's bytes accessed < CHEAP_STEP_BYTES_PER_JACOBIAN_BYTE × the Jacobian's
+# bytes; float32: the Elman cell at N = 16, 1.9; N = 12 2.2; N = 8 2.8; an LSTM with N = 16
+# 4.5; a GRU with N = 16 8.8) backpropagation wins once the Jacobians leave the caches.
+# Adjoint/BPTT gradient time, one sequence, float32 (benchmarks/auto_crossover.py;
+# docs/benchmarks.md, item 15): Elman N=16 0.49x at 10 MB of Jacobians (T=1e4), 1.09x at
+# 31 MB (T=3e4), 1.13x at 102 MB (T=1e5); Elman N=12 0.72x at 58 MB; N=8 0.47x at 26 MB and
+# 0.43x at 256 MB; LSTM N=16 0.48x at 31 MB and 0.52x at 102 MB; GRU N=16 0.55x at 102 MB.
+# So for such cells the limit is CHEAP_STEP_ADJOINT_MAX_BYTES.
 # The adjoint also evaluates every step's Jacobian, which BPTT does not: where that costs more
 # than JACOBIAN_MAX_FLOPS per step (XLA's count for the cell's `value_and_jacobian`), plain
 # `Sequential` wins. Measured on the DSR training step (shPLRNN + GTF, batch 16 × 200 steps,
@@ -38,36 +47,17 @@ from ._sequential import Sequential
 GPU_MIN_T = 2048
 GPU_DENSE_MAX_N = 64
 DENSE_ADJOINT_MAX_NUMBERS = 512
-ELMAN_ADJOINT_MAX_BYTES = 28e6
+CHEAP_STEP_BYTES_PER_JACOBIAN_BYTE = 2.05
+CHEAP_STEP_ADJOINT_MAX_BYTES = 28e6
 DENSE_ADJOINT_MAX_BYTES = 2**30
 JACOBIAN_MAX_FLOPS = 7500
 
 
-@functools.lru_cache(maxsize=256)
-def _jacobian_flops_of(static: Any, spec: Any) -> float | None:
-    def jacobian(dynamic):
-        cell, h, x = eqx.combine(dynamic, static)
-        return cell.value_and_jacobian(h, x)
-
-    try:
-        cost = jax.jit(jacobian).lower(spec).cost_analysis()
-    except Exception:  # a backend without cost analysis: no estimate
-        return None
-    cost = cost[0] if isinstance(cost, list | tuple) else cost
-    flops = (cost or {}).get("flops")
-    return None if flops is None else float(flops)
-
-
 def jacobian_flops(cell: Any, h: Any, x: Any) -> float | None:
     """XLA's flop count of one `cell.value_and_jacobian(h, x)` (one step's value and
-    Jacobian), or None where it cannot be had. Computed once per cell type and shapes."""
-    dynamic, static = eqx.partition((cell, h, x), eqx.is_array)
-    spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), dynamic)
-    leaves, treedef = jax.tree_util.tree_flatten(spec)
-    try:
-        return _jacobian_flops_of(static, jax.tree_util.tree_unflatten(treedef, leaves))
-    except TypeError:  # an unhashable static part: no cache, no estimate
-        return None
+    Jacobian), or None where it cannot be had: `cell.costs(h, x).jacobian_flops`."""
+    costs = cell.costs(h, x) if isinstance(cell, AbstractCell) else None
+    return None if costs is None else costs.jacobian_flops
 
 
 def ImplicitSequential(
@@ -105,13 +95,16 @@ class Auto(AbstractSolver):
 
     - cells that are linear in their state (`AbstractLinearCell`): `LinearScan` (exact);
     - CPU: the sequential scan (on a few cores it is fastest at every measured point). For
-      cells with analytic Jacobians (`AbstractCell`) while batch·N² ≤ 512 (e.g. N ≤ 16 for one
-      sequence, N ≤ 4 for a batch of 32), one step's value and Jacobian cost at most 7 500
-      flops (XLA's count; known when `h0` and `x` are given, as `unroll` does) and the
-      T·batch·N² Jacobians fit in 1 GiB (28 MB for the Elman cell, whose cheap step wins by
-      backpropagation beyond that), with gradients by the implicit adjoint
-      (`ImplicitSequential`), which beats backpropagation through time there; otherwise
-      `Sequential` (BPTT);
+      cells with analytic Jacobians (`AbstractCell`) it takes gradients by the implicit
+      adjoint (`ImplicitSequential`), which beats backpropagation through time (BPTT) while
+      batch·N² ≤ 512 (for any Jacobian structure; e.g. N ≤ 16 for one sequence, N ≤ 4 for a
+      batch of 32), one step's value and Jacobian cost at most 7 500 flops, and T·batch·N²
+      float32 numbers fit in 1 GiB (28 MB for a cell whose step accesses fewer than 2.05
+      bytes per byte of its Jacobian, such as the Elman cell at N = 16: so cheap a step wins
+      by BPTT once its Jacobians leave the caches); otherwise `Sequential` (BPTT). The flops
+      and bytes come from the cell's cost report, `cell.costs(h0, x)`, at the shapes of `h0`
+      and `x` when given (as `unroll` does), else at the cell's own `expected_shapes()`;
+      never from the cell's class;
     - GPU/TPU, T < 2048: `Sequential`;
     - GPU/TPU, N ≤ 64: `DEER`; larger N: `QuasiDEER`.
 
@@ -161,20 +154,26 @@ class Auto(AbstractSolver):
 
         A solver instance.
         """
-        from ...cells import AbstractCell, AbstractLinearCell, Elman
-
         if isinstance(cell, AbstractLinearCell):
             return LinearScan()
         backend = platform() if backend is None else backend
         if backend == "cpu":
-            numbers = batch * N * N  # Jacobian numbers per step
-            limit = ELMAN_ADJOINT_MAX_BYTES if isinstance(cell, Elman) else DENSE_ADJOINT_MAX_BYTES
-            small = numbers <= DENSE_ADJOINT_MAX_NUMBERS and 4 * T * numbers <= limit
             # Cells without analytic Jacobians (autodiff ones) keep BPTT: not measured faster.
-            if not (small and isinstance(cell, AbstractCell)):
+            if not isinstance(cell, AbstractCell):
                 return Sequential()
-            flops = None if h0 is None or x is None else jacobian_flops(cell, h0, x)
-            if flops is not None and flops > JACOBIAN_MAX_FLOPS:
+            costs = cell.costs(h0, x)  # at the shapes given, else at the cell's own
+            # batch·N² for any structure: the measured crossover is one of per-step overhead
+            # against the step's size, not of the Jacobian's layout (a diagonal GRU at N = 64,
+            # 64 Jacobian numbers per step, loses with the adjoint: 1.32x BPTT at T = 1e4).
+            numbers = batch * N * N
+            cheap = (
+                costs is not None
+                and costs.step_bytes < CHEAP_STEP_BYTES_PER_JACOBIAN_BYTE * costs.jacobian_bytes
+            )
+            limit = CHEAP_STEP_ADJOINT_MAX_BYTES if cheap else DENSE_ADJOINT_MAX_BYTES
+            if numbers > DENSE_ADJOINT_MAX_NUMBERS or 4 * T * numbers > limit:
+                return Sequential()
+            if costs is not None and costs.jacobian_flops > JACOBIAN_MAX_FLOPS:
                 return Sequential()
             return ImplicitSequential()
         if T < GPU_MIN_T:
