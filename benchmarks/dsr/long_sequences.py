@@ -175,18 +175,21 @@ def table(records: list[dict]) -> str:
         ("D_stsp", 2), ("D_H", 3), ("PE20", 4), ("D_H_slow", 3), ("u_period_rel_err", 3),
         ("u_std_rel_err", 3), ("quiet_fraction_err", 3), ("activity_u_corr", 2),
     ]  # fmt: skip
-    head = "| L × batch | seeds | " + " | ".join(k for k, _ in keys) + " | s / step |"
-    rows = [head, "|" + "---|" * (len(keys) + 3)]
+    head = "| L × batch | seeds | diverged | " + " | ".join(k for k, _ in keys) + " | s / step |"
+    rows = [head, "|" + "---|" * (len(keys) + 4)]
     groups: dict[str, list[dict]] = {}
     for r in records:
         groups.setdefault(f"{r['seq_len']} × {r['batch_size']}", []).append(r)
-    for name, rs in groups.items():
+    for name, runs in groups.items():
+        # A free run that overflowed has no meaningful scores: counted, left out of the means.
+        rs = [r for r in runs if not r["metrics"].get("generated_nonfinite")]
         cells = [_fmt([r["metrics"].get(k) for r in rs], d) for k, d in keys]
         # u_period_rel_err is None where the generated u does not oscillate at all.
         osc = sum(r["metrics"].get("u_period_rel_err") is not None for r in rs)
         cells[4] += f" ({osc}/{len(rs)} oscillate)"
-        step = _fmt([r["train"]["median_s_per_step"] for r in rs], 3)
-        rows.append(f"| {name} | {len(rs)} | " + " | ".join(cells) + f" | {step} |")
+        step = _fmt([r["train"]["median_s_per_step"] for r in runs], 3)
+        bad = len(runs) - len(rs)
+        rows.append(f"| {name} | {len(runs)} | {bad} | " + " | ".join(cells) + f" | {step} |")
     return "\n".join(rows)
 
 
