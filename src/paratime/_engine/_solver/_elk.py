@@ -14,9 +14,10 @@ from .._checks import (
     check_int,
     check_number,
     check_tolerances,
-    default_tolerance,
+    tolerances,
 )
-from .._solution import RESULTS, SolveResult
+from .._loop import iterate
+from .._solution import SolveResult
 from .._structures import Dense, Diagonal
 from ._abstract import AbstractSolver
 from ._kalman import damped_step
@@ -115,16 +116,14 @@ class ELK(AbstractSolver):
         return self.rtol, self.atol, self.max_iters
 
     def solve(self, cell, h0, xs, guess):
-        tol = default_tolerance(h0.dtype)
-        rtol = tol if self.rtol is None else self.rtol
-        atol = tol if self.atol is None else self.atol
+        rtol, atol = tolerances(self.rtol, self.atol, h0.dtype)
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
         s = (
             jnp.broadcast_to(jnp.zeros_like(h0), (T,) + h0.shape)
             if guess is None
             else guess.astype(h0.dtype)
         )
-        structure = Diagonal() if self.diagonal else Dense()
+        structure = self.linearisation(cell)
 
         def linearise(p, x):
             return cell.linearise(p, x, structure)
@@ -142,14 +141,15 @@ class ELK(AbstractSolver):
             first = jnp.where(jnp.any(bad), jnp.argmax(bad), T)
             return s, prev, f, jac, merit, first
 
-        def cond(carry):
-            k, (_, _, _, _, _, first), _ = carry
-            # A non-finite merit at an accepted state cannot recover (the exact step after the
-            # converged prefix is itself non-finite): stop and report it.
-            return (k < self.max_iters) & (first < T) & jnp.isfinite(carry[1][4])
+        def progress(state):
+            # The loop's residual and test. A non-finite residual at an accepted state cannot
+            # recover (the exact step after the converged prefix is itself non-finite): the
+            # loop stops there with `RESULTS.nonfinite`.
+            s, _, f, _, _, first = state
+            return jnp.max(jnp.abs(s - f), initial=0.0), first == T
 
-        def body(carry):
-            k, (s, prev, f, jac, merit, first), lam = carry
+        def step(_, carry, active):
+            (s, prev, f, jac, merit, first), lam = carry
             b = f - structure.apply(jac, prev)
             candidate = damped_step(jac, b, h0, s, lam)
             # Keep the converged prefix and take the exact step after it, as sequential
@@ -163,16 +163,13 @@ class ELK(AbstractSolver):
             accept = jnp.isfinite(new[4]) & (new[4] < self.max_merit_growth * merit)
             state = lax.cond(accept, lambda: new, lambda: evaluate(fixed))
             lam = jnp.where(accept, lam * self.shrink, lam * self.grow)
-            return k + 1, state, lam
+            return (state, lam), *progress(state)
 
         lam0 = jnp.asarray(self.damping, jnp.abs(h0).dtype)
-        k, (s, _, f, _, _, first), lam = lax.while_loop(
-            cond, body, (jnp.array(0), evaluate(s), lam0)
+        state = evaluate(s)
+        # (Batched on a CPU, `unroll` solves one sequence at a time; elsewhere a vmapped
+        # `lax.while_loop`, as the step does not mask finished sequences.)
+        ((s, *_), lam), result, stats = iterate(
+            step, ((state, lam0), *progress(state)), None, max_iters=self.max_iters, lockstep=False
         )
-        residual = jnp.max(jnp.abs(s - f))
-        result = RESULTS.where(
-            first == T,
-            RESULTS.successful,
-            RESULTS.where(jnp.isfinite(residual), RESULTS.max_iters_reached, RESULTS.nonfinite),
-        )
-        return SolveResult(s, result, {"num_steps": k, "residual": residual, "damping": lam})
+        return SolveResult(s, result, {**stats, "damping": lam})

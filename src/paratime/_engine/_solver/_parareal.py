@@ -11,12 +11,13 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array
 
 from .._adjoints import AbstractAdjoint, IterativeAdjoint
-from .._checks import check_adjoint, check_int, check_tolerances, default_tolerance
+from .._checks import check_adjoint, check_int, check_tolerances, tolerances
 from .._flat import FlatCell
+from .._loop import iterate
 from .._scan import linear_recurrence
 from .._solution import SolveResult
 from ._abstract import AbstractSolver
-from ._newton import classify, pad_time
+from ._newton import pad_time
 
 
 def _slices(x: Array, num: int) -> Array:
@@ -152,9 +153,7 @@ class Parareal(AbstractSolver):
         return jax.tree_util.tree_map(lambda x: lax.with_sharding_constraint(x, sharding), tree)
 
     def solve(self, cell: FlatCell, h0: Array, xs: Any, guess: Array | None):
-        tol = default_tolerance(h0.dtype)
-        rtol = tol if self.rtol is None else self.rtol
-        atol = tol if self.atol is None else self.atol
+        rtol, atol = tolerances(self.rtol, self.atol, h0.dtype)
         max_iters = self.num_slices if self.max_iters is None else self.max_iters
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
         S = min(self.num_slices, T)
@@ -241,17 +240,14 @@ class Parareal(AbstractSolver):
             u = self._shard_slices(u)
         ys, ends, d, residual, converged = evaluate(u)
 
-        def cond(carry):
-            k, _, _, _, _, residual, converged = carry
-            return (k < max_iters) & ~converged & jnp.isfinite(residual)
-
-        def body(carry):
-            k, u, _, ends, d, _, _ = carry
+        def step(_, carry, active):
+            u, _, ends, d = carry
             u = correct(u, ends, d)
-            return (k + 1, u) + evaluate(u)
+            ys, ends, d, residual, converged = evaluate(u)
+            return (u, ys, ends, d), residual, converged
 
-        init = (jnp.array(0), u, ys, ends, d, residual, converged)
-        k, _, ys, _, _, residual, converged = lax.while_loop(cond, body, init)
-        result = classify(converged, residual, jnp.array(False))
+        (_, ys, _, _), result, stats = iterate(
+            step, ((u, ys, ends, d), residual, converged), None, max_iters=max_iters, lockstep=False
+        )
         states = ys.reshape((S * L,) + h0.shape)[:T]
-        return SolveResult(states, result, {"num_steps": k, "residual": residual})
+        return SolveResult(states, result, stats)
