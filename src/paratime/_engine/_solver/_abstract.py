@@ -8,6 +8,7 @@ from jaxtyping import Array, Inexact
 
 from .._adjoints import AbstractAdjoint, ImplicitAdjoint
 from .._flat import FlatCell
+from .._recurrences import AbstractRecurrence, Chunked
 from .._scan import linear_recurrence
 from .._solution import SolveResult
 from .._structures import AbstractStructure, Diagonal
@@ -68,7 +69,15 @@ class AbstractSolver(eqx.Module):
         own are None (None: the dtype's default tolerance)."""
         return None, None, 100
 
+    def strategy(self) -> AbstractRecurrence | None:
+        """The solver's recurrence strategy (its `recurrence` field, if it has one); None:
+        the backend's default."""
+        return getattr(self, "recurrence", None)
+
     def adjoint_recurrence(self, a: Array, b: Array, h0: Array, *, reverse: bool) -> Array:
-        """The linear-recurrence solver of the implicit adjoint (the Newton solvers use their
-        recurrence strategy)."""
-        return linear_recurrence(a, b, h0, reverse=reverse)
+        """The implicit adjoint's linear recurrence, by the solver's strategy (the whole
+        sequence at once for a `Chunked` one, by its own inner strategy)."""
+        strategy = self.strategy()
+        if isinstance(strategy, Chunked):
+            strategy = strategy.inner
+        return linear_recurrence(a, b, h0, reverse=reverse, recurrence=strategy)

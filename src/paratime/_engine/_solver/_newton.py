@@ -21,7 +21,7 @@ from .._recurrences import (
     check_recurrence,
     resolve,
 )
-from .._scan import _apply, linear_recurrence
+from .._scan import _apply
 from .._solution import RESULTS, SolveResult
 from .._structures import AbstractStructure, Dense, Diagonal
 from ._abstract import AbstractSolver
@@ -143,14 +143,6 @@ class AbstractNewton(AbstractSolver):
         if self.chunk_size is not None:
             return Chunked(self.chunk_size)
         return self.recurrence
-
-    def adjoint_recurrence(self, a: Array, b: Array, h0: Array, *, reverse: bool) -> Array:
-        """The implicit adjoint's linear recurrence, by the solver's strategy (the whole
-        sequence at once for a `Chunked` one, as its own inner strategy)."""
-        strategy = self.strategy()
-        if isinstance(strategy, Chunked):
-            strategy = strategy.inner
-        return linear_recurrence(a, b, h0, reverse=reverse, recurrence=strategy)
 
     @abc.abstractmethod
     def linearisation(self, cell) -> AbstractStructure:
