@@ -169,7 +169,7 @@ def diagonal_adjoint(
     def transpose_apply(vjp_prev, lam):  # w_t = J_{t+1}ᵀ λ_{t+1}
         return _shift_out(vjp_prev(lam)[0])
 
-    def progress(lam, w):
+    def progress(g, lam, w):
         # The residual of λ = g + Jᵀλ (shifted), and its test relative to the size of λ.
         err = jnp.max(jnp.abs(lam - g - w))
         return err, err <= atol + rtol * jnp.max(jnp.abs(lam))
@@ -182,13 +182,13 @@ def diagonal_adjoint(
         rhs = g + w - structure.apply(d, _shift_out(lam))
         lam = jnp.where(active, recurrence(d, rhs, zero, reverse=True), lam)
         w = transpose_apply(vjp_prev, lam)
-        return (lam, w), *progress(lam, w)
+        return (lam, w), *progress(g, lam, w)
 
     d = _shift_out(structure.transpose(diagonal))
     lam = recurrence(d, g, jnp.zeros_like(g[0]), reverse=True)
     w = transpose_apply(vjp_prev, lam)
     (lam, _), result, _ = iterate(
-        step, ((lam, w), *progress(lam, w)), (d, vjp_prev, g), max_iters=max_iters
+        step, ((lam, w), *progress(g, lam, w)), (d, vjp_prev, g), max_iters=max_iters
     )
     # Batched, the costly exact fallback runs only if some sequence needs it.
     dynamic, static = eqx.partition(cell, eqx.is_array)

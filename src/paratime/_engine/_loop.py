@@ -70,12 +70,15 @@ def iterate(
     """
     carry, residual, converged = init
     residual = jnp.asarray(residual)
-    bound = divergence * jnp.maximum(residual, 1)
+    # (No bound at all, not even a compare, where `divergence` is a Python inf.)
+    bounded = not (isinstance(divergence, (int, float)) and math.isinf(divergence))
+    bound = divergence * jnp.maximum(residual, 1) if bounded else None
     state = (jnp.array(0), carry, residual, jnp.asarray(converged), bound)
 
     def cond(ops, state):
         k, _, residual, converged, bound = state
-        return (k < max_iters) & ~converged & jnp.isfinite(residual) & (residual <= bound)
+        go = (k < max_iters) & ~converged & jnp.isfinite(residual)
+        return go & (residual <= bound) if bounded else go
 
     def body(ops, state, active):
         k, carry, residual, converged, bound = state
@@ -91,5 +94,5 @@ def iterate(
             lambda s: cond(operands, s), lambda s: body(operands, s, jnp.array(True)), state
         )
     k, carry, residual, converged, bound = state
-    result = classify(converged, residual, residual > bound)
+    result = classify(converged, residual, (residual > bound) if bounded else False)
     return carry, result, {"num_steps": k, "residual": residual}
