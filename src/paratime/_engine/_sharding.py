@@ -37,7 +37,7 @@ from ._scan import (
     linear_recurrence,
 )
 from ._solution import SolveResult
-from ._solver._newton import DEER, QuasiDEER, pad_time
+from ._solver._newton import DEER, QuasiDEER, initial_trajectory, pad_time
 
 _EXCHANGES = EXCHANGES
 # Above this many devices the log2(P)-round ppermute prefix beats a ring all_gather, whose
@@ -327,8 +327,7 @@ def sharded_newton(solver, recurrence: Sharded, cell, h0, xs, guess) -> SolveRes
     num = recurrence.size
     length = -(-T // num) * num
     xs = pad_time(xs, length)
-    s = jnp.zeros((length,) + h0.shape, h0.dtype) if guess is None else guess.astype(h0.dtype)
-    s = pad_time(s, length)
+    s = pad_time(initial_trajectory(h0, T, guess), length)
     params, static = eqx.partition(cell, eqx.is_array)
     time, rep = PartitionSpec(recurrence.axis_name), PartitionSpec()
 

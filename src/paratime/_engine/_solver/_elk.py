@@ -22,7 +22,7 @@ from .._solution import SolveResult
 from .._structures import Dense, Diagonal
 from ._abstract import AbstractSolver
 from ._kalman import damped_step
-from ._newton import shift_in
+from ._newton import initial_trajectory, shift_in
 
 
 def _is_number(x) -> bool:
@@ -136,11 +136,7 @@ class ELK(AbstractSolver):
     def solve(self, cell, h0, xs, guess):
         rtol, atol = tolerances(self.rtol, self.atol, h0.dtype)
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
-        s = (
-            jnp.broadcast_to(jnp.zeros_like(h0), (T,) + h0.shape)
-            if guess is None
-            else guess.astype(h0.dtype)
-        )
+        s = initial_trajectory(h0, T, guess)
         structure = self.linearisation(cell)
 
         def linearise(p, x):

@@ -79,6 +79,13 @@ def solve_linearised(
     return lax.fori_loop(0, b.shape[0], step, (h0, out))[1]
 
 
+def initial_trajectory(h0: Array, T: int, guess: Array | None) -> Array:
+    """The first iterate of a solver over the trajectory: `guess`, or zeros, shape (T, N)."""
+    if guess is None:
+        return jnp.broadcast_to(jnp.zeros_like(h0), (T,) + h0.shape)
+    return guess.astype(h0.dtype)
+
+
 def pad_time(xs: Any, length: int) -> Any:
     """Pad every leaf of `xs` along time with copies of its last entry, up to `length`."""
 
@@ -217,11 +224,7 @@ class AbstractNewton(AbstractSolver):
         structure = self.linearisation(cell)
         structure.check(h0.shape[-1])
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
-        s = (
-            jnp.broadcast_to(jnp.zeros_like(h0), (T,) + h0.shape)
-            if guess is None
-            else guess.astype(h0.dtype)
-        )
+        s = initial_trajectory(h0, T, guess)
         dynamic, static = eqx.partition(cell, eqx.is_array)
 
         def evaluate(ops, s, jac=None, b=None):
