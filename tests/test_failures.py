@@ -269,7 +269,8 @@ def _every_iterative_solver():
 @pytest.mark.parametrize("name", list(_every_iterative_solver()))
 def test_every_solver_reports_nonfinite(name, where):
     """NaN or Inf in `xs`, `h0` or the weights gives `nonfinite`, never `successful`, and the
-    loop stops at once."""
+    loop stops at once (chunked: in the chunk that holds it; the next chunks start from its
+    unchanged guess and may iterate)."""
     cell, h0, xs = _gru_problem()
     if where == "xs_nan":
         xs = xs.at[7, 0].set(jnp.nan)
@@ -280,12 +281,15 @@ def test_every_solver_reports_nonfinite(name, where):
     solver = _every_iterative_solver()[name]
     sol = paratime.unroll(cell, h0, xs, solver=solver, throw=False)
     assert sol.result == paratime.RESULTS.nonfinite
-    assert int(sol.stats["num_steps"]) <= 1
+    if name != "DEER-chunked":
+        assert int(sol.stats["num_steps"]) <= 1
 
 
 @pytest.mark.parametrize("name", ["Parareal", "DEER-chunked", "ShardedDEER"])
 def test_hint_never_suggests_the_solver_that_failed_for_other_solvers(name):
-    solver = eqx.tree_at(lambda s: s.max_iters, _every_iterative_solver()[name], 1)
+    solver = eqx.tree_at(
+        lambda s: s.max_iters, _every_iterative_solver()[name], 1, is_leaf=lambda x: x is None
+    )
     cell, h0, xs = chaotic()
     with pytest.raises(paratime.NewtonError) as info:
         paratime.unroll(cell, h0, xs, solver=solver)
