@@ -10,7 +10,8 @@ memory from `memory_analysis()`.
     python benchmarks/engine_ab.py --old ../before/src --new src --rounds 3
 
 Cases (CPU, float32): GRU N=16 T=1e5 forward and gradient for DEER, QuasiDEER, Sequential
-and Auto; chunked DEER memory; dense ELK compile time at T=1e4; the DSR training step
+and Auto; chunked DEER memory; dense ELK compile time at T=1e4; Parareal (64 slices, T=1e4);
+batched DEER (16 × T=1e4, the lockstep loop); the DSR training step
 (shPLRNN) under Auto and Sequential.
 """
 
@@ -34,6 +35,8 @@ CASES = {
     "auto-grad-b16": ("paratime.Auto()", "gradient", 10_000, 16, 16),
     "deer-chunked-fwd": ("paratime.DEER(chunk_size=1000)", "forward", 100_000, 16, 1),
     "elk-fwd-T1e4": ("paratime.ELK(max_iters=30)", "forward", 10_000, 16, 1),
+    "parareal-fwd": ("paratime.Parareal(num_slices=64)", "forward", 10_000, 16, 1),
+    "deer-fwd-b16": ("paratime.DEER()", "forward", 10_000, 16, 16),
     "dsr-auto": ("paratime.Auto()", "dsr", 200, 50, 16),
     "dsr-sequential": ("paratime.Sequential()", "dsr", 200, 50, 16),
 }

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import paratime
+from helpers import tree_allclose
 from paratime._engine._scan import sequential_linear_recurrence
 from paratime._engine._solver._kalman import damped_step
 from test_unroll import make_problem, reference_states
@@ -145,3 +146,31 @@ def test_elk_gradient_on_a_chaotic_cell():
     want = eqx.filter_grad(lambda c: jnp.sum(reference_states(c, h0, xs)[-1]))(cell)
     for g, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
         np.testing.assert_allclose(g, w, rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_recurrence_field_chooses_the_scans(diagonal):
+    cell, h0, xs = make_problem("gru")
+    ref = reference_states(cell, h0, xs)
+    programs = []
+    for recurrence in (paratime.recurrences.Associative(), paratime.recurrences.Sequential()):
+        solver = paratime.ELK(diagonal=diagonal, recurrence=recurrence)
+        sol = paratime.unroll(cell, h0, xs, solver=solver)
+        assert sol.result == paratime.RESULTS.successful
+        assert float(jnp.max(jnp.abs(sol.states - ref))) < 1e-10
+
+        def loss(cell, solver=solver):
+            return jnp.sum(paratime.unroll(cell, h0, xs, solver=solver).states ** 2)
+
+        grad = eqx.filter_grad(loss)(cell)
+        want = eqx.filter_grad(
+            lambda c: jnp.sum(paratime.unroll(c, h0, xs, solver=paratime.Sequential()).states ** 2)
+        )(cell)
+        assert tree_allclose(grad, want, rtol=1e-8, atol=1e-10)
+        programs.append(str(jax.make_jaxpr(lambda h0: loss(cell))(h0)))
+    assert programs[0] != programs[1]  # the field reaches the filter and smoother
+
+
+def test_recurrence_field_rejects_chunks_and_shards():
+    with pytest.raises(ValueError, match="`recurrence`.*Chunked"):
+        paratime.ELK(recurrence=paratime.recurrences.Chunked(8))

@@ -250,3 +250,50 @@ def test_sequential_reports_nonfinite_inputs_when_asked(solver):
     # Off by default (then nothing is checked: the states are NaN).
     off = paratime.unroll(cell, h0, xs, solver=paratime.Sequential(), throw=False)
     assert off.result == paratime.RESULTS.successful
+
+
+def _every_iterative_solver():
+    mesh = jax.make_mesh((2,), ("time",))
+    return {
+        "DEER": paratime.DEER(),
+        "DEER-chunked": paratime.DEER(recurrence=paratime.recurrences.Chunked(16)),
+        "QuasiDEER": paratime.QuasiDEER(),
+        "ELK": paratime.ELK(max_iters=50),
+        "ELK-diagonal": paratime.ELK(diagonal=True, max_iters=50),
+        "Parareal": paratime.Parareal(4),
+        "ShardedDEER": paratime.DEER(recurrence=paratime.recurrences.Sharded(mesh, "time")),
+    }
+
+
+@pytest.mark.parametrize("where", ["xs_nan", "h0_inf", "weights_nan"])
+@pytest.mark.parametrize("name", list(_every_iterative_solver()))
+def test_every_solver_reports_nonfinite(name, where):
+    """NaN or Inf in `xs`, `h0` or the weights gives `nonfinite`, never `successful`, and the
+    loop stops at once (chunked: in the chunk that holds it; the next chunks start from its
+    unchanged guess and may iterate)."""
+    cell, h0, xs = _gru_problem()
+    if where == "xs_nan":
+        xs = xs.at[7, 0].set(jnp.nan)
+    elif where == "h0_inf":
+        h0 = h0.at[0].set(jnp.inf)
+    else:
+        cell = eqx.tree_at(lambda c: c.weight_hh, cell, cell.weight_hh.at[0, 0].set(jnp.nan))
+    solver = _every_iterative_solver()[name]
+    sol = paratime.unroll(cell, h0, xs, solver=solver, throw=False)
+    assert sol.result == paratime.RESULTS.nonfinite
+    if name != "DEER-chunked":
+        assert int(sol.stats["num_steps"]) <= 1
+
+
+@pytest.mark.parametrize("name", ["Parareal", "DEER-chunked", "ShardedDEER"])
+def test_hint_never_suggests_the_solver_that_failed_for_other_solvers(name):
+    solver = eqx.tree_at(
+        lambda s: s.max_iters, _every_iterative_solver()[name], 1, is_leaf=lambda x: x is None
+    )
+    cell, h0, xs = chaotic()
+    with pytest.raises(paratime.NewtonError) as info:
+        paratime.unroll(cell, h0, xs, solver=solver)
+    message = str(info.value)
+    own = type(solver).__name__
+    assert message.startswith(own)
+    assert f"`paratime.{own}()`" not in message

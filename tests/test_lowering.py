@@ -9,6 +9,7 @@ import pytest
 
 import paratime
 from helpers import tree_allclose
+from paratime.recurrences import Associative, Sequential, Sharded
 from paratime.structures import BlockDiagonal
 
 T, N, D, BATCH = 16, 4, 2, 3
@@ -30,7 +31,13 @@ def _solvers():
         "QuasiDEER-block": paratime.QuasiDEER(structure=BlockDiagonal(2)),
         "ELK": paratime.ELK(max_iters=20),
         "ELK-diagonal": paratime.ELK(diagonal=True, max_iters=20),
+        "ELK-sequential": paratime.ELK(max_iters=20, recurrence=Sequential()),
+        "ELK-diagonal-associative": paratime.ELK(
+            diagonal=True, max_iters=20, recurrence=Associative()
+        ),
         "Parareal": paratime.Parareal(4),
+        "Parareal-sequential": paratime.Parareal(4, recurrence=Sequential()),
+        "Parareal-sharded": paratime.Parareal(4, recurrence=Sharded(mesh, "time")),
         "ShardedDEER": paratime.ShardedDEER(mesh=mesh),
         "ShardedQuasiDEER": paratime.ShardedQuasiDEER(mesh=mesh),
         "Auto": paratime.Auto(),

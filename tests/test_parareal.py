@@ -160,3 +160,38 @@ def test_warm_start_from_exact_guess_needs_no_iteration(getkey):
     sol = paratime.unroll(cell, h0, xs, solver=Parareal(4), guess=ref)
     assert int(sol.stats["num_steps"]) == 0
     assert tree_allclose(sol.states, ref, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "recurrence",
+    [paratime.recurrences.Associative(), paratime.recurrences.Sequential()],
+    ids=["associative", "sequential"],
+)
+def test_recurrence_field_solves_the_coarse_sweep(recurrence, getkey):
+    cell = _euler(getkey())
+    xs = jax.random.normal(getkey(), (40, 2))
+    h0 = jnp.full(5, 0.3)
+    ref = paratime.unroll(cell, h0, xs, solver=paratime.Sequential()).states
+    default = paratime.unroll(cell, h0, xs, solver=Parareal(8))
+    sol = paratime.unroll(cell, h0, xs, solver=Parareal(8, recurrence=recurrence))
+    assert tree_allclose(sol.states, ref, rtol=1e-10, atol=1e-10)
+    assert int(sol.stats["num_steps"]) == int(default.stats["num_steps"])
+
+
+def test_recurrence_field_sharded_spreads_the_slices_like_mesh(getkey):
+    mesh = jax.make_mesh((2,), ("time",))
+    cell = _euler(getkey())
+    xs = jax.random.normal(getkey(), (32, 2))
+    h0 = jnp.full(5, 0.3)
+    solver = Parareal(4, recurrence=paratime.recurrences.Sharded(mesh, "time"))
+    assert solver.mesh is mesh and solver.axis_name == "time"
+    ref = paratime.unroll(cell, h0, xs, solver=Parareal(4, mesh=mesh)).states
+    assert tree_allclose(paratime.unroll(cell, h0, xs, solver=solver).states, ref)
+
+
+def test_recurrence_field_rejects_what_does_not_apply():
+    mesh = jax.make_mesh((2,), ("time",))
+    with pytest.raises(ValueError, match="`recurrence`.*Chunked"):
+        Parareal(4, recurrence=paratime.recurrences.Chunked(8))
+    with pytest.raises(ValueError, match="`mesh`"):
+        Parareal(4, mesh=mesh, recurrence=paratime.recurrences.Sharded(mesh, "time"))

@@ -19,11 +19,13 @@ import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 from jaxtyping import Array
 
-from ._batching import lockstep_cond, lockstep_while_loop
-from ._checks import default_tolerance
+from ._batching import lockstep_cond
+from ._checks import tolerances
 from ._flat import FlatCell
+from ._loop import iterate
 from ._recurrences import AbstractRecurrence, Sequential, resolve
 from ._scan import linear_recurrence
+from ._solution import RESULTS
 from ._structures import AbstractStructure, Diagonal
 
 
@@ -172,9 +174,7 @@ def diagonal_adjoint(
     computes λ exactly instead. `diagonal`, if given, holds the projected Jacobians D at the
     trajectory (as the Newton solve leaves them); otherwise they are evaluated here.
     """
-    tol = default_tolerance(g.dtype)
-    rtol = tol if rtol is None else rtol
-    atol = tol if atol is None else atol
+    rtol, atol = tolerances(rtol, atol, g.dtype)
     if diagonal is None:
         _, diagonal = jax.vmap(lambda p, x: cell.linearise(p, x, structure))(prev, xs)
     _, vjp_prev = jax.vjp(lambda p: jax.vmap(cell)(p, xs), prev)  # a PyTree of its residuals
@@ -182,30 +182,31 @@ def diagonal_adjoint(
     def transpose_apply(vjp_prev, lam):  # w_t = J_{t+1}ᵀ λ_{t+1}
         return _shift_out(vjp_prev(lam)[0])
 
-    def cond(ops, carry):
-        k, _, _, err, scale = carry
-        return (k < max_iters) & (err > atol + rtol * scale)
+    def progress(g, lam, w):
+        # The residual of λ = g + Jᵀλ (shifted), and its test relative to the size of λ.
+        err = jnp.max(jnp.abs(lam - g - w))
+        return err, err <= atol + rtol * jnp.max(jnp.abs(lam))
 
-    def body(ops, carry, active):
+    def step(ops, carry, active):
         # Under vmap the batch iterates in lockstep; a finished sequence keeps its λ.
         d, vjp_prev, g = ops
-        k, lam, w, err, scale = carry
+        lam, w = carry
         zero = jnp.zeros_like(g[0])
         rhs = g + w - structure.apply(d, _shift_out(lam))
         lam = jnp.where(active, recurrence(d, rhs, zero, reverse=True), lam)
         w = transpose_apply(vjp_prev, lam)
-        err = jnp.where(active, jnp.max(jnp.abs(lam - g - w)), err)
-        return k + active, lam, w, err, jnp.where(active, jnp.max(jnp.abs(lam)), scale)
+        return (lam, w), *progress(g, lam, w)
 
     d = _shift_out(structure.transpose(diagonal))
     lam = recurrence(d, g, jnp.zeros_like(g[0]), reverse=True)
     w = transpose_apply(vjp_prev, lam)
-    init = (jnp.array(0), lam, w, jnp.max(jnp.abs(lam - g - w)), jnp.max(jnp.abs(lam)))
-    _, lam, _, err, scale = lockstep_while_loop(cond, body, init, (d, vjp_prev, g))
+    (lam, _), result, _ = iterate(
+        step, ((lam, w), *progress(g, lam, w)), (d, vjp_prev, g), max_iters=max_iters
+    )
     # Batched, the costly exact fallback runs only if some sequence needs it.
     dynamic, static = eqx.partition(cell, eqx.is_array)
     return lockstep_cond(
-        err <= atol + rtol * scale,
+        result == RESULTS.successful,
         lambda ops: ops[1],
         lambda ops: sequential_adjoint(eqx.combine(ops[0][0], static), *ops[0][1:]),
         ((dynamic, prev, xs, g), lam),

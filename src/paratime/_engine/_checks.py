@@ -17,6 +17,12 @@ def default_tolerance(dtype) -> float:
     return float(jnp.finfo(dtype).eps) ** 0.75
 
 
+def tolerances(rtol: float | None, atol: float | None, dtype) -> tuple[float, float]:
+    """`(rtol, atol)` with None replaced by `default_tolerance(dtype)`."""
+    tol = default_tolerance(dtype)
+    return (tol if rtol is None else rtol), (tol if atol is None else atol)
+
+
 def _concrete(value: Any) -> float | None:
     """`value` as a Python float if it is a concrete real number, else None."""
     if isinstance(value, bool):

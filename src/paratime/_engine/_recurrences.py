@@ -86,11 +86,20 @@ def resolve(recurrence: "AbstractRecurrence | None") -> AbstractRecurrence:
     return default_recurrence() if recurrence is None else recurrence
 
 
-def check_recurrence(recurrence, name: str = "recurrence") -> None:
+def check_recurrence(
+    recurrence, name: str = "recurrence", *, allowed: tuple[str, ...] = (), why: str = ""
+) -> None:
+    """A `paratime.recurrences` object or None; with `allowed` (class names), only those
+    (`why` says why the others do not apply)."""
     if recurrence is not None and not isinstance(recurrence, AbstractRecurrence):
         raise TypeError(
             f"`{name}` must be a paratime.recurrences object (Associative(), Sequential(), "
             f"Chunked(size), Sharded(mesh)) or None; got {type(recurrence).__name__}."
+        )
+    if allowed and recurrence is not None and type(recurrence).__name__ not in allowed:
+        names = ", ".join(f"{n}()" for n in allowed)
+        raise ValueError(
+            f"`{name}` must be {names} or None here; got {type(recurrence).__name__}. {why}"
         )
 
 

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from jax.sharding import AxisType, Mesh, PartitionSpec
 from jaxtyping import Array, Inexact
 
+from ._loop import iterate
 from ._recurrences import EXCHANGES, Exchange, Sharded
 from ._scan import (
     Method,
@@ -36,7 +37,7 @@ from ._scan import (
     linear_recurrence,
 )
 from ._solution import SolveResult
-from ._solver._newton import DEER, QuasiDEER, classify, pad_time
+from ._solver._newton import DEER, QuasiDEER, initial_trajectory, pad_time
 
 _EXCHANGES = EXCHANGES
 # Above this many devices the log2(P)-round ppermute prefix beats a ring all_gather, whose
@@ -297,21 +298,25 @@ def _local_newton(solver, recurrence: Sharded, cell, h0, xs, s):
         )
 
     prev, f, jac, residual, converged = evaluate(s)
-    bound = solver.divergence * jnp.maximum(residual, 1)
 
-    def cond(carry):
-        k, _, _, _, _, residual, converged = carry
-        return (k < solver.max_iters) & ~converged & jnp.isfinite(residual) & (residual <= bound)
-
-    def body(carry):
-        k, s, prev, f, jac, _, _ = carry
+    def step(_, carry, active):
+        s, prev, f, jac = carry
         # The linearised step s_t = f_t + J_t (s_{t−1} − prev_t), by the sharded scan.
         s = linear(jac, solver._rhs(structure, jac, f, prev))
-        return (k + 1, s) + evaluate(s)
+        prev, f, jac, residual, converged = evaluate(s)
+        return (s, prev, f, jac), residual, converged
 
-    init = (jnp.array(0), s, prev, f, jac, residual, converged)
-    k, s, _, _, _, residual, converged = lax.while_loop(cond, body, init)
-    return s, k, residual, converged, residual > bound
+    # (The reductions in `evaluate` make the residual and the test the same on every device,
+    # so every device stops at the same iteration.)
+    (s, _, _, _), result, stats = iterate(
+        step,
+        ((s, prev, f, jac), residual, converged),
+        None,
+        max_iters=solver.max_iters,
+        divergence=solver.divergence,
+        lockstep=False,
+    )
+    return s, result, stats
 
 
 def sharded_newton(solver, recurrence: Sharded, cell, h0, xs, guess) -> SolveResult:
@@ -322,8 +327,7 @@ def sharded_newton(solver, recurrence: Sharded, cell, h0, xs, guess) -> SolveRes
     num = recurrence.size
     length = -(-T // num) * num
     xs = pad_time(xs, length)
-    s = jnp.zeros((length,) + h0.shape, h0.dtype) if guess is None else guess.astype(h0.dtype)
-    s = pad_time(s, length)
+    s = pad_time(initial_trajectory(h0, T, guess), length)
     params, static = eqx.partition(cell, eqx.is_array)
     time, rep = PartitionSpec(recurrence.axis_name), PartitionSpec()
 
@@ -334,11 +338,10 @@ def sharded_newton(solver, recurrence: Sharded, cell, h0, xs, guess) -> SolveRes
         local,
         mesh=auto_mesh(recurrence.mesh),
         in_specs=(rep, rep, time, time),
-        out_specs=(time, rep, rep, rep, rep),
+        out_specs=(time, rep, rep),
     )
-    s, k, residual, converged, diverged = solve(params, h0, xs, s)
-    result = classify(converged, residual, diverged)
-    return SolveResult(s[:T], result, {"num_steps": k, "residual": residual})
+    s, result, stats = solve(params, h0, xs, s)
+    return SolveResult(s[:T], result, stats)
 
 
 def _sharded(solver_class, name, mesh, axis_name, exchange, kwargs):

@@ -8,7 +8,7 @@ from jaxtyping import Array, Inexact
 
 from .._adjoints import AbstractAdjoint, ImplicitAdjoint
 from .._flat import FlatCell
-from .._recurrences import AbstractRecurrence
+from .._recurrences import AbstractRecurrence, Chunked
 from .._scan import linear_recurrence
 from .._solution import SolveResult
 from .._structures import AbstractStructure, Diagonal
@@ -69,10 +69,16 @@ class AbstractSolver(eqx.Module):
         own are None (None: the dtype's default tolerance)."""
         return None, None, 100
 
-    def adjoint_strategy(self) -> AbstractRecurrence | None:
-        """The recurrence strategy of the implicit adjoint's reverse recurrence (None: the
-        backend's default; the Newton solvers use their own strategy)."""
+    def strategy(self) -> AbstractRecurrence | None:
+        """The solver's recurrence strategy (its `recurrence` field, for a solver that has
+        one); None: the backend's default."""
         return None
+
+    def adjoint_strategy(self) -> AbstractRecurrence | None:
+        """The recurrence strategy of the implicit adjoint's reverse recurrence: the solver's
+        own (the whole sequence at once for a `Chunked` one, by its inner strategy)."""
+        strategy = self.strategy()
+        return strategy.inner if isinstance(strategy, Chunked) else strategy
 
     def adjoint_recurrence(self, a: Array, b: Array, h0: Array, *, reverse: bool) -> Array:
         """The linear-recurrence solver of the implicit adjoint, by `adjoint_strategy()`."""

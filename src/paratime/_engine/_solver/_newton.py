@@ -10,8 +10,8 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from .._adjoints import AbstractAdjoint, ImplicitAdjoint, IterativeAdjoint
-from .._batching import lockstep_while_loop
-from .._checks import check_adjoint, check_int, check_number, check_tolerances, default_tolerance
+from .._checks import check_adjoint, check_int, check_number, check_tolerances, tolerances
+from .._loop import iterate
 from .._platform import platform
 from .._recurrences import (
     AbstractRecurrence,
@@ -79,17 +79,11 @@ def solve_linearised(
     return lax.fori_loop(0, b.shape[0], step, (h0, out))[1]
 
 
-def classify(converged, residual, diverged) -> RESULTS:
-    """The result code of a finished iteration."""
-    return RESULTS.where(
-        converged,
-        RESULTS.successful,
-        RESULTS.where(
-            ~jnp.isfinite(residual),
-            RESULTS.nonfinite,
-            RESULTS.where(diverged, RESULTS.diverged, RESULTS.max_iters_reached),
-        ),
-    )
+def initial_trajectory(h0: Array, T: int, guess: Array | None) -> Array:
+    """The first iterate of a solver over the trajectory: `guess`, or zeros, shape (T, N)."""
+    if guess is None:
+        return jnp.broadcast_to(jnp.zeros_like(h0), (T,) + h0.shape)
+    return guess.astype(h0.dtype)
 
 
 def pad_time(xs: Any, length: int) -> Any:
@@ -157,12 +151,6 @@ class AbstractNewton(AbstractSolver):
             return Chunked(self.chunk_size)
         return self.recurrence
 
-    def adjoint_strategy(self) -> AbstractRecurrence | None:
-        """The implicit adjoint's recurrence strategy: the solver's (the whole sequence at
-        once for a `Chunked` one, as its own inner strategy)."""
-        strategy = self.strategy()
-        return strategy.inner if isinstance(strategy, Chunked) else strategy
-
     @abc.abstractmethod
     def linearisation(self, cell) -> AbstractStructure:
         """The structure of the Jacobians this solver linearises `cell` with."""
@@ -190,10 +178,7 @@ class AbstractNewton(AbstractSolver):
         return self.rtol, self.atol, self.max_iters
 
     def _tolerances(self, dtype) -> tuple[float, float]:
-        tol = default_tolerance(dtype)
-        rtol = tol if self.rtol is None else self.rtol
-        atol = tol if self.atol is None else self.atol
-        return rtol, atol
+        return tolerances(self.rtol, self.atol, dtype)
 
     @staticmethod
     def _evaluate_blocks(one, h0, xs, s, jac, b, block):
@@ -239,11 +224,7 @@ class AbstractNewton(AbstractSolver):
         structure = self.linearisation(cell)
         structure.check(h0.shape[-1])
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
-        s = (
-            jnp.broadcast_to(jnp.zeros_like(h0), (T,) + h0.shape)
-            if guess is None
-            else guess.astype(h0.dtype)
-        )
+        s = initial_trajectory(h0, T, guess)
         dynamic, static = eqx.partition(cell, eqx.is_array)
 
         def evaluate(ops, s, jac=None, b=None):
@@ -270,31 +251,25 @@ class AbstractNewton(AbstractSolver):
 
         ops = (dynamic, h0, xs)
         jac, b, residual, converged = evaluate(ops, s)
-        bound = self.divergence * jnp.maximum(residual, 1)
 
-        def cond(ops, carry):
-            k, _, _, _, residual, converged, bound = carry
-            return (k < self.max_iters) & ~converged & jnp.isfinite(residual) & (residual <= bound)
-
-        def body(ops, carry, active):
+        def step(ops, carry, active):
             # Under vmap the batch iterates in lockstep; a finished sequence (`active` False)
             # keeps its trajectory, and re-evaluating it reproduces its J, b and test.
-            k, s, jac, b, residual, converged, bound = carry
+            s, jac, b = carry
             s = solve_linearised(structure, jac, b, ops[1], s, active, recurrence)
-            jac, b, new_residual, new_converged = evaluate(ops, s, jac, b)
-            residual = jnp.where(active, new_residual, residual)
-            converged = jnp.where(active, new_converged, converged)
-            return k + active, s, jac, b, residual, converged, bound
+            jac, b, residual, converged = evaluate(ops, s, jac, b)
+            return (s, jac, b), residual, converged
 
-        init = (jnp.array(0), s, jac, b, residual, converged, bound)
-        if self._lockstep:
-            carry = lockstep_while_loop(cond, body, init, ops)
-        else:
-            carry = lax.while_loop(lambda c: cond(ops, c), lambda c: body(ops, c, True), init)
-        k, s, jac, _, residual, converged, _ = carry
-        result = classify(converged, residual, residual > bound)
+        (s, jac, _), result, stats = iterate(
+            step,
+            ((s, jac, b), residual, converged),
+            ops,
+            max_iters=self.max_iters,
+            divergence=self.divergence,
+            lockstep=self._lockstep,
+        )
         # `jac` was evaluated at the returned trajectory: `unroll`'s adjoint reuses it.
-        return SolveResult(s, result, {"num_steps": k, "residual": residual}, jac)
+        return SolveResult(s, result, stats, jac)
 
     def solve(self, cell, h0, xs, guess):
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]

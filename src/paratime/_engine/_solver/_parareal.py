@@ -11,12 +11,14 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array
 
 from .._adjoints import AbstractAdjoint, IterativeAdjoint
-from .._checks import check_adjoint, check_int, check_tolerances, default_tolerance
+from .._checks import check_adjoint, check_int, check_tolerances, tolerances
 from .._flat import FlatCell
+from .._loop import iterate
+from .._recurrences import AbstractRecurrence, Sharded, check_recurrence
 from .._scan import linear_recurrence
 from .._solution import SolveResult
 from ._abstract import AbstractSolver
-from ._newton import classify, pad_time
+from ._newton import pad_time
 
 
 def _slices(x: Array, num: int) -> Array:
@@ -69,6 +71,13 @@ class Parareal(AbstractSolver):
     - `rtol`, `atol`: tolerances on the slice-boundary residual; default eps^(3/4) of the dtype.
     - `max_iters`: the most corrections; default `num_slices` (enough for an exact answer).
     - `adjoint` (keyword-only): how gradients are computed; default `IterativeAdjoint()`.
+    - `recurrence` (keyword-only): a `paratime.recurrences` strategy. `Associative()` or
+        `Sequential()`: how the QuasiDEER coarse sweep (a diagonal linear recurrence over
+        the S slice boundaries) is solved. `Sharded(mesh, axis_name)`: the slices spread
+        over the devices of that mesh axis, the same as `mesh=`/`axis_name=` (the sweep by
+        its `inner` strategy). None (default): the backend's choice. It is also the strategy
+        of the adjoint's reverse recurrences. `Chunked` does not apply: the sweep is only S
+        steps long, and the fine sweeps already hold one slice per step of the loop.
     - `mesh`, `axis_name` (keyword-only): spread the slices over the devices of this mesh
         axis (each device runs the fine propagator on its own slices; the compiler inserts
         the boundary-state exchanges). Best with `num_slices` a multiple of the axis size.
@@ -93,6 +102,7 @@ class Parareal(AbstractSolver):
     axis_name: str = eqx.field(static=True)
 
     adjoint: AbstractAdjoint | None
+    recurrence: AbstractRecurrence | None
 
     def __init__(
         self,
@@ -106,6 +116,7 @@ class Parareal(AbstractSolver):
         mesh: Mesh | None = None,
         axis_name: str = "time",
         adjoint: AbstractAdjoint | None = None,
+        recurrence: AbstractRecurrence | None = None,
     ):
         if isinstance(coarse, str) and coarse == "quasideer":
             coarse = None
@@ -121,6 +132,17 @@ class Parareal(AbstractSolver):
         self.rtol = rtol
         self.atol = atol
         self.max_iters = max_iters
+        check_recurrence(
+            recurrence,
+            allowed=("Associative", "Sequential", "Sharded"),
+            why="Parareal's coarse sweep is a recurrence over the slice boundaries only "
+            "(num_slices steps), too short to chunk.",
+        )
+        if isinstance(recurrence, Sharded):
+            # The slices over the devices of this mesh axis: the same as `mesh=`.
+            if mesh is not None:
+                raise ValueError("give either `mesh` or `recurrence=Sharded(mesh, ...)`, not both.")
+            mesh, axis_name = recurrence.mesh, recurrence.axis_name
         if mesh is not None and (not isinstance(mesh, Mesh) or axis_name not in mesh.shape):
             raise ValueError(
                 f"`mesh` must be a jax.sharding.Mesh with an axis named `axis_name` "
@@ -129,6 +151,10 @@ class Parareal(AbstractSolver):
         self.mesh = mesh
         self.axis_name = axis_name
         self.adjoint = adjoint
+        self.recurrence = recurrence
+
+    def strategy(self) -> AbstractRecurrence | None:
+        return self.recurrence
 
     def __check_init__(self):
         check_int("num_slices", self.num_slices, minimum=1)
@@ -152,9 +178,7 @@ class Parareal(AbstractSolver):
         return jax.tree_util.tree_map(lambda x: lax.with_sharding_constraint(x, sharding), tree)
 
     def solve(self, cell: FlatCell, h0: Array, xs: Any, guess: Array | None):
-        tol = default_tolerance(h0.dtype)
-        rtol = tol if self.rtol is None else self.rtol
-        atol = tol if self.atol is None else self.atol
+        rtol, atol = tolerances(self.rtol, self.atol, h0.dtype)
         max_iters = self.num_slices if self.max_iters is None else self.max_iters
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
         S = min(self.num_slices, T)
@@ -165,6 +189,10 @@ class Parareal(AbstractSolver):
             xs_s = self._shard_slices(xs_s)
         first_x = jax.tree_util.tree_map(lambda x: x[1:, 0], xs_s)
         use_diag = self.coarse is None
+        # The coarse sweep runs on every device whole (its S steps are replicated).
+        coarse_recurrence = self.recurrence
+        if isinstance(coarse_recurrence, Sharded):
+            coarse_recurrence = coarse_recurrence.inner
 
         def fine_slice(u, xs_n):
             """The exact cell over one slice from u; with the product of Jacobian diagonals."""
@@ -218,7 +246,9 @@ class Parareal(AbstractSolver):
         def correct(u, ends, d):
             if use_diag:
                 # δ_{n+1} = D_n δ_n + F(U_n) − U_{n+1}, δ_0 = 0: one diagonal linear recurrence.
-                delta = linear_recurrence(d[:-1], ends[:-1] - u[1:], jnp.zeros_like(h0))
+                delta = linear_recurrence(
+                    d[:-1], ends[:-1] - u[1:], jnp.zeros_like(h0), recurrence=coarse_recurrence
+                )
                 return u.at[1:].add(delta)
             g_old = jax.vmap(coarse_slice)(u, coarse_xs)
             return coarse_sweep(g_old, ends, u)
@@ -241,17 +271,14 @@ class Parareal(AbstractSolver):
             u = self._shard_slices(u)
         ys, ends, d, residual, converged = evaluate(u)
 
-        def cond(carry):
-            k, _, _, _, _, residual, converged = carry
-            return (k < max_iters) & ~converged & jnp.isfinite(residual)
-
-        def body(carry):
-            k, u, _, ends, d, _, _ = carry
+        def step(_, carry, active):
+            u, _, ends, d = carry
             u = correct(u, ends, d)
-            return (k + 1, u) + evaluate(u)
+            ys, ends, d, residual, converged = evaluate(u)
+            return (u, ys, ends, d), residual, converged
 
-        init = (jnp.array(0), u, ys, ends, d, residual, converged)
-        k, _, ys, _, _, residual, converged = lax.while_loop(cond, body, init)
-        result = classify(converged, residual, jnp.array(False))
+        (_, ys, _, _), result, stats = iterate(
+            step, ((u, ys, ends, d), residual, converged), None, max_iters=max_iters, lockstep=False
+        )
         states = ys.reshape((S * L,) + h0.shape)[:T]
-        return SolveResult(states, result, {"num_steps": k, "residual": residual})
+        return SolveResult(states, result, stats)
