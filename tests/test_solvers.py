@@ -293,13 +293,13 @@ def test_auto_weighs_the_cost_of_the_jacobian(hidden, implicit, getkey):
     # The DSR training step (batch 16): the adjoint's per-step Jacobian of a shallow PLRNN
     # costs ~M·H·M; at H = 200 backpropagation through the scan is faster (measured).
     from paratime import dsr
-    from paratime._engine._solver._auto import JACOBIAN_MAX_FLOPS, jacobian_flops
+    from paratime._engine._solver._auto import JACOBIAN_MAX_FLOPS
 
     model = dsr.build_model("shplrnn", 5, latent=5, hidden=hidden, key=getkey())
     cell = dsr.GTFCell(model.cell, jnp.asarray(0.1), model.observation.projector())
     h, x = jnp.zeros(5), jnp.zeros(5)
-    flops = jacobian_flops(cell, h, x)
-    assert flops is not None and (flops <= JACOBIAN_MAX_FLOPS) == implicit
+    costs = cell.costs(h, x)
+    assert costs is not None and (costs.jacobian_flops <= JACOBIAN_MAX_FLOPS) == implicit
     solver = paratime.Auto().select(cell, 199, 5, batch=16, h0=h, x=x)
     assert solver == (ImplicitSequential("dense") if implicit else paratime.Sequential())
     # Without `h0` and `x` the rule counts at the cell's own `expected_shapes()`: same choice.

@@ -53,13 +53,6 @@ DENSE_ADJOINT_MAX_BYTES = 2**30
 JACOBIAN_MAX_FLOPS = 7500
 
 
-def jacobian_flops(cell: Any, h: Any, x: Any) -> float | None:
-    """XLA's flop count of one `cell.value_and_jacobian(h, x)` (one step's value and
-    Jacobian), or None where it cannot be had: `cell.costs(h, x).jacobian_flops`."""
-    costs = cell.costs(h, x) if isinstance(cell, AbstractCell) else None
-    return None if costs is None else costs.jacobian_flops
-
-
 def ImplicitSequential(
     kind: Literal["dense", "diagonal"] = "dense",
     rtol: float | None = None,
