@@ -166,6 +166,12 @@ def test_a_series_too_short_for_validation_trains_without_selection(series, tmp_
     assert code == 0 and "without model selection" in err, out + err
     assert (tmp_path / "r" / "checkpoint.eqx").exists()
     assert not (tmp_path / "r" / "best.eqx").exists()
+    # eval then says, and records, that it used the last checkpoint.
+    np.save(tmp_path / "test.npy", series[:400].astype(np.float32))
+    code, out, err = _invoke("eval", tmp_path / "r", "--data", tmp_path / "test.npy")
+    assert code == 0 and "has no best.eqx" in " ".join(err.split()), out + err
+    assert "model: last checkpoint, step 2" in out
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["checkpoint"] == "last"
     # Holding out so much that too little is left to train on is refused.
     code, out, err = _invoke(*args, "--out", tmp_path / "s", "--validation", "0.95")
     assert code != 0 and "validation" in err and "sequence length" in " ".join(err.split())

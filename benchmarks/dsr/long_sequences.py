@@ -153,7 +153,7 @@ def evaluate_run(run: Path, test: np.ndarray) -> tuple[dict, np.ndarray]:
     from paratime.dsr import evaluate
     from paratime.dsr._cli import _restore
 
-    _, state = _restore(run)
+    _, state, *_ = _restore(run)
     t0 = time.perf_counter()
     metrics, gen = evaluate(state.model, jnp.asarray(test, jnp.float32))
     metrics.update(compare_slow(test, np.asarray(gen)))

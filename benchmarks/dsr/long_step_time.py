@@ -50,7 +50,7 @@ def main() -> None:
     a = p.parse_args()
     rows = []
     for run in a.runs:
-        cfg, trained = _restore(run)
+        cfg, trained, *_ = _restore(run)
         x = jnp.asarray(load_series(cfg.data), jnp.float32)
         alphas = a.alpha or [float(trained.alpha)]
         for alpha, shape in ((al, sh) for al in alphas for sh in a.shapes):

@@ -16,7 +16,7 @@ from paratime.dsr._cli import _restore
 
 run = Path(sys.argv[1])
 out = Path(sys.argv[2])
-cfg, state, _ = _restore(run)
+cfg, state, *_ = _restore(run)
 model = state.model
 test = jnp.asarray(paratime.data.load_series("lorenz63-test"))
 alphas = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.9]

@@ -71,8 +71,9 @@ def _build(cfg: TrainConfig, key):
     )
 
 
-def _restore(run: Path, which: str = "last") -> tuple[TrainConfig, Any, int]:
-    """The run's config, a trained `DSRState` and its step, from the config + a checkpoint.
+def _restore(run: Path, which: str = "last") -> tuple[TrainConfig, Any, int, str]:
+    """The run's config, a trained `DSRState`, its step and which checkpoint it is (`"best"` or
+    `"last"`), from the config + a checkpoint.
 
     `which="best"` loads `best.eqx` (the model selected on the validation segment); a run
     without one (trained before model selection, or with `--validation 0`) falls back to the
@@ -113,7 +114,7 @@ def _restore(run: Path, which: str = "last") -> tuple[TrainConfig, Any, int]:
         except ValueError:
             raise e from None
         state = DSRState(model, opt_state, key, alpha)
-    return cfg, state, step
+    return cfg, state, step, "best" if ckpt.name == BEST else "last"
 
 
 def _history(run: Path) -> list[dict[str, Any]]:
@@ -270,8 +271,8 @@ def eval_cmd(
     from ._evaluate import evaluate
     from ._plots import save_run_plots
 
-    cfg, state, step = _restore(run, checkpoint.value)
-    typer.echo(f"model: {checkpoint.value} checkpoint, step {step}")
+    cfg, state, step, used = _restore(run, checkpoint.value)
+    typer.echo(f"model: {used} checkpoint, step {step}")
     test = load_data(data, min_length=200)
     if test.shape[1] != cfg.data_size:
         raise bad(
@@ -282,7 +283,7 @@ def eval_cmd(
     results, x_gen = evaluate(
         state.model, jnp.asarray(test, jnp.result_type(float)), pe_steps=pe_steps
     )
-    record = {**results, "checkpoint": checkpoint.value, "step": step}
+    record = {**results, "checkpoint": used, "step": step}
     atomic_write_text(run / "metrics.json", json.dumps(record, indent=2))
     for k, v in results.items():
         typer.echo(f"{k} = {v:.4g}")
@@ -315,7 +316,7 @@ def generate_cmd(
 
     if out.is_dir():
         raise bad("--out", f"{str(out)!r} is a directory; give the .npy file to write.")
-    cfg, state, _ = _restore(run, checkpoint.value)
+    cfg, state, *_ = _restore(run, checkpoint.value)
     if x0 is None:
         context = load_data(cfg.data, name="RUN (its training data)")[-(BURN_IN + 1) :]
     else:
