@@ -39,7 +39,6 @@ from ._scan import (
 from ._solution import SolveResult
 from ._solver._newton import DEER, QuasiDEER, initial_trajectory, pad_time
 
-_EXCHANGES = EXCHANGES
 # Above this many devices the log2(P)-round ppermute prefix beats a ring all_gather, whose
 # latency grows with P − 1 steps (the model in docs/scaling.md).
 AUTO_ALL_GATHER_MAX_DEVICES = 8
@@ -238,7 +237,7 @@ def sharded_linear_recurrence(
         raise ValueError(
             f"`axis_name` {axis_name!r} is not an axis of `mesh` (axes: {tuple(mesh.shape)})."
         )
-    if exchange not in _EXCHANGES:
+    if exchange not in EXCHANGES:
         raise ValueError(
             f"`exchange` must be 'auto', 'all_gather' or 'ppermute'; got {exchange!r}."
         )
