@@ -172,6 +172,17 @@ def test_a_series_too_short_for_validation_trains_without_selection(series, tmp_
     assert code == 0 and "has no best.eqx" in " ".join(err.split()), out + err
     assert "model: last checkpoint, step 2" in out
     assert json.loads((tmp_path / "r" / "metrics.json").read_text())["checkpoint"] == "last"
+    # A checkpoint written before model selection (no best_score/best_step) still loads.
+    from paratime.dsr._cli import _restore
+    from paratime.train import save_checkpoint
+
+    _, state, step, _ = _restore(tmp_path / "r")
+    old = (state.model, state.opt_state, state.key, state.alpha)
+    save_checkpoint(tmp_path / "r" / "checkpoint.eqx", old, step=step)
+    with pytest.raises(ValueError):  # (the current layout does not read it)
+        load_checkpoint(tmp_path / "r" / "checkpoint.eqx", state)
+    code, out, err = _invoke("eval", tmp_path / "r", "--data", tmp_path / "test.npy")
+    assert code == 0 and "model: last checkpoint, step 2" in out, out + err
     # Holding out so much that too little is left to train on is refused.
     code, out, err = _invoke(*args, "--out", tmp_path / "s", "--validation", "0.95")
     assert code != 0 and "validation" in err and "sequence length" in " ".join(err.split())
