@@ -10,7 +10,8 @@ memory from `memory_analysis()`.
     python benchmarks/engine_ab.py --old ../before/src --new src --rounds 3
 
 Cases (CPU, float32): GRU N=16 T=1e5 forward and gradient for DEER, QuasiDEER, Sequential
-and Auto; chunked DEER memory; dense ELK compile time at T=1e4; Parareal (64 slices, T=1e4);
+and Auto; DEER with time sharded over 4 host devices; chunked DEER memory; dense ELK
+compile time at T=1e4; Parareal (64 slices, T=1e4);
 batched DEER (16 × T=1e4, the lockstep loop); the DSR training step
 (shPLRNN) under Auto and Sequential.
 """
@@ -22,6 +23,9 @@ import statistics
 import subprocess
 import sys
 
+SHARDED = (
+    "paratime.DEER(recurrence=paratime.recurrences.Sharded(jax.make_mesh((4,), ('time',)), 'time'))"
+)
 CASES = {
     # name: (solver expression, workload, T, N, batch)
     "deer-fwd": ("paratime.DEER()", "forward", 100_000, 16, 1),
@@ -33,7 +37,16 @@ CASES = {
     "auto-fwd": ("paratime.Auto()", "forward", 100_000, 16, 1),
     "auto-grad": ("paratime.Auto()", "gradient", 100_000, 16, 1),
     "auto-grad-b16": ("paratime.Auto()", "gradient", 10_000, 16, 16),
-    "deer-chunked-fwd": ("paratime.DEER(chunk_size=1000)", "forward", 100_000, 16, 1),
+    "deer-chunked-fwd": (
+        "paratime.DEER(recurrence=paratime.recurrences.Chunked(1000))",
+        "forward",
+        100_000,
+        16,
+        1,
+    ),
+    # Time split over 4 CPU devices (the child is started with 4 host devices).
+    "sharded-deer-fwd": (SHARDED, "forward", 100_000, 16, 1),
+    "sharded-deer-grad": (SHARDED, "gradient", 100_000, 16, 1),
     "elk-fwd-T1e4": ("paratime.ELK(max_iters=30)", "forward", 10_000, 16, 1),
     "parareal-fwd": ("paratime.Parareal(num_slices=64)", "forward", 10_000, 16, 1),
     "deer-fwd-b16": ("paratime.DEER()", "forward", 10_000, 16, 16),
@@ -104,6 +117,8 @@ print(json.dumps({"time": statistics.median(times), "compile": compile_s, "temp"
 def run_case(src: str, name: str, repeats: int) -> dict:
     solver, workload, T, N, batch = CASES[name]
     env = dict(os.environ, PYTHONPATH=os.path.abspath(src), JAX_PLATFORMS="cpu")
+    if name.startswith("sharded"):
+        env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
     out = subprocess.run(
         [
             sys.executable,
