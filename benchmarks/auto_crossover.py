@@ -1,7 +1,8 @@
 """Where `Auto`'s implicit adjoint and backpropagation through the scan cross over on a CPU.
 
-Times one sequence's gradient (float32, loss = sum of squared states) by `ImplicitSequential()`
-(the sequential scan + the implicit adjoint) and by `Sequential()` (BPTT), interleaved, five
+Times one sequence's gradient (float32, loss = sum of squared states) by
+`Sequential(adjoint=ImplicitAdjoint())` (the sequential scan + the implicit adjoint) and by
+`Sequential()` (BPTT), interleaved, five
 rounds, the fastest of each, and prints the ratio adjoint/BPTT. Cases are CELL:n:T, n the
 cell's hidden size (the LSTM's state is 2n):
 
@@ -16,7 +17,6 @@ import jax
 import jax.numpy as jnp
 
 import paratime
-from paratime._engine._solver._auto import ImplicitSequential
 
 
 def gradient(h0, xs, solver):
@@ -36,7 +36,7 @@ def main(cases: list[str]) -> None:
         xs = jax.random.normal(key, (T, 3))
         h0 = (jnp.zeros(n), jnp.zeros(n)) if name == "LSTM" else jnp.zeros(n)
         fns = {
-            "adjoint": gradient(h0, xs, ImplicitSequential()),
+            "adjoint": gradient(h0, xs, paratime.Sequential(adjoint=paratime.ImplicitAdjoint())),
             "bptt": gradient(h0, xs, paratime.Sequential()),
         }
         for fn in fns.values():

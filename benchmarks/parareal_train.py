@@ -22,7 +22,7 @@ import optax
 
 import paratime
 import paratime.data
-from paratime._engine._solver._parareal import Parareal
+from paratime import Parareal
 
 
 class Model(eqx.Module):

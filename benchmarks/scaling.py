@@ -36,11 +36,9 @@ jax.config.update("jax_num_cpu_devices", ARGS.devices)
 import jax.numpy as jnp  # noqa: E402
 
 import paratime  # noqa: E402
-from paratime._engine._sharding import (  # noqa: E402
-    ShardedDEER,
-    ShardedQuasiDEER,
-    sharded_linear_recurrence,
-)
+from paratime.recurrences import Associative, Scan, Sharded  # noqa: E402
+
+INNER = {"sequential": Scan(), "associative": Associative()}
 
 
 def _timeit(fn, *args):
@@ -68,8 +66,10 @@ def bench_recurrence(meshes):
         a = 0.9 * jax.random.uniform(key, shape) / (1 if structure == "diagonal" else N)
         b = jax.random.normal(jax.random.fold_in(key, 1), (T, N))
         h0 = jnp.zeros(N)
-        for method in ("sequential", "associative"):
-            fn = jax.jit(lambda a, b, h0, m=method: paratime.linear_recurrence(a, b, h0, method=m))
+        for method, inner in INNER.items():
+            fn = jax.jit(
+                lambda a, b, h0, r=inner: paratime.linear_recurrence(a, b, h0, recurrence=r)
+            )
             rows.append(
                 dict(
                     structure=structure,
@@ -82,10 +82,11 @@ def bench_recurrence(meshes):
             )
         for p, mesh in meshes.items():
             for exchange in ("all_gather", "ppermute"):
-                for method in ("sequential", "associative"):
+                for method, inner in INNER.items():
+                    sharded = Sharded(mesh, "time", exchange=exchange, inner=inner)
                     fn = jax.jit(
-                        lambda a, b, h0, mesh=mesh, e=exchange, m=method: sharded_linear_recurrence(
-                            a, b, h0, mesh=mesh, exchange=e, method=m
+                        lambda a, b, h0, r=sharded: paratime.linear_recurrence(
+                            a, b, h0, recurrence=r
                         )
                     )
                     rows.append(
@@ -158,8 +159,8 @@ def bench_newton(meshes):
         "QuasiDEER": (1, paratime.QuasiDEER()),
     }
     for p, mesh in meshes.items():
-        solvers[f"ShardedDEER[{p}]"] = (p, ShardedDEER(mesh=mesh))
-        solvers[f"ShardedQuasiDEER[{p}]"] = (p, ShardedQuasiDEER(mesh=mesh))
+        solvers[f"ShardedDEER[{p}]"] = (p, paratime.DEER(recurrence=Sharded(mesh)))
+        solvers[f"ShardedQuasiDEER[{p}]"] = (p, paratime.QuasiDEER(recurrence=Sharded(mesh)))
     for name, (p, solver) in solvers.items():
         fn = jax.jit(lambda xs, s=solver: paratime.unroll(cell, h0, xs, solver=s))
         sol = fn(xs)

@@ -35,7 +35,8 @@ def worker(devices_per_process: int) -> None:
     from jax.sharding import NamedSharding, PartitionSpec
 
     import paratime
-    from paratime._engine._sharding import ShardedQuasiDEER, auto_mesh, sharded_linear_recurrence
+    from paratime._engine._sharding import auto_mesh
+    from paratime.recurrences import Sharded
 
     # Auto axes: `unroll` slices and pads its inputs, which explicit-axis sharding forbids.
     mesh = auto_mesh(jax.make_mesh((jax.device_count(),), ("time",)))
@@ -49,12 +50,11 @@ def worker(devices_per_process: int) -> None:
     rng = np.random.default_rng(0)
     T, N = 64 * jax.device_count(), 4
     a, b, h0 = rng.uniform(0, 0.95, (T, N)), rng.normal(size=(T, N)), rng.normal(size=N)
-    h = sharded_linear_recurrence(
+    sharded = Sharded(mesh, "time", exchange="ppermute")
+    h = jax.jit(lambda a, b, h0: paratime.linear_recurrence(a, b, h0, recurrence=sharded))(
         global_array(a, time_sharded),
         global_array(b, time_sharded),
         global_array(h0, replicated),
-        mesh=mesh,
-        exchange="ppermute",
     )
     want, state = np.empty((T, N)), h0
     for t in range(T):
@@ -64,9 +64,10 @@ def worker(devices_per_process: int) -> None:
 
     cell = paratime.cells.GRU(3, 8, key=jax.random.key(0))  # same key: same cell everywhere
     xs = rng.normal(size=(T, 3))
-    sol = jax.jit(
-        lambda xs: paratime.unroll(cell, jnp.zeros(8), xs, solver=ShardedQuasiDEER(mesh=mesh))
-    )(global_array(xs, time_sharded))
+    solver = paratime.QuasiDEER(recurrence=Sharded(mesh))
+    sol = jax.jit(lambda xs: paratime.unroll(cell, jnp.zeros(8), xs, solver=solver))(
+        global_array(xs, time_sharded)
+    )
     ref = paratime.unroll(cell, jnp.zeros(8), xs, solver=paratime.Sequential()).states
     states = multihost_utils.process_allgather(sol.states, tiled=True)
     err_unroll = float(np.max(np.abs(states - np.asarray(ref))))

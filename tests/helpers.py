@@ -51,3 +51,19 @@ def linear_recurrences(draw, lengths=st.integers(1, 9), blocks=st.integers(1, 3)
     if structure != "diagonal":
         a = a / a_shape[-1]  # keep products over time bounded
     return a, array((T, N)), array((N,))
+
+
+def scan_reference(a, b, h0, *, reverse=False):
+    """The recurrence h_t = a_t h_{t∓1} + b_t by a plain `lax.scan` differentiated by ordinary
+    autodiff (no custom derivative): the reference `linear_recurrence` is compared against."""
+    from paratime._engine._structures import infer_structure
+
+    structure = infer_structure(a, b)
+    dtype = jnp.promote_types(jnp.promote_types(a.dtype, b.dtype), h0.dtype)
+    a, b, h0 = a.astype(dtype), b.astype(dtype), h0.astype(dtype)
+
+    def step(h, ab):
+        h = structure.apply(ab[0], h) + ab[1]
+        return h, h
+
+    return jax.lax.scan(step, h0, (a, b), reverse=reverse)[1]

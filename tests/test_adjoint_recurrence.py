@@ -7,7 +7,7 @@ import pytest
 
 import paratime
 from helpers import tree_allclose, tree_max_abs_diff
-from paratime.recurrences import AbstractRecurrence, Associative, Chunked, Sequential, Sharded
+from paratime.recurrences import AbstractRecurrence, Associative, Chunked, Scan, Sharded
 from test_unroll import loss_of_states, make_problem, reference_states
 
 _REVERSE_SOLVES: list[str] = []
@@ -28,7 +28,7 @@ def _mesh():
 
 STRATEGIES = {
     "default": lambda: None,
-    "sequential": Sequential,
+    "scan": Scan,
     "associative": Associative,
     "chunked": lambda: Chunked(7, inner=Associative()),
     "sharded": lambda: Sharded(_mesh(), "time"),
@@ -55,7 +55,7 @@ def _reference(cell, h0, xs):
 def test_gradients_by_each_strategy_match_autodiff_through_scan(strategy, cell_name):
     cell, h0, xs = make_problem(cell_name)
     solver = paratime.DEER(recurrence=STRATEGIES[strategy]())
-    assert isinstance(solver.differentiation(), paratime.ImplicitAdjoint)
+    assert isinstance(solver.adjoint, paratime.ImplicitAdjoint)
     _REVERSE_SOLVES.clear()
     got = _gradients(solver, cell, h0, xs)
     want = _reference(cell, h0, xs)
@@ -84,10 +84,16 @@ def test_the_strategy_holds_under_vmap():
 
 
 def test_the_adjoint_strategy_of_each_solver():
-    assert paratime.Sequential().adjoint_strategy() is None  # the backend's default
-    assert paratime.DEER().adjoint_strategy() is None
-    assert paratime.DEER(recurrence=Associative()).adjoint_strategy() == Associative()
+    """The strategy the solve hands its adjoint (`SolveResult.linearisation.recurrence`)."""
+    cell, h0, xs = make_problem("gru")
+    flat = paratime._engine._flat.FlatCell(cell, paratime._engine._state.flat_state(h0))
+
+    def strategy(solver):
+        lin = solver.solve(flat, h0, xs, None).linearisation
+        return None if lin is None else lin.recurrence
+
+    assert strategy(paratime.Sequential()) is None  # the backend's default
+    assert strategy(paratime.DEER()) is None
+    assert strategy(paratime.DEER(recurrence=Associative())) == Associative()
     # Chunked: the adjoint runs over the whole sequence, by the chunks' inner strategy.
-    assert paratime.QuasiDEER(recurrence=Chunked(8, Associative())).adjoint_strategy() == (
-        Associative()
-    )
+    assert strategy(paratime.QuasiDEER(recurrence=Chunked(8, Associative()))) == Associative()

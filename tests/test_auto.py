@@ -10,8 +10,9 @@ from paratime._engine._solver._auto import (
     CHEAP_STEP_ADJOINT_MAX_BYTES,
     CHEAP_STEP_BYTES_PER_JACOBIAN_BYTE,
     JACOBIAN_MAX_FLOPS,
-    ImplicitSequential,
 )
+
+IMPLICIT = paratime.Sequential(adjoint=paratime.ImplicitAdjoint())
 
 
 class Tanh(paratime.cells.AbstractCell):
@@ -58,15 +59,15 @@ def test_a_cheap_step_keeps_the_adjoint_only_while_its_jacobians_fit_the_caches(
     costly = cheap._replace(step_bytes=2 * cheap.step_bytes)
     select = paratime.Auto().select
     T_fits = int(CHEAP_STEP_ADJOINT_MAX_BYTES / (4 * numbers)) - 1
-    for report, far in ((cheap, paratime.Sequential()), (costly, ImplicitSequential())):
+    for report, far in ((cheap, paratime.Sequential()), (costly, IMPLICIT)):
         cell = Tanh(jnp.eye(n), report)
-        assert select(cell, T_fits, n, backend="cpu") == ImplicitSequential()
+        assert select(cell, T_fits, n, backend="cpu") == IMPLICIT
         assert select(cell, 2 * T_fits, n, backend="cpu") == far
     # A costly Jacobian: backpropagation through the scan.
     cell = Tanh(jnp.eye(n), cheap._replace(jacobian_flops=2.0 * JACOBIAN_MAX_FLOPS))
     assert select(cell, 100, n, backend="cpu") == paratime.Sequential()
     # No report: the limits on numbers and on 1 GiB only.
-    assert select(Tanh(jnp.eye(n)), 2 * T_fits, n, backend="cpu") == ImplicitSequential()
+    assert select(Tanh(jnp.eye(n)), 2 * T_fits, n, backend="cpu") == IMPLICIT
 
 
 @pytest.mark.parametrize(
@@ -76,7 +77,7 @@ def test_a_cheap_step_keeps_the_adjoint_only_while_its_jacobians_fit_the_caches(
 def test_the_shipped_elman_cell_by_its_costs(n, T, want_adjoint, getkey):
     # Measured crossovers (see the comment in _auto.py): adjoint/BPTT 0.49x, 1.09x, 0.72x, 0.43x.
     elman = paratime.cells.Elman(3, n, key=getkey())
-    want = ImplicitSequential() if want_adjoint else paratime.Sequential()
+    want = IMPLICIT if want_adjoint else paratime.Sequential()
     assert paratime.Auto().select(elman, T, n, backend="cpu") == want
     # The same at the shapes unroll passes, in float32 and float64.
     for dtype in (jnp.float32, jnp.float64):
@@ -102,5 +103,5 @@ def test_a_diagonal_jacobian_counts_as_n_squared(n, want_adjoint, getkey):
     # Measured (benchmarks/auto_crossover.py, T = 1e4): adjoint/BPTT 0.17x at N = 16, 1.32x at
     # N = 64, although the diagonal cell's Jacobian holds only N numbers per step.
     cell = paratime.cells.DiagonalGRU(3, n, key=getkey())
-    want = ImplicitSequential() if want_adjoint else paratime.Sequential()
+    want = IMPLICIT if want_adjoint else paratime.Sequential()
     assert paratime.Auto().select(cell, 10**4, n, backend="cpu") == want

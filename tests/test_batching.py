@@ -9,7 +9,8 @@ from hypothesis import given, settings, strategies as st
 
 import paratime
 from paratime._engine._batching import lockstep_cond, lockstep_while_loop, vmap_batch_size
-from paratime._engine._solver._auto import ImplicitSequential
+
+IMPLICIT = paratime.Sequential(adjoint=paratime.ImplicitAdjoint())
 
 
 def test_batch_size_of_nested_and_partial_vmaps():
@@ -66,25 +67,25 @@ def test_unroll_passes_the_batch_to_auto(monkeypatch, batch):
     # batch·N² ≤ 512 Jacobian numbers per step: the implicit adjoint; beyond: BPTT.
     assert [b for b, _ in chosen] == [batch]
     if jax.default_backend() == "cpu":
-        want = ImplicitSequential() if batch * 16**2 <= 512 else paratime.Sequential()
+        want = IMPLICIT if batch * 16**2 <= 512 else paratime.Sequential()
         assert chosen[0][1] == want
 
 
 def test_auto_choice_by_batch_on_cpu():
     gru = paratime.cells.GRU(3, 16, key=jax.random.key(0))
     select = paratime.Auto().select
-    assert select(gru, 1000, 16, backend="cpu") == ImplicitSequential()
-    assert select(gru, 1000, 16, backend="cpu", batch=2) == ImplicitSequential()
+    assert select(gru, 1000, 16, backend="cpu") == IMPLICIT
+    assert select(gru, 1000, 16, backend="cpu", batch=2) == IMPLICIT
     assert select(gru, 1000, 16, backend="cpu", batch=16) == paratime.Sequential()
-    assert select(gru, 1000, 4, backend="cpu", batch=16) == ImplicitSequential()
+    assert select(gru, 1000, 4, backend="cpu", batch=16) == IMPLICIT
     assert select(gru, 10**6, 4, backend="cpu", batch=32) == paratime.Sequential()  # > 1 GiB
     # The GPU choice does not depend on the batch.
     assert select(gru, 10**5, 16, backend="gpu", batch=16) == paratime.DEER()
     # The Elman cell: the adjoint only while its Jacobians stay under 28 MB (measured).
     elman = paratime.cells.Elman(3, 16, key=jax.random.key(0))
-    assert select(elman, 10**4, 16, backend="cpu") == ImplicitSequential()  # 10 MB
+    assert select(elman, 10**4, 16, backend="cpu") == IMPLICIT  # 10 MB
     assert select(elman, 3 * 10**4, 16, backend="cpu") == paratime.Sequential()  # 31 MB
-    assert select(gru, 3 * 10**4, 16, backend="cpu") == ImplicitSequential()
+    assert select(gru, 3 * 10**4, 16, backend="cpu") == IMPLICIT
 
 
 def _doubling(limit, x):
@@ -148,27 +149,26 @@ def test_lockstep_cond_runs_the_other_branch_only_when_a_member_takes_it(preds, 
     assert len(calls) == false_runs  # once for the whole batch, or not at all
 
 
-class _LockstepQuasiDEER(paratime.QuasiDEER):
-    """QuasiDEER batched as on an accelerator (vmap in lockstep), also on a CPU."""
+@pytest.fixture
+def lockstep_on_cpu(monkeypatch):
+    """Newton solves batched as on an accelerator (vmap in lockstep), also on a CPU."""
+    from paratime._engine._solver import _newton
 
-    _one_at_a_time_on_cpu = False
-
-
-class _LockstepDEER(paratime.DEER):
-    _one_at_a_time_on_cpu = False
+    monkeypatch.setattr(_newton, "one_at_a_time_on_cpu", lambda fun, *args: fun(*args))
 
 
 @pytest.mark.parametrize(
-    "solver,bound",
-    [(paratime.QuasiDEER(), 9), (_LockstepQuasiDEER(), 17)],
-    ids=["one-at-a-time", "lockstep"],
+    "lockstep,bound", [(False, 9), (True, 17)], ids=["one-at-a-time", "lockstep"]
 )
-def test_batched_quasideer_working_memory_on_cpu(solver, bound):
+def test_batched_quasideer_working_memory_on_cpu(lockstep, bound, request):
     """Per sequence, in float32. On a CPU the batch is solved one sequence after another: the
     output, the stacked states and one sequence's temporaries (8 bytes·T·N at batch 8, 5 at
     batch 16). Batched in lockstep (the
     accelerator path): the states, J and b of every sequence, and the output (16; a
     per-sequence while-loop stop made it 28). Compiled, not run."""
+    if lockstep:
+        request.getfixturevalue("lockstep_on_cpu")
+    solver = paratime.QuasiDEER()
     T, N, B = 10_000, 16, 8
     cell = paratime.cells.GRU(4, N, key=jax.random.key(0), dtype=jnp.float32)
     h0 = jnp.zeros(N, jnp.float32)
@@ -178,10 +178,16 @@ def test_batched_quasideer_working_memory_on_cpu(solver, bound):
     assert mem.output_size_in_bytes + mem.temp_size_in_bytes <= bound * B * T * N
 
 
-@pytest.mark.parametrize("solver", [paratime.DEER(), _LockstepDEER(), _LockstepQuasiDEER()])
-def test_each_batched_sequence_is_solved_as_if_alone(solver):
+@pytest.mark.parametrize(
+    "solver,lockstep",
+    [(paratime.DEER(), False), (paratime.DEER(), True), (paratime.QuasiDEER(), True)],
+    ids=["deer", "deer-lockstep", "quasideer-lockstep"],
+)
+def test_each_batched_sequence_is_solved_as_if_alone(solver, lockstep, request):
     """Sequences that need different numbers of iterations, batched: each gets the states,
     iterations and result of its own solve (in lockstep, finished ones are held fixed)."""
+    if lockstep:
+        request.getfixturevalue("lockstep_on_cpu")
     cell = paratime.cells.Elman(2, 4, key=jax.random.key(0), weight_scale=0.9)
     h0 = jnp.zeros(4)
     xs = (

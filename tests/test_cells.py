@@ -236,7 +236,7 @@ def test_sequential_forward_by_trajectory_derivatives_by_call(getkey):
     cell = ShiftedTrajectoryGRU(2, 3, key=getkey())
     h0, xs = jnp.full(3, 0.2), jax.random.normal(getkey(), (6, 2))
     solver = paratime.Sequential()
-    for s in (solver, paratime.Auto()):  # Auto's choice on a CPU, ImplicitSequential, too
+    for s in (solver, paratime.Auto()):  # Auto's choice on a CPU, the implicit adjoint, too
         states = paratime.unroll(cell, h0, xs, solver=s).states
         np.testing.assert_allclose(states, plain_scan(cell, h0, xs) + 1.0, rtol=1e-12)
         # Under `jax.vmap`, `unroll` runs the plain scan (it batches better).

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import paratime
-from helpers import tree_allclose
-from paratime._engine._scan import sequential_linear_recurrence
+from helpers import scan_reference, tree_allclose
 from paratime._engine._solver._kalman import damped_step
 from test_unroll import make_problem, reference_states
 
-damped = jax.jit(damped_step, static_argnames="method")
-METHODS = ("associative", "sequential")
+damped = jax.jit(damped_step, static_argnames="recurrence")
+# The filter as an associative scan and as the sequential recursion.
+METHODS = (paratime.recurrences.Associative(), paratime.recurrences.Scan())
 
 
 def direct_damped_step(A, b, h0, y, lam):
@@ -57,8 +57,8 @@ def test_damped_step_solves_the_normal_equations(problem):
     want = direct_damped_step(A, b, h0, y, lam)
     scale = max(1.0, float(np.max(np.abs(want))))
     for method in METHODS:
-        got = damped(A, b, h0, y, jnp.asarray(lam), method=method)
-        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-9 * scale, err_msg=method)
+        got = damped(A, b, h0, y, jnp.asarray(lam), recurrence=method)
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-9 * scale, err_msg=str(method))
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -69,10 +69,11 @@ def test_undamped_step_is_the_deer_step(diagonal, method, getkey):
     A = 0.9 * jax.random.normal(getkey(), (T, N) if diagonal else (T, N, N)) / np.sqrt(N)
     b, h0, y = jax.random.normal(getkey(), (T, N)), jax.random.normal(getkey(), (N,)), None
     y = jax.random.normal(getkey(), (T, N))
-    got = damped(A, b, h0, y, jnp.asarray(0.0), method=method)
-    np.testing.assert_allclose(got, sequential_linear_recurrence(A, b, h0), rtol=1e-9, atol=1e-9)
+    got = damped(A, b, h0, y, jnp.asarray(0.0), recurrence=method)
+    np.testing.assert_allclose(got, scan_reference(A, b, h0), rtol=1e-9, atol=1e-9)
     # ... and a huge damping keeps the iterate where it is.
-    np.testing.assert_allclose(damped(A, b, h0, y, jnp.asarray(1e12), method=method), y, atol=1e-9)
+    huge = damped(A, b, h0, y, jnp.asarray(1e12), recurrence=method)
+    np.testing.assert_allclose(huge, y, atol=1e-9)
 
 
 def test_damped_step_single_time_step():
@@ -153,7 +154,7 @@ def test_recurrence_field_chooses_the_scans(diagonal):
     cell, h0, xs = make_problem("gru")
     ref = reference_states(cell, h0, xs)
     programs = []
-    for recurrence in (paratime.recurrences.Associative(), paratime.recurrences.Sequential()):
+    for recurrence in (paratime.recurrences.Associative(), paratime.recurrences.Scan()):
         solver = paratime.ELK(diagonal=diagonal, recurrence=recurrence)
         sol = paratime.unroll(cell, h0, xs, solver=solver)
         assert sol.result == paratime.RESULTS.successful

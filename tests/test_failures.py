@@ -261,7 +261,7 @@ def _every_iterative_solver():
         "ELK": paratime.ELK(max_iters=50),
         "ELK-diagonal": paratime.ELK(diagonal=True, max_iters=50),
         "Parareal": paratime.Parareal(4),
-        "ShardedDEER": paratime.DEER(recurrence=paratime.recurrences.Sharded(mesh, "time")),
+        "DEER-sharded": paratime.DEER(recurrence=paratime.recurrences.Sharded(mesh, "time")),
     }
 
 
@@ -285,7 +285,7 @@ def test_every_solver_reports_nonfinite(name, where):
         assert int(sol.stats["num_steps"]) <= 1
 
 
-@pytest.mark.parametrize("name", ["Parareal", "DEER-chunked", "ShardedDEER"])
+@pytest.mark.parametrize("name", ["Parareal", "DEER-chunked", "DEER-sharded"])
 def test_hint_never_suggests_the_solver_that_failed_for_other_solvers(name):
     solver = eqx.tree_at(
         lambda s: s.max_iters, _every_iterative_solver()[name], 1, is_leaf=lambda x: x is None

@@ -8,7 +8,6 @@ import pytest
 import paratime
 from helpers import tree_allclose, tree_max_abs_diff
 from paratime._engine._adjoint import dense_adjoint, diagonal_adjoint
-from paratime._engine._solver._auto import ImplicitSequential
 from test_unroll import (
     CASES,
     T,
@@ -116,7 +115,9 @@ def test_gradient_of_partial_loss():
 
 @pytest.mark.parametrize("batched", ["cell", "h0", "xs", "all"])
 @pytest.mark.parametrize(
-    "solver", [ImplicitSequential(), paratime.DEER()], ids=["implicit", "deer"]
+    "solver",
+    [paratime.Sequential(adjoint=paratime.ImplicitAdjoint()), paratime.DEER()],
+    ids=["implicit", "deer"],
 )
 def test_vmapped_dense_adjoint(batched, solver):
     """The dense adjoint's time-major batching rule, whichever arguments are batched. With

@@ -9,8 +9,8 @@ import pytest
 
 import paratime
 from helpers import tree_allclose
-from paratime.recurrences import Associative, Sequential, Sharded
-from paratime.structures import BlockDiagonal
+from paratime.recurrences import Associative, Chunked, Scan, Sharded
+from paratime.structures import BlockDiagonal, Diagonal
 
 T, N, D, BATCH = 16, 4, 2, 3
 
@@ -23,23 +23,23 @@ def _solvers():
     mesh = _mesh()
     return {
         "Sequential": paratime.Sequential(),
-        "ImplicitSequential": paratime.ImplicitSequential(),
-        "ImplicitSequential-diagonal": paratime.ImplicitSequential(kind="diagonal"),
+        "Sequential-implicit": paratime.Sequential(adjoint=paratime.ImplicitAdjoint()),
+        "Sequential-iterative": paratime.Sequential(adjoint=paratime.IterativeAdjoint(Diagonal())),
         "DEER": paratime.DEER(),
-        "DEER-chunked": paratime.DEER(chunk_size=5),
+        "DEER-chunked": paratime.DEER(recurrence=Chunked(5)),
         "QuasiDEER": paratime.QuasiDEER(),
         "QuasiDEER-block": paratime.QuasiDEER(structure=BlockDiagonal(2)),
         "ELK": paratime.ELK(max_iters=20),
         "ELK-diagonal": paratime.ELK(diagonal=True, max_iters=20),
-        "ELK-sequential": paratime.ELK(max_iters=20, recurrence=Sequential()),
+        "ELK-scan": paratime.ELK(max_iters=20, recurrence=Scan()),
         "ELK-diagonal-associative": paratime.ELK(
             diagonal=True, max_iters=20, recurrence=Associative()
         ),
         "Parareal": paratime.Parareal(4),
-        "Parareal-sequential": paratime.Parareal(4, recurrence=Sequential()),
+        "Parareal-scan": paratime.Parareal(4, recurrence=Scan()),
         "Parareal-sharded": paratime.Parareal(4, recurrence=Sharded(mesh, "time")),
-        "ShardedDEER": paratime.ShardedDEER(mesh=mesh),
-        "ShardedQuasiDEER": paratime.ShardedQuasiDEER(mesh=mesh),
+        "DEER-sharded": paratime.DEER(recurrence=Sharded(mesh, "time")),
+        "QuasiDEER-sharded": paratime.QuasiDEER(recurrence=Sharded(mesh, "time")),
         "Auto": paratime.Auto(),
     }
 

@@ -164,8 +164,8 @@ def test_warm_start_from_exact_guess_needs_no_iteration(getkey):
 
 @pytest.mark.parametrize(
     "recurrence",
-    [paratime.recurrences.Associative(), paratime.recurrences.Sequential()],
-    ids=["associative", "sequential"],
+    [paratime.recurrences.Associative(), paratime.recurrences.Scan()],
+    ids=["associative", "scan"],
 )
 def test_recurrence_field_solves_the_coarse_sweep(recurrence, getkey):
     cell = _euler(getkey())
@@ -178,20 +178,33 @@ def test_recurrence_field_solves_the_coarse_sweep(recurrence, getkey):
     assert int(sol.stats["num_steps"]) == int(default.stats["num_steps"])
 
 
-def test_recurrence_field_sharded_spreads_the_slices_like_mesh(getkey):
+def test_recurrence_field_sharded_spreads_the_slices(getkey):
     mesh = jax.make_mesh((2,), ("time",))
     cell = _euler(getkey())
     xs = jax.random.normal(getkey(), (32, 2))
     h0 = jnp.full(5, 0.3)
     solver = Parareal(4, recurrence=paratime.recurrences.Sharded(mesh, "time"))
-    assert solver.mesh is mesh and solver.axis_name == "time"
-    ref = paratime.unroll(cell, h0, xs, solver=Parareal(4, mesh=mesh)).states
+    ref = paratime.unroll(cell, h0, xs, solver=Parareal(4)).states
     assert tree_allclose(paratime.unroll(cell, h0, xs, solver=solver).states, ref)
+
+
+def test_default_number_of_slices_is_the_square_root_of_T(getkey):
+    """`Parareal()` (as `make_solver("parareal")` builds it) needs no `num_slices`: ⌈√T⌉."""
+    cell = _euler(getkey())
+    xs = jax.random.normal(getkey(), (30, 2))
+    h0 = jnp.full(5, 0.3)
+    ref = paratime.unroll(cell, h0, xs, solver=paratime.Sequential()).states
+    assert paratime.make_solver("parareal") == Parareal()
+    sol = paratime.unroll(cell, h0, xs, solver=Parareal())
+    assert tree_allclose(sol.states, ref, rtol=1e-10, atol=1e-10)
+    six = paratime.unroll(cell, h0, xs, solver=Parareal(6, max_iters=0), throw=False)
+    default = paratime.unroll(cell, h0, xs, solver=Parareal(max_iters=0), throw=False)
+    assert tree_allclose(default.states, six.states, rtol=0, atol=0)  # ⌈√30⌉ = 6 slices
 
 
 def test_recurrence_field_rejects_what_does_not_apply():
     mesh = jax.make_mesh((2,), ("time",))
     with pytest.raises(ValueError, match="`recurrence`.*Chunked"):
         Parareal(4, recurrence=paratime.recurrences.Chunked(8))
-    with pytest.raises(ValueError, match="`mesh`"):
-        Parareal(4, mesh=mesh, recurrence=paratime.recurrences.Sharded(mesh, "time"))
+    with pytest.raises(TypeError, match="mesh"):  # one spelling: `recurrence=Sharded(mesh)`
+        Parareal(4, mesh=mesh)  # type: ignore[call-arg]

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import paratime
-from helpers import linear_recurrences
-from paratime._engine._scan import sequential_linear_recurrence
+from helpers import linear_recurrences, scan_reference
+from paratime.recurrences import Associative, Chunked, Scan
 
-METHODS = ["associative", "sequential", "auto"]
-solve = jax.jit(paratime.linear_recurrence, static_argnames=("reverse", "chunk_size", "method"))
+INNER = [Associative(), Scan(), None]
+solve = jax.jit(paratime.linear_recurrence, static_argnames=("reverse", "recurrence"))
 
 
 def naive(a, b, h0, *, reverse=False):
@@ -39,15 +39,16 @@ def problems(draw):
     a, b, h0 = draw(linear_recurrences())
     T = b.shape[0]
     chunk = draw(st.one_of(st.none(), st.integers(1, T + 1)))
-    method = draw(st.sampled_from(METHODS))
-    return a, b, h0, draw(st.booleans()), chunk, method
+    inner = draw(st.sampled_from(INNER))
+    recurrence = inner if chunk is None else Chunked(chunk, inner=inner)
+    return a, b, h0, draw(st.booleans()), recurrence
 
 
 @settings(max_examples=20, deadline=None)
 @given(problems())
 def test_matches_naive_loop(problem):
-    a, b, h0, reverse, chunk_size, method = problem
-    got = solve(a, b, h0, reverse=reverse, chunk_size=chunk_size, method=method)
+    a, b, h0, reverse, recurrence = problem
+    got = solve(a, b, h0, reverse=reverse, recurrence=recurrence)
     want = naive(a, b, h0, reverse=reverse)
     assert got.shape == want.shape
     assert jnp.iscomplexobj(got) == np.iscomplexobj(want)
@@ -61,11 +62,11 @@ def test_chunked_equals_unchunked_and_sequential(structure, reverse, getkey):
     shape = {"diagonal": (T, N), "dense": (T, N, N), "block": (T, 2, 2, 2)}[structure]
     a = 0.5 * jax.random.normal(getkey(), shape)
     b, h0 = jax.random.normal(getkey(), (T, N)), jax.random.normal(getkey(), (N,))
-    full = solve(a, b, h0, reverse=reverse, method="associative")
-    seq = sequential_linear_recurrence(a, b, h0, reverse=reverse)
+    full = solve(a, b, h0, reverse=reverse, recurrence=Associative())
+    seq = scan_reference(a, b, h0, reverse=reverse)
     np.testing.assert_allclose(full, seq, rtol=1e-12, atol=1e-12)
-    for chunk_size in (1, 5):
-        chunked = solve(a, b, h0, reverse=reverse, chunk_size=chunk_size, method="associative")
+    for size in (1, 5):
+        chunked = solve(a, b, h0, reverse=reverse, recurrence=Chunked(size, inner=Associative()))
         np.testing.assert_allclose(chunked, full, rtol=1e-12, atol=1e-12)
 
 
@@ -75,8 +76,8 @@ def test_long_diagonal_sequence():
     a = 0.999 * jnp.cos(0.001 * t * jnp.arange(1, N + 1))
     b = jnp.sin(0.01 * t + jnp.arange(N))
     h0 = jnp.ones(N)
-    got = jax.jit(ft.partial(paratime.linear_recurrence, method="associative"))(a, b, h0)
-    want = jax.jit(sequential_linear_recurrence)(a, b, h0)
+    got = jax.jit(ft.partial(paratime.linear_recurrence, recurrence=Associative()))(a, b, h0)
+    want = jax.jit(scan_reference)(a, b, h0)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
@@ -90,12 +91,13 @@ def test_complex_diagonal_rotation():
 
 
 def test_is_log_depth_without_sequential_loop():
-    """Without `chunk_size` the solve is an associative scan: no `scan`/`while` in the program."""
+    """`Associative()` is an associative scan: no `scan`/`while` in the program."""
     a, b, h0 = jnp.ones((64, 3, 3)), jnp.ones((64, 3)), jnp.ones(3)
-    solve = ft.partial(paratime.linear_recurrence, method="associative")
+    solve = ft.partial(paratime.linear_recurrence, recurrence=Associative())
     jaxpr = str(jax.make_jaxpr(solve)(a, b, h0))
     assert "scan[" not in jaxpr and "while[" not in jaxpr
-    assert "scan[" in str(jax.make_jaxpr(ft.partial(solve, chunk_size=8))(a, b, h0))
+    chunked = ft.partial(paratime.linear_recurrence, recurrence=Chunked(8, inner=Associative()))
+    assert "scan[" in str(jax.make_jaxpr(chunked)(a, b, h0))
     # ... and its gradient is a reverse linear recurrence, also without a sequential loop.
     grad = jax.grad(lambda a, b, h0: jnp.sum(solve(a, b, h0)), argnums=(0, 1, 2))
     jaxpr = str(jax.make_jaxpr(grad)(a, b, h0))
@@ -112,23 +114,23 @@ def test_dtype_promotion():
     b = jnp.ones((3, 2), jnp.float32)
     h0 = jnp.ones(2, jnp.complex64)
     assert paratime.linear_recurrence(a, b, h0).dtype == jnp.complex64
-    assert paratime.linear_recurrence(a, b, h0, method="associative").dtype == jnp.complex64
+    assert paratime.linear_recurrence(a, b, h0, recurrence=Associative()).dtype == jnp.complex64
     assert paratime.linear_recurrence(a, b, h0.real).dtype == jnp.float32
 
 
 GRADIENT_CASES = [
-    (structure, reverse, None, "associative")
+    (structure, reverse, Associative())
     for structure in ("diagonal", "dense", "block")
     for reverse in (False, True)
 ] + [
-    ("diagonal", True, 3, "associative"),
-    ("dense", False, 3, "associative"),
-    ("block", True, None, "sequential"),
+    ("diagonal", True, Chunked(3, inner=Associative())),
+    ("dense", False, Chunked(3, inner=Associative())),
+    ("block", True, Scan()),
 ]
 
 
-@pytest.mark.parametrize("structure,reverse,chunk_size,method", GRADIENT_CASES)
-def test_gradient_matches_sequential(structure, reverse, chunk_size, method, getkey):
+@pytest.mark.parametrize("structure,reverse,recurrence", GRADIENT_CASES)
+def test_gradient_matches_sequential(structure, reverse, recurrence, getkey):
     T, N = 7, 4
     shape = {"diagonal": (T, N), "dense": (T, N, N), "block": (T, 2, 2, 2)}[structure]
     a = 0.5 * jax.random.normal(getkey(), shape)
@@ -139,12 +141,10 @@ def test_gradient_matches_sequential(structure, reverse, chunk_size, method, get
         return lambda a, b, h0: jnp.sum(w * jnp.sin(fn(a, b, h0)))
 
     def par(a, b, h0):
-        return paratime.linear_recurrence(
-            a, b, h0, reverse=reverse, chunk_size=chunk_size, method=method
-        )
+        return paratime.linear_recurrence(a, b, h0, reverse=reverse, recurrence=recurrence)
 
     def seq(a, b, h0):
-        return sequential_linear_recurrence(a, b, h0, reverse=reverse)
+        return scan_reference(a, b, h0, reverse=reverse)
 
     got = jax.jit(jax.grad(loss(par), argnums=(0, 1, 2)))(a, b, h0)
     want = jax.jit(jax.grad(loss(seq), argnums=(0, 1, 2)))(a, b, h0)
@@ -163,8 +163,8 @@ def test_complex_vjp_matches_sequential(getkey):
     def vjp(fn):
         return jax.jit(lambda *args: jax.vjp(fn, *args)[1](ct))
 
-    par = vjp(ft.partial(paratime.linear_recurrence, method="associative"))(a, b, h0)
-    for g, v in zip(par, vjp(sequential_linear_recurrence)(a, b, h0)):
+    par = vjp(ft.partial(paratime.linear_recurrence, recurrence=Associative()))(a, b, h0)
+    for g, v in zip(par, vjp(scan_reference)(a, b, h0)):
         np.testing.assert_allclose(g, v, rtol=1e-10, atol=1e-12)
 
 
@@ -172,7 +172,7 @@ def test_jit_and_vmap(getkey):
     B, T, N = 3, 9, 2
     a = 0.9 * jax.random.uniform(getkey(), (B, T, N))
     b, h0 = jax.random.normal(getkey(), (B, T, N)), jax.random.normal(getkey(), (B, N))
-    solve = ft.partial(paratime.linear_recurrence, method="associative")
+    solve = ft.partial(paratime.linear_recurrence, recurrence=Associative())
     got = jax.jit(jax.vmap(solve))(a, b, h0)
     for i in range(B):
         np.testing.assert_allclose(got[i], naive(a[i], b[i], h0[i]), rtol=1e-12, atol=1e-12)
@@ -180,10 +180,10 @@ def test_jit_and_vmap(getkey):
 
 # Moved from test_bench.py.
 @pytest.mark.parametrize(
-    "structure,method",
-    [(s, m) for s in ("diagonal", "dense", "block") for m in ("associative", "sequential")],
+    "structure,recurrence",
+    [(s, r) for s in ("diagonal", "dense", "block") for r in (Associative(), Scan())],
 )
-def test_linear_recurrence_derivatives(structure, method, getkey):
+def test_linear_recurrence_derivatives(structure, recurrence, getkey):
     """Implicit (custom_linear_solve) derivatives equal autodiff through a plain scan."""
     from helpers import tree_max_abs_diff
 
@@ -193,8 +193,8 @@ def test_linear_recurrence_derivatives(structure, method, getkey):
     cplx = lambda s: jax.random.normal(getkey(), s) + 1j * jax.random.normal(getkey(), s)  # noqa: E731
     a, b, h0, w = 0.5 * cplx(shape), cplx((T, N)), cplx((N,)), cplx((T, N))
     run = lambda f: lambda a, b, h0: f(a, b, h0, reverse=reverse)  # noqa: E731
-    ours = run(lambda *x, **k: paratime.linear_recurrence(*x, **k, method=method))
-    ref = run(sequential_linear_recurrence)
+    ours = run(lambda *x, **k: paratime.linear_recurrence(*x, **k, recurrence=recurrence))
+    ref = run(scan_reference)
     loss = lambda f: lambda *x: jnp.sum(jnp.abs(w * f(*x)) ** 2)  # noqa: E731
     g1 = jax.grad(loss(ours), argnums=(0, 1, 2))(a, b, h0)
     g2 = jax.grad(loss(ref), argnums=(0, 1, 2))(a, b, h0)
@@ -213,12 +213,12 @@ def test_linear_recurrence_derivatives(structure, method, getkey):
     which=st.integers(0, 3),
 )
 def test_every_recurrence_strategy_matches_the_loop(problem, reverse, size, which):
-    """`recurrence=` Associative, Sequential, Chunked (with either inner strategy) solve the same
+    """`recurrence=` Associative, Scan, Chunked (with either inner strategy) solve the same
     recurrence as the loop, in any structure and direction, with the same gradient."""
     R = paratime.recurrences
     strategy = [
         R.Associative(),
-        R.Sequential(),
+        R.Scan(),
         R.Chunked(size),
         R.Chunked(size, inner=R.Associative()),
     ][which]
@@ -231,7 +231,7 @@ def test_every_recurrence_strategy_matches_the_loop(problem, reverse, size, whic
         return jnp.sum(jnp.abs(h) ** 2)
 
     np.testing.assert_allclose(
-        jax.grad(loss)(b, strategy), jax.grad(loss)(b, R.Sequential()), rtol=1e-9, atol=1e-9
+        jax.grad(loss)(b, strategy), jax.grad(loss)(b, R.Scan()), rtol=1e-9, atol=1e-9
     )
 
 
@@ -240,8 +240,8 @@ def test_recurrence_strategy_misuse():
     a, b, h0 = jnp.full((6, 2), 0.5), jnp.ones((6, 2)), jnp.zeros(2)
     with pytest.raises(TypeError, match="recurrence"):
         paratime.linear_recurrence(a, b, h0, recurrence="associative")
-    with pytest.raises(ValueError, match="not both"):
-        paratime.linear_recurrence(a, b, h0, recurrence=R.Sequential(), chunk_size=2)
+    with pytest.raises(TypeError, match="chunk_size"):  # one spelling: `recurrence=`
+        paratime.linear_recurrence(a, b, h0, chunk_size=2)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="size"):
         R.Chunked(0)
     with pytest.raises(ValueError, match="inner"):

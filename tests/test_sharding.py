@@ -8,10 +8,15 @@ from hypothesis import given, settings, strategies as st
 
 import paratime
 from helpers import linear_recurrences, tree_allclose
-from paratime._engine._sharding import ShardedDEER, ShardedQuasiDEER, sharded_linear_recurrence
-from paratime._engine._solver._parareal import Parareal
+from paratime.recurrences import Associative, Scan, Sharded
 
 solve = jax.jit(paratime.linear_recurrence, static_argnames=("reverse",))
+
+
+def sharded_recurrence(a, b, h0, *, mesh, reverse=False, **options):
+    return paratime.linear_recurrence(
+        a, b, h0, reverse=reverse, recurrence=Sharded(mesh, "time", **options)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +33,7 @@ def problems(draw):
     options = dict(
         reverse=draw(st.booleans()),
         exchange=draw(st.sampled_from(["auto", "all_gather", "ppermute"])),
-        method=draw(st.sampled_from(["auto", "associative", "sequential"])),
+        inner=draw(st.sampled_from([None, Associative(), Scan()])),
     )
     return a, b, h0, options
 
@@ -37,7 +42,7 @@ def problems(draw):
 @given(problems())
 def test_sharded_recurrence_equals_single_device(mesh, problem):
     a, b, h0, options = problem
-    got = sharded_linear_recurrence(a, b, h0, mesh=mesh, **options)
+    got = sharded_recurrence(a, b, h0, mesh=mesh, **options)
     want = solve(a, b, h0, reverse=options["reverse"])
     assert got.shape == want.shape and got.dtype == want.dtype
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-12)
@@ -57,7 +62,7 @@ def test_sharded_recurrence_jit_grad_and_two_axis_mesh(getkey):
         return jnp.sum(jnp.cos(solve(a, b, h0)))
 
     def sharded(a, b, h0):
-        return sharded_linear_recurrence(a, b, h0, mesh=mesh, exchange="ppermute")
+        return sharded_recurrence(a, b, h0, mesh=mesh, exchange="ppermute")
 
     got = jax.jit(jax.grad(loss, argnums=(1, 2, 3)), static_argnums=0)(sharded, a, b, h0)
     want = jax.grad(loss, argnums=(1, 2, 3))(paratime.linear_recurrence, a, b, h0)
@@ -65,37 +70,27 @@ def test_sharded_recurrence_jit_grad_and_two_axis_mesh(getkey):
 
 
 def test_sharded_recurrence_bad_arguments(mesh):
-    a, b, h0 = jnp.ones((10, 2)), jnp.ones((10, 2)), jnp.zeros(2)
-    with pytest.raises(ValueError, match="divisible"):
-        sharded_linear_recurrence(a, b, h0, mesh=mesh)
     a, b = jnp.ones((8, 2)), jnp.ones((8, 2))
     with pytest.raises(ValueError, match="axis_name"):
-        sharded_linear_recurrence(a, b, h0, mesh=mesh, axis_name="batch")
+        Sharded(mesh, "batch")
     with pytest.raises(ValueError, match="exchange"):
-        sharded_linear_recurrence(a, b, h0, mesh=mesh, exchange="broadcast")
-    with pytest.raises(ValueError, match="method"):
-        sharded_linear_recurrence(a, b, h0, mesh=mesh, method="fast")
+        Sharded(mesh, exchange="broadcast")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="inner"):
+        Sharded(mesh, inner=paratime.recurrences.Chunked(2))
     with pytest.raises(ValueError, match="h0"):
-        sharded_linear_recurrence(a, b, jnp.zeros(3), mesh=mesh)
+        sharded_recurrence(a, b, jnp.zeros(3), mesh=mesh)
     with pytest.raises(ValueError, match="mesh"):
-        sharded_linear_recurrence(a, b, h0, mesh=jax.devices())
-    with pytest.raises(ValueError, match="chunk_size"):
-        ShardedDEER(mesh=mesh, chunk_size=8)
+        Sharded(jax.devices())  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(
-    "sharded, single",
-    [
-        (ShardedDEER, paratime.DEER),
-        (ShardedQuasiDEER, paratime.QuasiDEER),
-    ],
-)
-def test_sharded_newton_equals_single_device(sharded, single, mesh, getkey):
+@pytest.mark.parametrize("single", [paratime.DEER, paratime.QuasiDEER])
+def test_sharded_newton_equals_single_device(single, mesh, getkey):
     cell = paratime.cells.GRU(2, 5, key=getkey())
     xs = jax.random.normal(getkey(), (30, 2))  # 30 is not a multiple of 4: padded inside
     h0 = jax.random.normal(getkey(), (5,))
     want = paratime.unroll(cell, h0, xs, solver=single())
-    got = paratime.unroll(cell, h0, xs, solver=sharded(mesh=mesh, exchange="ppermute"))
+    sharded = single(recurrence=Sharded(mesh, exchange="ppermute"))
+    got = paratime.unroll(cell, h0, xs, solver=sharded)
     assert got.result == paratime.RESULTS.successful
     assert abs(int(got.stats["num_steps"]) - int(want.stats["num_steps"])) <= 1
     assert tree_allclose(got.states, want.states, rtol=1e-10, atol=1e-10)
@@ -115,7 +110,7 @@ def test_sharded_quasideer_gradients_vmap_and_pytree_state(mesh, getkey):
 
         return jnp.sum(jax.vmap(one)(xs))
 
-    solver = ShardedQuasiDEER(mesh=mesh)
+    solver = paratime.QuasiDEER(recurrence=Sharded(mesh))
     got = jax.grad(loss, argnums=(0, 1))(cell, xs, solver)
     want = jax.grad(loss, argnums=(0, 1))(cell, xs, paratime.Sequential())
     assert tree_allclose(got, want, rtol=1e-8, atol=1e-9)
@@ -126,20 +121,18 @@ def test_parareal_slices_over_devices(mesh, getkey):
     xs = jax.random.normal(getkey(), (40, 2))
     h0 = jnp.zeros(4)
     want = paratime.unroll(cell, h0, xs, solver=paratime.Sequential()).states
-    got = paratime.unroll(cell, h0, xs, solver=Parareal(8, mesh=mesh))
+    got = paratime.unroll(cell, h0, xs, solver=paratime.Parareal(8, recurrence=Sharded(mesh)))
     assert got.result == paratime.RESULTS.successful
     assert tree_allclose(got.states, want, rtol=1e-10, atol=1e-10)
-    with pytest.raises(ValueError, match="mesh"):
-        Parareal(8, mesh=mesh, axis_name="batch")
 
 
 @pytest.mark.parametrize("reverse", [False, True])
-def test_adjoint_recurrence_pads_any_length(reverse, mesh, getkey):
-    # The hook through which `unroll`'s adjoint can run its reverse scan sharded.
+def test_sharded_recurrence_pads_any_length(reverse, mesh, getkey):
+    # As the adjoint of a sharded Newton solve runs its reverse scan.
     a = 0.5 * jax.random.normal(getkey(), (13, 3, 3))
     b = jax.random.normal(getkey(), (13, 3))
     h0 = jax.random.normal(getkey(), (3,))
-    got = ShardedDEER(mesh=mesh).adjoint_recurrence(a, b, h0, reverse=reverse)
+    got = paratime.linear_recurrence(a, b, h0, reverse=reverse, recurrence=Sharded(mesh))
     want = paratime.linear_recurrence(a, b, h0, reverse=reverse)
     assert tree_allclose(got, want, rtol=1e-10, atol=1e-12)
 
@@ -169,15 +162,8 @@ def test_unroll_inside_shard_map_matches_vmap_and_raises_on_failure(getkey):
 
 
 def test_sharded_recurrence_is_a_field_of_the_plain_solvers(mesh, getkey):
-    """`DEER(recurrence=Sharded(mesh))` is what `ShardedDEER(mesh=mesh)` returns, and
-    `linear_recurrence(recurrence=Sharded(...))` takes any T and is differentiable."""
-    sharded = paratime.recurrences.Sharded(mesh, "time", exchange="ppermute")
-    assert ShardedDEER(mesh=mesh, exchange="ppermute") == paratime.DEER(recurrence=sharded)
-    assert ShardedQuasiDEER(mesh=mesh, max_iters=7) == paratime.QuasiDEER(
-        max_iters=7, recurrence=paratime.recurrences.Sharded(mesh)
-    )
-    with pytest.raises(ValueError, match="axis_name"):
-        paratime.recurrences.Sharded(mesh, "batch")
+    """`linear_recurrence(recurrence=Sharded(...))` takes any T and is differentiable."""
+    sharded = Sharded(mesh, "time", exchange="ppermute")
     a = 0.5 * jax.random.normal(getkey(), (13, 3))
     b = jax.random.normal(getkey(), (13, 3))
     h0 = jax.random.normal(getkey(), (3,))

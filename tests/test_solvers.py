@@ -8,8 +8,16 @@ import pytest
 import paratime
 from helpers import tree_max_abs_diff
 from paratime._engine._solver import LinearScan
-from paratime._engine._solver._auto import ImplicitSequential
 from test_unroll import make_problem, reference_states
+
+# The sequential scan differentiated by the implicit adjoint: the exact one ("dense", in the
+# cell's own structure) or the iterative one preconditioned with the diagonal.
+IMPLICIT_SEQUENTIAL = {
+    "dense": paratime.Sequential(adjoint=paratime.ImplicitAdjoint()),
+    "diagonal": paratime.Sequential(
+        adjoint=paratime.IterativeAdjoint(paratime.structures.Diagonal())
+    ),
+}
 
 
 @pytest.mark.parametrize("T", [10, 100_000])
@@ -18,7 +26,6 @@ def test_auto_on_cpu_is_a_sequential_scan_or_linear_scan(T):
     chosen = paratime.Auto().select(gru, T, 16)
     # Shipped cells: the scan forward, differentiated by the implicit adjoint.
     assert chosen == paratime.Sequential(adjoint=paratime.ImplicitAdjoint())
-    assert chosen == ImplicitSequential()  # the old name, now a thin alias
     assert paratime.Auto().select(gru, T, 1000) == paratime.Sequential()  # BPTT for large N
     # Cells without analytic Jacobians: plain backpropagation through the scan.
     assert paratime.Auto().select(lambda h, x: h, T, 16) == paratime.Sequential()
@@ -30,7 +37,7 @@ def test_auto_on_cpu_is_a_sequential_scan_or_linear_scan(T):
 @pytest.mark.parametrize("kind", ["dense", "diagonal"])
 def test_implicit_sequential_gradients(kind):
     cell, h0, xs = make_problem("lstm")
-    solver = ImplicitSequential(kind)
+    solver = IMPLICIT_SEQUENTIAL[kind]
     loss = lambda c, fn: jnp.sum(jax.tree_util.tree_leaves(fn(c))[0] ** 3)
     got = eqx.filter_grad(loss)(cell, lambda c: paratime.unroll(c, h0, xs, solver=solver).states)
     want = eqx.filter_grad(loss)(cell, lambda c: reference_states(c, h0, xs))
@@ -119,14 +126,16 @@ def test_tolerances_are_respected():
     assert 1e-12 < tree_max_abs_diff(loose.states, reference_states(cell, h0, xs)) < 1e-3
 
 
-@pytest.mark.parametrize("chunk_size", [1, 4, 7, 64])
-def test_chunked_deer(chunk_size):
+@pytest.mark.parametrize("size", [1, 4, 7, 64])
+def test_chunked_deer(size):
     """Chunks of any size (dividing T or not, or longer than T), with a PyTree state."""
     cell, h0, xs = make_problem("lstm", length=20)
-    sol = paratime.unroll(cell, h0, xs, solver=paratime.DEER(chunk_size=chunk_size))
+    sol = paratime.unroll(
+        cell, h0, xs, solver=paratime.DEER(recurrence=paratime.recurrences.Chunked(size))
+    )
     assert sol.result == paratime.RESULTS.successful
     assert tree_max_abs_diff(sol.states, reference_states(cell, h0, xs)) < 1e-10
-    if chunk_size == 1:
+    if size == 1:
         assert int(sol.num_steps) == 1  # one step per chunk is solved exactly at once
 
 
@@ -134,7 +143,7 @@ def test_chunked_quasideer_with_warm_start():
     # (T a multiple of the chunk size: a padded last chunk starts from a padded guess.)
     cell, h0, xs = make_problem("gru", length=18)
     exact = reference_states(cell, h0, xs)
-    solver = paratime.QuasiDEER(chunk_size=6)
+    solver = paratime.QuasiDEER(recurrence=paratime.recurrences.Chunked(6))
     sol = paratime.unroll(cell, h0, xs, solver=solver)
     assert tree_max_abs_diff(sol.states, exact) < 1e-10
     warm = paratime.unroll(cell, h0, xs, solver=solver, guess=exact)
@@ -146,9 +155,10 @@ def test_chunking_a_chaotic_cell():
     unchunked DEER diverges); with fewer iterations than that the failure is reported."""
     cell = paratime.cells.Elman(2, 4, key=jax.random.key(0), weight_scale=3.0)
     h0, xs = jnp.zeros(4), jax.random.normal(jax.random.key(1), (32, 2))
-    sol = paratime.unroll(cell, h0, xs, solver=paratime.DEER(chunk_size=8, divergence=jnp.inf))
+    chunks = paratime.recurrences.Chunked(8)
+    sol = paratime.unroll(cell, h0, xs, solver=paratime.DEER(recurrence=chunks, divergence=jnp.inf))
     assert tree_max_abs_diff(sol.states, reference_states(cell, h0, xs)) < 1e-10
-    solver = paratime.DEER(chunk_size=8, max_iters=2)
+    solver = paratime.DEER(recurrence=chunks, max_iters=2)
     sol = paratime.unroll(cell, h0, xs, solver=solver, throw=False)
     assert sol.result != paratime.RESULTS.successful
     with pytest.raises(paratime.NewtonError):
@@ -157,6 +167,11 @@ def test_chunking_a_chaotic_cell():
 
 class Doubling(paratime.AbstractSolver):
     """A user-written solver: the scan, run twice (to check `unroll` only uses the interface)."""
+
+    adjoint: paratime.AbstractAdjoint = paratime.ImplicitAdjoint()
+
+    def hint(self, result):
+        return " Try `paratime.Sequential()`."
 
     def solve(self, cell, h0, xs, guess):
         seq = paratime.Sequential()
@@ -183,15 +198,21 @@ def test_a_user_defined_solver_with_the_dense_adjoint():
 
 
 def test_solvers_are_modules_with_settings_as_fields():
-    solver = paratime.DEER(rtol=1e-3, atol=1e-4, max_iters=7, chunk_size=5)
-    assert (solver.rtol, solver.atol, solver.max_iters, solver.chunk_size) == (1e-3, 1e-4, 7, 5)
-    assert isinstance(paratime.ELK(diagonal=True).differentiation(), paratime.IterativeAdjoint)
-    assert isinstance(paratime.ELK().differentiation(), paratime.ImplicitAdjoint)
-    assert isinstance(paratime.QuasiDEER().differentiation(), paratime.IterativeAdjoint)
-    assert isinstance(paratime.DEER().differentiation(), paratime.ImplicitAdjoint)
-    assert isinstance(paratime.Sequential().differentiation(), paratime.AutodiffAdjoint)
+    solver = paratime.DEER(
+        rtol=1e-3, atol=1e-4, max_iters=7, recurrence=paratime.recurrences.Chunked(5)
+    )
+    assert (solver.rtol, solver.atol, solver.max_iters) == (1e-3, 1e-4, 7)
+    assert solver.recurrence == paratime.recurrences.Chunked(5)
+    assert isinstance(paratime.ELK(diagonal=True).adjoint, paratime.IterativeAdjoint)
+    assert isinstance(paratime.ELK().adjoint, paratime.ImplicitAdjoint)
+    assert isinstance(paratime.QuasiDEER().adjoint, paratime.IterativeAdjoint)
+    assert isinstance(paratime.DEER().adjoint, paratime.ImplicitAdjoint)
+    assert isinstance(paratime.Sequential().adjoint, paratime.AutodiffAdjoint)
     custom = paratime.DEER(adjoint=paratime.IterativeAdjoint())
-    assert isinstance(custom.differentiation(), paratime.IterativeAdjoint)
+    assert isinstance(custom.adjoint, paratime.IterativeAdjoint)
+    # `adjoint=None` is the solver's default.
+    assert paratime.DEER(adjoint=None) == paratime.DEER()
+    assert paratime.Parareal(4, adjoint=None) == paratime.Parareal(4)
     for s in (paratime.DEER(), paratime.QuasiDEER(), paratime.ELK(), paratime.Sequential()):
         assert isinstance(s, paratime.AbstractSolver)
         assert hash(s) == hash(type(s)())  # usable as a static jit argument
@@ -231,7 +252,7 @@ def test_blocked_evaluation_batched_and_chunked():
     block is evaluated as one block)."""
     cell, h0, xs = make_problem("gru", length=20)
     xb = jnp.stack([xs, -xs])
-    solver = _Blocked(block=6, chunk_size=8)
+    solver = _Blocked(block=6, recurrence=paratime.recurrences.Chunked(8))
     got = jax.vmap(lambda x: paratime.unroll(cell, h0, x, solver=solver).states)(xb)
     want = jax.vmap(lambda x: reference_states(cell, h0, x))(xb)
     assert tree_max_abs_diff(got, want) < 1e-10
@@ -283,7 +304,7 @@ def test_implicit_sequential_gradient_is_bptt(kind, getkey):
         return jnp.mean(paratime.unroll(cell, h0, xs, solver=solver).states ** 2) * 1e-3
 
     ref = eqx.filter_grad(loss)(cell, paratime.Sequential())
-    got = eqx.filter_grad(loss)(cell, ImplicitSequential(kind))
+    got = eqx.filter_grad(loss)(cell, IMPLICIT_SEQUENTIAL[kind])
     scale = max(float(jnp.max(jnp.abs(x))) for x in jax.tree_util.tree_leaves(ref))
     assert tree_max_abs_diff(got, ref) <= 1e-9 * scale  # relative, even for a tiny loss
 
@@ -301,14 +322,14 @@ def test_auto_weighs_the_cost_of_the_jacobian(hidden, implicit, getkey):
     costs = cell.costs(h, x)
     assert costs is not None and (costs.jacobian_flops <= JACOBIAN_MAX_FLOPS) == implicit
     solver = paratime.Auto().select(cell, 199, 5, batch=16, h0=h, x=x)
-    assert solver == (ImplicitSequential("dense") if implicit else paratime.Sequential())
+    assert solver == (IMPLICIT_SEQUENTIAL["dense"] if implicit else paratime.Sequential())
     # Without `h0` and `x` the rule counts at the cell's own `expected_shapes()`: same choice.
     assert paratime.Auto().select(cell, 199, 5, batch=16) == solver
 
 
 def test_auto_on_cpu_uses_the_implicit_adjoint(getkey):
     gru = paratime.cells.GRU(3, 16, key=getkey())
-    assert paratime.Auto().select(gru, 1000, 16) == ImplicitSequential("dense")
+    assert paratime.Auto().select(gru, 1000, 16) == IMPLICIT_SEQUENTIAL["dense"]
     assert paratime.Auto().select(gru, 1000, 64) == paratime.Sequential()  # measured crossover
     assert paratime.Auto().select(gru, 10**7, 16) == paratime.Sequential()  # T·N² too large
     assert paratime.Auto().select(lambda h, x: h, 1000, 16) == paratime.Sequential()
@@ -354,8 +375,7 @@ def test_adjoint_is_a_field(solver):
     ],
 )
 def test_newton_with_a_recurrence_strategy(solver):
-    """The strategy is a field: any of them gives the sequential trajectory and gradient;
-    `chunk_size=L` is `recurrence=Chunked(L)`."""
+    """The strategy is a field: any of them gives the sequential trajectory and gradient."""
     cell, h0, xs = make_problem("gru", length=20)
 
     def loss(xs, solver):
@@ -366,11 +386,5 @@ def test_newton_with_a_recurrence_strategy(solver):
     assert tree_max_abs_diff(got.states, reference_states(cell, h0, xs)) < 1e-10
     want = jax.grad(loss)(xs, paratime.Sequential())
     assert tree_max_abs_diff(jax.grad(loss)(xs, solver), want) < 1e-9
-    assert (
-        paratime.DEER(chunk_size=6).strategy()
-        == paratime.DEER(recurrence=paratime.recurrences.Chunked(6)).strategy()
-    )
-    with pytest.raises(ValueError, match="not both"):
-        paratime.DEER(chunk_size=6, recurrence=paratime.recurrences.Sequential())
     with pytest.raises(TypeError, match="recurrence"):
         paratime.QuasiDEER(recurrence="sharded")

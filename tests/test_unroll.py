@@ -28,7 +28,7 @@ SOLVERS = {
     "quasideer": paratime.QuasiDEER(),
     "elk": paratime.ELK(),
     "elk_diagonal": paratime.ELK(diagonal=True),
-    "deer_chunked": paratime.DEER(chunk_size=3),
+    "deer_chunked": paratime.DEER(recurrence=paratime.recurrences.Chunked(3)),
     "auto": paratime.Auto(),
     "linear_scan": LinearScan(),
 }

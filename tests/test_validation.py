@@ -82,8 +82,8 @@ def test_linear_scan_needs_a_linear_cell():
 def test_bad_solver_settings():
     with pytest.raises(ValueError, match="max_iters"):
         paratime.DEER(max_iters=-1)
-    with pytest.raises(ValueError, match="chunk_size"):
-        paratime.QuasiDEER(chunk_size=0)
+    with pytest.raises(ValueError, match="size"):
+        paratime.QuasiDEER(recurrence=paratime.recurrences.Chunked(0))
 
 
 def test_wrong_dtype_inputs_pass_through_to_the_cell():
@@ -120,12 +120,12 @@ def test_linear_recurrence_validation(a, b, h, name):
 
 
 def test_linear_recurrence_bad_options():
-    with pytest.raises(ValueError, match="`chunk_size`"):
-        paratime.linear_recurrence(A, B, H0, chunk_size=0)
-    with pytest.raises(ValueError, match="`chunk_size`"):
-        paratime.linear_recurrence(A, B, H0, chunk_size=2.5)
-    with pytest.raises(ValueError, match="`method`"):
-        paratime.linear_recurrence(A, B, H0, method="fast")
+    with pytest.raises(ValueError, match="`size`"):
+        paratime.linear_recurrence(A, B, H0, recurrence=paratime.recurrences.Chunked(0))
+    with pytest.raises(ValueError, match="`size`"):
+        paratime.linear_recurrence(A, B, H0, recurrence=paratime.recurrences.Chunked(2.5))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="`recurrence`"):
+        paratime.linear_recurrence(A, B, H0, recurrence="fast")  # type: ignore[arg-type]
 
 
 NAN, INF = float("nan"), float("inf")
@@ -140,8 +140,6 @@ NAN, INF = float("nan"), float("inf")
         (lambda: paratime.QuasiDEER(atol=INF), "atol"),
         (lambda: paratime.DEER(max_iters=0), "max_iters"),
         (lambda: paratime.DEER(max_iters=2.5), "max_iters"),
-        (lambda: paratime.DEER(chunk_size=2.5), "chunk_size"),
-        (lambda: paratime.DEER(chunk_size=True), "chunk_size"),
         (lambda: paratime.DEER(divergence=0.5), "divergence"),
         (lambda: paratime.DEER(divergence=NAN), "divergence"),
         (lambda: paratime.ELK(rtol=-1.0), "rtol"),
@@ -157,8 +155,6 @@ NAN, INF = float("nan"), float("inf")
         (lambda: paratime.Parareal(4, coarse_stride=0), "coarse_stride"),
         (lambda: paratime.Parareal(4, max_iters=-1), "max_iters"),
         (lambda: paratime.Parareal(4, rtol=-1.0), "rtol"),
-        (lambda: paratime.ImplicitSequential(rtol=NAN), "rtol"),
-        (lambda: paratime.ImplicitSequential(max_iters=0), "max_iters"),
         (lambda: paratime.DEER(adjoint=paratime.AutodiffAdjoint()), "adjoint"),
         (lambda: paratime.ELK(adjoint=paratime.AutodiffAdjoint()), "adjoint"),
         (lambda: paratime.IterativeAdjoint(rtol=-1.0), "rtol"),

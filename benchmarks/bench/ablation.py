@@ -4,6 +4,7 @@ The records (with an `experiment` field) go to the same results file as the swee
 docs/benchmarks.md lists them under "Techniques tried".
 """
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -20,29 +21,34 @@ import jax.numpy as jnp
 import numpy as np
 
 import paratime
-from paratime._engine._scan import _apply, _combine, _identity, _solve, _solve_differentiable
 from paratime._engine._solver._kalman import damped_step
 from paratime.bench import environment, results_path
 from paratime.cells._abstract import scan_cell
+from paratime.recurrences import Associative, Scan
+from paratime.structures import AbstractStructure, Dense, Diagonal
+
+STRUCTURES = {"dense": Dense(), "diagonal": Diagonal()}
+STRATEGIES = {"associative": Associative(), "sequential": Scan()}
 
 
-def blocked_scan(structure: str, a, b, h0, chunk: int):
+def blocked_scan(structure: AbstractStructure, a, b, h0, chunk: int):
     """A blocked linear recurrence (tried, not kept): sequential inside chunks, vmapped across
     them. Pass 1 runs every chunk from zero and accumulates its transition product, pass 2
     carries the chunk start states, pass 3 re-runs every chunk from its true start."""
     T = a.shape[0]
     C = -(-T // chunk)
     pad = C * chunk - T
+    eye = structure.identity(structure.size(a), a.dtype)
     if pad:
-        a = jnp.concatenate([a, jnp.broadcast_to(_identity(structure, a), (pad,) + a.shape[1:])])
+        a = jnp.concatenate([a, jnp.broadcast_to(eye, (pad,) + a.shape[1:])])
         b = jnp.concatenate([b, jnp.zeros((pad,) + b.shape[1:], b.dtype)])
     ac = jnp.swapaxes(a.reshape((C, chunk) + a.shape[1:]), 0, 1)
     bc = jnp.swapaxes(b.reshape((C, chunk) + b.shape[1:]), 0, 1)
-    comb = _combine(structure)
-    P0 = jnp.broadcast_to(_identity(structure, a), (C,) + a.shape[1:])
+    comb = structure.combine
+    P0 = jnp.broadcast_to(eye, (C,) + a.shape[1:])
     (P, e), _ = lax.scan(lambda c, ab: (comb(c, ab), None), (P0, jnp.zeros_like(bc[0])), (ac, bc))
-    _, starts = lax.scan(lambda h, pe: (_apply(structure, pe[0], h) + pe[1], h), h0, (P, e))
-    apply = jax.vmap(lambda A, h: _apply(structure, A, h))
+    _, starts = lax.scan(lambda h, pe: (structure.apply(pe[0], h) + pe[1], h), h0, (P, e))
+    apply = jax.vmap(structure.apply)
 
     def rerun(u, ab):
         u = apply(ab[0], u) + ab[1]
@@ -59,32 +65,47 @@ class _UnblockedQuasiDEER(paratime.QuasiDEER):
         return None
 
 
-class _Vmapped:
-    """Mixin: on a CPU too, a vmapped solve is batched rather than run one sequence after
-    another (the variant not kept there)."""
+@contextlib.contextmanager
+def _lockstep_on_cpu():
+    """On a CPU too, a vmapped Newton solve is batched (in lockstep) rather than run one
+    sequence after another (the variant not kept there): traced inside this context."""
+    from paratime._engine._solver import _newton
 
-    _one_at_a_time_on_cpu = False
+    kept = _newton.one_at_a_time_on_cpu
+    _newton.one_at_a_time_on_cpu = lambda fun, *args: fun(*args)
+    try:
+        yield
+    finally:
+        _newton.one_at_a_time_on_cpu = kept
 
 
-class _PerSequenceStop(_Vmapped):
-    """Mixin: ... and its Newton loop stops each sequence on its own (never kept)."""
+def _within(context: Callable, fn: Callable) -> Callable:
+    """`fn()` called inside `context()`."""
 
-    _lockstep = False
+    def call():
+        with context():
+            return fn()
+
+    return call
 
 
-def _batching_variants(solver_class) -> dict[str, Any]:
-    return {
-        "vmap, per-sequence stop": type("PerSequenceStop", (_PerSequenceStop, solver_class), {})(),
-        "vmap, lockstep": type("Lockstep", (_Vmapped, solver_class), {})(),
-        "one sequence after another (CPU)": solver_class(),
-    }
+# (A third variant, a vmapped `lax.while_loop` that stops each sequence on its own, was measured
+# slower than lockstep and never kept; its switch has left the package. Its records stay in
+# results/.)
+BATCHING_VARIANTS = {
+    "vmap, lockstep": _lockstep_on_cpu,
+    "one sequence after another (CPU)": contextlib.nullcontext,
+}
 
 
 class _JacobiansAgainDEER(paratime.DEER):
     """DEER whose adjoint evaluates the Jacobians again (the variant not kept)."""
 
     def solve(self, cell, h0, xs, guess):
-        return dataclasses.replace(super().solve(cell, h0, xs, guess), linearisation=None)
+        out = super().solve(cell, h0, xs, guess)
+        assert out.linearisation is not None
+        lin = dataclasses.replace(out.linearisation, jacobians=None)
+        return dataclasses.replace(out, linearisation=lin)
 
 
 class _Plain(eqx.Module):
@@ -127,14 +148,11 @@ def _experiments(quick: bool) -> list[Experiment]:
     jit = jax.jit
     out = []
     for st, a in (("dense", dense), ("diagonal", diag)):
+        s = STRUCTURES[st]
         fns = {
-            "associative scan": jit(
-                lambda a, st=st: _solve(st, "associative", None, a, b, h0, False)
-            ),
-            "blocked (chunk √T)": jit(lambda a, st=st: blocked_scan(st, a, b, h0, int(T**0.5))),
-            "sequential scan": jit(
-                lambda a, st=st: _solve(st, "sequential", None, a, b, h0, False)
-            ),
+            "associative scan": jit(lambda a, s=s: Associative().solve(s, a, b, h0, False)),
+            "blocked (chunk √T)": jit(lambda a, s=s: blocked_scan(s, a, b, h0, int(T**0.5))),
+            "sequential scan": jit(lambda a, s=s: Scan().solve(s, a, b, h0, False)),
         }
         out.append(
             (
@@ -150,10 +168,9 @@ def _experiments(quick: bool) -> list[Experiment]:
         def loss(fn, a=diag):
             return jax.grad(lambda a, b: jnp.sum(jnp.sin(fn(a, b, h0))), argnums=(0, 1))
 
-        auto = jit(loss(lambda a, b, h0, m=method: _solve("diagonal", m, None, a, b, h0, False)))
-        impl = jit(
-            loss(lambda a, b, h0, m=method: _solve_differentiable("diagonal", m, None, a, b, h0))
-        )
+        r = STRATEGIES[method]
+        auto = jit(loss(lambda a, b, h0, r=r: r.solve(Diagonal(), a, b, h0, False)))
+        impl = jit(loss(lambda a, b, h0, r=r: paratime.linear_recurrence(a, b, h0, recurrence=r)))
         out.append(
             (
                 "gradient of linear_recurrence",
@@ -243,9 +260,7 @@ def _experiments(quick: bool) -> list[Experiment]:
             )
         )
 
-    from paratime._engine._solver._auto import ImplicitSequential
-
-    implicit = train(ImplicitSequential())
+    implicit = train(paratime.Sequential(adjoint=paratime.ImplicitAdjoint()))
     out.append(
         (
             "training gradient",
@@ -260,7 +275,7 @@ def _experiments(quick: bool) -> list[Experiment]:
     )
     a32, b32 = dense[:Tt], b[:Tt]
     a16, b16 = a32.astype(jnp.bfloat16), b32.astype(jnp.bfloat16)
-    seq = jit(lambda a, b: _solve("dense", "sequential", None, a, b, jnp.zeros(N, a.dtype), False))
+    seq = jit(lambda a, b: Scan().solve(Dense(), a, b, jnp.zeros(N, a.dtype), False))
     out.append(
         (
             "mixed precision",
@@ -284,18 +299,22 @@ def _experiments(quick: bool) -> list[Experiment]:
     B, Tb = 16, T // 10
     xb = jax.random.normal(k[2], (B, Tb, 4))
     for name in ("QuasiDEER", "DEER"):
+        solver = getattr(paratime, name)()
         fns, memory = {}, {}
-        for variant, solver in _batching_variants(getattr(paratime, name)).items():
+        for variant, context in BATCHING_VARIANTS.items():
+            # (Each variant's program is traced, and cached, inside its context.)
             run = jax.jit(
                 lambda c, x, solver=solver: jax.vmap(lambda x: unroll_on(c, solver, x))(x)
             )
-            memory[variant] = lambda run=run: working_bytes_per_TN(run, (gru, xb), B * Tb * N)
-            fns[variant] = lambda run=run: run(gru, xb)
+            memory[variant] = _within(
+                context, lambda run=run: working_bytes_per_TN(run, (gru, xb), B * Tb * N)
+            )
+            fns[variant] = _within(context, lambda run=run: run(gru, xb))
         setting = f"{name} forward, GRU, batch {B}, T={Tb:.0e}, N={N}"
         kept = "one after another on a CPU, lockstep elsewhere"
         out.append(("batched Newton solves", setting, fns, kept, memory))
         fns = {}
-        for variant, solver in _batching_variants(getattr(paratime, name)).items():
+        for variant, context in BATCHING_VARIANTS.items():
             step = eqx.filter_jit(
                 eqx.filter_value_and_grad(
                     lambda c, solver=solver: jnp.mean(
@@ -303,18 +322,18 @@ def _experiments(quick: bool) -> list[Experiment]:
                     )
                 )
             )
-            fns[variant] = lambda step=step: step(gru)
+            fns[variant] = _within(context, lambda step=step: step(gru))
         setting = f"{name} training step, GRU, batch {B}, T={Tb:.0e}, N={N}"
         out.append(("batched Newton solves", setting, fns, kept, {}))
     for st, a in (("dense", dense[:Tt]), ("diagonal", diag[:Tt])):
-        step = jax.jit(damped_step, static_argnames="method")
+        step = jax.jit(damped_step, static_argnames="recurrence")
         y, lam = b[:Tt] + 0.1, jnp.asarray(0.5)
         out.append(
             (
                 "Kalman filter of the ELK step on CPU",
                 f"{st} a, T={Tt:.0e}, N={N}",
                 {
-                    m: lambda a=a, m=m: step(a, b[:Tt], h0, y, lam, method=m)
+                    m: lambda a=a, m=m: step(a, b[:Tt], h0, y, lam, recurrence=STRATEGIES[m])
                     for m in ("associative", "sequential")
                 },
                 "sequential for dense A, associative for diagonal A (CPU)",

@@ -10,7 +10,7 @@ from ._engine import (
     ELK,
     AbstractSolver,
     Auto,
-    ImplicitSequential,
+    ImplicitAdjoint,
     LinearScan,
     Parareal,
     QuasiDEER,
@@ -43,7 +43,7 @@ _CONSTRUCTORS: dict[SolverName, Callable[..., AbstractSolver]] = {
     SolverName.elk: ELK,
     SolverName.quasi_elk: lambda **kw: ELK(diagonal=True, **kw),
     SolverName.parareal: Parareal,
-    SolverName.implicit_sequential: ImplicitSequential,
+    SolverName.implicit_sequential: lambda **kw: Sequential(adjoint=ImplicitAdjoint(), **kw),
     SolverName.linear_scan: LinearScan,
     SolverName.auto: Auto,
 }

@@ -12,3 +12,10 @@ from ._engine._structures import (
     Dense as Dense,
     Diagonal as Diagonal,
 )
+
+__all__ = [
+    "AbstractStructure",
+    "BlockDiagonal",
+    "Dense",
+    "Diagonal",
+]

@@ -16,18 +16,17 @@ from ._cell import (
 from ._failure import NewtonError as NewtonError
 from ._platform import for_platform as for_platform
 from ._scan import linear_recurrence as linear_recurrence
-from ._sharding import (
-    ShardedDEER as ShardedDEER,
-    ShardedQuasiDEER as ShardedQuasiDEER,
-    sharded_linear_recurrence as sharded_linear_recurrence,
+from ._solution import (
+    RESULTS as RESULTS,
+    Linearisation as Linearisation,
+    Solution as Solution,
+    SolveResult as SolveResult,
 )
-from ._solution import RESULTS as RESULTS, Solution as Solution, SolveResult as SolveResult
 from ._solver import (
     DEER as DEER,
     ELK as ELK,
     AbstractSolver as AbstractSolver,
     Auto as Auto,
-    ImplicitSequential as ImplicitSequential,
     LinearScan as LinearScan,
     Parareal as Parareal,
     QuasiDEER as QuasiDEER,

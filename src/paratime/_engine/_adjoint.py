@@ -23,10 +23,15 @@ from ._batching import lockstep_cond
 from ._checks import tolerances
 from ._flat import FlatCell
 from ._loop import iterate
-from ._recurrences import AbstractRecurrence, Sequential, resolve
+from ._recurrences import AbstractRecurrence, Scan, resolve
 from ._scan import linear_recurrence
 from ._solution import RESULTS
 from ._structures import AbstractStructure, Diagonal
+
+
+def shift_in(h0: Array, s: Array) -> Array:
+    """The previous states [h0, s_1, ..., s_{T-1}] of a trajectory s_1..s_T."""
+    return jnp.concatenate([h0[None], s[:-1]])
 
 
 def _shift_out(x: Array) -> Array:
@@ -85,9 +90,9 @@ def dense_adjoint(
 ) -> Array:
     """λ from one reverse scan with the transposed exact Jacobians (in the cell's structure).
 
-    `recurrence` is the solver's recurrence strategy (`solver.adjoint_strategy()`; None: the
+    `recurrence` is the strategy of the solve's `Linearisation` (None: the
     backend's default): `Associative()`, `Sharded(mesh, axis)` etc. solve the adjoint
-    recurrence that way too. With the `Sequential()` strategy (a CPU's default) and the
+    recurrence that way too. With the `Scan()` strategy (a CPU's default) and the
     Newton solve's Jacobians at hand, a reverse loop reads them in place instead.
 
     `jacobians`, if given, are those at the trajectory (J_t = ∂f(prev_t, x_t)/∂prev_t, as the
@@ -99,7 +104,7 @@ def dense_adjoint(
     """
     structure = cell.structure
     if jacobians is not None:
-        if isinstance(resolve(recurrence), Sequential):
+        if isinstance(resolve(recurrence), Scan):
             return _reverse_in_place(structure, jacobians, g)
         return _reverse_scan(structure, jacobians, g, recurrence)
     dynamic, static = eqx.partition(cell, eqx.is_array)

@@ -13,7 +13,7 @@ import jax
 import jax.lax as lax
 from jaxtyping import Array, Inexact, PyTree
 
-from ._flat import flat_state
+from ._state import flat_state
 from ._structures import AbstractStructure, Dense, Diagonal
 
 

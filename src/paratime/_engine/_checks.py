@@ -73,24 +73,6 @@ def check_int(name: str, value: Any, *, minimum: int = 1, allow_none: bool = Fal
         raise ValueError(f"`{name}` must be {allowed}; got {value!r}.")
 
 
-def check_adjoint(adjoint: Any, solver: str) -> None:
-    """An adjoint object or None, and not `AutodiffAdjoint` for an iterative solver (autodiff
-    cannot go back through its `lax.while_loop`)."""
-    from ._adjoints import AbstractAdjoint, AutodiffAdjoint
-
-    if adjoint is not None and not isinstance(adjoint, AbstractAdjoint):
-        raise TypeError(
-            "`adjoint` must be paratime.ImplicitAdjoint(), IterativeAdjoint(), "
-            f"AutodiffAdjoint() or None; got {type(adjoint).__name__}."
-        )
-    if isinstance(adjoint, AutodiffAdjoint):
-        raise ValueError(
-            f"`adjoint` must be paratime.ImplicitAdjoint(), IterativeAdjoint() or None for "
-            f"{solver}: AutodiffAdjoint() cannot differentiate its iterations (a "
-            "`lax.while_loop`)."
-        )
-
-
 def check_tolerances(rtol: Any, atol: Any) -> None:
     check_number("rtol", rtol, what="relative tolerance; None: eps^(3/4) of the dtype")
     check_number("atol", atol, what="absolute tolerance; None: eps^(3/4) of the dtype")

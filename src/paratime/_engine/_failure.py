@@ -18,6 +18,7 @@ import numpy as np
 from jax.custom_batching import custom_vmap
 from jaxtyping import Array
 
+from ._sharding import varying_axes
 from ._solution import RESULTS
 
 
@@ -153,3 +154,55 @@ def raise_if_failed(
     h0, xs, params = inputs
     check = _make_check(tuple(messages), input_message, (0,) * len(xs))
     return check(code, num_steps, residual, states, h0, tuple(xs), tuple(params))
+
+
+_NONFINITE_CAUSE = (
+    " The inputs are finite, so the iteration overflowed: this usually "
+    "means the cell is expanding (positive Lyapunov exponent), so the linearised recurrence "
+    "overflows."
+)
+
+
+def failure_messages(solver: Any, T: int, N: int) -> tuple[list[str], str]:
+    """The message of each result code (with `solver.hint(result)`), and the one naming a
+    non-finite input."""
+    head = f"{solver} failed on a sequence of T={T} steps with N={N} state dimensions: "
+    messages = [""]
+    items = {int(item._value): item for item in RESULTS._name_to_item.values()}
+    for code, text in enumerate(RESULTS._index_to_message[1:], start=1):
+        item = items[code]
+        cause = _NONFINITE_CAUSE if code == RESULTS.nonfinite._value else ""
+        messages.append(head + text + cause + solver.hint(item))
+    input_message = head + (
+        "the solve produced a non-finite value (NaN or Inf) because {what} holds one{where}. "
+        "Check the inputs: this is not a failure of the solver."
+    )
+    return messages, input_message
+
+
+def check(
+    states: Array,
+    result: RESULTS,
+    stats: dict[str, Any],
+    *,
+    messages: list[str],
+    input_message: str,
+    inputs: tuple[Any, tuple[Any, ...], tuple[Any, ...]],
+) -> Array:
+    """`throw=True`: raise `NewtonError` now (concrete values), per device (inside
+    `shard_map`) or at run time (traced: `jit`, `vmap`, `grad`); the states pass through.
+    `inputs` = (h0, the leaves of xs, the parameters), searched for a non-finite value."""
+    code, steps, residual = result._value, stats["num_steps"], stats["residual"]
+    if not isinstance(code, jax.core.Tracer):
+        culprit, step = (0, -1)
+        if np.any(np.asarray(code) == RESULTS.nonfinite._value):
+            culprit, step = first_nonfinite(*inputs, (0,) * len(inputs[1]))
+        raise_on_failure(
+            code, steps, residual, culprit, step, messages=messages, input_message=input_message
+        )
+        return states
+    if varying_axes(code):  # inside shard_map: a per-device check
+        check_one = functools.partial(raise_on_failure, messages=messages)
+        jax.debug.callback(check_one, *lax.stop_gradient((code, steps, residual)))
+        return states
+    return raise_if_failed(states, code, steps, residual, messages, inputs, input_message)

@@ -3,11 +3,12 @@
 A strategy is a field of `linear_recurrence` and of the Newton solvers (`recurrence=`), so the
 same solver runs with an associative scan, a sequential scan, in chunks of bounded memory or
 sharded over a device mesh. None (the default everywhere) is the backend's measured choice:
-`Sequential()` on a CPU, `Associative()` elsewhere.
+`Scan()` on a CPU, `Associative()` elsewhere.
 """
 
 import abc
-from typing import Literal
+from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import jax.lax as lax
@@ -16,10 +17,8 @@ from jax.sharding import Mesh
 from jaxtyping import Array
 
 from ._platform import platform
+from ._sharding import EXCHANGES, Exchange, compiled_solve, entering, local_solve, shard_over_time
 from ._structures import AbstractStructure
-
-Exchange = Literal["auto", "all_gather", "ppermute"]
-EXCHANGES = ("auto", "all_gather", "ppermute")
 
 
 class AbstractRecurrence(eqx.Module):
@@ -52,7 +51,7 @@ class Associative(AbstractRecurrence):
         return h
 
 
-class Sequential(AbstractRecurrence):
+class Scan(AbstractRecurrence):
     """A sequential `lax.scan`: O(T) depth, the fewest operations (the default on a CPU,
     where it is measured to be faster at every size).
 
@@ -62,7 +61,7 @@ class Sequential(AbstractRecurrence):
     **Example:**
 
     ```python
-    paratime.linear_recurrence(a, b, h0, recurrence=paratime.recurrences.Sequential())
+    paratime.linear_recurrence(a, b, h0, recurrence=paratime.recurrences.Scan())
     ```
     """
 
@@ -75,10 +74,10 @@ class Sequential(AbstractRecurrence):
 
 
 def default_recurrence() -> AbstractRecurrence:
-    """The backend's measured choice (see docs/benchmarks.md): `Sequential()` on a CPU, where
+    """The backend's measured choice (see docs/benchmarks.md): `Scan()` on a CPU, where
     the associative scan's twice as many operations (N times more for dense transitions) are
     not repaid by a few cores, and `Associative()` on GPUs and TPUs."""
-    return Sequential() if platform() == "cpu" else Associative()
+    return Scan() if platform() == "cpu" else Associative()
 
 
 def resolve(recurrence: "AbstractRecurrence | None") -> AbstractRecurrence:
@@ -93,7 +92,7 @@ def check_recurrence(
     (`why` says why the others do not apply)."""
     if recurrence is not None and not isinstance(recurrence, AbstractRecurrence):
         raise TypeError(
-            f"`{name}` must be a paratime.recurrences object (Associative(), Sequential(), "
+            f"`{name}` must be a paratime.recurrences object (Associative(), Scan(), "
             f"Chunked(size), Sharded(mesh)) or None; got {type(recurrence).__name__}."
         )
     if allowed and recurrence is not None and type(recurrence).__name__ not in allowed:
@@ -109,8 +108,7 @@ class Chunked(AbstractRecurrence):
 
     As a Newton solver's field (`paratime.DEER(recurrence=Chunked(512))`) the whole Newton
     solve runs chunk by chunk (Newton inside each chunk, the chunks in sequence), so that the
-    Jacobians, too, are held for one chunk only (O(size·N²) for dense DEER); that is the old
-    `chunk_size=`.
+    Jacobians, too, are held for one chunk only (O(size·N²) for dense DEER).
 
     **Arguments:**
 
@@ -132,7 +130,7 @@ class Chunked(AbstractRecurrence):
             raise ValueError(f"`size` must be a positive int; got {self.size!r}.")
         check_recurrence(self.inner, "inner")
         if isinstance(self.inner, (Chunked, Sharded)):
-            raise ValueError("`inner` must be Associative(), Sequential() or None.")
+            raise ValueError("`inner` must be Associative(), Scan() or None.")
 
     def solve(self, structure, a, b, h0, reverse):
         # Chunks are padded at the end with identity steps, which leave the state unchanged in
@@ -174,7 +172,7 @@ class Sharded(AbstractRecurrence):
     - `exchange`: how chunk summaries travel: `"all_gather"` (one collective; P − 1 latency
         steps on a ring), `"ppermute"` (a Hillis–Steele prefix over devices, ceil(log2 P)
         rounds) or `"auto"` (all_gather up to 8 devices).
-    - `inner`: how each device solves its own chunk: `Associative()`, `Sequential()` or None
+    - `inner`: how each device solves its own chunk: `Associative()`, `Scan()` or None
         (the backend's default).
 
     **Example:**
@@ -203,29 +201,78 @@ class Sharded(AbstractRecurrence):
                 f"`exchange` must be 'auto', 'all_gather' or 'ppermute'; got {self.exchange!r}."
             )
         check_recurrence(self.inner, "inner")
-        if not isinstance(self.inner, (Associative, Sequential, type(None))):
-            raise ValueError("`inner` must be Associative(), Sequential() or None.")
+        if not isinstance(self.inner, (Associative, Scan, type(None))):
+            raise ValueError("`inner` must be Associative(), Scan() or None.")
 
     @property
     def size(self) -> int:
         """The number of devices along `axis_name`."""
         return self.mesh.shape[self.axis_name]
 
-    def method(self) -> Literal["associative", "sequential"]:
-        return "associative" if isinstance(resolve(self.inner), Associative) else "sequential"
+    def local(self) -> "TimeShard":
+        """This strategy as seen from inside `shard_map` over `axis_name` (see `map`)."""
+        return TimeShard(
+            self.axis_name,
+            self.size,
+            self.exchange,
+            isinstance(resolve(self.inner), Scan),
+        )
+
+    def map(self, fn: Callable, replicated: tuple, timed: tuple, out_timed: tuple) -> Any:
+        """`fn(*replicated, *timed)` on every device of the mesh axis at once, each with its
+        own chunk of the time axis of `timed` (T a multiple of `size`); outputs marked in
+        `out_timed` are gathered along time, the others are the same on every device. Inside
+        `fn`, `local()` solves recurrences and exchanges neighbour states."""
+        return shard_over_time(fn, self.mesh, self.axis_name, replicated, timed, out_timed)
 
     def solve(self, structure, a, b, h0, reverse):
         # Padded at the end with identity steps (a = I, b = 0), which leave a reverse
         # recurrence's terminal state and every forward state unchanged.
-        from ._sharding import compiled_solve
-
         T = b.shape[0]
         pad = -T % self.size
         if pad:
             eye = structure.identity(structure.size(a), a.dtype)
             a = jnp.concatenate([a, jnp.broadcast_to(eye, (pad,) + eye.shape).astype(a.dtype)])
             b = jnp.concatenate([b, jnp.zeros((pad,) + b.shape[1:], b.dtype)])
+        local = self.local()
         solve = compiled_solve(
-            structure, self.mesh, self.axis_name, reverse, self.exchange, self.method()
+            structure, self.mesh, self.axis_name, reverse, self.exchange, local.sequential
         )
         return solve(a, b, h0)[:T]
+
+
+class TimeShard(AbstractRecurrence):
+    """`Sharded` from inside `shard_map`: this device's chunk of time. Solves a recurrence
+    whose `a` and `b` are the local chunk (the summaries travel between the devices), and
+    gives a Newton loop its neighbour exchange and its reductions over the devices."""
+
+    axis_name: str = eqx.field(static=True)
+    num: int = eqx.field(static=True)
+    exchange: Exchange = eqx.field(static=True)
+    sequential: bool = eqx.field(static=True)
+
+    def solve(self, structure, a, b, h0, reverse):
+        return local_solve(
+            structure,
+            a,
+            b,
+            h0,
+            reverse,
+            axis_name=self.axis_name,
+            num=self.num,
+            exchange=self.exchange,
+            sequential=self.sequential,
+        )
+
+    def entering(self, h0: Array, s: Array) -> Array:
+        """The state before this chunk's first step: `h0` on the first device, else the left
+        neighbour's last state of `s`."""
+        return entering(h0, s, self.axis_name, self.num)
+
+    def max(self, x: Array) -> Array:
+        """The maximum of `x` over the devices."""
+        return lax.pmax(x, self.axis_name)
+
+    def all(self, x: Array) -> Array:
+        """Whether `x` holds on every device."""
+        return lax.pmin(x.astype(jnp.int32), self.axis_name) == 1

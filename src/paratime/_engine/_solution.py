@@ -5,6 +5,9 @@ from typing import Any
 import equinox as eqx
 from jaxtyping import Array, Int, PyTree, Shaped
 
+from ._recurrences import AbstractRecurrence
+from ._structures import AbstractStructure, Diagonal
+
 
 class RESULTS(eqx.Enumeration):
     """Result codes of a solve. Each value is the message raised when `throw=True` (there
@@ -16,6 +19,34 @@ class RESULTS(eqx.Enumeration):
     diverged = "The Newton residual grew instead of shrinking: the solve diverged."
 
 
+class Linearisation(eqx.Module):
+    """What a solve hands to its adjoint besides the trajectory: the Jacobians it holds at
+    the solution (if any), how the adjoint's linear recurrences are solved, and the solver's
+    iteration settings (the defaults of an `IterativeAdjoint` whose own are None). The adjoint
+    reads this, never the solver.
+
+    **Fields:**
+
+    - `structure`: the `paratime.structures` layout the solver linearised the cell in (that of
+        `jacobians`; an `IterativeAdjoint` without a `preconditioner` preconditions with it).
+    - `jacobians`: J_t = ∂f(s_{t−1}, x_t)/∂s_{t−1} at every step of the returned trajectory,
+        in `structure`, when the solver ended with them at hand (a Newton solve), else None.
+    - `recurrence`: the `paratime.recurrences` strategy of the adjoint's reverse recurrences
+        (None: the backend's default).
+    - `rtol`, `atol`, `max_iters`: the solver's tolerances and iteration limit.
+    - `one_at_a_time_on_cpu`: batched on a CPU, run the adjoint that reads `jacobians` one
+        sequence after another (as the Newton solve that left them did).
+    """
+
+    structure: AbstractStructure = Diagonal()
+    jacobians: Array | None = None
+    recurrence: AbstractRecurrence | None = None
+    rtol: float | None = None
+    atol: float | None = None
+    max_iters: int = 100
+    one_at_a_time_on_cpu: bool = eqx.field(default=False, static=True)
+
+
 class SolveResult(eqx.Module):
     """What `AbstractSolver.solve` returns (on flattened states).
 
@@ -24,15 +55,16 @@ class SolveResult(eqx.Module):
     - `states`: the trajectory s_1..s_T, shape (T, N).
     - `result`: a `RESULTS` item.
     - `stats`: a dict with `num_steps` and `residual` (and solver-specific entries).
-    - `linearisation`: the Jacobians of every step at `states`, in the layout of
-        `solver.linearisation(cell)`, when the solver ended with them at hand (a Newton
-        solve); `unroll`'s implicit adjoint then reuses them. None otherwise.
+    - `linearisation`: what the adjoint needs from the solve (a `Linearisation`: the
+        Jacobians at `states` if the solver ended with them at hand, the recurrence strategy
+        and tolerances it used); None: the adjoint's defaults (the Jacobians evaluated again,
+        diagonal preconditioning, the backend's recurrence, default tolerances).
     """
 
     states: Array
     result: RESULTS
     stats: dict[str, Any]
-    linearisation: Array | None = None
+    linearisation: Linearisation | None = None
 
 
 class Solution(eqx.Module):

@@ -1,47 +1,41 @@
-"""`unroll`: evaluate and differentiate a recurrent cell over a whole sequence."""
+"""`unroll`: evaluate and differentiate a recurrent cell over a whole sequence.
+
+Validation is in `_validate.py`, differentiation in the solver's adjoint (`_adjoints.py`),
+the failure check in `_failure.py`; here: the flat state, `Auto`'s choice, the fallback.
+"""
 
 import dataclasses
-import functools
 from collections.abc import Callable
 from typing import Any, Literal
 
 import equinox as eqx
 import jax
 import jax.lax as lax
-import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Inexact, PyTree
 
-from ._adjoint import pullback
-from ._adjoints import AutodiffAdjoint
-from ._batching import lockstep_cond, one_at_a_time_on_cpu, vmap_batch_size
-from ._failure import first_nonfinite, raise_if_failed, raise_on_failure
-from ._flat import FlatCell, FlatState, flat_state
+from ._batching import lockstep_cond, vmap_batch_size
+from ._failure import check, failure_messages
+from ._flat import FlatCell
 from ._platform import platform
-from ._solution import RESULTS, Solution
+from ._sharding import match_varying, varying_axes
+from ._solution import RESULTS, Linearisation, Solution
 from ._solver import AbstractSolver, Auto
-from ._solver._newton import shift_in
 from ._solver._sequential import Sequential, scan_states
+from ._validate import validate
 
 
-def _forward(solver, cell, h0, xs, guess, fallback):
-    """`(states, result, stats)`, and the Jacobians at the states if the solver kept them."""
-    if solver._one_at_a_time_on_cpu:  # batched on a CPU, one sequence after another
-        dynamic, static = eqx.partition(cell, eqx.is_array)
-        out = one_at_a_time_on_cpu(
-            lambda d, h0, xs, guess: solver.solve(eqx.combine(d, static), h0, xs, guess),
-            dynamic,
-            h0,
-            xs,
-            guess,
-        )
-    else:
-        out = solver.solve(cell, h0, xs, guess)
-    states, result, stats, jacobians = out.states, out.result, dict(out.stats), out.linearisation
+def _primal(inputs, args):
+    """The solve and the fallback: `((states, result, stats), linearisation)`, what the
+    solver's adjoint (`AbstractAdjoint.apply`) differentiates."""
+    cell, h0, xs = inputs
+    solver, guess, fallback = args
+    out = solver.solve(cell, h0, xs, guess)
+    states, result, stats = out.states, out.result, dict(out.stats)
+    lin = Linearisation() if out.linearisation is None else out.linearisation
     if fallback == "sequential":
-        jacobians = None  # the states may be replaced
+        lin = dataclasses.replace(lin, jacobians=None)  # the states may be replaced
         failed = result != RESULTS.successful
-        if isinstance(solver.differentiation(), AutodiffAdjoint):  # a plain cond
+        if solver.adjoint.through_solve:  # differentiated: a plain cond
             states = lax.cond(failed, lambda: scan_states(cell, h0, xs), lambda: states)
         else:  # batched, the fallback scan runs only if some sequence failed
             dynamic, static = eqx.partition(cell, eqx.is_array)
@@ -53,47 +47,7 @@ def _forward(solver, cell, h0, xs, guess, fallback):
             )
         stats = {**stats, "fallback_used": failed, "newton_result": result._value}
         result = RESULTS.successful
-    return (states, result, stats), jacobians
-
-
-@eqx.filter_custom_vjp
-def _implicit(vjp_arg, solver, guess, fallback):
-    cell, h0, xs = vjp_arg
-    return _forward(solver, cell, h0, xs, guess, fallback)[0]
-
-
-@_implicit.def_fwd
-def _implicit_fwd(perturbed, vjp_arg, solver, guess, fallback):
-    out, jacobians = _forward(solver, *vjp_arg, guess, fallback)
-    return out, (out[0], jacobians)
-
-
-@_implicit.def_bwd
-def _implicit_bwd(residuals, grad_obj, perturbed, vjp_arg, solver, guess, fallback):
-    states, jacobians = residuals
-    cell, h0, xs = vjp_arg
-    g = grad_obj[0]
-    if g is None:
-        g = jnp.zeros_like(states)
-    prev = shift_in(h0, states)
-    dynamic, static = eqx.partition(cell, eqx.is_array)
-
-    method = solver.differentiation()
-    if jacobians is not None and solver.linearisation(cell) != method.structure(solver, cell):
-        jacobians = None  # the solve's Jacobians are not in the layout the adjoint reads
-
-    def adjoint(dynamic, prev, xs, g, jacobians):
-        cell = eqx.combine(dynamic, static)
-        return method.cotangent(solver, cell, prev, xs, g, jacobians)
-
-    args = (dynamic, prev, xs, g, jacobians)
-    # After a Newton solve (Jacobians at hand), batched on a CPU: one sequence after another.
-    # (The dense adjoint of `ImplicitSequential` has its own time-major batching rule.)
-    if jacobians is None or not solver._one_at_a_time_on_cpu:
-        lam = adjoint(*args)
-    else:
-        lam = one_at_a_time_on_cpu(adjoint, *args)
-    return pullback(cell, prev, xs, lam)
+    return (states, result, stats), lin
 
 
 @eqx.filter_jit
@@ -101,158 +55,8 @@ def _solve(solver: AbstractSolver, cell: FlatCell, h0, xs, guess, fallback, targ
     # `target` (the platform, static) keeps programs traced for different platforms apart.
     del target
     guess = None if guess is None else lax.stop_gradient(guess)
-    if isinstance(solver.differentiation(), AutodiffAdjoint):
-        return _forward(solver, cell, h0, xs, guess, fallback)[0]
-    return _implicit((cell, h0, xs), solver, guess, fallback)
-
-
-def _hint(solver: AbstractSolver, code: int) -> str:
-    """What to try after `solver` failed with `code`; never `solver` itself."""
-    from ._solver import ELK, QuasiDEER
-
-    options = []
-    if not isinstance(solver, ELK):
-        options.append("`paratime.ELK()` (damped steps stay stable on chaotic cells)")
-    if not isinstance(solver, (QuasiDEER, ELK, Sequential)):
-        options.append("`paratime.QuasiDEER()`")
-    if not isinstance(solver, Sequential):
-        options.append("a shorter sequence")
-        if code == RESULTS.max_iters_reached._value:
-            options.append("more `max_iters`")
-        options.append("`fallback='sequential'`")
-        options.append("`paratime.Sequential()`")
-    return (
-        " Try "
-        + ", ".join(options[:-1])
-        + (", or " if len(options) > 1 else "")
-        + (options[-1] + ".")
-    )
-
-
-_NONFINITE_CAUSE = (
-    " The inputs are finite, so the iteration overflowed: this usually "
-    "means the cell is expanding (positive Lyapunov exponent), so the linearised recurrence "
-    "overflows."
-)
-
-
-def _failure_messages(solver: AbstractSolver, T: int, N: int) -> tuple[list[str], str]:
-    """The message of each result code, and the one naming a non-finite input."""
-    head = f"{solver} failed on a sequence of T={T} steps with N={N} state dimensions: "
-    messages = [""]
-    for code, text in enumerate(RESULTS._index_to_message[1:], start=1):
-        cause = _NONFINITE_CAUSE if code == RESULTS.nonfinite._value else ""
-        messages.append(head + text + cause + _hint(solver, code))
-    input_message = head + (
-        "the solve produced a non-finite value (NaN or Inf) because {what} holds one{where}. "
-        "Check the inputs: this is not a failure of the solver."
-    )
-    return messages, input_message
-
-
-def _varying_axes(tree: Any) -> frozenset:
-    """The `shard_map` mesh axes over which some array of `tree` varies (empty outside)."""
-    axes: set = set()
-    for x in jax.tree_util.tree_leaves(tree):
-        if isinstance(x, jax.Array):
-            aval = jax.typeof(x)
-            varying = getattr(getattr(aval, "mat", None), "varying", None)
-            axes |= set(varying or getattr(aval, "vma", None) or ())
-    return frozenset(axes)
-
-
-def _match_varying(x: Array, axes: frozenset) -> Array:
-    """Mark `x` as varying over `axes` inside `shard_map`, so loop carries have one type."""
-    missing = tuple(sorted(axes - _varying_axes(x)))
-    return lax.pcast(x, missing, to="varying") if missing else x
-
-
-def _check_declared_shapes(cell, h0_shape, x0) -> None:
-    """Name the argument that does not fit a cell that declares its shapes."""
-    from ._cell import AbstractCell
-
-    expected = cell.expected_shapes() if isinstance(cell, AbstractCell) else None
-    if expected is None:
-        return
-    state, x_shape = expected
-    got = jax.tree_util.tree_map(lambda x: tuple(x.shape), h0_shape)
-
-    def is_shape(x):
-        return isinstance(x, tuple) and all(isinstance(i, int) for i in x)
-
-    want = jax.tree_util.tree_map(tuple, state, is_leaf=is_shape)
-    if got != want:
-        raise ValueError(
-            f"`h0` must have shape {want} for this {type(cell).__name__} cell; got {got}."
-        )
-    if x_shape is not None:
-        leaves = jax.tree_util.tree_leaves(x0)
-        got_x = tuple(np.shape(leaves[0])) if len(leaves) == 1 else None
-        if got_x != tuple(x_shape):
-            shown = got_x if got_x is not None else [np.shape(x) for x in leaves]
-            raise ValueError(
-                f"`xs` must have shape (T, {', '.join(map(str, x_shape))}) for this "
-                f"{type(cell).__name__} cell (one step: {tuple(x_shape)}); got one step of "
-                f"shape {shown}."
-            )
-
-
-def _validate(cell, h0, xs, guess, solver, fallback) -> tuple[FlatState, int]:
-    if not callable(cell):
-        raise TypeError(f"`cell` must be callable as cell(h, x); got {type(cell).__name__}.")
-    if not isinstance(solver, AbstractSolver):
-        raise TypeError(f"`solver` must be a paratime solver; got {type(solver).__name__}.")
-    if fallback not in (None, "sequential"):
-        raise ValueError(f"`fallback` must be None or 'sequential'; got {fallback!r}.")
-    h0_leaves = jax.tree_util.tree_leaves(h0)
-    if not h0_leaves:
-        raise ValueError("`h0` must contain at least one array.")
-    dtypes = {jnp.result_type(x) for x in h0_leaves}
-    if len(dtypes) > 1:
-        raise ValueError(
-            f"all leaves of `h0` must share one dtype; got {sorted(map(str, dtypes))}."
-        )
-    if not jnp.issubdtype(next(iter(dtypes)), jnp.inexact):
-        raise ValueError(f"`h0` must be floating or complex; got dtype {next(iter(dtypes))}.")
-    x_leaves = jax.tree_util.tree_leaves(xs)
-    if not x_leaves:
-        raise ValueError("`xs` must contain at least one array with a leading time axis.")
-    if any(np.ndim(x) == 0 for x in x_leaves):
-        raise ValueError("`xs` must have a leading time axis: shape (T, D); got a scalar.")
-    lengths = {np.shape(x)[0] for x in x_leaves}
-    if len(lengths) > 1:
-        raise ValueError(f"all leaves of `xs` must have the same length T; got {sorted(lengths)}.")
-    T = lengths.pop()
-    if T < 1:
-        raise ValueError("`xs` must have at least one time step (T >= 1); got T = 0.")
-    x0 = jax.tree_util.tree_map(lambda x: x[0], xs)
-    h0_shape = jax.eval_shape(lambda: h0)
-    _check_declared_shapes(cell, h0_shape, x0)
-    try:
-        out = jax.eval_shape(cell, h0, x0)
-    except Exception as e:
-        h0_shapes = [tuple(x.shape) for x in jax.tree_util.tree_leaves(h0_shape)]
-        x_shapes = [tuple(np.shape(x)) for x in jax.tree_util.tree_leaves(xs)]
-        raise ValueError(
-            f"calling `cell(h0, xs[0])` failed: `h0` (shapes {h0_shapes}) or `xs` (shapes "
-            f"{x_shapes}, time first) does not fit the cell {type(cell).__name__}. "
-            f"The cell raised: {e}"
-        ) from e
-    if jax.tree_util.tree_structure(out) != jax.tree_util.tree_structure(h0_shape) or any(
-        (a.shape, a.dtype) != (b.shape, b.dtype)
-        for a, b in zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(h0_shape))
-    ):
-        raise ValueError(
-            "`cell(h, x)` must return a state with the same structure, shapes and dtype as `h0`; "
-            f"got {out} for h0 = {h0_shape}."
-        )
-    fs = flat_state(h0)
-    if guess is not None:
-        expected = [(T,) + s for s in fs.shapes]
-        got = [np.shape(x) for x in jax.tree_util.tree_leaves(guess)]
-        if got != expected:
-            raise ValueError(f"`guess` must have shapes {expected} (T, *h0.shape); got {got}.")
-    return fs, T
+    # The adjoint owns differentiation: it wraps the solve.
+    return solver.adjoint.apply(_primal, (cell, h0, xs), (solver, guess, fallback))
 
 
 def unroll(
@@ -305,11 +109,11 @@ def unroll(
     sol.states.shape  # (10000, 16)
     ```
     """
-    fs, T = _validate(cell, h0, xs, guess, solver, fallback)
+    fs, T = validate(cell, h0, xs, guess, solver, fallback)
     flat_cell = FlatCell(cell, fs)
-    axes = _varying_axes((cell, h0, xs))
-    h0_flat = _match_varying(fs.ravel(h0), axes)
-    guess_flat = None if guess is None else _match_varying(fs.ravel_trajectory(guess), axes)
+    axes = varying_axes((cell, h0, xs))
+    h0_flat = match_varying(fs.ravel(h0), axes)
+    guess_flat = None if guess is None else match_varying(fs.ravel_trajectory(guess), axes)
     batch = vmap_batch_size((cell, h0, xs))
     if isinstance(solver, Auto):
         chosen_for = batch if solver.batch is None else solver.batch
@@ -320,26 +124,10 @@ def unroll(
         solver = dataclasses.replace(solver, cell_loop=False)
     states, result, stats = _solve(solver, flat_cell, h0_flat, xs, guess_flat, fallback, platform())
     if throw:
-        messages, input_message = _failure_messages(solver, T, fs.size)
-        code, steps, residual = result._value, stats["num_steps"], stats["residual"]
+        messages, input_message = failure_messages(solver, T, fs.size)
         params = tuple(x for x in jax.tree_util.tree_leaves(cell) if eqx.is_inexact_array(x))
         inputs = (h0_flat, tuple(jax.tree_util.tree_leaves(xs)), params)
-        if not isinstance(code, jax.core.Tracer):
-            culprit, step = (0, -1)
-            if np.any(np.asarray(code) == RESULTS.nonfinite._value):
-                culprit, step = first_nonfinite(*inputs, (0,) * len(inputs[1]))
-            raise_on_failure(
-                code,
-                steps,
-                residual,
-                culprit,
-                step,
-                messages=messages,
-                input_message=input_message,
-            )
-        elif _varying_axes(code):  # inside shard_map: a per-device check
-            check = functools.partial(raise_on_failure, messages=messages)
-            jax.debug.callback(check, *lax.stop_gradient((code, steps, residual)))
-        else:  # traced (jit, vmap, grad): raises at run time
-            states = raise_if_failed(states, code, steps, residual, messages, inputs, input_message)
+        states = check(
+            states, result, stats, messages=messages, input_message=input_message, inputs=inputs
+        )
     return Solution(fs.unravel_trajectory(states), result, stats)

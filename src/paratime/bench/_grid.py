@@ -25,7 +25,10 @@ def _register() -> None:
             "Sequential": (paratime.Sequential, False),
             "DEER": (paratime.DEER, True),
             "QuasiDEER": (paratime.QuasiDEER, False),
-            "DEER-chunked": (lambda: paratime.DEER(chunk_size=CHUNK), True),
+            "DEER-chunked": (
+                lambda: paratime.DEER(recurrence=paratime.recurrences.Chunked(CHUNK)),
+                True,
+            ),
             "ELK": (paratime.ELK, True),
             "QuasiELK": (lambda: paratime.ELK(diagonal=True), False),
             "Auto": (paratime.Auto, False),

@@ -12,6 +12,7 @@ import optax
 import typer
 
 from .._config import AbstractConfig
+from .._engine._recurrences import Chunked
 from .._names import SOLVER_NAMES, SolverName, make_solver
 from ._common import resolve_config
 
@@ -22,7 +23,7 @@ TABLE: dict[str, tuple[str, dict]] = {
     "quasi-deer": ("quasi-deer", {}),
     "elk": ("elk", {}),
     "quasi-elk": ("quasi-elk", {}),
-    "deer-chunked": ("deer", {"chunk_size": 1024}),
+    "deer-chunked": ("deer", {"recurrence": Chunked(1024)}),
     "auto": ("auto", {}),
 }
 

@@ -32,8 +32,8 @@ class LMConfig(AbstractConfig):
     - `solver`: `"deer"`, `"quasi-deer"`, `"sequential"` or `"auto"`.
     - `warm_start`: carry each layer's trajectories from one step to the next as Newton guesses.
     - `batch_devices`, `time_devices`: a (batch × time) device mesh; with `time_devices > 1`
-        the recurrences are solved with the time axis split over devices (`ShardedDEER` or
-        `ShardedQuasiDEER`).
+        the recurrences are solved with the time axis split over devices (`DEER` or
+        `QuasiDEER` with `recurrence=paratime.recurrences.Sharded(mesh, "time")`).
     - `eval_every`: measure held-out bits per byte every this many steps (0: only at the end).
     - `eval_windows`: how many fixed held-out windows of `context` bytes to measure on.
     - `seed`: initialisation and batch order.

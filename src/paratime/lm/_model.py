@@ -10,6 +10,7 @@ from jax.sharding import AxisType, Mesh
 
 from .. import cells
 from .._engine import DEER, AbstractSolver, Auto, QuasiDEER, Sequential
+from .._engine._recurrences import Sharded
 from ..nn import SequenceModel
 from ._config import LMConfig
 
@@ -56,10 +57,8 @@ def make_solver(config: LMConfig, mesh: Mesh | None = None) -> AbstractSolver:
     """The recurrent layers' solver named by `config.solver` (sharded over time if the mesh
     has `time_devices > 1`)."""
     if mesh is not None and config.time_devices > 1:
-        import paratime  # the public names, whichever module the engine keeps them in
-
-        sharded = paratime.ShardedDEER if config.solver == "deer" else paratime.ShardedQuasiDEER
-        return sharded(mesh=mesh, axis_name="time")
+        solver = DEER if config.solver == "deer" else QuasiDEER
+        return solver(recurrence=Sharded(mesh, "time"))
     return {"deer": DEER, "quasi-deer": QuasiDEER, "sequential": Sequential, "auto": Auto}[
         config.solver
     ]()

@@ -1,5 +1,5 @@
 from ._abstract import AbstractSolver as AbstractSolver
-from ._auto import Auto as Auto, ImplicitSequential as ImplicitSequential
+from ._auto import Auto as Auto
 from ._elk import ELK as ELK
 from ._linear import LinearScan as LinearScan
 from ._newton import DEER as DEER, AbstractNewton as AbstractNewton, QuasiDEER as QuasiDEER

@@ -1,16 +1,17 @@
 """Automatic choice of the solver from the backend, T, N and the cell."""
 
-from typing import Any, Literal
+import dataclasses
+from typing import Any
 
 import equinox as eqx
 import jax
 
-from .._adjoints import AbstractAdjoint, ImplicitAdjoint, IterativeAdjoint
+from .._adjoints import AbstractAdjoint, ImplicitAdjoint
 from .._cell import AbstractCell, AbstractLinearCell
-from .._checks import check_int, check_tolerances
+from .._checks import check_int
 from .._platform import platform
-from .._structures import Diagonal
 from ._abstract import AbstractSolver
+from ._hints import try_instead
 from ._linear import LinearScan
 from ._newton import DEER, QuasiDEER
 from ._sequential import Sequential
@@ -53,35 +54,6 @@ DENSE_ADJOINT_MAX_BYTES = 2**30
 JACOBIAN_MAX_FLOPS = 7500
 
 
-def ImplicitSequential(
-    kind: Literal["dense", "diagonal"] = "dense",
-    rtol: float | None = None,
-    atol: float | None = None,
-    max_iters: int = 100,
-) -> Sequential:
-    """`Sequential(adjoint=ImplicitAdjoint())` (`kind="dense"`) or
-    `Sequential(adjoint=IterativeAdjoint(...))` (`kind="diagonal"`): the name this combination
-    had before the adjoint became a field. `Auto()` picks it on a CPU.
-
-    The forward pass is the exact sequential scan; the gradient is one reverse linear
-    recurrence over the trajectory with the transposed Jacobians, or, for large states, the
-    O(T·N)-memory iterative one, instead of backpropagation through the scan.
-
-    **Arguments:**
-
-    - `kind`: `"dense"` or `"diagonal"` (the adjoint).
-    - `rtol`, `atol`, `max_iters`: tolerances of the iterative ("diagonal") adjoint.
-    """
-    if kind not in ("dense", "diagonal"):
-        raise ValueError(f"`kind` must be 'dense' or 'diagonal'; got {kind!r}.")
-    check_tolerances(rtol, atol)
-    check_int("max_iters", max_iters, minimum=1)
-    if kind == "dense":
-        return Sequential(adjoint=ImplicitAdjoint())
-    adjoint = IterativeAdjoint(Diagonal(), rtol=rtol, atol=atol, max_iters=max_iters)
-    return Sequential(adjoint=adjoint)
-
-
 class Auto(AbstractSolver):
     """Choose a solver from the backend, the sequence length T, the state size N, the batch
     size and the cell.
@@ -89,12 +61,13 @@ class Auto(AbstractSolver):
     - cells that are linear in their state (`AbstractLinearCell`): `LinearScan` (exact);
     - CPU: the sequential scan (on a few cores it is fastest at every measured point). For
       cells with analytic Jacobians (`AbstractCell`) it takes gradients by the implicit
-      adjoint (`ImplicitSequential`), which beats backpropagation through time (BPTT) while
-      batch·N² ≤ 512 (for any Jacobian structure; e.g. N ≤ 16 for one sequence, N ≤ 4 for a
-      batch of 32), one step's value and Jacobian cost at most 7 500 flops, and T·batch·N²
-      float32 numbers fit in 1 GiB (28 MB for a cell whose step accesses fewer than 2.05
-      bytes per byte of its Jacobian, such as the Elman cell at N = 16: so cheap a step wins
-      by BPTT once its Jacobians leave the caches); otherwise `Sequential` (BPTT). The flops
+      adjoint (`Sequential(adjoint=ImplicitAdjoint())`), which beats backpropagation through
+      time (BPTT) while batch·N² ≤ 512 (for any Jacobian structure; e.g. N ≤ 16 for one
+      sequence, N ≤ 4 for a batch of 32), one step's value and Jacobian cost at most 7 500
+      flops, and T·batch·N² float32 numbers fit in 1 GiB (28 MB for a cell whose step
+      accesses fewer than 2.05 bytes per byte of its Jacobian, such as the Elman cell at
+      N = 16: so cheap a step wins by BPTT once its Jacobians leave the caches); otherwise
+      `Sequential` (BPTT). The flops
       and bytes come from the cell's cost report, `cell.costs(h0, x)`, at the shapes of `h0`
       and `x` when given (as `unroll` does), else at the cell's own `expected_shapes()`;
       never from the cell's class;
@@ -109,16 +82,23 @@ class Auto(AbstractSolver):
     **Example:**
 
     ```python
-    paratime.Auto().select(cell, T=100_000, N=16)  # ImplicitSequential() on a CPU (a GRU)
+    import jax, paratime
+    cell = paratime.cells.GRU(3, 16, key=jax.random.key(0))
+    paratime.Auto().select(cell, T=100_000, N=16)  # CPU: Sequential(adjoint=ImplicitAdjoint())
     paratime.Auto().select(cell, T=100_000, N=16, batch=16)  # Sequential() on a CPU
     ```
     """
 
     batch: int | None = eqx.field(default=None, static=True, kw_only=True)
-    adjoint: AbstractAdjoint | None = eqx.field(default=None, kw_only=True)
+    # None: the chosen solver's own adjoint; otherwise it replaces the chosen solver's.
+    adjoint: AbstractAdjoint | None = eqx.field(default=None, kw_only=True)  # type: ignore[assignment]
 
     def __check_init__(self):
         check_int("batch", self.batch, minimum=1, allow_none=True)
+
+    def hint(self, result):
+        # (`unroll` resolves `Auto` before solving: the chosen solver's hint is the one shown.)
+        return try_instead(result)
 
     def select(
         self,
@@ -131,7 +111,7 @@ class Auto(AbstractSolver):
         h0: Any = None,
         x: Any = None,
     ) -> AbstractSolver:
-        """The solver `unroll` would use.
+        """The solver `unroll` would use (with `adjoint`, if set).
 
         **Arguments:**
 
@@ -147,6 +127,12 @@ class Auto(AbstractSolver):
 
         A solver instance.
         """
+        solver = self._choose(cell, T, N, backend, batch, h0, x)
+        if self.adjoint is not None:
+            solver = dataclasses.replace(solver, adjoint=self.adjoint)
+        return solver
+
+    def _choose(self, cell, T, N, backend, batch, h0, x) -> AbstractSolver:
         if isinstance(cell, AbstractLinearCell):
             return LinearScan()
         backend = platform() if backend is None else backend
@@ -168,7 +154,7 @@ class Auto(AbstractSolver):
                 return Sequential()
             if costs is not None and costs.jacobian_flops > JACOBIAN_MAX_FLOPS:
                 return Sequential()
-            return ImplicitSequential()
+            return Sequential(adjoint=ImplicitAdjoint())
         if T < GPU_MIN_T:
             return Sequential()
         return DEER() if N <= GPU_DENSE_MAX_N else QuasiDEER()

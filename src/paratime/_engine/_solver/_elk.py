@@ -1,26 +1,25 @@
 """ELK: Newton over the trajectory with damped (Levenberg–Marquardt) steps, by Kalman smoothing."""
 
-from typing import ClassVar, Literal
-
 import equinox as eqx
 import jax
 import jax.lax as lax
 import jax.numpy as jnp
 
-from .._adjoints import AbstractAdjoint, ImplicitAdjoint, IterativeAdjoint
+from .._adjoints import AbstractAdjoint, ImplicitAdjoint, IterativeAdjoint, check_adjoint
+from .._batching import one_at_a_time_on_cpu
 from .._checks import (
     _concrete,
-    check_adjoint,
     check_int,
     check_number,
     check_tolerances,
     tolerances,
 )
 from .._loop import iterate
-from .._recurrences import AbstractRecurrence, Sequential, check_recurrence
-from .._solution import SolveResult
+from .._recurrences import AbstractRecurrence, check_recurrence
+from .._solution import Linearisation, SolveResult
 from .._structures import Dense, Diagonal
 from ._abstract import AbstractSolver
+from ._hints import try_instead
 from ._kalman import damped_step
 from ._newton import initial_trajectory, shift_in
 
@@ -54,7 +53,7 @@ class ELK(AbstractSolver):
     - `shrink`, `grow`: factors applied to λ after an accepted / rejected step.
     - `recurrence` (keyword-only): how the damped step's scans run: `Associative()` (the
         Kalman filter as an associative scan over 5-tuples and the smoother as a parallel
-        linear recurrence, O(log T) depth) or `Sequential()` (the textbook filter recursion
+        linear recurrence, O(log T) depth) or `Scan()` (the textbook filter recursion
         and a sequential smoother). None (default): the measured choice, the associative
         filter for `diagonal=True` everywhere and for dense Jacobians off a CPU. Also the
         strategy of the implicit adjoint's reverse recurrence.
@@ -77,16 +76,21 @@ class ELK(AbstractSolver):
     shrink: float = 0.3
     max_merit_growth: float = 1e3
     grow: float = 3.0
-    adjoint: AbstractAdjoint | None = eqx.field(default=None, kw_only=True)
+    # None: `IterativeAdjoint()` with `diagonal=True`, else `ImplicitAdjoint()` (set in
+    # `__post_init__`).
+    adjoint: AbstractAdjoint = eqx.field(default=None, kw_only=True)  # type: ignore[assignment]
     recurrence: AbstractRecurrence | None = eqx.field(default=None, kw_only=True)
-    _one_at_a_time_on_cpu: ClassVar[bool] = True
+
+    def __post_init__(self):
+        if self.adjoint is None:
+            self.adjoint = IterativeAdjoint() if self.diagonal else ImplicitAdjoint()
 
     def __check_init__(self):
         check_tolerances(self.rtol, self.atol)
         check_adjoint(self.adjoint, "ELK")
         check_recurrence(
             self.recurrence,
-            allowed=("Associative", "Sequential"),
+            allowed=("Associative", "Scan"),
             why="ELK's step is a Kalman filter (a scan over 5-tuples) and smoother, which "
             "runs whole, not in chunks or shards.",
         )
@@ -120,23 +124,29 @@ class ELK(AbstractSolver):
             what="the largest accepted growth of ‖F‖²",
         )
 
-    def default_adjoint(self):
-        return IterativeAdjoint() if self.diagonal else ImplicitAdjoint()
-
     def linearisation(self, cell):
         return Diagonal() if self.diagonal else Dense()
 
-    def strategy(self) -> AbstractRecurrence | None:
-        return self.recurrence
-
-    def recurrence_method(self) -> Literal["associative", "sequential"]:
-        """The Kalman filter's form for a given `recurrence`."""
-        return "sequential" if isinstance(self.recurrence, Sequential) else "associative"
-
-    def iteration_settings(self):
-        return self.rtol, self.atol, self.max_iters
+    def hint(self, result):
+        return try_instead(result)
 
     def solve(self, cell, h0, xs, guess):
+        # Batched on a CPU, one sequence after another (measured, docs/benchmarks.md); the
+        # step does not mask finished sequences, so elsewhere a vmapped `lax.while_loop`.
+        dynamic, static = eqx.partition(cell, eqx.is_array)
+        s, result, stats = one_at_a_time_on_cpu(
+            lambda d, h0, xs, guess: self._solve(eqx.combine(d, static), h0, xs, guess),
+            dynamic,
+            h0,
+            xs,
+            guess,
+        )
+        lin = Linearisation(
+            self.linearisation(cell), None, self.recurrence, self.rtol, self.atol, self.max_iters
+        )
+        return SolveResult(s, result, stats, lin)
+
+    def _solve(self, cell, h0, xs, guess):
         rtol, atol = tolerances(self.rtol, self.atol, h0.dtype)
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
         s = initial_trajectory(h0, T, guess)
@@ -146,7 +156,6 @@ class ELK(AbstractSolver):
             return cell.linearise(p, x, structure)
 
         steps = jnp.arange(T)
-        method = None if self.recurrence is None else self.recurrence_method()
 
         def evaluate(s):
             prev = shift_in(h0, s)
@@ -169,7 +178,7 @@ class ELK(AbstractSolver):
         def step(_, carry, active):
             (s, prev, f, jac, merit, first), lam = carry
             b = f - structure.apply(jac, prev)
-            candidate = damped_step(jac, b, h0, s, lam, method, self.recurrence)
+            candidate = damped_step(jac, b, h0, s, lam, self.recurrence)
             # Keep the converged prefix and take the exact step after it, as sequential
             # evaluation would: the converged prefix grows by at least one step per
             # iteration, so ELK converges in at most T iterations even on chaotic cells.
@@ -185,9 +194,7 @@ class ELK(AbstractSolver):
 
         lam0 = jnp.asarray(self.damping, jnp.abs(h0).dtype)
         state = evaluate(s)
-        # (Batched on a CPU, `unroll` solves one sequence at a time; elsewhere a vmapped
-        # `lax.while_loop`, as the step does not mask finished sequences.)
         ((s, *_), lam), result, stats = iterate(
             step, ((state, lam0), *progress(state)), None, max_iters=self.max_iters, lockstep=False
         )
-        return SolveResult(s, result, {**stats, "damping": lam})
+        return s, result, {**stats, "damping": lam}

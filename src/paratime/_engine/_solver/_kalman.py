@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 from jaxtyping import Array
 
-from .._recurrences import AbstractRecurrence
-from .._scan import Method, default_method, linear_recurrence
+from .._recurrences import AbstractRecurrence, Scan, default_recurrence
+from .._scan import linear_recurrence
 
 
 def _mT(x: Array) -> Array:
@@ -133,23 +133,25 @@ def damped_step(
     h0: Array,
     y: Array,
     damping: Array,
-    method: Method | None = None,
     recurrence: AbstractRecurrence | None = None,
 ) -> Array:
     """The minimiser of Σ‖s_t − A_t s_{t−1} − b_t‖² + damping·Σ‖s_t − y_t‖² with s_0 = h0.
 
     `A` is (T, N) (diagonal) or (T, N, N) (dense); `b`, `y` are (T, N). With damping = 0 this is
-    the undamped Newton (DEER) step. `method`: the filter as an associative scan (O(log T)
-    depth) or as the sequential recursion. By default the recursion is used for dense A on a
-    CPU (measured: 0.66× the time of the whole step at T = 1e4, N = 16), the associative scan
-    otherwise (for diagonal A it is faster on a CPU too: the recursion took 1.16×).
-    `recurrence` solves the smoother's reverse linear recurrence (None: the backend's).
+    the undamped Newton (DEER) step. `recurrence` (a `paratime.recurrences` strategy) gives
+    the filter's form, the sequential recursion for `Scan()` and an associative scan
+    (O(log T) depth) otherwise, and solves the smoother's reverse linear recurrence. None: for
+    the filter, the recursion for dense A on a CPU (measured: 0.66× the time of the whole step
+    at T = 1e4, N = 16), the associative scan otherwise (for diagonal A it is faster on a CPU
+    too: the recursion took 1.16×); for the smoother, the backend's default.
     """
     diagonal = A.ndim == 2
     N = b.shape[1]
-    if method is None:
-        method = "associative" if diagonal else default_method()
-    filter_ = _filter_sequential if method == "sequential" else _filter_associative
+    if recurrence is None:
+        sequential = not diagonal and isinstance(default_recurrence(), Scan)
+    else:
+        sequential = isinstance(recurrence, Scan)
+    filter_ = _filter_sequential if sequential else _filter_associative
     m, P = filter_(A, b, h0, y, damping)
     # Rauch–Tung–Striebel smoother, means only: s_t = E_t s_{t+1} + g_t, a reverse recurrence.
     A_next, b_next = A[1:], b[1:]

@@ -4,10 +4,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._adjoints import AbstractAdjoint, AutodiffAdjoint
+from .._adjoints import AbstractAdjoint, AutodiffAdjoint, or_default
 from .._scan import linear_recurrence
 from .._solution import SolveResult
 from ._abstract import AbstractSolver
+from ._hints import ELK, QUASI_DEER, try_instead
 from ._sequential import finite_result
 
 
@@ -23,7 +24,12 @@ class LinearScan(AbstractSolver):
     ```
     """
 
-    adjoint: AbstractAdjoint = eqx.field(default=AutodiffAdjoint(), kw_only=True)
+    adjoint: AbstractAdjoint = eqx.field(
+        default=AutodiffAdjoint(), converter=or_default(AutodiffAdjoint()), kw_only=True
+    )
+
+    def hint(self, result):
+        return try_instead(result, ELK, QUASI_DEER)
 
     def solve(self, cell, h0, xs, guess):
         from .._cell import AbstractLinearCell

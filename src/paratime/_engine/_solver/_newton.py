@@ -1,7 +1,7 @@
 """Newton's method over the whole trajectory: DEER (full Jacobians) and QuasiDEER (diagonal)."""
 
 import abc
-from typing import Any, ClassVar
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -9,22 +9,31 @@ import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .._adjoints import AbstractAdjoint, ImplicitAdjoint, IterativeAdjoint
-from .._checks import check_adjoint, check_int, check_number, check_tolerances, tolerances
+from .._adjoint import shift_in
+from .._adjoints import (
+    AbstractAdjoint,
+    ImplicitAdjoint,
+    IterativeAdjoint,
+    check_adjoint,
+    or_default,
+)
+from .._batching import one_at_a_time_on_cpu
+from .._checks import check_int, check_number, check_tolerances, tolerances
 from .._loop import iterate
 from .._platform import platform
 from .._recurrences import (
     AbstractRecurrence,
     Chunked,
-    Sequential,
+    Scan,
     Sharded,
+    TimeShard,
     check_recurrence,
     resolve,
 )
-from .._scan import _apply
-from .._solution import RESULTS, SolveResult
+from .._solution import RESULTS, Linearisation, SolveResult
 from .._structures import AbstractStructure, Dense, Diagonal
 from ._abstract import AbstractSolver
+from ._hints import ELK, QUASI_DEER, try_instead
 
 # The evaluation pass on a CPU runs in blocks of EVAL_BLOCK steps, and of fewer (but at least
 # EVAL_MIN_STEPS) where a block would hold more than EVAL_BLOCK_NUMBERS numbers (steps × N), so
@@ -33,11 +42,6 @@ from ._abstract import AbstractSolver
 EVAL_BLOCK = 1024
 EVAL_BLOCK_NUMBERS = 65536
 EVAL_MIN_STEPS = 256
-
-
-def shift_in(h0: Array, s: Array) -> Array:
-    """The previous states [h0, s_1, ..., s_{T-1}] of a trajectory s_1..s_T."""
-    return jnp.concatenate([h0[None], s[:-1]])
 
 
 def solve_linearised(
@@ -54,7 +58,7 @@ def solve_linearised(
 
     `linear_recurrence` without its input checks and implicit derivative (the Newton loop is
     never differentiated), by `recurrence` (None: the backend's default). Where the
-    sequential scan is used (by default on a CPU), the states are written
+    `Scan()` strategy is used (by default on a CPU), the states are written
     into `out` (the previous iterate, which is dead by then) step by step, and h0 is not
     folded into a copy of `b`; `jac` and `b` are dead afterwards too, so the next evaluation
     pass overwrites them in place: the working memory is the states, J and b, nothing more.
@@ -63,7 +67,7 @@ def solve_linearised(
     finished sequences as they are (see `lockstep_while_loop`).
     """
     recurrence = resolve(recurrence)
-    if not isinstance(recurrence, Sequential):
+    if not isinstance(recurrence, Scan):
         return jnp.where(active, recurrence.solve(structure, jac, b, h0, False), out)
 
     def step(t, carry):
@@ -71,12 +75,24 @@ def solve_linearised(
         a_t = lax.dynamic_index_in_dim(jac, t, keepdims=False)
         b_t = lax.dynamic_index_in_dim(b, t, keepdims=False)
         old = lax.dynamic_index_in_dim(out, t, keepdims=False)
-        h = jnp.where(active, _apply(structure, a_t, h) + b_t, old)
+        h = jnp.where(active, structure.apply(a_t, h) + b_t, old)
         return h, lax.dynamic_update_index_in_dim(out, h.astype(out.dtype), t, 0)
 
-    # (The sequential strategy's scan, writing in place; see `recurrences.Sequential`.)
+    # (The `Scan()` strategy's loop, writing in place; see `recurrences.Scan`.)
 
     return lax.fori_loop(0, b.shape[0], step, (h0, out))[1]
+
+
+def cpu_eval_block(T: int) -> int | None:
+    """Steps per block of a Newton solver's evaluation pass: `EVAL_BLOCK` on a CPU (for
+    T > EVAL_BLOCK), else None (all T steps at once).
+
+    Measured on a CPU (GRU, N=16, T=1e5, float32): blocks read in place from the trajectory
+    cut QuasiDEER's working memory from 56 (all steps at once) to 13.6 bytes·T·N (the states,
+    J and b: 12) and are faster; DEER with a diagonal or 2×2 cell likewise. Elsewhere: all
+    steps at once.
+    """
+    return EVAL_BLOCK if platform() == "cpu" and T > EVAL_BLOCK else None
 
 
 def initial_trajectory(h0: Array, T: int, guess: Array | None) -> Array:
@@ -110,26 +126,14 @@ class AbstractNewton(AbstractSolver):
     rtol: float | None = None
     atol: float | None = None
     max_iters: int = 100
-    chunk_size: int | None = None
     divergence: float = 1e8
-    adjoint: AbstractAdjoint | None = eqx.field(default=None, kw_only=True)
     recurrence: AbstractRecurrence | None = eqx.field(default=None, kw_only=True)
-    # Batched (vmapped), iterate in lockstep (`lockstep_while_loop`) rather than stopping each
-    # sequence on its own (a vmapped `lax.while_loop`); the latter is kept for the ablation.
-    _lockstep: ClassVar[bool] = True
 
     def __check_init__(self):
         check_tolerances(self.rtol, self.atol)
         check_adjoint(self.adjoint, type(self).__name__)
         check_int("max_iters", self.max_iters, minimum=1)
-        check_int("chunk_size", self.chunk_size, minimum=1, allow_none=True)
         check_recurrence(self.recurrence)
-        if self.chunk_size is not None and isinstance(self.recurrence, Sharded):
-            raise ValueError("`chunk_size` is not supported with sharding; use None.")
-        if self.chunk_size is not None and self.recurrence is not None:
-            raise ValueError(
-                "give either `recurrence` or `chunk_size` (= `recurrence=Chunked(size)`), not both."
-            )
         check_number(
             "divergence",
             self.divergence,
@@ -138,18 +142,6 @@ class AbstractNewton(AbstractSolver):
             allow_inf=True,
             what="the residual growth factor that counts as divergence",
         )
-
-    @property
-    def _one_at_a_time_on_cpu(self) -> bool:  # type: ignore[override]
-        # Measured (docs/benchmarks.md); a batch of sharded solves stays one program.
-        return not isinstance(self.recurrence, Sharded)
-
-    def strategy(self) -> AbstractRecurrence | None:
-        """The recurrence strategy: the `recurrence` field, `Chunked(chunk_size)` for the
-        older spelling, or None (the backend's default)."""
-        if self.chunk_size is not None:
-            return Chunked(self.chunk_size)
-        return self.recurrence
 
     @abc.abstractmethod
     def linearisation(self, cell) -> AbstractStructure:
@@ -163,19 +155,27 @@ class AbstractNewton(AbstractSolver):
         """b_t = f_t − J_t prev_t, the input of the linearised step s_t = J_t s_{t−1} + b_t."""
         return f - structure.apply(jac, prev)
 
+    @abc.abstractmethod
     def _eval_block(self, structure: AbstractStructure, T: int) -> int | None:
         """Steps per block of the evaluation pass (at most; see `EVAL_BLOCK_NUMBERS`); None
-        evaluates all T steps at once.
+        evaluates all T steps at once (see `cpu_eval_block`)."""
 
-        Measured on a CPU (GRU, N=16, T=1e5, float32): blocks read in place from the
-        trajectory cut QuasiDEER's working memory from 56 (all steps at once) to 13.6
-        bytes·T·N (the states, J and b: 12) and are faster; DEER with a diagonal or 2×2 cell
-        likewise (see `DEER._eval_block`). Elsewhere: all steps at once.
-        """
-        return EVAL_BLOCK if platform() == "cpu" and T > EVAL_BLOCK else None
-
-    def iteration_settings(self):
-        return self.rtol, self.atol, self.max_iters
+    def _linearisation(self, cell, jacobians: Array | None) -> Linearisation:
+        """What the adjoint needs from this solve: the Jacobians (if kept) in
+        `self.linearisation(cell)`, the strategy of its reverse recurrences (the whole
+        sequence at once for `Chunked`, by its inner strategy) and the tolerances."""
+        recurrence = self.recurrence
+        if isinstance(recurrence, Chunked):
+            recurrence = recurrence.inner
+        return Linearisation(
+            self.linearisation(cell),
+            jacobians,
+            recurrence,
+            self.rtol,
+            self.atol,
+            self.max_iters,
+            one_at_a_time_on_cpu=True,
+        )
 
     def _tolerances(self, dtype) -> tuple[float, float]:
         return tolerances(self.rtol, self.atol, dtype)
@@ -220,6 +220,11 @@ class AbstractNewton(AbstractSolver):
         return lax.fori_loop(0, starts, body, init)
 
     def _newton(self, cell, h0, xs, guess, recurrence):
+        """The Newton loop on the whole trajectory, or, with a `TimeShard` recurrence (inside
+        `Sharded.map`), on this device's chunk of it: the state before the chunk then comes
+        from the left neighbour, and the residual and the test are reduced over the devices,
+        so every device stops at the same iteration."""
+        shard = recurrence if isinstance(recurrence, TimeShard) else None
         rtol, atol = self._tolerances(h0.dtype)
         structure = self.linearisation(cell)
         structure.check(h0.shape[-1])
@@ -233,6 +238,8 @@ class AbstractNewton(AbstractSolver):
             # None): the blocked pass overwrites them, so no new T-long arrays are needed.
             dynamic, h0, xs = ops
             cell = eqx.combine(dynamic, static)
+            if shard is not None:
+                h0 = shard.entering(h0, s)  # the state before this device's first step
 
             def one(p, x, st):
                 # One step's next linearisation (J_t, b_t = f_t − J_t s_{t−1}) and its test.
@@ -241,10 +248,15 @@ class AbstractNewton(AbstractSolver):
                 b = self._rhs(structure, jac, f, p)
                 return jac, b, err, err <= atol + rtol * jnp.abs(f)
 
-            block = self._eval_block(structure, T)
+            # (Sharded: all local steps at once, the blocked pass's carries would have to be
+            # typed as varying over the devices.)
+            block = None if shard is not None else self._eval_block(structure, T)
             if block is None or T == 0:
                 jac, b, err, ok = jax.vmap(one)(shift_in(h0, s), xs, s)
-                return jac, b, jnp.max(err), jnp.all(ok)
+                err, ok = jnp.max(err), jnp.all(ok)
+                return (
+                    (jac, b, err, ok) if shard is None else (jac, b, shard.max(err), shard.all(ok))
+                )
             N = s.shape[-1]
             block = min(block, T, max(EVAL_MIN_STEPS, EVAL_BLOCK_NUMBERS // max(N, 1)))
             return self._evaluate_blocks(one, h0, xs, s, jac, b, block)
@@ -266,18 +278,35 @@ class AbstractNewton(AbstractSolver):
             ops,
             max_iters=self.max_iters,
             divergence=self.divergence,
-            lockstep=self._lockstep,
+            # (A batch of sharded solves is one vmapped `lax.while_loop`: its carries are
+            # typed per device.)
+            lockstep=shard is None,
         )
-        # `jac` was evaluated at the returned trajectory: `unroll`'s adjoint reuses it.
-        return SolveResult(s, result, stats, jac)
+        # `jac` was evaluated at the returned trajectory: the adjoint reuses it.
+        return s, result, stats, jac
 
     def solve(self, cell, h0, xs, guess):
-        T = jax.tree_util.tree_leaves(xs)[0].shape[0]
-        strategy = self.strategy()
-        if isinstance(strategy, Sharded):  # the whole loop inside `shard_map`
-            from .._sharding import sharded_newton
+        strategy = self.recurrence
+        if isinstance(strategy, Sharded):
+            # The whole loop inside `shard_map`; a batch of sharded solves stays one program.
+            s, result, stats = self._sharded(strategy, cell, h0, xs, guess)
+            return SolveResult(s, result, stats, self._linearisation(cell, None))
+        # Batched on a CPU, one sequence after another (measured, docs/benchmarks.md).
+        dynamic, static = eqx.partition(cell, eqx.is_array)
+        s, result, stats, jac = one_at_a_time_on_cpu(
+            lambda d, h0, xs, guess: self._chunks(eqx.combine(d, static), h0, xs, guess),
+            dynamic,
+            h0,
+            xs,
+            guess,
+        )
+        return SolveResult(s, result, stats, self._linearisation(cell, jac))
 
-            return sharded_newton(self, strategy, cell, h0, xs, guess)
+    def _chunks(self, cell, h0, xs, guess):
+        """`(states, result, stats, jacobians or None)` by the Newton loop, over the whole
+        sequence or (`Chunked`) chunk by chunk."""
+        T = jax.tree_util.tree_leaves(xs)[0].shape[0]
+        strategy = self.recurrence
         if not isinstance(strategy, Chunked):
             return self._newton(cell, h0, xs, guess, strategy)
         L, inner = strategy.size, strategy.inner
@@ -292,14 +321,15 @@ class AbstractNewton(AbstractSolver):
 
         def combine(carry, out):  # (the chunks' Jacobians are not kept)
             _, result, k, res = carry
-            result = RESULTS.where(result == RESULTS.successful, out.result, result)
-            k = jnp.maximum(k, out.stats["num_steps"])
-            res = jnp.maximum(res, out.stats["residual"])
-            return (out.states[-1], result, k, res)
+            states, out_result, stats, _ = out
+            result = RESULTS.where(result == RESULTS.successful, out_result, result)
+            k = jnp.maximum(k, stats["num_steps"])
+            res = jnp.maximum(res, stats["residual"])
+            return (states[-1], result, k, res)
 
         def body(carry, chunk):
             out = self._newton(cell, carry[0], *chunk, inner)
-            return combine(carry, out), out.states
+            return combine(carry, out), out[0]
 
         zero = jnp.zeros((), jnp.abs(h0).dtype)
         init = (h0, RESULTS.successful, jnp.array(0), zero)
@@ -310,9 +340,26 @@ class AbstractNewton(AbstractSolver):
             rest_guess = None if guess is None else guess[C * L :]
             out = self._newton(cell, carry[0], rest, rest_guess, inner)
             carry = combine(carry, out)
-            s = jnp.concatenate([s, out.states])
+            s = jnp.concatenate([s, out[0]])
         _, result, k, res = carry
-        return SolveResult(s, result, {"num_steps": k, "residual": res})
+        return s, result, {"num_steps": k, "residual": res}, None
+
+    def _sharded(self, strategy: Sharded, cell, h0, xs, guess):
+        """The Newton loop inside `shard_map` (`strategy.map`), each device on T/P steps. Any
+        T works (padded at the end, which changes no earlier state; the extra states are
+        dropped)."""
+        T = jax.tree_util.tree_leaves(xs)[0].shape[0]
+        length = -(-T // strategy.size) * strategy.size
+        xs = pad_time(xs, length)
+        s = pad_time(initial_trajectory(h0, T, guess), length)
+        params, static = eqx.partition(cell, eqx.is_array)
+        local = strategy.local()
+
+        def body(params, h0, xs, s):
+            return self._newton(eqx.combine(params, static), h0, xs, s, local)[:3]
+
+        s, result, stats = strategy.map(body, (params, h0), (xs, s), (True, False, False))
+        return s[:T], result, stats
 
 
 class DEER(AbstractNewton):
@@ -332,11 +379,10 @@ class DEER(AbstractNewton):
         the state dtype.
     - `max_iters`: the most Newton iterations.
     - `recurrence`: how each linearised recurrence is solved, a `paratime.recurrences`
-        object (keyword-only): `Associative()`, `Sequential()`, `Chunked(size, inner=...)`
+        object (keyword-only): `Associative()`, `Scan()`, `Chunked(size, inner=...)`
         (the Newton solve runs chunk by chunk, so that peak memory scales with size·N²
         instead of T·N²) or `Sharded(mesh, axis_name)` (the Newton loop inside `shard_map`,
         time split over the devices). None (default): the backend's measured choice.
-    - `chunk_size`: the older spelling of `recurrence=Chunked(chunk_size)`.
     - `divergence`: stop with `RESULTS.diverged` when the residual exceeds this factor times
         its initial value.
 
@@ -348,18 +394,22 @@ class DEER(AbstractNewton):
     ```
     """
 
+    adjoint: AbstractAdjoint = eqx.field(
+        default=ImplicitAdjoint(), converter=or_default(ImplicitAdjoint()), kw_only=True
+    )
+
     def linearisation(self, cell):
         return cell.structure
 
-    def default_adjoint(self):
-        return ImplicitAdjoint()
+    def hint(self, result):
+        return try_instead(result, ELK, QUASI_DEER)
 
     def _eval_block(self, structure, T):
         # Dense Jacobians are evaluated all at once, as measured; a diagonal or block-diagonal
         # cell's are read in blocks like QuasiDEER's, so its working memory stays O(T·N·k).
         if isinstance(structure, Dense):
             return None
-        return super()._eval_block(structure, T)
+        return cpu_eval_block(T)
 
 
 class QuasiDEER(AbstractNewton):
@@ -389,6 +439,9 @@ class QuasiDEER(AbstractNewton):
     """
 
     structure: AbstractStructure = Diagonal()
+    adjoint: AbstractAdjoint = eqx.field(
+        default=IterativeAdjoint(), converter=or_default(IterativeAdjoint()), kw_only=True
+    )
 
     def __check_init__(self):
         if not isinstance(self.structure, AbstractStructure):
@@ -400,5 +453,8 @@ class QuasiDEER(AbstractNewton):
     def linearisation(self, cell):
         return self.structure
 
-    def default_adjoint(self):
-        return IterativeAdjoint()
+    def hint(self, result):
+        return try_instead(result, ELK)
+
+    def _eval_block(self, structure, T):
+        return cpu_eval_block(T)

@@ -1,5 +1,6 @@
 """Parareal: exact fine solves on time slices in parallel, corrected by a cheap coarse sweep."""
 
+import math
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -7,17 +8,20 @@ import equinox as eqx
 import jax
 import jax.lax as lax
 import jax.numpy as jnp
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import NamedSharding, PartitionSpec
 from jaxtyping import Array
 
-from .._adjoints import AbstractAdjoint, IterativeAdjoint
-from .._checks import check_adjoint, check_int, check_tolerances, tolerances
+from .._adjoints import AbstractAdjoint, IterativeAdjoint, check_adjoint
+from .._checks import check_int, check_tolerances, tolerances
 from .._flat import FlatCell
 from .._loop import iterate
 from .._recurrences import AbstractRecurrence, Sharded, check_recurrence
 from .._scan import linear_recurrence
-from .._solution import SolveResult
+from .._sharding import auto_mesh
+from .._solution import Linearisation, SolveResult
+from .._structures import Diagonal
 from ._abstract import AbstractSolver
+from ._hints import ELK, QUASI_DEER, try_instead
 from ._newton import pad_time
 
 
@@ -64,6 +68,8 @@ class Parareal(AbstractSolver):
     **Arguments:**
 
     - `num_slices`: the number of time slices S (≥ 1); the parallelism of the fine sweep.
+        None (default): ⌈√T⌉, which balances the fine sweep (T/S steps) against the coarse
+        one (S steps).
     - `coarse`: `"quasideer"` (stored as `None`) or a cell `(h, x) -> h_next` on the same
         state PyTree as `h0`. Its gradient is cut (`lax.stop_gradient`): it only steers the
         iteration, so it may share parameters with the differentiated cell.
@@ -72,15 +78,14 @@ class Parareal(AbstractSolver):
     - `max_iters`: the most corrections; default `num_slices` (enough for an exact answer).
     - `adjoint` (keyword-only): how gradients are computed; default `IterativeAdjoint()`.
     - `recurrence` (keyword-only): a `paratime.recurrences` strategy. `Associative()` or
-        `Sequential()`: how the QuasiDEER coarse sweep (a diagonal linear recurrence over
-        the S slice boundaries) is solved. `Sharded(mesh, axis_name)`: the slices spread
-        over the devices of that mesh axis, the same as `mesh=`/`axis_name=` (the sweep by
-        its `inner` strategy). None (default): the backend's choice. It is also the strategy
-        of the adjoint's reverse recurrences. `Chunked` does not apply: the sweep is only S
-        steps long, and the fine sweeps already hold one slice per step of the loop.
-    - `mesh`, `axis_name` (keyword-only): spread the slices over the devices of this mesh
-        axis (each device runs the fine propagator on its own slices; the compiler inserts
-        the boundary-state exchanges). Best with `num_slices` a multiple of the axis size.
+        `Scan()`: how the QuasiDEER coarse sweep (a diagonal linear recurrence over the S
+        slice boundaries) is solved. `Sharded(mesh, axis_name)`: the slices spread over the
+        devices of that mesh axis (each device runs the fine propagator on its own slices;
+        the compiler inserts the boundary-state exchanges; best with `num_slices` a multiple
+        of the axis size), the sweep by its `inner` strategy. None (default): the backend's
+        choice. It is also the strategy of the adjoint's reverse recurrences. `Chunked` does
+        not apply: the sweep is only S steps long, and the fine sweeps already hold one slice
+        per step of the loop.
 
     **Example:**
 
@@ -92,29 +97,25 @@ class Parareal(AbstractSolver):
     ```
     """
 
-    num_slices: int = eqx.field(static=True)
+    num_slices: int | None = eqx.field(static=True)
     coarse: Callable | None  # None: the QuasiDEER sweep
     coarse_stride: int = eqx.field(static=True)
     rtol: float | None = None
     atol: float | None = None
     max_iters: int | None = None
-    mesh: Any = eqx.field(static=True)
-    axis_name: str = eqx.field(static=True)
 
-    adjoint: AbstractAdjoint | None
+    adjoint: AbstractAdjoint
     recurrence: AbstractRecurrence | None
 
     def __init__(
         self,
-        num_slices: int,
+        num_slices: int | None = None,
         coarse: Literal["quasideer"] | Callable | None = "quasideer",
         coarse_stride: int = 1,
         rtol: float | None = None,
         atol: float | None = None,
         max_iters: int | None = None,
         *,
-        mesh: Mesh | None = None,
-        axis_name: str = "time",
         adjoint: AbstractAdjoint | None = None,
         recurrence: AbstractRecurrence | None = None,
     ):
@@ -134,58 +135,42 @@ class Parareal(AbstractSolver):
         self.max_iters = max_iters
         check_recurrence(
             recurrence,
-            allowed=("Associative", "Sequential", "Sharded"),
+            allowed=("Associative", "Scan", "Sharded"),
             why="Parareal's coarse sweep is a recurrence over the slice boundaries only "
             "(num_slices steps), too short to chunk.",
         )
-        if isinstance(recurrence, Sharded):
-            # The slices over the devices of this mesh axis: the same as `mesh=`.
-            if mesh is not None:
-                raise ValueError("give either `mesh` or `recurrence=Sharded(mesh, ...)`, not both.")
-            mesh, axis_name = recurrence.mesh, recurrence.axis_name
-        if mesh is not None and (not isinstance(mesh, Mesh) or axis_name not in mesh.shape):
-            raise ValueError(
-                f"`mesh` must be a jax.sharding.Mesh with an axis named `axis_name` "
-                f"({axis_name!r}); got {mesh!r}."
-            )
-        self.mesh = mesh
-        self.axis_name = axis_name
-        self.adjoint = adjoint
+        self.adjoint = IterativeAdjoint() if adjoint is None else adjoint
         self.recurrence = recurrence
 
-    def strategy(self) -> AbstractRecurrence | None:
-        return self.recurrence
-
     def __check_init__(self):
-        check_int("num_slices", self.num_slices, minimum=1)
+        check_int("num_slices", self.num_slices, minimum=1, allow_none=True)
         check_int("coarse_stride", self.coarse_stride, minimum=1)
         # (0 corrections is meaningful here: the coarse sweep alone)
         check_int("max_iters", self.max_iters, minimum=0, allow_none=True)
         check_tolerances(self.rtol, self.atol)
         check_adjoint(self.adjoint, "Parareal")
 
-    def default_adjoint(self):
-        return IterativeAdjoint()
-
-    def iteration_settings(self):
-        return self.rtol, self.atol, 100
+    def hint(self, result):
+        return try_instead(result, ELK, QUASI_DEER)
 
     def _shard_slices(self, tree):
         """Place the slice axis (axis 0) over the mesh: each device runs its own slices."""
-        from .._sharding import auto_mesh
-
-        sharding = NamedSharding(auto_mesh(self.mesh), PartitionSpec(self.axis_name))
+        assert isinstance(self.recurrence, Sharded)
+        mesh, axis_name = self.recurrence.mesh, self.recurrence.axis_name
+        sharding = NamedSharding(auto_mesh(mesh), PartitionSpec(axis_name))
         return jax.tree_util.tree_map(lambda x: lax.with_sharding_constraint(x, sharding), tree)
 
     def solve(self, cell: FlatCell, h0: Array, xs: Any, guess: Array | None):
         rtol, atol = tolerances(self.rtol, self.atol, h0.dtype)
-        max_iters = self.num_slices if self.max_iters is None else self.max_iters
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
-        S = min(self.num_slices, T)
+        num_slices = math.isqrt(T - 1) + 1 if self.num_slices is None else self.num_slices
+        max_iters = num_slices if self.max_iters is None else self.max_iters
+        S = min(num_slices, T)
         L = -(-T // S)
         # Padding at the end changes no earlier state; the extra states are dropped.
         xs_s = jax.tree_util.tree_map(lambda x: _slices(x, S), pad_time(xs, S * L))
-        if self.mesh is not None:
+        sharded = isinstance(self.recurrence, Sharded)
+        if sharded:
             xs_s = self._shard_slices(xs_s)
         first_x = jax.tree_util.tree_map(lambda x: x[1:, 0], xs_s)
         use_diag = self.coarse is None
@@ -267,7 +252,7 @@ class Parareal(AbstractSolver):
             u = lax.scan(step, h0, slice_tree(coarse_xs, 0, S - 1))[1]
             u = jnp.concatenate([h0[None], u])
 
-        if self.mesh is not None:
+        if sharded:
             u = self._shard_slices(u)
         ys, ends, d, residual, converged = evaluate(u)
 
@@ -281,4 +266,5 @@ class Parareal(AbstractSolver):
             step, ((u, ys, ends, d), residual, converged), None, max_iters=max_iters, lockstep=False
         )
         states = ys.reshape((S * L,) + h0.shape)[:T]
-        return SolveResult(states, result, stats)
+        lin = Linearisation(Diagonal(), None, self.recurrence, self.rtol, self.atol, 100)
+        return SolveResult(states, result, stats, lin)

@@ -5,11 +5,12 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .._adjoints import AbstractAdjoint, AutodiffAdjoint
+from .._adjoints import AbstractAdjoint, AutodiffAdjoint, or_default
 from .._cell import AbstractCell, scan_cell
 from .._flat import FlatCell
 from .._solution import RESULTS, SolveResult
 from ._abstract import AbstractSolver
+from ._hints import ELK, try_instead
 
 
 def scan_states(cell: FlatCell, h0, xs, *, cell_loop: bool = True):
@@ -71,7 +72,13 @@ class Sequential(AbstractSolver):
 
     cell_loop: bool = eqx.field(default=True, static=True, kw_only=True)
     check_finite: bool = eqx.field(default=False, static=True, kw_only=True)
-    adjoint: AbstractAdjoint = eqx.field(default=AutodiffAdjoint(), kw_only=True)
+    adjoint: AbstractAdjoint = eqx.field(
+        default=AutodiffAdjoint(), converter=or_default(AutodiffAdjoint()), kw_only=True
+    )
+
+    def hint(self, result):
+        # (It fails only on a non-finite state, with `check_finite`.)
+        return try_instead(result, ELK, exact=False)
 
     def solve(self, cell, h0, xs, guess):
         states = scan_states(cell, h0, xs, cell_loop=self.cell_loop)
