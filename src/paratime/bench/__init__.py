@@ -18,3 +18,18 @@ from ._grid import (
 from ._measure import time_call as time_call
 from ._run import results_path as results_path, run_bench as run_bench
 from ._user import time_solvers as time_solvers
+
+__all__ = [
+    "DEFAULT_SOLVERS",
+    "Group",
+    "SOLVERS",
+    "environment",
+    "grid",
+    "naive_deer",
+    "quick_grid",
+    "results_path",
+    "run_bench",
+    "scan_baseline",
+    "time_call",
+    "time_solvers",
+]

@@ -11,3 +11,18 @@ from ._lru import LRU as LRU
 from ._lstm import LSTM as LSTM
 from ._mingru import MinGRU as MinGRU
 from ._slstm import SLSTM as SLSTM
+
+__all__ = [
+    "AbstractCell",
+    "AbstractLinearCell",
+    "BlockGRU",
+    "CfC",
+    "DiagonalGRU",
+    "DiagonalLSTM",
+    "Elman",
+    "GRU",
+    "LRU",
+    "LSTM",
+    "MinGRU",
+    "SLSTM",
+]

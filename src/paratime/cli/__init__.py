@@ -9,6 +9,9 @@ import sys
 
 from .._extras import MissingExtraError, require
 
+# (`app` is built on first use, by `__getattr__` below.)
+__all__ = ["app", "main"]  # pyright: ignore[reportUnsupportedDunderAll]
+
 try:
     require("typer", "The paratime command line")
     require("rich", "The paratime command line")

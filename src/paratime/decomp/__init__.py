@@ -18,3 +18,23 @@ from ._shooting import (
 from ._tasks import lorenz_one_step as lorenz_one_step, recall_task as recall_task
 from ._travel import information_travel as information_travel
 from ._windows import Windows as Windows
+
+__all__ = [
+    "DecomposedProblem",
+    "Decomposition",
+    "DecompositionState",
+    "Neighbours",
+    "RNN",
+    "Shooting",
+    "ShootingProblem",
+    "ShootingState",
+    "Windows",
+    "fit_bptt",
+    "fit_problem",
+    "information_travel",
+    "lorenz_one_step",
+    "map_windows",
+    "recall_task",
+    "sequence_loss",
+    "time_mesh",
+]

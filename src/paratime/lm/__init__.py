@@ -15,3 +15,19 @@ from ._train import (
     loss_and_grad as loss_and_grad,
     train_lm as train_lm,
 )
+
+__all__ = [
+    "CELLS",
+    "Corpus",
+    "LMConfig",
+    "bits_per_byte",
+    "generate",
+    "is_test_file",
+    "load_corpus",
+    "load_run",
+    "loss_and_grad",
+    "make_mesh",
+    "make_model",
+    "num_parameters",
+    "train_lm",
+]

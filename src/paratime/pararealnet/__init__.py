@@ -19,3 +19,22 @@ from ._config import TrainConfig as TrainConfig
 from ._data import Dataset as Dataset, load_dataset as load_dataset
 from ._network import ParaRealNet as ParaRealNet, make_coarse as make_coarse
 from ._train import run_experiment as run_experiment, train_classifier as train_classifier
+
+__all__ = [
+    "Classifier",
+    "Dataset",
+    "Dense",
+    "LayerCell",
+    "ParaRealNet",
+    "ResidualBlock",
+    "ResidualNetwork",
+    "TrainConfig",
+    "count_parameters",
+    "cross_entropy",
+    "load_dataset",
+    "make_blocks",
+    "make_classifiers",
+    "make_coarse",
+    "run_experiment",
+    "train_classifier",
+]

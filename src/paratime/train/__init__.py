@@ -16,3 +16,21 @@ from ._checkpoint import (
 from ._fit import TrainState as TrainState, fit as fit, make_step as make_step
 from ._loop import has_checkpoint as has_checkpoint, train as train
 from ._progress import Progress as Progress
+
+__all__ = [
+    "CheckpointError",
+    "Progress",
+    "TrainState",
+    "atomic_open",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "fit",
+    "has_checkpoint",
+    "load_checkpoint",
+    "make_step",
+    "previous_path",
+    "remove_stale_temporaries",
+    "save_checkpoint",
+    "train",
+    "verify_checkpoint",
+]
