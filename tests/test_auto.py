@@ -105,3 +105,11 @@ def test_a_diagonal_jacobian_counts_as_n_squared(n, want_adjoint, getkey):
     cell = paratime.cells.DiagonalGRU(3, n, key=getkey())
     want = IMPLICIT if want_adjoint else paratime.Sequential()
     assert paratime.Auto().select(cell, 10**4, n, backend="cpu") == want
+
+
+def test_auto_adjoint_replaces_the_chosen_solvers():
+    gru = paratime.cells.GRU(3, 16, key=jax.random.key(0))
+    iterative = paratime.IterativeAdjoint()
+    chosen = paratime.Auto(adjoint=iterative).select(gru, 1000, 16, backend="cpu")
+    assert chosen == paratime.Sequential(adjoint=iterative)
+    assert paratime.Auto().select(gru, 1000, 16, backend="cpu") == IMPLICIT  # its own
