@@ -201,9 +201,9 @@ def train_cmd(
         )
     if not resume and (out / "checkpoint.eqx").exists():
         raise bad(
-            "--resume",
-            f"{str(out)!r} already holds a run: add --resume to continue it, or choose "
-            "another --out to start a new one.",
+            "--out",
+            f"{str(out)!r} already holds a run; choose another --out to start a new one, or "
+            "add --resume to continue this one.",
         )
     from ._select import MIN_VALIDATION, split_validation
 
