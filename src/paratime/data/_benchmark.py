@@ -4,8 +4,8 @@ The benchmark of the dynamical-systems-reconstruction literature (e.g. generaliz
 forcing, Hess et al., ICML 2023) is two Lorenz-63 trajectories (σ, ρ, β = 10, 28, 8/3)
 sampled every dt = 0.01: 100 000 × 3 samples each, every column standardised; the training
 part carries 5 % Gaussian observation noise, the test part is a separate noise-free
-trajectory. Both are generated here from fixed initial points and a fixed seed, always in float64 (whatever
-`jax_enable_x64` says), and written once to the user's cache folder.
+trajectory. Both are generated here from fixed initial points and a fixed seed, always in
+float64 (whatever `jax_enable_x64` says), and written once to the user's cache folder.
 """
 
 import contextlib
