@@ -144,7 +144,7 @@ def demo(
     reference = None
     for name, (solver_name, settings) in TABLE.items():
         s = make_solver(solver_name, **settings)
-        if solver_name == "auto":  # the choice `unroll` makes for this cell and these sizes
+        if isinstance(s, pt.Auto):  # the choice `unroll` makes for this cell and these sizes
             name = f"auto: {solver_label(s.select(cell, length, hidden, h0=h0, x=xs[0]))}"
         run = jax.jit(lambda c, h, x, s=s: pt.unroll(c, h, x, solver=s, throw=False))
         compile_s, run_s, sol = _time(lambda: run(cell, h0, xs))
