@@ -53,6 +53,7 @@ class Jordan(AbstractFeedbackCell):
         return ((self.weight_fb.shape[1],), self.bias.shape), None
 
     def output(self, state):
+        """The hidden units h of the state `(c, h)`: what the output layer reads."""
         return state[1]
 
 
@@ -79,9 +80,11 @@ class NARMAX(AbstractFeedbackCell):
         return ((self.weight_in.shape[1],), (self.weight_fb.shape[1],), self.bias.shape), None
 
     def output(self, state):
+        """The hidden units h of the state `(u_lags, y_lags, h)`."""
         return state[2]
 
     def direct(self, state, u):
+        """All `lags` input lags, the first part of the state."""
         return state[0]
 
 
