@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint types pytest bench report clean
+.PHONY: demo test lint types pytest dist bench report clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/paratime demo
 
-test: lint types pytest
+test: lint types pytest dist
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks/bench benchmarks/elm benchmarks/decomp benchmarks/pararealnet
@@ -25,6 +25,12 @@ types: $(BIN)/.installed
 # One process per test file, as many at a time as there are cores (tests/run_files.py).
 pytest: $(BIN)/.installed
 	$(BIN)/python tests/run_files.py
+
+# Build the wheel and the sdist, `twine check` them, install the wheel in a fresh venv and
+# import it there and run an unroll (.ci/check_dist.py; DIST_FLAGS=--online to install the
+# core dependencies from PyPI instead of reusing this venv's).
+dist: $(BIN)/.installed
+	$(BIN)/python .ci/check_dist.py $(DIST_FLAGS)
 
 bench: $(BIN)/.installed
 	$(BIN)/paratime bench --quick

@@ -2,7 +2,7 @@
 against predicting the training mean and against persistence; with `--diagnose`, the λ sweep
 of the Santa Fe GRU-ELM that shows why its closed loop used to blow up.
 
-    PARATIME_DATA=../shared/data/lorenz63 python benchmarks/elm_forecast.py \
+    python benchmarks/elm_forecast.py \
         --out benchmarks/results/elm-forecast.json
     python benchmarks/elm_forecast.py --diagnose --out benchmarks/results/elm-forecast-lambda.json
     python benchmarks/elm_forecast.py --render --docs docs/elm.md  # tables from both JSON files

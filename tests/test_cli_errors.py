@@ -66,8 +66,8 @@ def _cases(f):
         ([*dsr, "--seq-len", "1"], "--seq-len"),
         ([*dsr, "--latent", "0"], "--latent"),
         ([*dsr, "--latent", "2"], "--latent"),  # identity observation needs M >= d = 3
-        ([*dsr, "--resume"], "--resume"),
-        (["dsr", "train", "--data", good, "--out", str(f / "existing")], "--resume"),
+        ([*dsr, "--resume"], "'--resume'"),
+        (["dsr", "train", "--data", good, "--out", str(f / "existing")], "'--out'"),
         (["dsr", "train", "--out", out, "--config", str(f / "missing.toml")], "--config"),
         (["dsr", "train", "--out", out, "--config", str(f / "unknown.toml")], "--config"),
         (["dsr", "train", "--out", out, "--config", str(f / "broken.toml")], "--config"),
@@ -162,3 +162,13 @@ def test_a_check_failing_under_jit_is_one_line(monkeypatch):
     result = runner.invoke(app, ["demo", "--length", "8", "--hidden", "2"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == "Error: DEER did not converge; try ELK."
+
+
+def test_a_run_folder_error_names_the_flag_that_was_given(files):
+    good = str(files / "good.npy")
+    fresh = runner.invoke(app, ["dsr", "train", "--data", good, "--out", str(files / "existing")])
+    assert "Invalid value for '--out'" in fresh.output and "already holds a run" in fresh.output
+    missing = runner.invoke(
+        app, ["dsr", "train", "--data", good, "--out", str(files / "empty"), "--resume"]
+    )
+    assert "Invalid value for '--resume'" in missing.output and "no run" in missing.output

@@ -1,5 +1,7 @@
 """paratime.data: generators, loaders, validation."""
 
+from pathlib import Path
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -8,16 +10,8 @@ from scipy.integrate import solve_ivp
 
 import paratime.data as D
 
-
-def _shared_available() -> bool:
-    try:
-        D.find_shared("lorenz63_test.npy")
-    except FileNotFoundError:
-        return False
-    return True
-
-
-needs_shared = pytest.mark.skipif(not _shared_available(), reason="shared benchmark absent")
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lorenz63"
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared benchmark absent")
 
 
 # --------------------------------------------------------------------------- integrator
@@ -73,7 +67,7 @@ def test_standardise_and_relative_noise():
 @needs_shared
 def test_lorenz63_generator_matches_shared_benchmark():
     gen = D.lorenz63(20_000, standardise=True, key=4)
-    ref = D.load("lorenz63-test")
+    ref = np.load(SHARED / "lorenz63_test.npy")
     for lag in (1, 10, 30):
         a = float(np.mean(gen[:-lag, 0] * gen[lag:, 0]))
         b = float(np.mean(ref[:-lag, 0] * ref[lag:, 0]))
@@ -224,25 +218,6 @@ def test_loader_errors_name_the_problem(tmp_path):
         D.load_series(tmp_path / "missing.npy")
     with pytest.raises(ValueError, match="unknown dataset 'lorenz64'.*lorenz63-test"):
         D.load_series("lorenz64")
-
-
-def test_find_shared_env_and_missing(tmp_path, monkeypatch):
-    (tmp_path / "lorenz63").mkdir()
-    x = np.zeros((5, 3), np.float32)
-    np.save(tmp_path / "lorenz63" / "lorenz63_test.npy", x)
-    monkeypatch.setenv("PARATIME_DATA", str(tmp_path))
-    assert D.find_shared("lorenz63_test.npy") == tmp_path / "lorenz63" / "lorenz63_test.npy"
-    np.testing.assert_array_equal(D.load("lorenz63-test"), x)
-    with pytest.raises(FileNotFoundError, match="PARATIME_DATA"):
-        D.find_shared("no_such_file.npy")
-
-
-@needs_shared
-def test_shared_lorenz63():
-    train, test = D.load("lorenz63"), D.load("lorenz63-test")
-    assert train.shape == test.shape == (100_000, 3) and train.dtype == np.float32
-    np.testing.assert_allclose(test.std(axis=0), 1.0, atol=1e-3)
-    assert D.load("lorenz63-x").shape == (100_000, 1)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pytest
 
 import paratime
 from paratime import elm
-from paratime.elm._cells import direct_inputs, features, initial_state, uses_feedback
+from paratime.elm._cells import direct_inputs, uses_feedback
 
 B, W, D, N = 3, 6, 2, 4
 
@@ -15,10 +15,10 @@ B, W, D, N = 3, 6, 2, 4
 def _loop_rows(cell, U, F, direct):
     rows = []
     for u, fb in zip(jnp.asarray(U), jnp.asarray(F)):
-        h = initial_state(cell)
+        h = cell.init_state()
         for t in range(W):
             h = cell(h, (u[t], fb[t]) if uses_feedback(cell) else u[t])
-        row = [np.asarray(features(cell, h))]
+        row = [np.asarray(cell.output(h))]
         if direct:
             row.append(np.asarray(direct_inputs(cell, h, u[-1])))
         rows.append(np.concatenate(row))
@@ -59,10 +59,10 @@ def test_closed_loop_feeds_back_own_predictions(arch, getkey):
     y0 = jax.random.normal(getkey(), (B, D))
     out = elm.closed_loop_outputs(cell, beta, b, U, y0, solver=paratime.DEER())
     for i in range(B):
-        h, y = initial_state(cell), y0[i]
+        h, y = cell.init_state(), y0[i]
         for t in range(W):
             h = cell(h, (U[i, t], y))
-            y = jnp.concatenate([features(cell, h), direct_inputs(cell, h, U[i, t])]) @ beta + b
+            y = jnp.concatenate([cell.output(h), direct_inputs(cell, h, U[i, t])]) @ beta + b
         np.testing.assert_allclose(out[i], y, rtol=1e-9, atol=1e-10)
 
 

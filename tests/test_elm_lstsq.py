@@ -122,6 +122,19 @@ def test_rank_deficient_h_warns_with_condition_number_and_regularises():
         np.testing.assert_allclose(fit, np.c_[H, np.ones(N)] @ ref, atol=1e-6)
 
 
+def test_an_ill_conditioned_float32_h_suggests_float64():
+    rng = np.random.default_rng(7)
+    H = rng.normal(size=(N, P - 1))
+    H = np.c_[H, 2 * H[:, 0]].astype(np.float32)
+    Y = rng.normal(size=(N, K)).astype(np.float32)
+    with pytest.warns(elm.IllConditionedWarning, match="float64.*jax_enable_x64"):
+        elm.ridge(jnp.asarray(H), jnp.asarray(Y), 0.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        elm.ridge(jnp.asarray(H, jnp.float64), jnp.asarray(Y, jnp.float64), 0.0)
+    assert caught and all("jax_enable_x64" not in str(w.message) for w in caught)
+
+
 def test_well_conditioned_h_does_not_warn():
     H, Y = _well_conditioned(np.random.default_rng(7), N, P, K)
     with warnings.catch_warnings():

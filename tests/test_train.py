@@ -199,3 +199,12 @@ def test_train_in_memory():
     state, history = run(None)
     assert len(history) == STEPS and history[-1]["loss"] < history[0]["loss"]
     assert isinstance(paratime.train.train, type(train))
+
+
+@pytest.mark.parametrize("bad", [lambda m: 0.0, lambda m, k, batch: 0.0, lambda: 0.0])
+def test_fit_names_loss_fn_when_it_cannot_take_model_and_key(bad):
+    model = paratime.cells.Elman(1, 2, key=jax.random.key(0))
+    with pytest.raises(TypeError, match=r"`loss_fn` must take two positional arguments"):
+        fit(bad, model, OPTIMIZER, steps=1, key=jax.random.key(0), progress=False)
+    with pytest.raises(TypeError, match="loss_fn"):
+        make_step(bad, OPTIMIZER)

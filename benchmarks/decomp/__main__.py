@@ -11,7 +11,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 @app.command()
 def evidence(
-    task: str = typer.Option("lorenz", help="lorenz (needs ../shared/data/lorenz63) or recall."),
+    task: str = typer.Option("lorenz", help="lorenz (the Lorenz-63 benchmark) or recall."),
     steps: int = typer.Option(400, help="Gradient steps for every method."),
     hidden: int = typer.Option(16),
     batch: int = typer.Option(4),

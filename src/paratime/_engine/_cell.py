@@ -85,6 +85,12 @@ def _is_shape(s: Any) -> bool:
     return isinstance(s, tuple) and all(isinstance(i, int) for i in s)
 
 
+def _parameter_dtype(cell: Any) -> Any:
+    """The dtype of the first floating parameter of `cell` (float32 when it has none)."""
+    floats = [a.dtype for a in jax.tree_util.tree_leaves(cell) if eqx.is_inexact_array(a)]
+    return floats[0] if floats else jax.numpy.float32
+
+
 def _shape_spec(tree: Any) -> Any:
     """`tree` with each array (or shape-and-dtype leaf) replaced by its ShapeDtypeStruct."""
     return jax.tree_util.tree_map(
@@ -124,6 +130,34 @@ class AbstractCell(eqx.Module):
         a PyTree of shape tuples like `h0` and `input` the shape of one step of `xs` (or None
         when any shape works), or None when the cell does not say (the default)."""
         return None
+
+    def init_state(self) -> PyTree[Inexact[Array, "..."]]:
+        """The all-zero initial state h_0, a PyTree that `paratime.unroll` accepts as `h0`.
+
+        By default zeros of the state shapes of `expected_shapes()`, in the dtype of the
+        cell's floating parameters. A cell whose state has another dtype (the complex state of
+        `LRU`) or that declares no shapes overrides this.
+
+        **Raises:**
+
+        `ValueError` when the cell declares no state shapes (`expected_shapes()` is None).
+        """
+        shapes = self.expected_shapes()
+        if shapes is None:
+            raise ValueError(
+                f"{type(self).__name__} does not declare its state shape; give it "
+                "`expected_shapes()` or `init_state()`, or pass the initial state yourself."
+            )
+        dtype = _parameter_dtype(self)
+        return jax.tree_util.tree_map(
+            lambda s: jax.numpy.zeros(tuple(s), dtype), shapes[0], is_leaf=_is_shape
+        )
+
+    def output(self, state: PyTree[Inexact[Array, "..."]]) -> Inexact[Array, "... N"]:
+        """What the cell outputs for `state` (one state, or a trajectory with leading axes):
+        the state itself by default; the hidden vector h for cells whose state holds more
+        (the `(h, c)` of `LSTM`, the packed arrays of `DiagonalLSTM` and `SLSTM`)."""
+        return state
 
     def costs(self, h: Any = None, x: Any = None) -> CellCosts | None:
         """The flops and bytes of one step and of one step's Jacobian (`CellCosts`), which

@@ -3,6 +3,8 @@
 from typing import Any
 
 import equinox as eqx
+import numpy as np
+from equinox._enum import EnumerationItem  # the class of every item; it has no public name
 from jaxtyping import Array, Int, PyTree, Shaped
 
 from ._recurrences import AbstractRecurrence
@@ -45,6 +47,35 @@ class Linearisation(eqx.Module):
     atol: float | None = None
     max_iters: int = 100
     one_at_a_time_on_cpu: bool = eqx.field(default=False, static=True)
+
+
+class _Result(EnumerationItem):
+    """A `RESULTS` item that prints by name: `RESULTS.successful`, or one name per element
+    of a batch (`RESULTS[successful, diverged]`), or `RESULTS<traced>` under `jit`."""
+
+    def __repr__(self) -> str:
+        if self.is_traced():
+            return "RESULTS<traced>"
+        names = list(RESULTS._name_to_item)  # in the order of their codes
+        codes = np.asarray(self._value)
+        if codes.ndim == 0:
+            return f"RESULTS.{names[int(codes)]}"
+        return f"RESULTS[{', '.join(names[int(c)] for c in codes.ravel())}]"
+
+    __str__ = __repr__
+
+
+def _named(item: Any) -> Any:
+    return item if isinstance(item, _Result) else _Result(item._value, RESULTS)
+
+
+# Every item of RESULTS, a member or one that `RESULTS.where` makes, is a `_Result`: all of
+# them print by name and have one PyTree type (loop carries, `lax.cond` branches).
+for _name, _item in list(RESULTS._name_to_item.items()):
+    RESULTS._name_to_item[_name] = _named(_item)
+_where = RESULTS.where
+setattr(RESULTS, "where", staticmethod(lambda pred, a, b: _named(_where(pred, a, b))))
+del _name, _item
 
 
 class SolveResult(eqx.Module):

@@ -53,7 +53,7 @@ class DiagonalLSTM(AbstractCell):
     Ravelled, it reads c_1, h_1, c_2, h_2, ..., so unit i's 2×2 block sits on the contiguous
     entries [2i, 2i+2) and the Jacobian is `BlockDiagonal(2)`, layout (n, 2, 2) with block i =
     [[∂c'_i/∂c_i, ∂c'_i/∂h_i], [∂h'_i/∂c_i, ∂h'_i/∂h_i]]. Start from `jnp.zeros((n, 2))`; the
-    outputs are `states[..., 1]` (see `hidden`).
+    outputs are `states[..., 1]` (see `output`).
 
     **Parameters** (initialised as ParaRNN does): `weight_hh` (3, n), the diagonals
     (a_f, a_c, a_o), and `peephole` (2, n), (p_f, p_o), drawn N(0, (2/√(5n))²); `weight_ih`
@@ -72,8 +72,8 @@ class DiagonalLSTM(AbstractCell):
 
     ```python
     cell = paratime.cells.DiagonalLSTM(8, 16, num_heads=2, key=jax.random.key(0))
-    sol = paratime.unroll(cell, jnp.zeros((16, 2)), jnp.ones((1000, 8)))
-    hs = cell.hidden(sol.states)  # (1000, 16)
+    sol = paratime.unroll(cell, cell.init_state(), jnp.ones((1000, 8)))
+    hs = cell.output(sol.states)  # (1000, 16)
     ```
     """
 
@@ -112,10 +112,9 @@ class DiagonalLSTM(AbstractCell):
     def jacobian_structure(self) -> AbstractStructure:
         return BlockDiagonal(2)
 
-    @staticmethod
-    def hidden(states: Float[Array, "*T n 2"]) -> Float[Array, "*T n"]:
+    def output(self, state: Float[Array, "*T n 2"]) -> Float[Array, "*T n"]:
         """The outputs h of a state (n, 2) or of a trajectory of states (T, n, 2)."""
-        return states[..., 1]
+        return state[..., 1]
 
     def __call__(self, state: Float[Array, "n 2"], x: Float[Array, " D"]) -> Float[Array, "n 2"]:
         pre = head_projection(self.weight_ih, self.bias, x)

@@ -18,7 +18,7 @@ class LRU(AbstractLinearCell):
     The readout is nonlinear: y_t = GELU(Re(C h_t) + D ⊙ x_t), with output size = input size.
     λ is initialised uniformly on the ring r_min ≤ |λ| ≤ r_max with phase in [0, max_phase];
     γ = √(1 − |λ|²) normalises the input, as in the paper. Use a complex `h0`
-    (e.g. `jnp.zeros(N, complex)`).
+    (`cell.init_state()`). `output(state)` is the complex state itself; `readout(h, x)` is y.
 
     **Raises:**
 
@@ -73,6 +73,10 @@ class LRU(AbstractLinearCell):
     def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None]:
         """`(state shape, one input step's shape)`, for error messages."""
         return (self.B_re.shape[0],), (self.B_re.shape[1],)
+
+    def init_state(self) -> Complex[Array, " N"]:
+        """The complex zero state (N,), complex128 for float64 parameters."""
+        return jnp.zeros(self.nu_log.shape, jax.eval_shape(lambda: self.eigenvalues).dtype)
 
     @property
     def eigenvalues(self) -> Complex[Array, " N"]:

@@ -64,6 +64,11 @@ class LSTM(AbstractCell):
         n = self.weight_hh.shape[1]
         return ((n,), (n,)), (self.weight_ih.shape[1],)
 
+    def output(self, state: State) -> Float[Array, "*T n"]:
+        """The hidden vector h of a state `(h, c)` (or the h_t of a trajectory), as
+        `torch.nn.LSTM` outputs it."""
+        return state[0]
+
     def __call__(self, state: State, x: Float[Array, " D"]) -> State:
         return self._forward(state, x)[0]
 

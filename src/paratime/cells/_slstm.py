@@ -43,7 +43,7 @@ class SLSTM(AbstractCell):
     entries of head j's units are contiguous and depend only on their own head's previous
     state, so the Jacobian is `BlockDiagonal(3·d)`, layout (H, 3d, 3d). `jnp.zeros((N, 3))`
     starts from a normaliser n_0 = 1; set ℓ_0 very negative (e.g. −30) for xLSTM's n_0 = 0.
-    The outputs are `states[..., 2]` (`hidden`).
+    The outputs are `states[..., 2]` (`output`).
 
     **Parameters:** `weight_ih` (4, N, D) gates (z, i, f, o), Glorot-uniform; `weight_hh`
     (4, H, d, d), N(0, (2/√(5d))²) (the xLSTM-style scale); `bias` (4, N), zero except the
@@ -61,8 +61,8 @@ class SLSTM(AbstractCell):
 
     ```python
     cell = paratime.cells.SLSTM(8, 16, num_heads=4, key=jax.random.key(0))
-    sol = paratime.unroll(cell, jnp.zeros((16, 3)), jnp.ones((1000, 8)))
-    hs = cell.hidden(sol.states)  # (1000, 16)
+    sol = paratime.unroll(cell, cell.init_state(), jnp.ones((1000, 8)))
+    hs = cell.output(sol.states)  # (1000, 16)
     ```
     """
 
@@ -100,10 +100,9 @@ class SLSTM(AbstractCell):
     def jacobian_structure(self) -> AbstractStructure:
         return BlockDiagonal(3 * (self.bias.shape[1] // self.num_heads))
 
-    @staticmethod
-    def hidden(states: Float[Array, "*T N 3"]) -> Float[Array, "*T N"]:
+    def output(self, state: Float[Array, "*T N 3"]) -> Float[Array, "*T N"]:
         """The outputs h of a state (N, 3) or of a trajectory of states (T, N, 3)."""
-        return states[..., 2]
+        return state[..., 2]
 
     def _pre(self, x):
         x = x.astype(self.weight_ih.dtype)

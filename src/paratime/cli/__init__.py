@@ -38,10 +38,35 @@ def _build():
     if _APP is None:
         if _MISSING is not None:
             raise _MISSING
+        from typing import Annotated
+
+        import typer
+
+        from .. import __version__
         from ._common import new_app
         from ._demo import demo
 
+        def show_version(value: bool) -> None:
+            if value:
+                typer.echo(f"paratime {__version__}")
+                raise typer.Exit()
+
         app = new_app(help="Train and evaluate recurrent networks in parallel over time.")
+
+        @app.callback()
+        def root(
+            version: Annotated[
+                bool,
+                typer.Option(
+                    "--version",
+                    callback=show_version,
+                    is_eager=True,
+                    help="Print the version and exit.",
+                ),
+            ] = False,
+        ) -> None:
+            """Train and evaluate recurrent networks in parallel over time."""
+
         app.command()(demo)
         for name, (module, help) in _GROUPS.items():
             app.add_typer(importlib.import_module(module).app, name=name, help=help)

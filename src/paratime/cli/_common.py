@@ -85,6 +85,7 @@ def new_app(**kwargs: Any) -> typer.Typer:
     """A `typer.Typer` with the shared error handling (see `CliGroup`)."""
     kwargs.setdefault("no_args_is_help", True)
     kwargs.setdefault("add_completion", False)
+    kwargs.setdefault("rich_markup_mode", None)
     return typer.Typer(cls=CliGroup, **kwargs)
 
 
@@ -107,6 +108,15 @@ def set_x64(enable: bool) -> None:
     import jax
 
     jax.config.update("jax_enable_x64", enable)
+
+
+def data_help(what: str, *extra: str) -> str:
+    """The help of a `--data` option: `what`, then every dataset name it takes (those of
+    `paratime.data.DATASETS` and the application's `extra` ones) or a file path."""
+    from ..data import DATASETS
+
+    names = ", ".join(sorted({*DATASETS, *extra}))
+    return f"{what}: a dataset name ({names}) or the path of a .npy/.csv/.txt file."
 
 
 def load_data(source: str, *, name: str = "--data", min_length: int | None = None):

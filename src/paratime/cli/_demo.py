@@ -60,6 +60,21 @@ class Predictor(eqx.Module):
         return jax.vmap(self.readout)(self.rnn.outputs(states))
 
 
+def solver_label(solver: Any) -> str:
+    """A solver's class name, with its adjoint's when it sets one: `DEER`,
+    `Sequential(adjoint=ImplicitAdjoint)`."""
+    adjoint = getattr(solver, "adjoint", None)
+    name = type(solver).__name__
+    return f"{name}(adjoint={type(adjoint).__name__})" if adjoint is not None else name
+
+
+EXPECT = (
+    "What to expect: on a CPU the sequential scan wins (a few cores cannot repay Newton's "
+    "extra work); on a GPU, DEER-type solvers win once sequences are long (T >= 2048), and "
+    "Auto picks them there."
+)
+
+
 def _time(fn, repeats: int = 3) -> tuple[float, float, object]:
     from ..bench import time_call
 
@@ -97,7 +112,10 @@ def demo(
     solver: Annotated[SolverName, typer.Option(help="Solver for training.")] = SolverName.deer,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Evaluate a GRU with every solver, then train a small model with a progress bar."""
+    """Run every solver on a GRU, then train a small model.
+
+    The table times each solver against the sequential scan and names the one `Auto` picks;
+    the training run shows a progress bar."""
     from rich.console import Console
     from rich.table import Table
 
@@ -127,6 +145,8 @@ def demo(
     reference = None
     for name, (solver_name, settings) in TABLE.items():
         s = make_solver(solver_name, **settings)
+        if isinstance(s, pt.Auto):  # the choice `unroll` makes for this cell and these sizes
+            name = f"auto: {solver_label(s.select(cell, length, hidden, h0=h0, x=xs[0]))}"
         run = jax.jit(lambda c, h, x, s=s: pt.unroll(c, h, x, solver=s, throw=False))
         compile_s, run_s, sol = _time(lambda: run(cell, h0, xs))
         if reference is None:
@@ -136,6 +156,7 @@ def demo(
         iters = str(int(sol.stats["num_steps"])) if bool(ok) else "failed"
         table.add_row(name, f"{compile_s:.2f}", f"{1e3 * run_s:.1f}", iters, f"{deviation:.1e}")
     console.print(table)
+    console.print(EXPECT)
 
     console.print(
         f"\n[bold]Training[/] a GRU({hidden}) + linear readout to predict the next sample "
@@ -145,6 +166,9 @@ def demo(
     inputs, targets = data[:-1], data[1:]
     model = Predictor(hidden, key=jax.random.fold_in(key, 1))
     train_solver = make_solver(solver)
+    if isinstance(train_solver, pt.Auto):
+        chosen = train_solver.select(cell, train_length, hidden, h0=h0, x=inputs[0])
+        console.print(f"Auto chose {solver_label(chosen)} for training on {jax.default_backend()}")
 
     def loss_fn(model, key):
         return jnp.mean((model(inputs, train_solver) - targets) ** 2)

@@ -1,5 +1,8 @@
 """Time-series data: chaotic generators, offline real datasets, loaders and validation.
 
+Named datasets (`DATASETS`, `load`) need no files beside the package: the Lorenz-63
+benchmark is generated on first use and cached in `cache_dir()`.
+
 Generators return float32 NumPy arrays of shape `(T, d)`, computed in JAX with a fixed-step
 RK4 integrator (`lax.scan`), in float64 when `jax_enable_x64` is on and float32 otherwise; a
 chaotic trajectory therefore differs between the two modes after a few Lyapunov times, while
@@ -7,6 +10,7 @@ its statistics agree. Loaders (`load_series`, `DATASETS`) return float32 `(T, d)
 and all load offline. `check_series` gives the clear errors applications need.
 """
 
+from ._benchmark import cache_dir as cache_dir
 from ._datasets import (
     DATASETS as DATASETS,
     co2 as co2,
@@ -28,7 +32,7 @@ from ._embed import (
     false_nearest_neighbours as false_nearest_neighbours,
     mutual_information as mutual_information,
 )
-from ._files import find_shared as find_shared, read_series as read_series
+from ._files import read_series as read_series
 from ._integrate import integrate as integrate, rk4_step as rk4_step
 from ._slow_fast import (
     slow_fast_lorenz as slow_fast_lorenz,

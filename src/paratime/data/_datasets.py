@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 from jaxtyping import Float
 
+from ._benchmark import lorenz63_benchmark
 from ._delay import mackey_glass
-from ._files import LORENZ63_TEST, LORENZ63_TRAIN, find_shared, read_series
+from ._files import read_series
 from ._slow_fast import slow_fast_test, slow_fast_train
 
 
@@ -22,14 +23,18 @@ def _column(values) -> np.ndarray:
     return np.asarray(values, dtype=np.float64).reshape(-1, 1).astype(np.float32)
 
 
-def lorenz63_train() -> Float[np.ndarray, "T 3"]:
-    """The shared Lorenz-63 benchmark, training part (standardised, 5 % observation noise)."""
-    return read_series(find_shared(LORENZ63_TRAIN))
+def lorenz63_train() -> Float[np.ndarray, "100000 3"]:
+    """The Lorenz-63 benchmark, training part: 100 000 × 3 samples at dt = 0.01, each column
+    standardised, with 5 % Gaussian observation noise. Generated from a fixed seed on first
+    use and cached (see `paratime.data.cache_dir`); no download, no files needed."""
+    return lorenz63_benchmark("train")
 
 
-def lorenz63_test() -> Float[np.ndarray, "T 3"]:
-    """The shared Lorenz-63 benchmark, test part (standardised, noise-free)."""
-    return read_series(find_shared(LORENZ63_TEST))
+def lorenz63_test() -> Float[np.ndarray, "100000 3"]:
+    """The Lorenz-63 benchmark, test part: a separate noise-free trajectory of 100 000 × 3
+    samples at dt = 0.01, each column standardised. Generated and cached like the training
+    part."""
+    return lorenz63_benchmark("test")
 
 
 def santafe_laser() -> Float[np.ndarray, "T 1"]:
@@ -83,8 +88,9 @@ DATASETS: dict[str, Callable[[], np.ndarray]] = {
     "elnino": elnino,
 }
 """Names accepted by [`load_series`][paratime.data.load_series], each a zero-argument loader
-returning a float32 `(T, d)` array. `lorenz63*` need the shared benchmark files (see
-`find_shared`); `mackey-glass` is generated (10 000 samples, τ = 17), and so are
+returning a float32 `(T, d)` array. `lorenz63*` are generated from fixed seeds on first use
+and cached in `cache_dir()` (`lorenz63_train`, `lorenz63_test`; `lorenz63-x` is the
+training part's x column); `mackey-glass` is generated (10 000 samples, τ = 17), and so are
 `slow-fast` / `slow-fast-test` (`slow_fast_lorenz`: 100 000 samples each, a Lorenz-63
 whose ρ follows a slow oscillator of period 10 000 samples); the rest ship with
 reservoirpy or statsmodels. All load offline."""
@@ -105,7 +111,7 @@ def load_series(path_or_name: str | os.PathLike) -> Float[np.ndarray, "T d"]:
 
     **Raises:**
 
-    `FileNotFoundError` for a missing file (or missing shared benchmark), `ValueError` for
+    `FileNotFoundError` for a missing file, `ValueError` for
     an unknown name or extension, a wrong rank, or NaN/Inf (naming the first bad row).
 
     ```python

@@ -1,4 +1,4 @@
-"""Reading (T, d) series from .npy / .csv / .txt files, and finding the shared benchmark."""
+"""Reading (T, d) series from .npy / .csv / .txt files."""
 
 import os
 from pathlib import Path
@@ -7,9 +7,6 @@ import numpy as np
 from jaxtyping import Float
 
 from ._validate import check_series
-
-LORENZ63_TRAIN = "lorenz63_on0.05_train.npy"
-LORENZ63_TEST = "lorenz63_test.npy"
 
 
 def _is_number(field: str) -> bool:
@@ -60,36 +57,3 @@ def read_series(path: str | os.PathLike, *, check: bool = True) -> Float[np.ndar
     if check:
         check_series(arr, name=str(path))
     return arr.astype(np.float32)
-
-
-def _candidates(filename: str) -> list[Path]:
-    out = []
-    env = os.environ.get("PARATIME_DATA")
-    if env:
-        out += [Path(env) / "lorenz63" / filename, Path(env) / filename]
-    out.append(Path.cwd().parent / "shared" / "data" / "lorenz63" / filename)
-    repo = Path(__file__).resolve().parents[3]
-    out.append(repo.parent / "shared" / "data" / "lorenz63" / filename)
-    return out
-
-
-def find_shared(filename: str) -> Path:
-    """Locate a file of the shared Lorenz-63 benchmark.
-
-    Looks in `$PARATIME_DATA/lorenz63/`, `$PARATIME_DATA/`, `../shared/data/lorenz63/`
-    relative to the working directory, and the same relative to the repository.
-
-    **Raises:**
-
-    `FileNotFoundError` listing the places searched.
-    """
-    tried = _candidates(filename)
-    for p in tried:
-        if p.is_file():
-            return p
-    places = "\n  ".join(str(p) for p in tried)
-    raise FileNotFoundError(
-        f"{filename} not found; searched:\n  {places}\nSet PARATIME_DATA to the folder that "
-        "holds it, or generate similar data with "
-        "paratime.data.lorenz63(100_000, standardise=True, noise=0.05)."
-    )

@@ -18,23 +18,26 @@ def _check_counts(**counts: int) -> None:
 def lorenz_one_step(
     batch: int, length: int, *, start: int = 0, path: str | os.PathLike | None = None
 ) -> tuple[Float[Array, "B T 3"], Float[Array, "B T 3"]]:
-    """One-step prediction on the Lorenz-63 benchmark file (`x_t → x_{t+1}`).
+    """One-step prediction on the Lorenz-63 benchmark (`x_t → x_{t+1}`).
 
-    Reads `lorenz63_on0.05_train.npy` (standardised, 5 % noise) from the folder `path`
-    (default: where `paratime.data.find_shared` finds it) and cuts `batch` consecutive pieces of
-    `length + 1` points from `start`.
+    Takes the benchmark's training part (standardised, 5 % noise): `paratime.data.lorenz63_train()`
+    (generated and cached, no files needed), or the file `lorenz63_on0.05_train.npy` in the
+    folder `path` when given, and cuts `batch` consecutive pieces of `length + 1` points from
+    `start`.
 
     **Raises:**
 
-    `FileNotFoundError` if the file is absent.
+    `FileNotFoundError` if `path` is given and holds no such file.
     """
     _check_counts(batch=batch, length=length)
     if isinstance(start, bool) or not isinstance(start, int | np.integer) or start < 0:
         raise ValueError(f"`start` must be an int >= 0; got {start!r}.")
-    from ..data._files import LORENZ63_TRAIN, find_shared
+    from ..data import lorenz63_train
 
-    file = Path(path) / LORENZ63_TRAIN if path is not None else find_shared(LORENZ63_TRAIN)
-    data = np.load(file).astype(np.float64)
+    if path is None:
+        data = lorenz63_train().astype(np.float64)
+    else:
+        data = np.load(Path(path) / "lorenz63_on0.05_train.npy").astype(np.float64)
     need = start + batch * length + 1
     if need > data.shape[0]:
         raise ValueError(f"`start + batch * length + 1` = {need} exceeds {data.shape[0]}.")

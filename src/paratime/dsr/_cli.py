@@ -15,6 +15,7 @@ from .._names import SolverName, make_solver
 from ..cli._common import (
     bad,
     check_out_dir,
+    data_help,
     flag,
     load_data,
     new_app,
@@ -134,9 +135,7 @@ def _history(run: Path) -> list[dict[str, Any]]:
 def train_cmd(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Run directory (checkpoint, logs, plots).")],
-    data: Annotated[
-        str | None, typer.Option(help="Training series: a .npy/.csv path or a name.")
-    ] = None,
+    data: Annotated[str | None, typer.Option(help=data_help("Training series"))] = None,
     config: Annotated[
         Path | None, typer.Option(help="A TOML file of these settings; flags override it.")
     ] = None,
@@ -201,9 +200,9 @@ def train_cmd(
         )
     if not resume and (out / "checkpoint.eqx").exists():
         raise bad(
-            "--resume",
-            f"{str(out)!r} already holds a run: add --resume to continue it, or choose "
-            "another --out to start a new one.",
+            "--out",
+            f"{str(out)!r} already holds a run; choose another --out to start a new one, or "
+            "add --resume to continue this one.",
         )
     from ._select import MIN_VALIDATION, split_validation
 
@@ -260,7 +259,7 @@ def train_cmd(
 @app.command("eval")
 def eval_cmd(
     run: Annotated[Path, typer.Argument(help="Run directory of `paratime dsr train`.")],
-    data: Annotated[str, typer.Option(help="Test series: a .npy/.csv path or a name.")],
+    data: Annotated[str, typer.Option(help=data_help("Test series"))],
     pe_steps: Annotated[int, typer.Option(min=1, help="n of PE(n).")] = 20,
     checkpoint: Annotated[
         Checkpoint, typer.Option(help="best: selected on the validation part; last: final.")

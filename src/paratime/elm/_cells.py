@@ -23,7 +23,16 @@ _ALIASES = {
 }
 
 
-class Jordan(AbstractCell):
+class AbstractFeedbackCell(AbstractCell):
+    """An ELM cell whose per-step input is `(u_t, y_{t-1})`: the input and the fed-back
+    output. `direct(state, u)` is what its direct input-to-output links carry."""
+
+    def direct(self, state: PyTree[Array], u: Float[Array, " D"]) -> Float[Array, " M"]:
+        """The direct links' inputs: the current input `u` (all input lags for NARMAX)."""
+        return u
+
+
+class Jordan(AbstractFeedbackCell):
     """Jordan network: context units integrate the fed-back output.
 
     c_t = decay · c_{t-1} + y_{t-1},   h_t = tanh(W_u u_t + W_c c_t + b).  State `(c, h)`.
@@ -39,14 +48,16 @@ class Jordan(AbstractCell):
         c = self.decay * c + y_prev
         return c, jnp.tanh(self.weight_in @ u + self.weight_fb @ c + self.bias)
 
-    def initial_state(self):
-        return jnp.zeros(self.weight_fb.shape[1], self.bias.dtype), jnp.zeros_like(self.bias)
+    def expected_shapes(self):
+        """`((K,), (N,))` for the state `(c, h)`; the input `(u, y_prev)` is not checked."""
+        return ((self.weight_fb.shape[1],), self.bias.shape), None
 
-    def features(self, state):
+    def output(self, state):
+        """The hidden units h of the state `(c, h)`: what the output layer reads."""
         return state[1]
 
 
-class NARMAX(AbstractCell):
+class NARMAX(AbstractFeedbackCell):
     """NARMAX network: tapped delay lines of the last `lags` inputs and outputs feed a
     tanh layer, h_t = tanh(W_u [u_t … u_{t-lags+1}] + W_y [y_{t-1} … y_{t-lags}] + b).
     State `(u_lags, y_lags, h)`; its direct links carry all input lags."""
@@ -63,22 +74,21 @@ class NARMAX(AbstractCell):
         h = jnp.tanh(self.weight_in @ u_lags + self.weight_fb @ y_lags + self.bias)
         return u_lags, y_lags, h
 
-    def initial_state(self):
-        dtype = self.bias.dtype
-        return (
-            jnp.zeros(self.weight_in.shape[1], dtype),
-            jnp.zeros(self.weight_fb.shape[1], dtype),
-            jnp.zeros_like(self.bias),
-        )
+    def expected_shapes(self):
+        """`((lags·D,), (lags·K,), (N,))` for the state `(u_lags, y_lags, h)`; the input
+        `(u, y_prev)` is not checked."""
+        return ((self.weight_in.shape[1],), (self.weight_fb.shape[1],), self.bias.shape), None
 
-    def features(self, state):
+    def output(self, state):
+        """The hidden units h of the state `(u_lags, y_lags, h)`."""
         return state[2]
 
     def direct(self, state, u):
+        """All `lags` input lags, the first part of the state."""
         return state[0]
 
 
-class FullyConnected(AbstractCell):
+class FullyConnected(AbstractFeedbackCell):
     """Fully connected RNN: every hidden unit sees all hidden units and the fed-back output,
     h_t = tanh(W_h h_{t-1} + W_u u_t + W_y y_{t-1} + b)."""
 
@@ -93,8 +103,9 @@ class FullyConnected(AbstractCell):
             self.weight_hh @ h + self.weight_in @ u + self.weight_fb @ y_prev + self.bias
         )
 
-    def initial_state(self):
-        return jnp.zeros_like(self.bias)
+    def expected_shapes(self):
+        """`(N,)` for the state h; the input `(u, y_prev)` is not checked."""
+        return self.bias.shape, None
 
 
 def canonical_arch(arch: str) -> str:
@@ -105,30 +116,15 @@ def canonical_arch(arch: str) -> str:
     return name
 
 
-def uses_feedback(cell) -> bool:
+def uses_feedback(cell: AbstractCell) -> bool:
     """Whether the cell's per-step input is `(u_t, y_{t-1})` rather than `u_t`."""
-    return isinstance(cell, Jordan | NARMAX | FullyConnected)
+    return isinstance(cell, AbstractFeedbackCell)
 
 
-def initial_state(cell) -> PyTree[Array]:
-    """The zero state the cell starts every window from."""
-    if hasattr(cell, "initial_state"):
-        return cell.initial_state()
-    zeros = jnp.zeros(cell.weight_hh.shape[1], cell.weight_hh.dtype)
-    return (zeros, zeros) if isinstance(cell, LSTM) else zeros
-
-
-def features(cell, state) -> Float[Array, " N"]:
-    """The hidden units that the output layer reads."""
-    if hasattr(cell, "features"):
-        return cell.features(state)
-    return state[0] if isinstance(cell, LSTM) else state
-
-
-def direct_inputs(cell, state, u: Float[Array, " D"]) -> Float[Array, " M"]:
+def direct_inputs(cell: AbstractCell, state, u: Float[Array, " D"]) -> Float[Array, " M"]:
     """What the direct input-to-output links carry: the current input (all input lags for
     NARMAX)."""
-    return cell.direct(state, u) if hasattr(cell, "direct") else u
+    return cell.direct(state, u) if isinstance(cell, AbstractFeedbackCell) else u
 
 
 def make_cell(

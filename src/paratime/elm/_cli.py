@@ -11,6 +11,7 @@ from .._names import SolverName, make_solver
 from ..cli._common import (
     bad,
     check_out_dir,
+    data_help,
     flag,
     fraction,
     new_app,
@@ -50,10 +51,7 @@ def fit_command(
     out: Annotated[Path, typer.Option(help="Folder for model.eqx, metrics.json, config.toml.")],
     data: Annotated[
         str | None,
-        typer.Option(
-            help="santafe | mackey-glass | sunspots | narma10 | any name of "
-            "paratime.data.DATASETS | a .npy/.csv/.txt PATH."
-        ),
+        typer.Option(help=data_help("The series", "narma10")),
     ] = None,
     config: Annotated[
         Path | None, typer.Option(help="A TOML file of these settings; flags override it.")

@@ -5,22 +5,22 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._engine import AbstractSolver, Sequential, unroll
-from ._cells import direct_inputs, features, initial_state, uses_feedback
+from .._engine import AbstractCell, AbstractSolver, Sequential, unroll
+from ._cells import direct_inputs, uses_feedback
 
 
 def _last(tree):
     return jax.tree_util.tree_map(lambda s: s[-1], tree)
 
 
-def _row(cell, state, u_last, direct: bool):
-    f = features(cell, state)
+def _row(cell: AbstractCell, state, u_last, direct: bool):
+    f = cell.output(state)
     return jnp.concatenate([f, direct_inputs(cell, state, u_last)]) if direct else f
 
 
 @eqx.filter_jit
 def hidden_matrix(
-    cell,
+    cell: AbstractCell,
     inputs: Float[Array, "B w D"],
     feedback: Float[Array, "B w K"] | None = None,
     *,
@@ -57,7 +57,7 @@ def hidden_matrix(
 
     def one(u, fb):
         xs = (u, fb) if needs_fb else u
-        states = unroll(cell, initial_state(cell), xs, solver=solver).states
+        states = unroll(cell, cell.init_state(), xs, solver=solver).states
         return _row(cell, _last(states), u[-1], direct)
 
     return jax.vmap(one)(inputs, feedback)
@@ -73,7 +73,7 @@ class ClosedLoop(eqx.Module):
     the loop in the data range.
     """
 
-    cell: eqx.Module
+    cell: AbstractCell
     beta: Float[Array, "F K"]
     intercept: Float[Array, " K"]
     direct: bool = eqx.field(static=True)
@@ -91,7 +91,7 @@ class ClosedLoop(eqx.Module):
 
 @eqx.filter_jit
 def closed_loop_outputs(
-    cell,
+    cell: AbstractCell,
     beta: Float[Array, "F K"],
     intercept: Float[Array, " K"],
     inputs: Float[Array, "B w D"],
@@ -108,7 +108,7 @@ def closed_loop_outputs(
     loop = ClosedLoop(cell, beta, intercept, direct, lo, hi)
 
     def one(u, y0):
-        _, ys = unroll(loop, (initial_state(cell), y0), u, solver=solver).states
+        _, ys = unroll(loop, (cell.init_state(), y0), u, solver=solver).states
         return ys[-1]
 
     return jax.vmap(one)(inputs, first_feedback)

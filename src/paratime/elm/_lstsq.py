@@ -270,7 +270,13 @@ def ridge(
             f"condition number {cond:.3g} > {limit:.3g}. Returning the ridge-regularised "
             f"solution with λ = {max(lam, floor):.3g}"
             + (f" (raised from {lam:.3g})" if lam < floor else "")
-            + ". Fewer hidden units, a smaller spectral radius or a larger λ avoid this.",
+            + ". Fewer hidden units, a smaller spectral radius or a larger λ avoid this"
+            + (
+                "; so does float64 (jax.config.update('jax_enable_x64', True) before "
+                "building the data), whose limit is far higher."
+                if H.dtype == jnp.float32
+                else "."
+            ),
             IllConditionedWarning,
             stacklevel=2,
         )

@@ -96,6 +96,14 @@ def prepare(
     """Cut `task` into windows, split them in time (test = held-out tail) and standardise
     with statistics of the training part only.
 
+    `dtype` (default: float64 when `jax_enable_x64` is on, float32 otherwise) is the dtype
+    that `fit` then computes in. **Precision matters for an ELM**: its one least-squares solve
+    is only as good as the conditioning the dtype allows, and in float32 `fit` must raise λ
+    far above the best one. The command line (`paratime elm fit`) computes in float64; to get
+    its results from Python, call `jax.config.update("jax_enable_x64", True)` first. On Santa
+    Fe with a 100-unit GRU and window 20, the one-step test NRMSE is 0.11 in float64 and 0.46
+    in float32 (λ = 5e-4 against 321).
+
     **Raises:**
 
     `ValueError` if the window is longer than the series or the split leaves too little.
@@ -145,6 +153,11 @@ def fit(
     previous outputs are fed back, so H does not depend on β and one least-squares solve
     suffices.
 
+    It computes in the dtype of `data` (see `prepare`): float64 needs `jax_enable_x64`, which
+    the command line turns on and plain Python does not. In float32 the least-squares solve
+    is much less accurate (Santa Fe, GRU, 100 units: test NRMSE 0.46 against 0.11 in
+    float64); enable x64 before `prepare` to match `paratime elm fit`.
+
     **Arguments:**
 
     - `data`: from `prepare`.
@@ -181,6 +194,7 @@ def fit(
     **Example:**
 
     ```python
+    jax.config.update("jax_enable_x64", True)  # as `paratime elm fit` does
     task = paratime.elm.autoregressive_task(paratime.data.load("santafe"))
     data = paratime.elm.prepare(task, window=20)
     model, info = paratime.elm.fit(data, arch="gru", hidden=100, key=jax.random.key(0))

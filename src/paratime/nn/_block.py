@@ -9,7 +9,7 @@ import jax.nn as jnn
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from .._engine import AbstractSolver, Auto, Solution
-from ._rnn import RNN, state_output
+from ._rnn import RNN, _output
 
 
 class Block(eqx.Module):
@@ -84,5 +84,5 @@ class Block(eqx.Module):
     ) -> tuple[Float[Array, " dim"], PyTree[Array]]:
         """One time step, for generation: `(y_t, h_t)` from `x_t` and h_{t−1}."""
         state = self.rnn.cell(state, self.norm_rnn(x))
-        u = x + self.proj(state_output(self.rnn.cell, state))
+        u = x + self.proj(_output(self.rnn.cell, state))
         return self._mlp(u), state

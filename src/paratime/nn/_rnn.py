@@ -7,59 +7,20 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
-from .._engine import AbstractSolver, Auto, Solution, unroll
+from .._engine import AbstractCell, AbstractSolver, Auto, Solution, unroll
 
 
-def zero_state(cell: Any) -> PyTree[Array]:
-    """The all-zero initial state of `cell`.
-
-    A cell may define `initial_state()` (returning its zero state); otherwise the size is read
-    from the shipped cells' parameters: `weight_hh` (N, N) or (k·N, N), and, for a state
-    `(h, c)`, the LSTM's layout.
-
-    **Raises:**
-
-    `ValueError` if the state size cannot be found; pass `initial_state` to `RNN` then.
-    """
-    from ..cells import LRU, LSTM, BlockGRU, DiagonalLSTM, MinGRU
-
-    method = getattr(cell, "initial_state", None)
-    if callable(method):
-        return method()
-    if isinstance(cell, DiagonalLSTM):  # one (n, 2) array: [:, 0] is c, [:, 1] is h
-        return jnp.zeros((cell.weight_hh.shape[1], 2), cell.weight_hh.dtype)
-    if isinstance(cell, BlockGRU):
-        return jnp.zeros(cell.bias_hh.shape[0] // 3, cell.bias_hh.dtype)
-    if isinstance(cell, LSTM):
-        n = cell.weight_hh.shape[1]
-        return (jnp.zeros(n, cell.weight_hh.dtype), jnp.zeros(n, cell.weight_hh.dtype))
-    if isinstance(cell, MinGRU):
-        return jnp.zeros_like(cell.bias_z)
-    if isinstance(cell, LRU):
-        return jnp.zeros(cell.eigenvalues().shape, cell.eigenvalues().dtype)
-    weight = getattr(cell, "weight_hh", None)
-    if isinstance(weight, jax.Array) and weight.ndim == 2:
-        return jnp.zeros(weight.shape[1], weight.dtype)
+def _init_state(cell: Any) -> PyTree[Array]:
+    if isinstance(cell, AbstractCell):
+        return cell.init_state()
     raise ValueError(
-        f"cannot tell the state size of a {type(cell).__name__}; pass `initial_state` "
-        "(e.g. `jnp.zeros(hidden_size)`) or give the cell an `initial_state()` method."
+        f"cannot tell the state of a {type(cell).__name__}, which is not a "
+        "`paratime.cells.AbstractCell`; pass `initial_state` (e.g. `jnp.zeros(hidden_size)`)."
     )
 
 
-def state_output(cell: Any, state: PyTree[Array]) -> Array:
-    """What a layer outputs for one state: `cell.output(state)` if the cell defines it, h for
-    `DiagonalLSTM` (`state[:, 1]`), the state itself if it is an array, else its first leaf
-    (the `h` of an LSTM's `(h, c)`)."""
-    from ..cells import DiagonalLSTM
-
-    method = getattr(cell, "output", None)
-    if callable(method):
-        return method(state)
-    if isinstance(cell, DiagonalLSTM):
-        return cell.hidden(state)
-    if isinstance(state, jax.Array):
-        return state
-    return jax.tree_util.tree_leaves(state)[0]
+def _output(cell: Any, state: PyTree[Array]) -> Array:
+    return cell.output(state) if isinstance(cell, AbstractCell) else state
 
 
 class RNN(eqx.Module):
@@ -69,17 +30,17 @@ class RNN(eqx.Module):
     It maps one sequence (T, D) to (T, N); `jax.vmap` it over a batch, or call
     `batch_first` with (B, T, D) as with `torch.nn.GRU(batch_first=True)`.
 
-    For a PyTree state the output at each step is `cell.output(state)` if the cell defines
-    `output`, otherwise the first leaf of the state: for `paratime.cells.LSTM`, whose state is
-    `(h, c)`, the output is `h` (as in PyTorch) and the cell memory `c` stays inside. For
-    `paratime.cells.DiagonalLSTM`, whose state is one (n, 2) array `[c, h]`, it is h too.
+    The output at each step is `cell.output(state)`: the state itself for most cells, `h` for
+    `paratime.cells.LSTM` (state `(h, c)`, as in PyTorch), `DiagonalLSTM` and `SLSTM`; the cell
+    memory stays inside. A callable that is not an `AbstractCell` outputs its state.
 
     **Arguments:**
 
     - `cell`: a cell `(h, x) -> h_next`, e.g. `paratime.cells.GRU(D, N, key=key)`.
     - `solver`: the `paratime.unroll` solver (`Auto()` by default).
-    - `initial_state`: the state h_0 when none is passed to the call; zeros by default
-        (see `zero_state`). It is a parameter (trained) unless you stop its gradient.
+    - `initial_state`: the state h_0 when none is passed to the call; `cell.init_state()`
+        (zeros) by default, required for a cell that is not an `AbstractCell`. It is a
+        parameter (trained) unless you stop its gradient.
 
     **Example:**
 
@@ -112,12 +73,12 @@ class RNN(eqx.Module):
             )
         self.cell = cell
         self.solver = solver
-        self.initial_state = zero_state(cell) if initial_state is None else initial_state
+        self.initial_state = _init_state(cell) if initial_state is None else initial_state
 
     @property
     def output_size(self) -> int:
         """N, the size of one output vector."""
-        out = jax.eval_shape(lambda: state_output(self.cell, self.initial_state))
+        out = jax.eval_shape(lambda: _output(self.cell, self.initial_state))
         return out.shape[-1]
 
     def solve(
@@ -146,7 +107,7 @@ class RNN(eqx.Module):
 
     def outputs(self, states: PyTree[Array]) -> Float[Array, "T N"]:
         """The outputs (T, N) of a trajectory of states with a leading time axis."""
-        return jax.vmap(lambda s: state_output(self.cell, s))(states)
+        return jax.vmap(lambda s: _output(self.cell, s))(states)
 
     def __call__(
         self,

@@ -1,5 +1,6 @@
 """The common case: minimise `loss_fn(model, key)` with an optax optimiser."""
 
+import inspect
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -32,6 +33,25 @@ def _check_key(key: Any) -> None:
         raise TypeError(f"`key` must be a single PRNG key, e.g. jax.random.key(0); got {key!r}.")
 
 
+def _check_loss_fn(loss_fn: Any) -> None:
+    """`loss_fn` must be callable as `loss_fn(model, key)`."""
+    if not callable(loss_fn):
+        raise TypeError(f"`loss_fn` must be callable `(model, key) -> loss`; got {loss_fn!r}.")
+    try:
+        signature = inspect.signature(loss_fn)
+    except (TypeError, ValueError):  # no signature to read (some builtins): trust the caller
+        return
+    try:
+        signature.bind(None, None)
+    except TypeError as e:
+        name = getattr(loss_fn, "__name__", type(loss_fn).__name__)
+        raise TypeError(
+            f"`loss_fn` must take two positional arguments, `(model, key)`, and return a "
+            f"scalar loss or `(loss, metrics)`; `{name}{signature}` cannot ({e}). Draw the "
+            "batch from `key` inside it, or ignore `key` (`def loss(model, key): ...`)."
+        ) from None
+
+
 class TrainState(eqx.Module):
     """What the optax loop carries (and checkpoints): the model, the optimiser state, a key."""
 
@@ -56,8 +76,7 @@ def make_step(
     The step function. Its metrics contain `loss` and `grad_norm`, plus those of `loss_fn`.
     """
 
-    if not callable(loss_fn):
-        raise TypeError(f"`loss_fn` must be callable `(model, key) -> loss`; got {loss_fn!r}.")
+    _check_loss_fn(loss_fn)
     _check_optimizer(optimizer)
 
     def wrapped(model, key):
@@ -101,7 +120,11 @@ def fit(
 
     **Arguments:**
 
-    - `loss_fn`: `(model, key) -> loss` or `(model, key) -> (loss, metrics)`.
+    - `loss_fn`: called as `loss_fn(model, key)` at every step, with the current `model`
+        and that step's key `fold_in(key, step)` (draw the step's batch from it, so a resumed
+        run sees the same batches; ignore it if the loss is deterministic). It returns a
+        scalar loss, or `(loss, metrics)` with `metrics` a dict of scalars to log. It is
+        differentiated with respect to the model's floating-point arrays.
     - `model`: an Equinox module (or any PyTree whose inexact arrays are the parameters).
     - `optimizer`: an optax optimiser, e.g. `optax.radam(1e-3)`.
     - `steps`: total optimiser steps.
@@ -114,19 +137,28 @@ def fit(
 
     **Raises:**
 
-    `TypeError`/`ValueError` naming the argument for a `loss_fn` that is not callable, an
+    `TypeError`/`ValueError` naming the argument for a `loss_fn` that is not callable as
+    `loss_fn(model, key)`, an
     `optimizer` that is not an optax transformation, a `key` that is not a PRNG key, a
     `model` without floating-point arrays, or a bad `steps` (see `paratime.train.train`).
 
     **Example:**
 
     ```python
-    model, history = paratime.train.fit(loss, model, optax.adam(1e-3), steps=500,
-                                        key=jax.random.key(0), out_dir="run")
+    import jax, jax.numpy as jnp, optax, paratime
+
+    model = paratime.nn.RNN(paratime.cells.GRU(1, 8, key=jax.random.key(0)))
+
+    def loss(model, key):
+        xs = jax.random.normal(key, (50, 1))
+        return jnp.mean((model(xs)[:, 0] - jnp.cumsum(xs[:, 0]) / 10) ** 2)
+
+    model, history = paratime.train.fit(
+        loss, model, optax.adam(1e-2), steps=20, key=jax.random.key(1), progress=False
+    )
     ```
     """
-    if not callable(loss_fn):
-        raise TypeError(f"`loss_fn` must be callable `(model, key) -> loss`; got {loss_fn!r}.")
+    _check_loss_fn(loss_fn)
     _check_optimizer(optimizer)
     _check_key(key)
     params = eqx.filter(model, eqx.is_inexact_array)
