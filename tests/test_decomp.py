@@ -1,5 +1,8 @@
 """Decomposition in time (D'Amore): windows, the overlap operator, both variants, sharding."""
 
+import sys
+from pathlib import Path
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -11,12 +14,16 @@ from hypothesis import given, settings, strategies as st
 from helpers import tree_allclose
 from paratime import decomp
 
+# the tasks of the decomposition evidence live with its benchmark
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.decomp.tasks import recall_task  # noqa: E402
+
 B, T, N, K, O = 2, 27, 4, 4, 3  # T = K·S + O with S = 6
 
 
 @pytest.fixture(scope="module")
 def task():
-    xs, ys = decomp.recall_task(jax.random.key(0), B, T, noise=0.3)
+    xs, ys = recall_task(jax.random.key(0), B, T, noise=0.3)
     model = decomp.RNN.gru(2, N, 1, key=jax.random.key(1))
     return model, xs, ys
 
