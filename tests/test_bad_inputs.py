@@ -482,8 +482,6 @@ CASES = [
         ValueError,
         "`mu`",
     ),
-    ("decomp recall_task batch", lambda f: decomp.recall_task(KEY, 0, 10), ValueError, "`batch`"),
-    ("decomp recall_task length", lambda f: decomp.recall_task(KEY, 2, 0), ValueError, "`length`"),
     (
         "decomp fit_bptt shapes",
         lambda f: decomp.fit_bptt(

@@ -169,3 +169,9 @@ def test_resume_reproduces_uninterrupted_run(task, tmp_path):
     assert [r["step"] for r in hist] == [0, 1, 2, 3]
     params = lambda s: eqx.filter(s, eqx.is_inexact_array)  # noqa: E731
     assert tree_allclose(params(full), params(resumed), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("batch, length, name", [(0, 10, "batch"), (2, 0, "length")])
+def test_recall_task_names_a_bad_count(batch, length, name):
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        recall_task(jax.random.key(0), batch, length)

@@ -140,21 +140,15 @@ def train_run(
     )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    common = dict(
-        steps=c.steps,
-        key=key_train,
-        batch_size=c.batch_size,
-        learning_rate=c.learning_rate,
-        resume=resume,
-        progress=progress,
-    )
-    _, results = train_classifier(
-        model,
-        dataset,
-        out_dir=out / "pararealnet",
-        description=f"ParaRealNet P={c.parallel}",
-        **common,
-    )
+
+    def train(classifier: Classifier, folder: str, description: str, resume: bool):
+        return train_classifier(
+            classifier, dataset, steps=c.steps, key=key_train, batch_size=c.batch_size,
+            learning_rate=c.learning_rate, out_dir=out / folder, resume=resume,
+            progress=progress, description=description,
+        )  # fmt: skip
+
+    _, results = train(model, "pararealnet", f"ParaRealNet P={c.parallel}", resume)
     metrics: dict[str, Any] = {
         "test_accuracy": results["test_accuracy"],
         "seconds_per_step": results["seconds_per_step"],
@@ -163,13 +157,7 @@ def train_run(
     if c.baseline:
         # On resume, a baseline that never started (killed during the first part) starts now.
         base_resume = resume and has_checkpoint(out / "baseline")
-        _, base_results = train_classifier(
-            base,
-            dataset,
-            out_dir=out / "baseline",
-            description="sequential ResNet",
-            **{**common, "resume": base_resume},
-        )
+        _, base_results = train(base, "baseline", "sequential ResNet", base_resume)
         metrics["baseline"] = base_results
     metrics["config"] = {
         "data": c.data,
