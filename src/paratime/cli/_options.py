@@ -72,8 +72,8 @@ def config_options(
             if p.name not in ("cfg", "ctx")
         ]
         fields = field_parameters(cls)
-        clash = {p.name for p in own} & {p.name for p in fields}
-        if clash or "config" in cls.field_names():
+        clash = ({p.name for p in own} | {"config"}) & {p.name for p in fields}
+        if clash:
             raise TypeError(f"{fn.__name__}: options {sorted(clash)} are also config fields.")
         names = [p.name for p in fields]
         wants_ctx = "ctx" in inspect.signature(fn).parameters
