@@ -482,8 +482,6 @@ CASES = [
         ValueError,
         "`mu`",
     ),
-    ("decomp recall_task batch", lambda f: decomp.recall_task(KEY, 0, 10), ValueError, "`batch`"),
-    ("decomp recall_task length", lambda f: decomp.recall_task(KEY, 2, 0), ValueError, "`length`"),
     (
         "decomp fit_bptt shapes",
         lambda f: decomp.fit_bptt(
@@ -649,12 +647,6 @@ CASES = [
         "`num_windows`",
     ),
     (
-        "decomp lorenz_one_step batch 0",
-        lambda f: decomp.lorenz_one_step(0, 10),
-        ValueError,
-        "`batch`",
-    ),
-    (
         "pararealnet step NaN",
         lambda f: pararealnet.make_blocks(2, 3, 4, key=KEY, step=math.nan),
         ValueError,
@@ -815,14 +807,14 @@ CASES = [
         "`num_parallel`",
     ),
     (
-        "pararealnet run_experiment steps",
-        lambda f: pararealnet.run_experiment(steps=0, out=f / "prn"),
+        "pararealnet TrainConfig steps",
+        lambda f: pararealnet.TrainConfig(steps=0),
         ValueError,
         "`steps`",
     ),
     (
-        "pararealnet run_experiment data",
-        lambda f: pararealnet.run_experiment(data="x", steps=1, out=f / "prn"),
+        "pararealnet TrainConfig data",
+        lambda f: pararealnet.TrainConfig(data="x"),  # type: ignore[arg-type]
         ValueError,
         "`data`",
     ),

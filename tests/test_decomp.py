@@ -1,5 +1,8 @@
 """Decomposition in time (D'Amore): windows, the overlap operator, both variants, sharding."""
 
+import sys
+from pathlib import Path
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -11,12 +14,16 @@ from hypothesis import given, settings, strategies as st
 from helpers import tree_allclose
 from paratime import decomp
 
+# the tasks of the decomposition evidence live with its benchmark
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.decomp.tasks import recall_task  # noqa: E402
+
 B, T, N, K, O = 2, 27, 4, 4, 3  # T = K·S + O with S = 6
 
 
 @pytest.fixture(scope="module")
 def task():
-    xs, ys = decomp.recall_task(jax.random.key(0), B, T, noise=0.3)
+    xs, ys = recall_task(jax.random.key(0), B, T, noise=0.3)
     model = decomp.RNN.gru(2, N, 1, key=jax.random.key(1))
     return model, xs, ys
 
@@ -162,3 +169,9 @@ def test_resume_reproduces_uninterrupted_run(task, tmp_path):
     assert [r["step"] for r in hist] == [0, 1, 2, 3]
     params = lambda s: eqx.filter(s, eqx.is_inexact_array)  # noqa: E731
     assert tree_allclose(params(full), params(resumed), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("batch, length, name", [(0, 10, "batch"), (2, 0, "length")])
+def test_recall_task_names_a_bad_count(batch, length, name):
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        recall_task(jax.random.key(0), batch, length)

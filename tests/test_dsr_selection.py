@@ -173,10 +173,10 @@ def test_a_series_too_short_for_validation_trains_without_selection(series, tmp_
     assert "model: last checkpoint, step 2" in out
     assert json.loads((tmp_path / "r" / "metrics.json").read_text())["checkpoint"] == "last"
     # A checkpoint written before model selection (no best_score/best_step) still loads.
-    from paratime.dsr._cli import _restore
+    from paratime.dsr import load_run
     from paratime.train import save_checkpoint
 
-    _, state, step, _ = _restore(tmp_path / "r")
+    _, state, step, _ = load_run(tmp_path / "r")
     old = (state.model, state.opt_state, state.key, state.alpha)
     save_checkpoint(tmp_path / "r" / "checkpoint.eqx", old, step=step)
     with pytest.raises(ValueError):  # (the current layout does not read it)

@@ -1,6 +1,9 @@
 """Multiple shooting with trainable state embeddings: continuity, freezing, information
 travel, and the sharded (ppermute) version."""
 
+import sys
+from pathlib import Path
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -12,12 +15,17 @@ import paratime
 from helpers import tree_allclose
 from paratime import decomp
 
+# the tasks of the decomposition evidence live with its benchmark
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.decomp.tasks import recall_task  # noqa: E402
+from benchmarks.decomp.travel import information_travel  # noqa: E402
+
 B, T, N, K = 2, 24, 4, 4  # segments of 6 steps
 
 
 @pytest.fixture(scope="module")
 def task():
-    xs, ys = decomp.recall_task(jax.random.key(0), B, T, noise=0.3)
+    xs, ys = recall_task(jax.random.key(0), B, T, noise=0.3)
     model = decomp.RNN.gru(2, N, 1, key=jax.random.key(1))
     return model, xs, ys
 
@@ -94,7 +102,7 @@ def test_information_travels_one_segment_per_update(task, freeze):
     lr = 0.5 * B * T / 10.0  # relax each embedding half-way towards its neighbour's end
     problem = _problem(task, freeze_every=freeze, train_params=False, optimizer=optax.sgd(lr))
     steps = 6
-    reach = np.asarray(decomp.information_travel(problem, model, steps))
+    reach = np.asarray(information_travel(problem, model, steps))
     assert reach.shape == (steps, K)
     for n in range(steps):
         front = (n + 1) // freeze  # embedding updates done so far

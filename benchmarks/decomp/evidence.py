@@ -19,13 +19,13 @@ from paratime.decomp import (
     ShootingProblem,
     fit_bptt,
     fit_problem,
-    information_travel,
-    lorenz_one_step,
-    recall_task,
     sequence_loss,
     time_mesh,
 )
 from paratime.train import TrainState, make_step
+
+from .tasks import lorenz_one_step, recall_task
+from .travel import information_travel
 
 
 def _round_robin_times(timers, *, calls: int = 10, repeats: int = 3) -> dict[str, float]:

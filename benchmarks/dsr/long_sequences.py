@@ -150,10 +150,9 @@ def _log_summary(run: Path) -> dict:
 def evaluate_run(run: Path, test: np.ndarray) -> tuple[dict, np.ndarray]:
     import jax.numpy as jnp
 
-    from paratime.dsr import evaluate
-    from paratime.dsr._cli import _restore
+    from paratime.dsr import evaluate, load_run
 
-    _, state, *_ = _restore(run)
+    _, state, *_ = load_run(run)
     t0 = time.perf_counter()
     metrics, gen = evaluate(state.model, jnp.asarray(test, jnp.float32))
     metrics.update(compare_slow(test, np.asarray(gen)))

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 
 from paratime._names import make_solver
 from paratime.data import load_series
-from paratime.dsr._cli import _restore
+from paratime.dsr import load_run
 from paratime.dsr._train import make_dsr_step, make_optimizer
 
 
@@ -50,7 +50,7 @@ def main() -> None:
     a = p.parse_args()
     rows = []
     for run in a.runs:
-        cfg, trained, *_ = _restore(run)
+        cfg, trained, *_ = load_run(run)
         x = jnp.asarray(load_series(cfg.data), jnp.float32)
         alphas = a.alpha or [float(trained.alpha)]
         for alpha, shape in ((al, sh) for al in alphas for sh in a.shapes):

@@ -12,11 +12,11 @@ from plot_newton import plot
 
 import paratime
 import paratime.data
-from paratime.dsr._cli import _restore
+from paratime.dsr import load_run
 
 run = Path(sys.argv[1])
 out = Path(sys.argv[2])
-cfg, state, *_ = _restore(run)
+cfg, state, *_ = load_run(run)
 model = state.model
 test = jnp.asarray(paratime.data.load_series("lorenz63-test"))
 alphas = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.9]

@@ -14,10 +14,10 @@ import jax.numpy as jnp
 
 import paratime
 import paratime.data
-from paratime.dsr._cli import _restore
+from paratime.dsr import load_run
 from paratime.dsr._train import make_dsr_step, make_optimizer
 
-cfg, state, *_ = _restore(Path(sys.argv[1]))
+cfg, state, *_ = load_run(Path(sys.argv[1]))
 x = jnp.asarray(paratime.data.load_series("lorenz63"))
 rows = []
 for L in (200, 1000, 10000, 100000):

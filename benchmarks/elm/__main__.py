@@ -107,8 +107,7 @@ def lstsq_command(
     import jax
     import jax.numpy as jnp
 
-    from paratime.elm import hidden_matrix, make_cell, prepare
-    from paratime.elm._cli import load_task
+    from paratime.elm import hidden_matrix, load_task, make_cell, prepare
 
     from .comparison import environment
     from .lstsq import compare_methods, ill_conditioned

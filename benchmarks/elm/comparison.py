@@ -12,10 +12,9 @@ from jaxtyping import PRNGKeyArray
 
 from paratime import DEER, ELK, AbstractSolver, QuasiDEER, Sequential
 from paratime.bench import environment as _environment
-from paratime.elm import evaluate, fit, fit_bptt, prepare
+from paratime.elm import evaluate, fit, fit_bptt, load_task, prepare
 from paratime.elm._bptt import _mse, initial_model
 from paratime.elm._cells import canonical_arch
-from paratime.elm._cli import load_task
 from paratime.elm._model import Prepared
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from paratime.pararealnet._cli import request_cpu_devices as _request_cpu_devices
+from paratime.cli._common import request_cpu_devices as _request_cpu_devices
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 

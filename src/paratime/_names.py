@@ -1,9 +1,8 @@
 """One spelling per solver, shared by every command line and config file."""
 
 import difflib
-import enum
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 from ._engine import (
     DEER,
@@ -17,60 +16,51 @@ from ._engine import (
     Sequential,
 )
 
+SolverName = Literal[
+    "sequential",
+    "deer",
+    "quasi-deer",
+    "elk",
+    "quasi-elk",
+    "parareal",
+    "implicit-sequential",
+    "linear-scan",
+    "auto",
+]
+"""The name of each solver on the command line and in config files (lower case, words joined
+by `-`), as a type: a config field of this type becomes a `--solver` flag with these choices.
+`make_solver` turns a name into the solver."""
 
-class SolverName(str, enum.Enum):
-    """The name of each solver on the command line and in config files (lower case, words
-    joined by `-`). `make_solver` turns a name into the solver."""
+SOLVER_NAMES: tuple[str, ...] = get_args(SolverName)
 
-    sequential = "sequential"
-    deer = "deer"
-    quasi_deer = "quasi-deer"
-    elk = "elk"
-    quasi_elk = "quasi-elk"
-    parareal = "parareal"
-    implicit_sequential = "implicit-sequential"
-    linear_scan = "linear-scan"
-    auto = "auto"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-_CONSTRUCTORS: dict[SolverName, Callable[..., AbstractSolver]] = {
-    SolverName.sequential: Sequential,
-    SolverName.deer: DEER,
-    SolverName.quasi_deer: QuasiDEER,
-    SolverName.elk: ELK,
-    SolverName.quasi_elk: lambda **kw: ELK(diagonal=True, **kw),
-    SolverName.parareal: Parareal,
-    SolverName.implicit_sequential: lambda **kw: Sequential(adjoint=ImplicitAdjoint(), **kw),
-    SolverName.linear_scan: LinearScan,
-    SolverName.auto: Auto,
+_CONSTRUCTORS: dict[str, Callable[..., AbstractSolver]] = {
+    "sequential": Sequential,
+    "deer": DEER,
+    "quasi-deer": QuasiDEER,
+    "elk": ELK,
+    "quasi-elk": lambda **kw: ELK(diagonal=True, **kw),
+    "parareal": Parareal,
+    "implicit-sequential": lambda **kw: Sequential(adjoint=ImplicitAdjoint(), **kw),
+    "linear-scan": LinearScan,
+    "auto": Auto,
 }
 
-SOLVER_NAMES: tuple[str, ...] = tuple(n.value for n in SolverName)
 
-
-def solver_name(name: "str | SolverName") -> SolverName:
-    """`name` as a `SolverName`.
+def solver_name(name: str) -> SolverName:
+    """`name` checked against `SOLVER_NAMES`.
 
     **Raises:**
 
     `ValueError` naming the allowed names (and the closest one) for an unknown name.
     """
-    if isinstance(name, SolverName):
-        return name
-    try:
-        return SolverName(name)
-    except ValueError:
-        close = difflib.get_close_matches(str(name).lower(), SOLVER_NAMES, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(
-            f"unknown solver {name!r}{hint}; expected one of {', '.join(SOLVER_NAMES)}."
-        ) from None
+    if name in _CONSTRUCTORS:
+        return cast(SolverName, name)
+    close = difflib.get_close_matches(str(name).lower(), SOLVER_NAMES, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"unknown solver {name!r}{hint}; expected one of {', '.join(SOLVER_NAMES)}.")
 
 
-def make_solver(name: "str | SolverName", **settings: Any) -> AbstractSolver:
+def make_solver(name: str, **settings: Any) -> AbstractSolver:
     """The solver called `name` (see `SolverName`), with its default settings updated by
     `settings`.
 

@@ -9,10 +9,10 @@ code 1. Anything else is a bug and keeps its traceback.
 """
 
 import contextlib
+import dataclasses
 import re
 import sys
 from collections.abc import Iterator
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,17 @@ def data_help(what: str, *extra: str) -> str:
     return f"{what}: a dataset name ({names}) or the path of a .npy/.csv/.txt file."
 
 
+def request_cpu_devices(count: int) -> None:
+    """Ask JAX for `count` CPU devices; possible only before JAX starts its backends (a no-op
+    after that, e.g. under pytest: what is there is kept)."""
+    import jax
+
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:  # backend already initialised
+        pass
+
+
 def load_data(source: str, *, name: str = "--data", min_length: int | None = None):
     """A `(T, d)` float32 series from a path or a dataset name, checked (finite, long enough);
     errors name the flag `name`."""
@@ -142,28 +153,36 @@ def fraction(value: float) -> float:
     return value
 
 
+def option_name(field: str) -> str:
+    """The flag of a config field: `seq_len` -> `--seq-len`."""
+    return "--" + field.replace("_", "-")
+
+
 def resolve_config(ctx: typer.Context, cls: type, config: Any, values: dict[str, Any]) -> Any:
     """The config `cls(...)` from the defaults, then the TOML file `config` (or `None`), then
-    the flags given on the command line, in that order of precedence. A bad field is reported
-    as its flag (`latent` -> `--latent`)."""
+    the flags given on the command line, in that order of precedence. A missing required
+    field or a bad one is reported as its flag (`latent` -> `--latent`)."""
     from .._config import ConfigError
 
-    file_values: dict[str, Any] = {}
+    merged: dict[str, Any] = {}
     if config is not None:
         with flag("--config"):
-            file_values = cls.read_toml(config)
-    merged = {}
+            merged = cls.read_toml(config)
     for name, value in values.items():
         source = ctx.get_parameter_source(name)
         given = source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT", "PROMPT")
-        if not given and name in file_values:
-            value = file_values[name]
-        merged[name] = value.value if isinstance(value, Enum) else value
-    merged.update({k: v for k, v in file_values.items() if k not in merged})
+        if given or name not in merged:
+            merged[name] = value
+    for f in dataclasses.fields(cls):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required and merged.get(f.name) is None:
+            raise bad(
+                option_name(f.name), "is required (on the command line or in the --config file)."
+            )
     try:
         return cls(**merged)
     except ConfigError as e:
-        raise bad("--" + e.field.replace("_", "-"), str(e)) from e
+        raise bad(option_name(e.field), str(e)) from e
 
 
 def check_out_dir(path: Path, name: str = "--out") -> None:

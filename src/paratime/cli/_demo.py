@@ -1,20 +1,18 @@
 """`paratime demo`: every solver on a GRU, then a short training run with a progress bar."""
 
 import dataclasses
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import typer
 
 from .._config import AbstractConfig
 from .._engine._recurrences import Chunked
-from .._names import SOLVER_NAMES, SolverName, make_solver
-from ._common import resolve_config
+from .._names import SolverName, make_solver
+from ._options import config_options
 
 # The solver table: every solver by its command-line name, plus DEER with bounded memory.
 TABLE: dict[str, tuple[str, dict]] = {
@@ -88,30 +86,26 @@ class DemoConfig(AbstractConfig):
     """The settings of `paratime demo`; validated on construction (errors name the field)."""
 
     length: int = 5_000
+    """Sequence length T for the table."""
     hidden: int = 16
+    """GRU state size N."""
     steps: int = 300
+    """Training steps."""
     train_length: int = 2_000
-    solver: str = "deer"
+    """Sequence length for training."""
+    solver: SolverName = "deer"
+    """Solver for training."""
     seed: int = 0
+    """Random seed."""
 
     def __post_init__(self):
         self.positive_int("length", "hidden", "steps", "train_length")
-        self.one_of("solver", SOLVER_NAMES)
+        self.check_choices()
         self.check("seed", isinstance(self.seed, int), "an integer", self.seed)
 
 
-def demo(
-    ctx: typer.Context,
-    config: Annotated[
-        Path | None, typer.Option(help="A TOML file of these settings; flags override it.")
-    ] = None,
-    length: Annotated[int, typer.Option(min=1, help="Sequence length T for the table.")] = 5_000,
-    hidden: Annotated[int, typer.Option(min=1, help="GRU state size N.")] = 16,
-    steps: Annotated[int, typer.Option(min=1, help="Training steps.")] = 300,
-    train_length: Annotated[int, typer.Option(min=1, help="Sequence length for training.")] = 2_000,
-    solver: Annotated[SolverName, typer.Option(help="Solver for training.")] = SolverName.deer,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-) -> None:
+@config_options(DemoConfig)
+def demo(cfg: DemoConfig) -> None:
     """Run every solver on a GRU, then train a small model.
 
     The table times each solver against the sequential scan and names the one `Auto` picks;
@@ -119,15 +113,9 @@ def demo(
     from rich.console import Console
     from rich.table import Table
 
-    values = dict(
-        length=length, hidden=hidden, steps=steps, train_length=train_length, solver=solver,
-        seed=seed,
+    length, hidden, steps, train_length, seed, solver = (
+        cfg.length, cfg.hidden, cfg.steps, cfg.train_length, cfg.seed, cfg.solver,
     )  # fmt: skip
-    cfg = resolve_config(ctx, DemoConfig, config, values)
-    length, hidden, steps, train_length, seed = (
-        cfg.length, cfg.hidden, cfg.steps, cfg.train_length, cfg.seed,
-    )  # fmt: skip
-    solver = SolverName(cfg.solver)
     pt = _pt()
     console = Console()
     console.print(

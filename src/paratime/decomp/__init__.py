@@ -15,8 +15,6 @@ from ._shooting import (
     ShootingProblem as ShootingProblem,
     ShootingState as ShootingState,
 )
-from ._tasks import lorenz_one_step as lorenz_one_step, recall_task as recall_task
-from ._travel import information_travel as information_travel
 from ._windows import Windows as Windows
 
 __all__ = [

@@ -29,6 +29,7 @@ from ._observation import (
     AffineObservation as AffineObservation,
     IdentityObservation as IdentityObservation,
 )
+from ._restore import load_run as load_run, read_run_config as read_run_config
 from ._select import (
     split_validation as split_validation,
     validation_scores as validation_scores,

@@ -1,6 +1,6 @@
 """Build a DSR model from its name and sizes (what the command line stores in `config.json`)."""
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 import jax
 from jaxtyping import PRNGKeyArray
@@ -10,8 +10,10 @@ from ._models import ALRNN, PLRNN, ShallowPLRNN
 from ._observation import AffineObservation, IdentityObservation
 from ._ssm import LinearSSM
 
-MODELS = ("shplrnn", "clipped-shplrnn", "plrnn", "alrnn", "lru")
-OBSERVATIONS = ("identity", "affine")
+ModelName = Literal["shplrnn", "clipped-shplrnn", "plrnn", "alrnn", "lru"]
+ObservationName = Literal["identity", "affine"]
+MODELS: tuple[str, ...] = get_args(ModelName)
+OBSERVATIONS: tuple[str, ...] = get_args(ObservationName)
 
 
 def build_model(

@@ -1,41 +1,23 @@
 """`paratime dsr train|eval|generate`: dynamical-systems reconstruction from the shell."""
 
-import enum
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import typer
 
-from .._names import SolverName, make_solver
-from ..cli._common import (
-    bad,
-    check_out_dir,
-    data_help,
-    flag,
-    load_data,
-    new_app,
-    positive,
-    resolve_config,
-    store_config,
-)
+from .._names import make_solver
+from ..cli._common import bad, check_out_dir, data_help, flag, load_data, new_app, store_config
+from ..cli._options import config_options
 from ._config import TrainConfig
+from ._restore import CONFIG, build_from_config, load_run
 
 app = new_app()
-
-
-class Checkpoint(str, enum.Enum):
-    """Which model of a run `eval` and `generate` use."""
-
-    best = "best"
-    last = "last"
-
-
-CONFIG = "config.toml"
+Checkpoint = Literal["best", "last"]
+CHECKPOINT_HELP = "best: selected on the validation part; last: final."
 
 
 @app.callback()
@@ -43,79 +25,25 @@ def _group() -> None:
     """Dynamical-systems reconstruction with GTF (PLRNN family)."""
 
 
-def _read_config(run: Path) -> TrainConfig:
-    """The resolved config of a run directory (`config.toml`; `config.json` of older runs)."""
-    if (run / CONFIG).is_file():
-        with flag("RUN"):
-            return TrainConfig.from_toml(run / CONFIG)
-    if (run / "config.json").is_file():
-        with flag("RUN"):
-            values = json.loads((run / "config.json").read_text())
-            values["gtf"] = str(values["gtf"])
-            values["solver"] = {"quasideer": "quasi-deer"}.get(values["solver"], values["solver"])
-            return TrainConfig(**values)
-    raise bad("RUN", f"{str(run)!r} is not a `paratime dsr train` run directory (no {CONFIG}).")
-
-
-def _build(cfg: TrainConfig, key):
-    from ._build import build_model
-
-    assert cfg.data_size is not None and cfg.latent is not None
-    return build_model(
-        cfg.model,
-        cfg.data_size,
-        latent=cfg.latent,
-        hidden=cfg.hidden,
-        observation=cfg.observation,
-        num_relu=cfg.num_relu,
-        key=key,
-    )
-
-
-def _restore(run: Path, which: str = "last") -> tuple[TrainConfig, Any, int, str]:
-    """The run's config, a trained `DSRState`, its step and which checkpoint it is (`"best"` or
-    `"last"`), from the config + a checkpoint.
-
-    `which="best"` loads `best.eqx` (the model selected on the validation segment); a run
-    without one (trained before model selection, or with `--validation 0`) falls back to the
-    last checkpoint with a note on stderr. `"last"` loads `checkpoint.eqx`.
-    """
-    from paratime.train import CheckpointError, load_checkpoint
-
+def _load_run(run: Path, which: Checkpoint) -> tuple[TrainConfig, Any, int, str]:
+    """`load_run` with its errors reported as `RUN` and a note when `best` is not there."""
+    from ..train import CheckpointError
     from ._select import BEST
-    from ._train import DSRState, make_optimizer
 
-    cfg = _read_config(run)
-    ckpt = run / "checkpoint.eqx"
-    if not ckpt.exists():
-        raise bad("RUN", f"{str(run)!r} has no checkpoint.eqx: its training never saved one.")
-    if which == "best":
-        if (run / BEST).is_file():
-            ckpt = run / BEST
-        else:
-            typer.echo(
-                f"note: {str(run)!r} has no {BEST} (a run from before model selection, or "
-                "trained with --validation 0): using the last checkpoint.",
-                err=True,
-            )
-    kmodel, ktrain = jax.random.split(jax.random.key(cfg.seed))
-    model = _build(cfg, kmodel)
-    opt = make_optimizer(cfg.lr, cfg.steps)
-    opt_state = opt.init(eqx.filter(model, eqx.is_inexact_array))
-    like = DSRState(model, opt_state, jax.random.key_data(ktrain), jnp.zeros(()))
     try:
-        state, step, _ = load_checkpoint(ckpt, like)
+        cfg, state, step, used = load_run(run, which)
     except CheckpointError as e:
-        other = "--checkpoint last" if ckpt.name == BEST else "--checkpoint best"
-        raise bad("RUN", f"{e} Or use the other model of the run: {other}.") from None
-    except ValueError as e:  # a checkpoint of an older run: no model-selection fields
-        legacy = (like.model, like.opt_state, like.key, like.alpha)
-        try:
-            (model, opt_state, key, alpha), step, _ = load_checkpoint(ckpt, legacy)
-        except ValueError:
-            raise e from None
-        state = DSRState(model, opt_state, key, alpha)
-    return cfg, state, step, "best" if ckpt.name == BEST else "last"
+        other = "last" if which == "best" and (run / BEST).is_file() else "best"
+        raise bad("RUN", f"{e} Or use the other model of the run: --checkpoint {other}.") from e
+    except (ValueError, OSError) as e:
+        raise bad("RUN", str(e)) from e
+    if which == "best" and used == "last":
+        typer.echo(
+            f"note: {str(run)!r} has no {BEST} (a run from before model selection, or "
+            "trained with --validation 0): using the last checkpoint.",
+            err=True,
+        )
+    return cfg, state, step, used
 
 
 def _history(run: Path) -> list[dict[str, Any]]:
@@ -132,45 +60,10 @@ def _history(run: Path) -> list[dict[str, Any]]:
 
 
 @app.command("train")
+@config_options(TrainConfig)
 def train_cmd(
-    ctx: typer.Context,
+    cfg: TrainConfig,
     out: Annotated[Path, typer.Option(help="Run directory (checkpoint, logs, plots).")],
-    data: Annotated[str | None, typer.Option(help=data_help("Training series"))] = None,
-    config: Annotated[
-        Path | None, typer.Option(help="A TOML file of these settings; flags override it.")
-    ] = None,
-    model: Annotated[str, typer.Option(help="shplrnn|clipped-shplrnn|plrnn|alrnn|lru")] = "shplrnn",
-    latent: Annotated[
-        int | None, typer.Option(help="Latent size M (default: the data's dimension).")
-    ] = None,
-    hidden: Annotated[int, typer.Option(min=1, help="Hidden width H.")] = 200,
-    observation: Annotated[str, typer.Option(help="identity|affine")] = "identity",
-    num_relu: Annotated[int | None, typer.Option(min=1, help="ALRNN: ReLU units P.")] = None,
-    seq_len: Annotated[int, typer.Option(min=2, help="Training subsequence length.")] = 200,
-    batch_size: Annotated[int, typer.Option(min=1, help="Subsequences per step.")] = 16,
-    gtf: Annotated[str, typer.Option(help="'adaptive' or a constant α in [0, 1].")] = "adaptive",
-    solver: Annotated[SolverName, typer.Option(help="Solver of the recurrence.")] = SolverName.auto,
-    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 5000,
-    lr: Annotated[
-        float, typer.Option(callback=positive, help="Initial RAdam learning rate.")
-    ] = 1e-3,
-    lr_final: Annotated[
-        float | None,
-        typer.Option(callback=positive, help="Learning rate at the last step (default lr/10)."),
-    ] = None,
-    alpha0: Annotated[float, typer.Option(min=0.0, max=1.0, help="aGTF: smallest α.")] = 0.1,
-    alpha_every: Annotated[int, typer.Option(min=1, help="aGTF: update α every k steps.")] = 5,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    checkpoint_every: Annotated[int, typer.Option(min=1, help="Checkpoint period.")] = 100,
-    validation: Annotated[
-        float,
-        typer.Option(
-            min=0.0, max=1.0, help="Fraction held out at the end for model selection (0: none)."
-        ),
-    ] = 0.1,
-    validate_every: Annotated[
-        int, typer.Option(min=1, help="Score the model on the validation part every k steps.")
-    ] = 100,
     resume: Annotated[
         bool, typer.Option(help="Continue the run in --out (it must exist).")
     ] = False,
@@ -178,21 +71,13 @@ def train_cmd(
 ) -> None:
     """Train a DSR model with (adaptive) generalized teacher forcing, in parallel over time."""
     from ._plots import plot_curves
+    from ._select import MIN_VALIDATION, split_validation
     from ._train import fit
 
-    values = dict(
-        data=data, model=model, latent=latent, hidden=hidden, observation=observation,
-        num_relu=num_relu, seq_len=seq_len, batch_size=batch_size, gtf=gtf, solver=solver,
-        steps=steps, lr=lr, lr_final=lr_final, alpha0=alpha0, alpha_every=alpha_every, seed=seed,
-        checkpoint_every=checkpoint_every, validation=validation, validate_every=validate_every,
-    )  # fmt: skip
-    if data is None and config is None:
-        raise bad("--data", "is required (on the command line or in the --config file).")
     check_out_dir(out)
-    cfg = resolve_config(ctx, TrainConfig, config, values)
     x = load_data(cfg.data, min_length=cfg.seq_len)
     d = int(x.shape[1])
-    cfg = TrainConfig(**{**cfg.to_dict(), "latent": cfg.latent or d, "data_size": d})
+    cfg = cfg.replace(latent=cfg.latent or d, data_size=d)
     if resume and not (out / "checkpoint.eqx").is_file():
         raise bad(
             "--resume",
@@ -204,15 +89,13 @@ def train_cmd(
             f"{str(out)!r} already holds a run; choose another --out to start a new one, or "
             "add --resume to continue this one.",
         )
-    from ._select import MIN_VALIDATION, split_validation
-
     try:
         x, x_val = split_validation(x, cfg.validation, min_train=cfg.seq_len, if_short="skip")
     except ValueError as e:
         raise bad("--validation", str(e).removeprefix("`fraction`: ")) from None
     kmodel, ktrain = jax.random.split(jax.random.key(cfg.seed))
     with flag("--latent"):
-        net = _build(cfg, kmodel)
+        net = build_from_config(cfg, kmodel)
     if x_val is None and cfg.validation > 0:
         typer.echo(
             f"note: {cfg.validation} of the {x.shape[0]} steps is shorter than the "
@@ -261,16 +144,14 @@ def eval_cmd(
     run: Annotated[Path, typer.Argument(help="Run directory of `paratime dsr train`.")],
     data: Annotated[str, typer.Option(help=data_help("Test series"))],
     pe_steps: Annotated[int, typer.Option(min=1, help="n of PE(n).")] = 20,
-    checkpoint: Annotated[
-        Checkpoint, typer.Option(help="best: selected on the validation part; last: final.")
-    ] = Checkpoint.best,
+    checkpoint: Annotated[Checkpoint, typer.Option(help=CHECKPOINT_HELP)] = "best",
 ) -> None:
     """Evaluate a trained model: D_stsp, D_H, PE(20) into DIR/metrics.json, plus plots."""
     from ..train._atomic import atomic_write_text
     from ._evaluate import evaluate
     from ._plots import save_run_plots
 
-    cfg, state, step, used = _restore(run, checkpoint.value)
+    cfg, state, step, used = _load_run(run, checkpoint)
     typer.echo(f"model: {used} checkpoint, step {step}")
     test = load_data(data, min_length=200)
     if test.shape[1] != cfg.data_size:
@@ -302,9 +183,7 @@ def generate_cmd(
     steps: Annotated[int, typer.Option(min=1, help="Length T of the trajectory.")],
     out: Annotated[Path, typer.Option(help="Output .npy file, shape (T, d).")],
     x0: Annotated[Path | None, typer.Option(help=".npy start: (d,) or (W, d).")] = None,
-    checkpoint: Annotated[
-        Checkpoint, typer.Option(help="best: selected on the validation part; last: final.")
-    ] = Checkpoint.best,
+    checkpoint: Annotated[Checkpoint, typer.Option(help=CHECKPOINT_HELP)] = "best",
 ) -> None:
     """Write a free-running trajectory of the trained model (observation space).
 
@@ -315,7 +194,7 @@ def generate_cmd(
 
     if out.is_dir():
         raise bad("--out", f"{str(out)!r} is a directory; give the .npy file to write.")
-    cfg, state, *_ = _restore(run, checkpoint.value)
+    cfg, state, *_ = _load_run(run, checkpoint)
     if x0 is None:
         context = load_data(cfg.data, name="RUN (its training data)")[-(BURN_IN + 1) :]
     else:

@@ -4,22 +4,14 @@ import dataclasses
 from typing import ClassVar
 
 from .._config import AbstractConfig
-from .._names import SOLVER_NAMES
-from ._build import MODELS, OBSERVATIONS
+from .._names import SolverName
+from ._build import ModelName, ObservationName
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig(AbstractConfig):
-    """Everything that defines a DSR training run; validated on construction.
-
-    **Fields:** `data` (a path or dataset name), `model` (one of `paratime.dsr.MODELS`),
-    `latent` (latent size M; `None`: the data's dimension), `hidden`, `observation`
-    (`"identity"` or `"affine"`), `num_relu` (ALRNN only), `seq_len`, `batch_size`, `gtf`
-    (`"adaptive"` or a constant α in [0, 1]), `solver` (a `paratime.SolverName`), `steps`,
-    `lr`, `lr_final` (the learning rate at the last step; `None`: `lr`/10), `alpha0`,
-    `alpha_every`, `seed`, `checkpoint_every`, `validation` (the fraction of the series held
-    out at its end for model selection; 0: none), `validate_every`, and `data_size` (the
-    data's dimension, filled in when the data are read).
+    """Everything that defines a DSR training run; validated on construction. Each field is a
+    flag of `paratime dsr train` (`seq_len` -> `--seq-len`), its docstring the flag's help.
 
     **Raises:**
 
@@ -27,35 +19,54 @@ class TrainConfig(AbstractConfig):
     """
 
     data: str
-    model: str = "shplrnn"
+    """Training series: a dataset name or a .npy/.csv/.txt path."""
+    model: ModelName = "shplrnn"
+    """The model (see `paratime.dsr.MODELS`)."""
     latent: int | None = None
+    """Latent size M (default: the data's dimension)."""
     hidden: int = 200
-    observation: str = "identity"
+    """Hidden width H."""
+    observation: ObservationName = "identity"
+    """Observation model: x = z[:d] (identity) or x = B z + b (affine)."""
     num_relu: int | None = None
+    """ALRNN: the number of ReLU units P (default M - d)."""
     seq_len: int = 200
+    """Training subsequence length."""
     batch_size: int = 16
+    """Subsequences per step."""
     gtf: str = "adaptive"
-    solver: str = "auto"
+    """'adaptive' or a constant α in [0, 1]."""
+    solver: SolverName = "auto"
+    """Solver of the recurrence."""
     steps: int = 5000
+    """Optimiser steps."""
     lr: float = 1e-3
+    """Initial RAdam learning rate."""
     lr_final: float | None = None
+    """Learning rate at the last step (default lr/10)."""
     alpha0: float = 0.1
+    """aGTF: smallest α."""
     alpha_every: int = 5
+    """aGTF: update α every k steps."""
     seed: int = 0
+    """Random seed."""
     checkpoint_every: int = 100
+    """Checkpoint period (steps)."""
     validation: float = 0.1
+    """Fraction held out at the end of the series for model selection (0: none)."""
     validate_every: int = 100
+    """Score the model on the validation part every k steps."""
     data_size: int | None = None
+    """The data's dimension, filled in when the data are read."""
 
     resumable: ClassVar[tuple[str, ...]] = ("steps", "solver", "checkpoint_every")
+    internal: ClassVar[tuple[str, ...]] = ("data_size",)
 
     def __post_init__(self):
         self.check(
             "data", isinstance(self.data, str) and bool(self.data), "a path or name", self.data
         )
-        self.one_of("model", MODELS)
-        self.one_of("observation", OBSERVATIONS)
-        self.one_of("solver", SOLVER_NAMES)
+        self.check_choices()
         self.positive_int(
             "hidden", "batch_size", "steps", "alpha_every", "checkpoint_every", "validate_every"
         )

@@ -14,6 +14,7 @@ from ._data import (
     Task as Task,
     autoregressive_task as autoregressive_task,
     io_task as io_task,
+    load_task as load_task,
     windows as windows,
 )
 from ._evaluate import (

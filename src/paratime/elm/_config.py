@@ -3,43 +3,57 @@
 import dataclasses
 
 from .._config import AbstractConfig
-from .._names import SOLVER_NAMES
+from .._names import SolverName
 from ._cells import ARCHITECTURES, canonical_arch
-from ._lstsq import METHODS
+from ._lstsq import Method
 
 
 @dataclasses.dataclass(frozen=True)
 class FitConfig(AbstractConfig):
-    """Everything that defines one ELM fit; validated on construction.
-
-    **Fields:** `data` (a dataset name, `"narma10"` or a file), `arch` (one of
-    `paratime.elm.ARCHITECTURES`), `hidden`, `window`, `lam` (`"multistep"`, `"gcv"`,
-    `"validation"` or a number >= 0, as text), `method` (`qr`, `cholesky`, `svd`), `solver` (a
-    `paratime.SolverName`, which builds the hidden states), `direct`, `spectral_radius`,
-    `input_scaling`, `seed`, `test_fraction`, `val_fraction`, `horizon`, `max_length` (0: the
-    whole series) and `x64`.
+    """Everything that defines one ELM fit; validated on construction. Each field is a flag of
+    `paratime elm fit` (`spectral_radius` -> `--spectral-radius`), its docstring the flag's
+    help.
 
     **Raises:**
 
     `paratime.ConfigError` (a `ValueError`) naming the first bad field.
     """
 
+    extra_datasets = ("narma10",)
+
     data: str
+    """The series: a dataset name or a .npy/.csv/.txt path."""
     arch: str = "gru"
+    """elman | jordan | narmax | fully-connected | lstm | gru."""
     hidden: int = 100
+    """Hidden units."""
     window: int = 20
+    """Time steps per window."""
     lam: str = "multistep"
-    method: str = "qr"
-    solver: str = "sequential"
+    """Ridge λ: 'multistep' (by the 20-step closed-loop validation error), 'gcv',
+    'validation' or a number."""
+    method: Method = "qr"
+    """Least squares."""
+    solver: SolverName = "sequential"
+    """Solver that builds the hidden states H."""
     direct: bool = True
+    """Direct input-to-output links."""
     spectral_radius: float = 0.9
+    """Spectral radius of recurrent weights."""
     input_scaling: float = 1.0
+    """Input weights are U(-s, s)."""
     seed: int = 0
+    """Seed of the random weights."""
     test_fraction: float = 0.2
+    """Held-out tail."""
     val_fraction: float = 0.1
+    """Validation part before the tail."""
     horizon: int = 20
+    """Steps of the closed-loop forecast."""
     max_length: int = 0
+    """Use the first N steps (0: all)."""
     x64: bool = True
+    """Compute in float64."""
 
     def __post_init__(self):
         self.check(
@@ -51,8 +65,7 @@ class FitConfig(AbstractConfig):
             self.check("arch", False, f"one of {', '.join(ARCHITECTURES)}", self.arch)
         self.positive_int("hidden", "window", "horizon")
         self.positive_int("max_length", minimum=0)
-        self.one_of("method", METHODS)
-        self.one_of("solver", SOLVER_NAMES)
+        self.check_choices()
         if isinstance(self.lam, int | float) and not isinstance(self.lam, bool):
             object.__setattr__(self, "lam", str(float(self.lam)))  # `lam = 1e-6` in TOML
         self.lam_value()

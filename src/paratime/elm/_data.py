@@ -94,3 +94,22 @@ def split_windows(num: int, *, test_fraction: float, val_fraction: float) -> Spl
         )
     r = np.arange(num)
     return Split(r[:n_train], r[n_train : n_train + n_val], r[n_train + n_val :])
+
+
+def load_task(name: str, *, max_length: int | None = None) -> Task:
+    """A named dataset (`paratime.data.load`, plus `"narma10"`: 2 000 steps, or `max_length`)
+    or a file, as a `Task`; a series is cut to its first `max_length` steps.
+
+    **Raises:**
+
+    `ValueError` or `FileNotFoundError` for an unknown name or a missing file.
+    """
+    from .. import data as datasets
+
+    if name == "narma10":
+        u, y = datasets.narma10(2000 if max_length is None else max_length, key=0)
+        return io_task(u, y, name=name)
+    x = datasets.load(name)
+    if max_length is not None:
+        x = x[:max_length]
+    return autoregressive_task(x, name=name)

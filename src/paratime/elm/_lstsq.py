@@ -6,7 +6,7 @@ All three methods solve min_β ‖(H - h̄)β - (Y - ȳ)‖² + λ‖β‖² wit
 
 import math
 import warnings
-from typing import Literal
+from typing import Literal, get_args
 
 import equinox as eqx
 import jax
@@ -17,7 +17,7 @@ from jaxtyping import Array, Float
 
 Method = Literal["qr", "cholesky", "svd"]
 _Matrix = Array | np.ndarray  # public functions accept NumPy arrays too
-METHODS: tuple[str, ...] = ("qr", "cholesky", "svd")
+METHODS: tuple[str, ...] = get_args(Method)
 
 
 class IllConditionedWarning(UserWarning):

@@ -1,12 +1,10 @@
 """`LMConfig`: every option of a language-model run, validated, stored as TOML."""
 
 import dataclasses
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from .._config import AbstractConfig
-
-SOLVERS = ("deer", "quasi-deer", "sequential", "auto")
-DTYPES = ("float32", "float64")
+from .._names import SolverName
 
 
 def cell_names() -> tuple[str, ...]:
@@ -18,26 +16,9 @@ def cell_names() -> tuple[str, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class LMConfig(AbstractConfig):
-    """The options of a byte-level language-model run (`paratime lm train`).
-
-    **Fields:**
-
-    - `data`: `"stdlib"` (the Python standard library's sources) or a folder or text file.
-    - `cell`: the recurrent cell of every block (see `paratime.lm.CELLS`).
-    - `dim`, `hidden_size`, `depth`, `mlp_ratio`: the `paratime.nn.SequenceModel` sizes.
-    - `context`: bytes per training sequence (1 024 to 16 384 are the intended range).
-    - `batch`: sequences per step.
-    - `steps`, `learning_rate`, `warmup`: Adam steps, peak rate, linear warm-up steps (then a
-        cosine decay to 10 %); gradients are clipped to global norm 1.
-    - `solver`: `"deer"`, `"quasi-deer"`, `"sequential"` or `"auto"`.
-    - `warm_start`: carry each layer's trajectories from one step to the next as Newton guesses.
-    - `batch_devices`, `time_devices`: a (batch × time) device mesh; with `time_devices > 1`
-        the recurrences are solved with the time axis split over devices (`DEER` or
-        `QuasiDEER` with `recurrence=paratime.recurrences.Sharded(mesh, "time")`).
-    - `eval_every`: measure held-out bits per byte every this many steps (0: only at the end).
-    - `eval_windows`: how many fixed held-out windows of `context` bytes to measure on.
-    - `seed`: initialisation and batch order.
-    - `dtype`: `"float32"` or `"float64"`.
+    """The options of a byte-level language-model run; validated on construction. Each field
+    is a flag of `paratime lm train` (`hidden_size` -> `--hidden-size`), its docstring the
+    flag's help.
 
     **Raises:**
 
@@ -45,24 +26,45 @@ class LMConfig(AbstractConfig):
     """
 
     data: str = "stdlib"
+    """'stdlib' (the Python standard library's sources) or a folder or text file."""
     cell: str = "diagonal_gru"
+    """The recurrent cell of every block (see `paratime.lm.CELLS`)."""
     dim: int = 64
+    """Width of the residual stream."""
     hidden_size: int = 64
+    """State size of the cells."""
     depth: int = 2
+    """Number of blocks."""
     mlp_ratio: int = 2
+    """Hidden width of each block's MLP, in multiples of dim."""
     context: int = 1024
+    """Bytes per training sequence (1 024 to 16 384 are the intended range)."""
     batch: int = 8
+    """Sequences per step."""
     steps: int = 200
+    """Optimiser (Adam) steps in total."""
     learning_rate: float = 3e-3
+    """Peak learning rate (linear warm-up, then a cosine decay to 10 %; gradients clipped to
+    global norm 1)."""
     warmup: int = 20
-    solver: str = "quasi-deer"
+    """Linear warm-up steps."""
+    solver: SolverName = "quasi-deer"
+    """Solver of the recurrences (with time_devices > 1: deer or quasi-deer, sharded over
+    time)."""
     warm_start: bool = False
+    """Carry each layer's trajectories from one step to the next as Newton guesses."""
     batch_devices: int = 1
+    """Devices along the batch."""
     time_devices: int = 1
+    """Devices along time (the recurrences are split over them)."""
     eval_every: int = 0
+    """Measure held-out bits per byte every this many steps (0: only at the end)."""
     eval_windows: int = 8
+    """Fixed held-out windows of `context` bytes to measure on."""
     seed: int = 0
-    dtype: str = "float32"
+    """Initialisation and batch order."""
+    dtype: Literal["float32", "float64"] = "float32"
+    """Floating-point type of the model."""
 
     resumable: ClassVar[tuple[str, ...]] = ("steps",)
 
@@ -76,8 +78,7 @@ class LMConfig(AbstractConfig):
         self.check("context", self.context <= 65536, "at most 65536 bytes", self.context)
         self.positive_float("learning_rate")
         self.one_of("cell", cell_names())
-        self.one_of("solver", SOLVERS)
-        self.one_of("dtype", DTYPES)
+        self.check_choices()
         self.check(
             "batch",
             self.batch % self.batch_devices == 0,

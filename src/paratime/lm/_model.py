@@ -9,9 +9,10 @@ import jax.numpy as jnp
 from jax.sharding import AxisType, Mesh
 
 from .. import cells
-from .._engine import DEER, AbstractSolver, Auto, QuasiDEER, Sequential
-from .._engine._recurrences import Sharded
+from .._engine import AbstractSolver
+from .._names import make_solver
 from ..nn import SequenceModel
+from ..recurrences import Sharded
 from ._config import LMConfig
 
 VOCAB = 256  # bytes
@@ -53,15 +54,12 @@ def make_mesh(config: LMConfig) -> Mesh | None:
     )
 
 
-def make_solver(config: LMConfig, mesh: Mesh | None = None) -> AbstractSolver:
-    """The recurrent layers' solver named by `config.solver` (sharded over time if the mesh
-    has `time_devices > 1`)."""
+def layer_solver(config: LMConfig, mesh: Mesh | None = None) -> AbstractSolver:
+    """The recurrent layers' solver named by `config.solver` (`paratime.make_solver`), with the
+    time axis split over the mesh's `"time"` devices if `time_devices > 1`."""
     if mesh is not None and config.time_devices > 1:
-        solver = DEER if config.solver == "deer" else QuasiDEER
-        return solver(recurrence=Sharded(mesh, "time"))
-    return {"deer": DEER, "quasi-deer": QuasiDEER, "sequential": Sequential, "auto": Auto}[
-        config.solver
-    ]()
+        return make_solver(config.solver, recurrence=Sharded(mesh, "time"))
+    return make_solver(config.solver)
 
 
 def make_model(config: LMConfig, *, mesh: Mesh | None = None) -> SequenceModel:
@@ -75,7 +73,7 @@ def make_model(config: LMConfig, *, mesh: Mesh | None = None) -> SequenceModel:
         vocab_size=VOCAB,
         hidden_size=config.hidden_size,
         mlp_ratio=config.mlp_ratio,
-        solver=make_solver(config, mesh),
+        solver=layer_solver(config, mesh),
         dtype=jnp.dtype(config.dtype),
         key=jax.random.key(config.seed),
     )

@@ -3,7 +3,6 @@ sub-networks that run concurrently and joined by a small coarse network (Lee, Pa
 "Parareal Neural Networks Emulating a Parallel-in-Time Algorithm", IEEE TNNLS 2022)."""
 
 from ._blocks import (
-    Dense as Dense,
     LayerCell as LayerCell,
     ResidualBlock as ResidualBlock,
     ResidualNetwork as ResidualNetwork,
@@ -18,12 +17,11 @@ from ._classifier import (
 from ._config import TrainConfig as TrainConfig
 from ._data import Dataset as Dataset, load_dataset as load_dataset
 from ._network import ParaRealNet as ParaRealNet, make_coarse as make_coarse
-from ._train import run_experiment as run_experiment, train_classifier as train_classifier
+from ._train import train_classifier as train_classifier, train_run as train_run
 
 __all__ = [
     "Classifier",
     "Dataset",
-    "Dense",
     "LayerCell",
     "ParaRealNet",
     "ResidualBlock",
@@ -35,6 +33,6 @@ __all__ = [
     "make_blocks",
     "make_classifiers",
     "make_coarse",
-    "run_experiment",
     "train_classifier",
+    "train_run",
 ]

@@ -7,43 +7,22 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 
-def _rng(key: PRNGKeyArray) -> np.random.Generator:
-    """A NumPy generator seeded from a (concrete) JAX key.
+def stacked(make: Callable[[PRNGKeyArray], Any], key: PRNGKeyArray, stack: tuple[int, ...]) -> Any:
+    """`make(k)` for independent keys `k`, stacked: every array leaf of the result gets the
+    leading axes `stack` (e.g. `stacked(lambda k: eqx.nn.Linear(4, 8, key=k), key, (32,))`)."""
+    if not stack:
+        return make(key)
+    keys = jax.random.split(key, stack[0])
+    return eqx.filter_vmap(lambda k: stacked(make, k, stack[1:]))(keys)
 
-    Initialising with NumPy compiles nothing, which keeps model construction instant; the
-    price is that constructors cannot be traced (no `jit`/`vmap` over them).
-    """
-    return np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
 
-
-class Dense(eqx.Module):
-    """An affine map `x @ weight.T + bias` that accepts any number of leading batch axes."""
-
-    weight: Float[Array, "*stack out in"]
-    bias: Float[Array, "*stack out"]
-
-    def __init__(
-        self,
-        in_size: int,
-        out_size: int,
-        *,
-        key: PRNGKeyArray,
-        scale: float = 1.0,
-        stack: tuple[int, ...] = (),
-    ):
-        """LeCun-uniform weights times `scale`, zero bias; `stack` prepends axes (independent
-        draws), for stacked layers."""
-        lim = scale / in_size**0.5
-        weight = _rng(key).uniform(-lim, lim, (*stack, out_size, in_size))
-        self.weight = jnp.asarray(weight, dtype=jnp.result_type(float))
-        self.bias = jnp.zeros((*stack, out_size))
-
-    def __call__(self, x: Float[Array, "*batch in"]) -> Float[Array, "*batch out"]:
-        return x @ self.weight.T + self.bias
+def apply_linear(layer: eqx.nn.Linear, x: Float[Array, "*batch in"]) -> Float[Array, "*batch out"]:
+    """`layer` applied along the last axis of `x`, which may have any leading batch axes."""
+    flat = x.reshape(-1, x.shape[-1])
+    return jax.vmap(layer)(flat).reshape(*x.shape[:-1], -1)
 
 
 class ResidualBlock(eqx.Module):
@@ -53,8 +32,8 @@ class ResidualBlock(eqx.Module):
     `L` blocks with `step = 1/L` integrates over unit time. Accepts leading batch axes.
     """
 
-    inner: Dense
-    outer: Dense
+    inner: eqx.nn.Linear
+    outer: eqx.nn.Linear
     step: float = eqx.field(static=True)
     activation: Callable[[Array], Array] = eqx.field(static=True)
 
@@ -69,13 +48,14 @@ class ResidualBlock(eqx.Module):
         stack: tuple[int, ...] = (),
     ):
         k1, k2 = jax.random.split(key)
-        self.inner = Dense(width, hidden, key=k1, stack=stack)
-        self.outer = Dense(hidden, width, key=k2, stack=stack)
+        self.inner = stacked(lambda k: eqx.nn.Linear(width, hidden, key=k), k1, stack)
+        self.outer = stacked(lambda k: eqx.nn.Linear(hidden, width, key=k), k2, stack)
         self.step = float(step)
         self.activation = activation
 
     def __call__(self, x: Float[Array, "*batch width"]) -> Float[Array, "*batch width"]:
-        return x + self.step * self.outer(self.activation(self.inner(x)))
+        inner = self.activation(apply_linear(self.inner, x))
+        return x + self.step * apply_linear(self.outer, inner)
 
 
 def make_blocks(

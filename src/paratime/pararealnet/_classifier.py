@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from ._blocks import Dense, ResidualNetwork, make_blocks
+from ._blocks import ResidualNetwork, apply_linear, make_blocks
 from ._network import ParaRealNet, make_coarse
 
 
@@ -18,12 +18,12 @@ class Classifier(eqx.Module):
     `ResidualNetwork`, `post` maps features to class logits. Accepts leading batch axes.
     """
 
-    pre: Dense
+    pre: eqx.nn.Linear
     body: Any
-    post: Dense
+    post: eqx.nn.Linear
 
     def __call__(self, x: Float[Array, "*batch features"]) -> Float[Array, "*batch classes"]:
-        return self.post(self.body(jnp.tanh(self.pre(x))))
+        return apply_linear(self.post, self.body(jnp.tanh(apply_linear(self.pre, x))))
 
 
 def count_parameters(model: Any) -> int:
@@ -74,8 +74,8 @@ def make_classifiers(
     `(pararealnet_classifier, baseline_classifier)`.
     """
     kpre, kpost, kfine, kcoarse, kbase = jax.random.split(key, 5)
-    pre = Dense(in_features, width, key=kpre)
-    post = Dense(width, num_classes, key=kpost)
+    pre = eqx.nn.Linear(in_features, width, key=kpre)
+    post = eqx.nn.Linear(width, num_classes, key=kpost)
     coarse = None
     if num_parallel > 1:
         coarse = make_coarse(num_parallel, width, coarse_hidden, key=kcoarse, depth=coarse_depth)

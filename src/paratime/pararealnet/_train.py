@@ -4,7 +4,7 @@ import json
 import os
 import statistics
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -16,6 +16,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from ..bench._environment import environment
 from ..train import atomic_write_text, fit, has_checkpoint
 from ._classifier import Classifier, count_parameters, cross_entropy, make_classifiers
+from ._config import TrainConfig
 from ._data import Dataset, load_dataset
 from ._network import ParaRealNet
 
@@ -96,102 +97,82 @@ def train_classifier(
     return model, results
 
 
-def run_experiment(
-    *,
-    data: str = "digits",
-    depth: int = 32,
-    num_parallel: int = 4,
-    steps: int = 500,
+def train_run(
+    config: TrainConfig,
     out: str | os.PathLike,
-    baseline: bool = False,
-    width: int = 32,
-    hidden: int = 32,
-    coarse_hidden: int = 8,
-    coarse_depth: int = 1,
-    interface: Literal["coarse", "input"] = "coarse",
-    parallel: Literal["vmap", "shard"] = "vmap",
-    batch_size: int = 128,
-    learning_rate: float = 3e-3,
-    seed: int = 0,
+    *,
     resume: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train a ParaRealNet classifier (and with `baseline=True` the sequential network of equal
-    parameter count, same data, steps and optimiser) and write `out/metrics.json`.
+    """Train the ParaRealNet classifier that `config` describes (and with `config.baseline`
+    the sequential network of about equal parameter count, same data, steps and optimiser);
+    write `out/metrics.json`, with checkpoints in `out/pararealnet` and `out/baseline`.
+
+    **Arguments:**
+
+    - `config`: the run's `TrainConfig`.
+    - `out`: the run folder.
+    - `resume`: continue from the checkpoints in `out`.
+    - `progress`: show progress bars.
 
     **Returns:**
 
     The dict written to `metrics.json`: top-level `test_accuracy` and `seconds_per_step` of
     the ParaRealNet, `pararealnet` and `baseline` result dicts, `config` and `environment`.
     """
-    if num_parallel < 1 or depth % num_parallel:
-        raise ValueError(
-            f"`num_parallel` must be a positive divisor of `depth`={depth}; got {num_parallel}."
-        )
-    dataset = load_dataset(data, seed=seed)
-    key_model, key_train = jax.random.split(jax.random.key(seed))
+    c = config
+    dataset = load_dataset(c.data, seed=c.seed)
+    key_model, key_train = jax.random.split(jax.random.key(c.seed))
     # Raw uint32 key data: `paratime.train`'s checkpoints cannot serialise typed PRNG keys.
     key_train = jax.random.key_data(key_train)
     model, base = make_classifiers(
         in_features=dataset.x_train.shape[1],
         num_classes=dataset.num_classes,
-        depth=depth,
-        width=width,
-        hidden=hidden,
-        num_parallel=num_parallel,
-        coarse_hidden=coarse_hidden,
-        coarse_depth=coarse_depth,
-        interface=interface,
-        parallel=parallel,
+        depth=c.depth,
+        width=c.width,
+        hidden=c.hidden,
+        num_parallel=c.parallel,
+        coarse_hidden=c.coarse_hidden,
+        coarse_depth=c.coarse_depth,
+        interface=c.interface,
+        parallel=c.mode,
         key=key_model,
     )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    common = dict(
-        steps=steps,
-        key=key_train,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        resume=resume,
-        progress=progress,
-    )
-    _, results = train_classifier(
-        model,
-        dataset,
-        out_dir=out / "pararealnet",
-        description=f"ParaRealNet P={num_parallel}",
-        **common,
-    )
+
+    def train(classifier: Classifier, folder: str, description: str, resume: bool):
+        return train_classifier(
+            classifier, dataset, steps=c.steps, key=key_train, batch_size=c.batch_size,
+            learning_rate=c.learning_rate, out_dir=out / folder, resume=resume,
+            progress=progress, description=description,
+        )  # fmt: skip
+
+    _, results = train(model, "pararealnet", f"ParaRealNet P={c.parallel}", resume)
     metrics: dict[str, Any] = {
         "test_accuracy": results["test_accuracy"],
         "seconds_per_step": results["seconds_per_step"],
         "pararealnet": results,
     }
-    if baseline:
+    if c.baseline:
         # On resume, a baseline that never started (killed during the first part) starts now.
         base_resume = resume and has_checkpoint(out / "baseline")
-        _, base_results = train_classifier(
-            base,
-            dataset,
-            out_dir=out / "baseline",
-            description="sequential ResNet",
-            **{**common, "resume": base_resume},
-        )
+        _, base_results = train(base, "baseline", "sequential ResNet", base_resume)
         metrics["baseline"] = base_results
     metrics["config"] = {
-        "data": data,
-        "depth": depth,
-        "num_parallel": num_parallel,
-        "width": width,
-        "hidden": hidden,
+        "data": c.data,
+        "depth": c.depth,
+        "num_parallel": c.parallel,
+        "width": c.width,
+        "hidden": c.hidden,
         "baseline_hidden": base.body.blocks.inner.weight.shape[1],
-        "coarse_hidden": coarse_hidden,
-        "coarse_depth": coarse_depth,
-        "interface": interface,
-        "parallel": parallel,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "seed": seed,
+        "coarse_hidden": c.coarse_hidden,
+        "coarse_depth": c.coarse_depth,
+        "interface": c.interface,
+        "parallel": c.mode,
+        "batch_size": c.batch_size,
+        "learning_rate": c.learning_rate,
+        "seed": c.seed,
         "train_size": len(dataset.y_train),
         "test_size": len(dataset.y_test),
     }

@@ -5,8 +5,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._model import RNN
-from ._shooting import ShootingProblem
+from paratime.decomp import RNN, ShootingProblem
 
 
 def information_travel(

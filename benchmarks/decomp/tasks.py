@@ -1,4 +1,5 @@
-"""The two tasks of the evidence: Lorenz-63 one-step prediction and a long-memory recall."""
+"""The two tasks of the decomposition evidence (docs/decomp.md): Lorenz-63 one-step
+prediction and a long-memory recall."""
 
 import os
 from pathlib import Path
@@ -32,7 +33,7 @@ def lorenz_one_step(
     _check_counts(batch=batch, length=length)
     if isinstance(start, bool) or not isinstance(start, int | np.integer) or start < 0:
         raise ValueError(f"`start` must be an int >= 0; got {start!r}.")
-    from ..data import lorenz63_train
+    from paratime.data import lorenz63_train
 
     if path is None:
         data = lorenz63_train().astype(np.float64)
