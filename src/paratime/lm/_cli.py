@@ -50,6 +50,9 @@ def train(
     warm_start: Annotated[
         bool | None, typer.Option(help="Carry trajectories across steps as Newton guesses.")
     ] = None,
+    file_resets: Annotated[
+        bool | None, typer.Option(help="Restart the state where a file begins in a window.")
+    ] = None,
     batch_devices: Annotated[int | None, typer.Option(help="Devices along the batch.")] = None,
     time_devices: Annotated[int | None, typer.Option(help="Devices along time.")] = None,
     eval_every: Annotated[int | None, typer.Option(help="Held-out evaluation period.")] = None,
@@ -81,6 +84,7 @@ def train(
             learning_rate=learning_rate,
             solver=solver,
             warm_start=warm_start,
+            file_resets=file_resets,
             batch_devices=batch_devices,
             time_devices=time_devices,
             eval_every=eval_every,

@@ -30,6 +30,9 @@ class LMConfig(AbstractConfig):
     - `steps`, `learning_rate`, `warmup`: Adam steps, peak rate, linear warm-up steps (then a
         cosine decay to 10 %); gradients are clipped to global norm 1.
     - `solver`: `"deer"`, `"quasi-deer"`, `"sequential"` or `"auto"`.
+    - `file_resets`: restart every layer's state where a file begins inside a window (packed
+        files, `unroll(..., resets=)`), in training and evaluation; `false` lets the state flow
+        from one file into the next.
     - `warm_start`: carry each layer's trajectories from one step to the next as Newton guesses.
     - `batch_devices`, `time_devices`: a (batch × time) device mesh; with `time_devices > 1`
         the recurrences are solved with the time axis split over devices (`ShardedDEER` or
@@ -57,6 +60,7 @@ class LMConfig(AbstractConfig):
     warmup: int = 20
     solver: str = "quasi-deer"
     warm_start: bool = False
+    file_resets: bool = True
     batch_devices: int = 1
     time_devices: int = 1
     eval_every: int = 0
