@@ -34,6 +34,9 @@ SOLVERS = {
     "parareal": paratime.Parareal(num_slices=3),
     "auto": paratime.Auto(),
     "linear_scan": LinearScan(),
+    "deer_sharded": paratime.DEER(
+        recurrence=paratime.recurrences.Sharded(jax.make_mesh((2,), ("time",)), "time")
+    ),
 }
 # (solver, cell, restart from a given reset state and reset before the first step)
 CASES = [
@@ -50,6 +53,7 @@ CASES = [
     ("auto", "mingru", True),
     ("linear_scan", "mingru", False),
     ("linear_scan", "lru", True),
+    ("deer_sharded", "gru", True),
 ]
 
 

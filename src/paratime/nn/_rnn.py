@@ -201,7 +201,7 @@ class RNN(eqx.Module):
         - `length`: the number of real steps of a padded sequence (an integer scalar, one per
             sequence under `jax.vmap`). The steps from `length` on restart from the initial
             state at every step (they cost no Newton iterations; their states are not
-            meaningful: use `state_at` for the final state).
+            meaningful: `apply` returns the state at `length`).
         - `resets`: a boolean (T,) mask of packed sequences: the state restarts from the
             initial state before each step where it is true (see `paratime.unroll`).
         """
@@ -210,6 +210,7 @@ class RNN(eqx.Module):
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
         check_length(length, T)
         resets = padding_resets(T, length, resets)
+        xs = mask_padding(xs, length)  # whatever the padding holds (NaN too) stays out
         return unroll(
             self.cell,
             h0,
