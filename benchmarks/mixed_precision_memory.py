@@ -11,7 +11,6 @@ solver's states, recurrences and residual in float32) and, for comparison, with
 """
 
 import argparse
-import functools
 
 import equinox as eqx
 import jax
@@ -19,16 +18,12 @@ import jax.numpy as jnp
 
 import paratime
 
-CELLS = {
-    "GRU (dense J)": paratime.cells.GRU,
-    "DiagonalGRU (diagonal J)": paratime.cells.DiagonalGRU,
-    "MinGRU (linear)": paratime.cells.MinGRU,
-}
-SOLVERS = {
-    "Sequential": paratime.Sequential(),
-    "DEER": paratime.DEER(),
-    "QuasiDEER": paratime.QuasiDEER(),
-    "Auto": paratime.Auto(),
+CASES = {  # (cell, solver)
+    "GRU (dense J), Sequential": (paratime.cells.GRU, paratime.Sequential()),
+    "GRU (dense J), DEER": (paratime.cells.GRU, paratime.DEER()),
+    "GRU (dense J), QuasiDEER": (paratime.cells.GRU, paratime.QuasiDEER()),
+    "DiagonalGRU (diagonal J), DEER": (paratime.cells.DiagonalGRU, paratime.DEER()),
+    "MinGRU (linear), Auto = LinearScan": (paratime.cells.MinGRU, paratime.Auto()),
 }
 MODES = {  # (parameter, input and state dtype, precision)
     "float32": (jnp.float32, None),
@@ -48,7 +43,11 @@ def working_bytes(cell_cls, solver, dtype, precision, T, N, gradient, platform):
     def loss(cell, h0, xs):
         return jnp.sum(forward(cell, h0, xs).states.astype(jnp.float32) ** 2)
 
-    fn = eqx.filter_grad(loss) if gradient else (lambda c, h, x: forward(c, h, x).states)
+    def fn(cell, h0, xs):
+        if gradient:
+            return eqx.filter_grad(loss)(cell, h0, xs)
+        return forward(cell, h0, xs).states
+
     with paratime.for_platform(platform):
         lowered = jax.jit(fn).trace(cell, h0, xs).lower(lowering_platforms=(platform,))
     mem = lowered.compile().memory_analysis()
@@ -63,19 +62,18 @@ def main():
     args = parser.parse_args()
     T, N = args.T, args.N
     print(f"bytes · T · N (working memory / (T·N)), T = {T}, N = {N}, {args.platform}\n")
-    head = ["cell", "solver", "pass"] + list(MODES)
+    head = ["cell, solver", "pass"] + list(MODES)
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    for cell_name, cell_cls in CELLS.items():
-        for solver_name, solver in SOLVERS.items():
-            for gradient in (False, True):
-                row = [cell_name, solver_name, "gradient" if gradient else "forward"]
-                for dtype, precision in MODES.values():
-                    size = functools.partial(
-                        working_bytes, cell_cls, solver, dtype, precision, T, N, gradient
-                    )(args.platform)
-                    row.append(f"{size / (T * N):.1f}")
-                print("| " + " | ".join(row) + " |", flush=True)
+    for name, (cell_cls, solver) in CASES.items():
+        for gradient in (False, True):
+            row = [name, "gradient" if gradient else "forward"]
+            for dtype, precision in MODES.values():
+                size = working_bytes(
+                    cell_cls, solver, dtype, precision, T, N, gradient, args.platform
+                )
+                row.append(f"{size / (T * N):.1f}")
+            print("| " + " | ".join(row) + " |", flush=True)
 
 
 if __name__ == "__main__":

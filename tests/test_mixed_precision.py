@@ -167,3 +167,33 @@ def test_a_bfloat16_sequence_model_trains_like_float32():
     assert float(abs(loss(bf16) - loss(f32))) < 0.05
     grads = eqx.filter_grad(loss)(bf16)
     assert all(np.all(np.isfinite(np.asarray(g, F32))) for g in jax.tree_util.tree_leaves(grads))
+
+
+@pytest.mark.parametrize(
+    "solver",
+    [paratime.DEER(), paratime.QuasiDEER(), paratime.ELK(max_iters=20), paratime.Auto()],
+    ids=["DEER", "QuasiDEER", "ELK", "Auto"],
+)
+def test_bfloat16_lowers_for_cuda(solver):
+    """The mixed-precision programs (forward, gradient, batched gradient) lower for a GPU on
+    this CPU-only machine: bfloat16 cell arithmetic, float32 recurrences, no host callback."""
+    cell, h0, xs = _problem("diagonal_gru")
+
+    def loss(cell, h0, xs):
+        states = paratime.unroll(cell, h0, xs, solver=solver, throw=False).states
+        return jnp.sum(states.astype(F32) ** 2)
+
+    def grad(cell, h0, xs):
+        return eqx.filter_grad(loss)(cell, h0, xs)
+
+    programs = {
+        "forward": loss,
+        "gradient": grad,
+        "batched-gradient": lambda c, h, x: jax.vmap(grad, in_axes=(None, None, 0))(c, h, x),
+    }
+    for kind, f in programs.items():
+        args = (cell, h0, jnp.stack([xs] * 3) if kind.startswith("batched") else xs)
+        with paratime.for_platform("cuda"):
+            text = jax.jit(f).trace(*args).lower(lowering_platforms=("cuda",)).as_text()
+        assert "callback" not in text, kind
+        assert "bf16" in text and "f32" in text, kind
