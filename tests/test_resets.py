@@ -187,3 +187,20 @@ def test_bad_resets_are_named():
         paratime.unroll(cell, h0, xs, resets=np.zeros(T))
     with pytest.raises(ValueError, match="`reset_state` must have the structure"):
         paratime.unroll(cell, h0, xs, resets=RESETS, reset_state=jnp.zeros(2))
+
+
+def test_resets_lower_for_cuda():
+    cell, h0, xs = make_problem("gru", length=T)
+
+    def loss(cell, h0, xs, resets):
+        sol = paratime.unroll(cell, h0, xs, solver=paratime.DEER(), resets=resets, throw=False)
+        return jnp.sum(sol.states**2)
+
+    def grad(cell, h0, xs, resets):
+        return eqx.filter_grad(loss)(cell, h0, xs, resets)
+
+    for f in (loss, grad):
+        with paratime.for_platform("cuda"):
+            lowered = jax.jit(f).trace(cell, h0, xs, jnp.asarray(RESETS))
+            text = lowered.lower(lowering_platforms=("cuda",)).as_text()
+        assert "callback" not in text
