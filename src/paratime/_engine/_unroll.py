@@ -11,16 +11,19 @@ from typing import Any, Literal
 import equinox as eqx
 import jax
 import jax.lax as lax
-from jaxtyping import Array, Inexact, PyTree
+from jaxtyping import Array, Bool, Inexact, PyTree
 
 from ._batching import lockstep_cond, vmap_batch_size
 from ._failure import check, failure_messages
 from ._flat import FlatCell
 from ._platform import platform
+from ._precision import solver_dtype, with_precision, with_tolerances_of
+from ._resets import with_resets
 from ._sharding import match_varying, varying_axes
 from ._solution import RESULTS, Linearisation, Solution
 from ._solver import AbstractSolver, Auto
 from ._solver._sequential import Sequential, scan_states
+from ._state import flat_state
 from ._validate import validate
 
 
@@ -68,6 +71,9 @@ def unroll(
     throw: bool = True,
     fallback: Literal["sequential"] | None = None,
     guess: PyTree[Inexact[Array, "T ..."]] | None = None,
+    resets: Bool[Array, " T"] | None = None,
+    reset_state: PyTree[Inexact[Array, "..."]] | None = None,
+    precision: Any = None,
 ) -> Solution:
     """Compute the trajectory h_t = cell(h_{t−1}, x_t), t = 1..T, in parallel over time.
 
@@ -87,6 +93,15 @@ def unroll(
     - `fallback`: `"sequential"` re-solves with `lax.scan` when the parallel solve fails, so the
         returned states are always exact (`stats["fallback_used"]` says whether it happened).
     - `guess`: an initial trajectory for Newton solvers (warm start), shaped like the states.
+    - `resets`: a boolean array (T,) for packed sequences: where `resets[t]` is true, the
+        state restarts from `reset_state` before step t (h_t = cell(reset_state, x_t)), so no
+        state flows across the boundary. Every solver and adjoint supports it (the
+        linearisation is cut at each boundary, at no extra cost).
+    - `reset_state`: the state a reset restarts from, shaped like `h0`; `h0` by default.
+    - `precision`: the dtype the solver works in (its states, linear recurrences, adjoint and
+        residual). None: float32 when `h0` is bfloat16 or float16 (the cell still runs in
+        `h0`'s dtype, the tolerances are that dtype's, the states come back in it), otherwise
+        `h0`'s dtype. See docs/solvers.md, "Mixed precision".
 
     **Returns:**
 
@@ -110,6 +125,12 @@ def unroll(
     ```
     """
     fs, T = validate(cell, h0, xs, guess, solver, fallback)
+    if resets is not None:  # the cell restarts where `resets` holds (see `_resets.py`)
+        cell, xs = with_resets(cell, h0, xs, resets, T, reset_state)
+    state_dtype, dtype = fs.dtype, solver_dtype(fs.dtype, precision)
+    if dtype != state_dtype:  # mixed precision (see `_precision.py`)
+        cell, h0, guess = with_precision(cell, h0, guess, state_dtype, dtype)
+        fs = flat_state(h0)
     flat_cell = FlatCell(cell, fs)
     axes = varying_axes((cell, h0, xs))
     h0_flat = match_varying(fs.ravel(h0), axes)
@@ -122,6 +143,7 @@ def unroll(
     if isinstance(solver, Sequential) and solver.cell_loop and batch > 1:
         # The LSTM's own loop, batched, took twice the plain scan's time (N = 64, batch 16).
         solver = dataclasses.replace(solver, cell_loop=False)
+    solver = with_tolerances_of(solver, state_dtype, dtype)
     states, result, stats = _solve(solver, flat_cell, h0_flat, xs, guess_flat, fallback, platform())
     if throw:
         messages, input_message = failure_messages(solver, T, fs.size)
@@ -130,4 +152,4 @@ def unroll(
         states = check(
             states, result, stats, messages=messages, input_message=input_message, inputs=inputs
         )
-    return Solution(fs.unravel_trajectory(states), result, stats)
+    return Solution(fs.unravel_trajectory(states.astype(state_dtype)), result, stats)

@@ -53,6 +53,10 @@ class LMConfig(AbstractConfig):
     time)."""
     warm_start: bool = False
     """Carry each layer's trajectories from one step to the next as Newton guesses."""
+    file_resets: bool = True
+    """Restart every layer's state where a file begins inside a window (packed files,
+    `unroll(..., resets=)`), in training and evaluation; false lets the state flow from one
+    file into the next."""
     batch_devices: int = 1
     """Devices along the batch."""
     time_devices: int = 1

@@ -36,6 +36,8 @@ class Corpus:
     - `train_files`, `test_files`: how many files each split holds (0 and 0 for a single file,
         which is split by position instead).
     - `source`: the corpus root.
+    - `train_starts`, `test_starts`: the offsets at which each file after the first begins in
+        `train` and `test` (int64, increasing; empty for a single file).
     """
 
     train: np.ndarray
@@ -43,6 +45,8 @@ class Corpus:
     train_files: int
     test_files: int
     source: str
+    train_starts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
+    test_starts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def _is_text(data: bytes) -> bool:
@@ -93,6 +97,7 @@ def load_corpus(
         cut = int(round(len(data) * (1 - test_fraction)))
         train, test = data[:cut], data[cut:]
         counts = (0, 0)
+        starts = {False: np.zeros(0, np.int64), True: np.zeros(0, np.int64)}
     else:
         parts: dict[bool, list[bytes]] = {False: [], True: []}
         for path in _files(root, suffixes):
@@ -102,12 +107,13 @@ def load_corpus(
         train = np.frombuffer(b"".join(parts[False]), np.uint8)
         test = np.frombuffer(b"".join(parts[True]), np.uint8)
         counts = (len(parts[False]), len(parts[True]))
+        starts = {k: np.cumsum([len(d) for d in v], dtype=np.int64)[:-1] for k, v in parts.items()}
     if len(train) < 2 or len(test) < 2:
         raise ValueError(
             f"`source` {str(source)!r} gives {len(train)} training and {len(test)} test bytes; "
             "both splits need at least 2 (use a larger folder or file)."
         )
-    return Corpus(train, test, *counts, source=str(root))
+    return Corpus(train, test, *counts, str(root), starts[False], starts[True])
 
 
 def sample_windows(
@@ -120,8 +126,37 @@ def sample_windows(
     return data[starts[:, None] + np.arange(length)].astype(np.int32)
 
 
+def sample_windows_and_resets(
+    data: np.ndarray, file_starts: np.ndarray, batch: int, length: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The windows of `sample_windows` (the same ones for the same `rng`) and where a file
+    begins inside each: `resets[i, j]` is true when byte j of window i (j ≥ 1) is the first of
+    a file (`file_starts`: the offsets of the files' first bytes in `data`)."""
+    if len(data) < length:
+        raise ValueError(f"the data hold {len(data)} bytes, fewer than a window of {length}.")
+    starts = rng.integers(0, len(data) - length + 1, batch)
+    return _windows_and_resets(data, file_starts, starts, length)
+
+
+def _windows_and_resets(data, file_starts, starts, length):
+    positions = starts[:, None] + np.arange(length)
+    resets = np.isin(positions, file_starts)
+    resets[:, 0] = False  # a window starts from the initial state anyway
+    return data[positions].astype(np.int32), resets
+
+
 def evaluation_windows(data: np.ndarray, count: int, length: int) -> np.ndarray:
     """`count` windows of `length` bytes at evenly spaced, fixed positions (int32)."""
     length = min(length, len(data))
     starts = np.linspace(0, len(data) - length, count).astype(np.int64)
     return data[starts[:, None] + np.arange(length)].astype(np.int32)
+
+
+def evaluation_windows_and_resets(
+    data: np.ndarray, file_starts: np.ndarray, count: int, length: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The windows of `evaluation_windows` and their file boundaries (as in
+    `sample_windows_and_resets`)."""
+    length = min(length, len(data))
+    starts = np.linspace(0, len(data) - length, count).astype(np.int64)
+    return _windows_and_resets(data, file_starts, starts, length)

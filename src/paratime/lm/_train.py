@@ -13,13 +13,20 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from ..nn import SequenceModel, WarmStart
 from ..train import load_checkpoint, train
 from ..train._atomic import atomic_write_text
 from ._config import LMConfig
-from ._corpus import Corpus, evaluation_windows, load_corpus, sample_windows
+from ._corpus import (
+    Corpus,
+    evaluation_windows,
+    evaluation_windows_and_resets,
+    load_corpus,
+    sample_windows,
+    sample_windows_and_resets,
+)
 from ._model import make_mesh, make_model, num_parameters
 
 CONFIG = "config.toml"
@@ -47,8 +54,19 @@ def make_optimizer(config: LMConfig) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
 
 
-def _loss(model: SequenceModel, windows: Int[Array, "B L"], warm: WarmStart | None):
-    logits, warm = jax.vmap(model.warm)(windows[:, :-1], warm)
+def _loss(
+    model: SequenceModel,
+    windows: Int[Array, "B L"],
+    warm: WarmStart | None,
+    resets: Bool[Array, "B L"] | None = None,
+):
+    inputs = windows[:, :-1]
+    if resets is None:
+        logits, warm = jax.vmap(model.warm)(inputs, warm)
+    else:
+        logits, warm = jax.vmap(lambda x, w, r: model.warm(x, w, resets=r))(
+            inputs, warm, resets[:, :-1]
+        )
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, windows[:, 1:])
     return jnp.mean(ce), warm
 
@@ -59,20 +77,28 @@ def loss_and_grad(model: SequenceModel, windows: Int[Array, "B L"]) -> tuple[Arr
 
 
 @eqx.filter_jit
-def _evaluate(model: SequenceModel, windows: Int[Array, "B L"]) -> Float[Array, ""]:
-    return _loss(model, windows, None)[0]
+def _evaluate(model: SequenceModel, windows: Int[Array, "B L"], resets) -> Float[Array, ""]:
+    return _loss(model, windows, None, resets)[0]
 
 
-def bits_per_byte(model: SequenceModel, windows: np.ndarray, *, batch: int = 8) -> float:
+def bits_per_byte(
+    model: SequenceModel,
+    windows: np.ndarray,
+    *,
+    batch: int = 8,
+    resets: np.ndarray | None = None,
+) -> float:
     """The mean next-byte cross-entropy of `model` on `windows` (B, L), in bits per byte.
 
     Every byte of a window after its first is predicted from the bytes before it in the same
-    window. Windows are evaluated `batch` at a time.
+    window (from those of its own file, with `resets`: (B, L) booleans, true where a file
+    begins). Windows are evaluated `batch` at a time.
     """
     total, count = 0.0, 0
     for i in range(0, len(windows), batch):
         chunk = jnp.asarray(windows[i : i + batch])
-        total += float(_evaluate(model, chunk)) * len(chunk)
+        cut = None if resets is None else jnp.asarray(resets[i : i + batch])
+        total += float(_evaluate(model, chunk, cut)) * len(chunk)
         count += len(chunk)
     return total / count / math.log(2)
 
@@ -92,9 +118,9 @@ def _step_function(config: LMConfig, corpus: Corpus, optimizer, mesh: Mesh | Non
     sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("batch"))
 
     @eqx.filter_jit
-    def update(state: LMState, windows):
+    def update(state: LMState, windows, resets):
         (loss, warm), grads = eqx.filter_value_and_grad(_loss, has_aux=True)(
-            state.model, windows, state.warm
+            state.model, windows, state.warm, resets
         )
         params = eqx.filter(state.model, eqx.is_inexact_array)
         updates, opt_state = optimizer.update(grads, state.opt_state, params)
@@ -110,13 +136,23 @@ def _step_function(config: LMConfig, corpus: Corpus, optimizer, mesh: Mesh | Non
 
     def step_fn(state: LMState, step: int):
         rng = np.random.default_rng([config.seed, step])
-        windows = jnp.asarray(sample_windows(corpus.train, config.batch, config.context + 1, rng))
+        length = config.context + 1
+        if config.file_resets:
+            windows, resets = sample_windows_and_resets(
+                corpus.train, corpus.train_starts, config.batch, length, rng
+            )
+            resets = jnp.asarray(resets)
+        else:
+            windows, resets = sample_windows(corpus.train, config.batch, length, rng), None
+        windows = jnp.asarray(windows)
         if sharding is not None:
             windows = jax.device_put(windows, sharding)
-        state, metrics = update(state, windows)
+            resets = None if resets is None else jax.device_put(resets, sharding)
+        state, metrics = update(state, windows, resets)
         done = step + 1
         if done == config.steps or (config.eval_every and done % config.eval_every == 0):
-            metrics = {**metrics, "test_bpb": bits_per_byte(state.model, test)}
+            test_bpb = bits_per_byte(state.model, test[0], resets=test[1])
+            metrics = {**metrics, "test_bpb": test_bpb}
         return state, metrics
 
     return step_fn
@@ -182,7 +218,12 @@ def train_lm(
         optimizer.init(eqx.filter(model, eqx.is_inexact_array)),
         _initial_warm(model, config),
     )
-    test = evaluation_windows(corpus.test, config.eval_windows, config.context + 1)
+    if config.file_resets:
+        test = evaluation_windows_and_resets(
+            corpus.test, corpus.test_starts, config.eval_windows, config.context + 1
+        )
+    else:
+        test = (evaluation_windows(corpus.test, config.eval_windows, config.context + 1), None)
     state, history = train(
         _step_function(config, corpus, optimizer, mesh, test),
         state,

@@ -6,7 +6,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.nn as jnn
-from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from .._engine import AbstractSolver, Auto, Solution
 from ._rnn import RNN, _output
@@ -68,10 +68,19 @@ class Block(eqx.Module):
         *,
         guess: PyTree[Array] | None = None,
         throw: bool = True,
+        length: Int[ArrayLike, ""] | None = None,
+        resets: Bool[Array, " T"] | None = None,
     ) -> tuple[Float[Array, "T dim"], Solution]:
         """The block's outputs (T, dim) and the recurrent layer's `Solution` (its states are the
-        warm start for the next call on similar inputs; pass them as `guess`)."""
-        sol = self.rnn.solve(jax.vmap(self.norm_rnn)(xs), guess=guess, throw=throw)
+        warm start for the next call on similar inputs; pass them as `guess`).
+
+        `length` and `resets` go to the recurrent layer (`RNN.solve`): a padded sequence's
+        steps from `length` on, and packed sequences' boundaries, restart from the initial
+        state. The outputs after `length` are not masked here (`SequenceModel` masks its own).
+        """
+        sol = self.rnn.solve(
+            jax.vmap(self.norm_rnn)(xs), guess=guess, throw=throw, length=length, resets=resets
+        )
         u = xs + jax.vmap(self.proj)(self.rnn.outputs(sol.states))
         return jax.vmap(self._mlp)(u), sol
 

@@ -7,10 +7,11 @@ import equinox as eqx
 import jax
 import jax.lax as lax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from .._engine import AbstractSolver, Auto
 from ._block import Block
+from ._rnn import check_length, mask_padding
 
 
 class WarmStart(eqx.Module):
@@ -137,6 +138,8 @@ class SequenceModel(eqx.Module):
         warm_start: WarmStart | None = None,
         *,
         throw: bool = True,
+        length: Int[ArrayLike, ""] | None = None,
+        resets: Bool[Array, " T"] | None = None,
     ) -> tuple[Float[Array, "T O"], WarmStart]:
         """The outputs of one sequence, starting each layer's solve from `warm_start`.
 
@@ -145,6 +148,12 @@ class SequenceModel(eqx.Module):
         - `inputs`: token ids (T,) or features (T, input_size).
         - `warm_start`: the `WarmStart` of an earlier call (or `None`: a cold start).
         - `throw`: passed to `paratime.unroll`.
+        - `length`: the real length of a padded sequence (an integer scalar; one per
+            sequence under `jax.vmap`): the outputs from `length` on are zero and carry no
+            gradient, and every layer's state restarts there (no Newton iterations spent on
+            padding).
+        - `resets`: a boolean (T,) mask for packed sequences: every layer's state restarts
+            from its initial state before each step where it is true (`paratime.unroll`).
 
         **Returns:**
 
@@ -156,18 +165,26 @@ class SequenceModel(eqx.Module):
                 f"{len(self.blocks)}."
             )
         xs = self._embed(inputs)
+        check_length(length, xs.shape[0])
         states, steps = [], []
         for i, block in enumerate(self.blocks):
             guess = None if warm_start is None else warm_start.states[i]
-            xs, sol = block.apply(xs, guess=guess, throw=throw)
+            xs, sol = block.apply(xs, guess=guess, throw=throw, length=length, resets=resets)
             states.append(lax.stop_gradient(sol.states))
             steps.append(sol.stats["num_steps"])
         out = jax.vmap(lambda x: self.readout(self.norm(x)))(xs)
-        return out, WarmStart(tuple(states), tuple(steps))
+        return mask_padding(out, length), WarmStart(tuple(states), tuple(steps))
 
-    def __call__(self, inputs: Int[Array, " T"] | Float[Array, "T D"]) -> Float[Array, "T O"]:
-        """The outputs (T, output_size) of one sequence of token ids (T,) or features (T, D)."""
-        return self.warm(inputs)[0]
+    def __call__(
+        self,
+        inputs: Int[Array, " T"] | Float[Array, "T D"],
+        *,
+        length: Int[ArrayLike, ""] | None = None,
+        resets: Bool[Array, " T"] | None = None,
+    ) -> Float[Array, "T O"]:
+        """The outputs (T, output_size) of one sequence of token ids (T,) or features (T, D);
+        `length` and `resets` as in `warm`."""
+        return self.warm(inputs, length=length, resets=resets)[0]
 
     def initial_states(self) -> tuple[PyTree[Array], ...]:
         """Every block's initial state, for `step`."""
