@@ -2,10 +2,11 @@
 
 `Associative()` (parallel scan, O(log T) depth), `Sequential()` (`lax.scan`, the fewest
 operations), `Chunked(size, inner=...)` (bounded memory) and `Sharded(mesh, axis_name)` (time
-split over a device mesh). A field of `paratime.linear_recurrence`, `paratime.DEER` and
+split over a device mesh), `Pallas()` (Pallas kernels; opt-in). A field of `paratime.linear_recurrence`, `paratime.DEER` and
 `paratime.QuasiDEER` (`recurrence=`); None there is the backend's measured default.
 """
 
+from ._engine._kernels._strategy import Pallas as Pallas
 from ._engine._recurrences import (
     AbstractRecurrence as AbstractRecurrence,
     Associative as Associative,

@@ -113,7 +113,10 @@ def _kernel(
         if mode == "scan":
             state = op.step(a, state, b)
             for c in range(k):
-                outs[0][t, :, c] = state[c].astype(outs[0].dtype)
+                if k == 1:
+                    outs[0][t, 0, :] = state[0].astype(outs[0].dtype)
+                else:
+                    outs[0][t, :, c] = state[c].astype(outs[0].dtype)
         else:
             A, B = state
             state = (op.compose(a, A), op.step(a, B, b))
@@ -179,8 +182,12 @@ def _call(
     stat_shape = jax.ShapeDtypeStruct((nc, Cp), acc)
     stat_spec = pl.BlockSpec((None, block), lambda i, j: (i, j))
     if mode == "scan":
-        out_shape = [jax.ShapeDtypeStruct((T, Cp, op.k), out_dtype)]
-        out_specs = [pl.BlockSpec((L, block, op.k), lambda i, j: (i, j, 0))]
+        if op.k == 1:  # (T, 1, C): channels last, as Mosaic GPU's copies want them
+            out_shape = [jax.ShapeDtypeStruct((T, 1, Cp), out_dtype)]
+            out_specs = [pl.BlockSpec((L, 1, block), lambda i, j: (i, 0, j))]
+        else:  # (T, C, k): the units' components interleaved, as a ravelled state has them
+            out_shape = [jax.ShapeDtypeStruct((T, Cp, op.k), out_dtype)]
+            out_specs = [pl.BlockSpec((L, block, op.k), lambda i, j: (i, j, 0))]
     else:
         out_shape = [
             jax.ShapeDtypeStruct((nc, op.na, Cp), acc),
@@ -214,7 +221,7 @@ def _call(
         interpret=interpret,
         name=f"paratime_{mode}",
     )(*args)
-    return [o[..., :C] if o.shape[-1] == Cp else o[:, :C] for o in outs]
+    return [o[:, :C] if o.ndim == 3 and o.shape[-1] == op.k and op.k > 1 else o[..., :C] for o in outs]
 
 
 def _carries(op: Op, A, B, h0, reverse: bool):
@@ -255,7 +262,7 @@ def run(
     compiler_params,
     interpret: bool,
 ):
-    """The states (T, C, k) of the recurrence whose steps `source` produces, from `h0`
+    """The states ((T, 1, C) if k = 1, else (T, C, k)) of the recurrence whose steps `source` produces, from `h0`
     (k, C), and the source's statistics (each (chunks, C)), by the design `chunk` implies."""
     L = chunk
     nc = -(-T // L)

@@ -18,6 +18,8 @@ class _Loaded(Source):
 
     def load(self, t, seq_refs, consts, carry):
         a_ref, b_ref = seq_refs
+        if self.op.k == 1:  # (L, 1, BC)
+            return (a_ref[t, 0, :].astype(self.acc),), (b_ref[t, 0, :].astype(self.acc),), carry, ()
         a = tuple(a_ref[t, :, c].astype(self.acc) for c in range(self.op.na))
         b = tuple(b_ref[t, :, c].astype(self.acc) for c in range(self.op.k))
         return a, b, carry, ()
@@ -40,11 +42,11 @@ def scan(
     batch: int = 1,
     chunk: int | None = None,
     block: int | None = None,
-    compiler_params=None,
-    interpret: bool = False,
+    settings=lambda block: {"compiler_params": None, "interpret": True},
 ) -> Array:
     """h_1..h_T (T, N) of h_t = a_t h_{t∓1} + b_t by a kernel (see `_driver` for the design
-    and its rule); `a` in the layout of `structure`, (T, N) or (T, N/k, k, k)."""
+    and its rule); `a` in the layout of `structure`, (T, N) or (T, N/k, k, k); `settings`
+    maps the channels per program to the kernels' `compiler_params` and `interpret`."""
     T, N = b.shape
     complex_ = jnp.issubdtype(b.dtype, jnp.complexfloating)
     acc = accumulation_dtype(a.dtype, b.dtype, h0.dtype)
@@ -57,7 +59,7 @@ def scan(
         C, out_dtype = N, b.real.dtype
     elif isinstance(structure, Diagonal):
         op = _ops.diagonal()
-        a2, b2, h2, C = a[..., None], b[..., None], h0[None], N
+        a2, b2, h2, C = a[:, None], b[:, None], h0[None], N  # (T, 1, N): channels last
     else:
         k = structure.k
         op = _ops.block(k)
@@ -69,7 +71,7 @@ def scan(
     h, _ = run(
         _Loaded(op, acc),
         op,
-        (SeqInput(a2, 1), SeqInput(b2, 1)),
+        (SeqInput(a2, 2 if op.k == 1 else 1), SeqInput(b2, 2 if op.k == 1 else 1)),
         (),
         h2,
         T=T,
@@ -79,9 +81,8 @@ def scan(
         reverse=reverse,
         acc=acc,
         out_dtype=out_dtype,
-        compiler_params=compiler_params,
-        interpret=interpret,
+        **settings(bl),
     )
     if op.kind == "complex":
         return lax.complex(h[..., 0], h[..., 1]).astype(b.dtype)
-    return h.reshape(T, N)
+    return h.reshape(T, N)  # (T, 1, N) or (T, N/k, k)

@@ -11,6 +11,8 @@ from jaxtyping import Array
 
 from .._adjoints import AbstractAdjoint, ImplicitAdjoint, IterativeAdjoint
 from .._checks import check_adjoint, check_int, check_number, check_tolerances, tolerances
+from .._kernels._fused import fused_newton
+from .._kernels._strategy import Pallas
 from .._loop import iterate
 from .._platform import platform
 from .._recurrences import (
@@ -278,6 +280,10 @@ class AbstractNewton(AbstractSolver):
             from .._sharding import sharded_newton
 
             return sharded_newton(self, strategy, cell, h0, xs, guess)
+        if isinstance(strategy, Pallas):  # one fused kernel per iteration, if the cell has one
+            fused = fused_newton(self, strategy, cell, h0, xs, guess)
+            if fused is not None:
+                return fused
         if not isinstance(strategy, Chunked):
             return self._newton(cell, h0, xs, guess, strategy)
         L, inner = strategy.size, strategy.inner
