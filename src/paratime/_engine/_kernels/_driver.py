@@ -221,7 +221,9 @@ def _call(
         interpret=interpret,
         name=f"paratime_{mode}",
     )(*args)
-    return [o[:, :C] if o.ndim == 3 and o.shape[-1] == op.k and op.k > 1 else o[..., :C] for o in outs]
+    if mode == "scan" and op.k > 1:  # (T, C, k); every other output has channels last
+        return [outs[0][:, :C]] + [o[..., :C] for o in outs[1:]]
+    return [o[..., :C] for o in outs]
 
 
 def _carries(op: Op, A, B, h0, reverse: bool):
