@@ -53,8 +53,10 @@ def test_kernel_equals_associative(T, N, kind, dtype, chunk, reverse):
         # float32 accumulation: the float32 solve of the same inputs, rounded once.
         want = Associative().solve(structure, *(x.astype(jnp.float32) for x in (a, b, h0)), reverse)
         np.testing.assert_allclose(
-            np.asarray(got, np.float32), np.asarray(want.astype(jnp.bfloat16), np.float32),
-            rtol=1e-2, atol=1e-2,
+            np.asarray(got, np.float32),
+            np.asarray(want.astype(jnp.bfloat16), np.float32),
+            rtol=1e-2,
+            atol=1e-2,
         )
         return
     want = Associative().solve(structure, a, b, h0, reverse)
@@ -62,7 +64,9 @@ def test_kernel_equals_associative(T, N, kind, dtype, chunk, reverse):
 
 
 @pytest.mark.parametrize(
-    "structure, reverse", [(Diagonal(), True), (BlockDiagonal(2), False)], ids=["diagonal", "block2"]
+    "structure, reverse",
+    [(Diagonal(), True), (BlockDiagonal(2), False)],
+    ids=["diagonal", "block2"],
 )
 def test_gradients_equal_associative(structure, reverse):
     # (The gradient runs the kernels in the other direction too: the adjoint recurrence.)

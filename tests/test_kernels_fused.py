@@ -87,9 +87,7 @@ def test_only_cells_with_a_fused_step_and_exact_linearisations_are_fused():
     def fused(cell, h0, solver):
         flat = FlatCell(cell, flat_state(h0))
         xs = jnp.zeros((T, D))
-        return jax.eval_shape(
-            lambda: fused_newton(solver, Pallas(), flat, jnp.ravel(h0), xs, None)
-        )
+        return jax.eval_shape(lambda: fused_newton(solver, Pallas(), flat, jnp.ravel(h0), xs, None))
 
     gru, h0, _ = _problem(DiagonalGRU)
     lstm, c0, _ = _problem(DiagonalLSTM)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._engine import AbstractStructure, Diagonal
-from .._engine._kernels._fused import FusedParts
+from .._engine._kernels._parts import FusedParts
 from ._abstract import AbstractCell
 from ._heads import (
     check_heads,

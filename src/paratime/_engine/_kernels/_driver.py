@@ -80,9 +80,7 @@ class Source:
         raise NotImplementedError
 
 
-def _kernel(
-    *refs, source, op, mode, L, T, block, reverse, nseq, nchunk, nconst, acc, has_carry
-):
+def _kernel(*refs, source, op, mode, L, T, block, reverse, nseq, nchunk, nconst, acc, has_carry):
     seq = refs[:nseq]
     at = nseq
     chunk_refs = refs[at : at + nchunk]
@@ -143,8 +141,23 @@ def _pad(x, axis: int, size: int):
 
 
 def _call(
-    source, op, mode, seq, chunk_inputs, consts, carry, *, T, C, block, L, reverse, acc,
-    out_dtype, compiler_params, interpret,
+    source,
+    op,
+    mode,
+    seq,
+    chunk_inputs,
+    consts,
+    carry,
+    *,
+    T,
+    C,
+    block,
+    L,
+    reverse,
+    acc,
+    out_dtype,
+    compiler_params,
+    interpret,
 ):
     nc = -(-T // L)
     Cp = -(-C // block) * block
@@ -264,13 +277,21 @@ def run(
     compiler_params,
     interpret: bool,
 ):
-    """The states ((T, 1, C) if k = 1, else (T, C, k)) of the recurrence whose steps `source` produces, from `h0`
-    (k, C), and the source's statistics (each (chunks, C)), by the design `chunk` implies."""
+    """The states ((T, 1, C) if k = 1, else (T, C, k)) of the recurrence whose steps
+    `source` produces, from `h0` (k, C), and the source's statistics (each (chunks, C)), by
+    the design `chunk` implies."""
     L = chunk
     nc = -(-T // L)
     common = dict(
-        T=T, C=C, block=block, L=L, reverse=reverse, acc=acc, out_dtype=out_dtype,
-        compiler_params=compiler_params, interpret=interpret,
+        T=T,
+        C=C,
+        block=block,
+        L=L,
+        reverse=reverse,
+        acc=acc,
+        out_dtype=out_dtype,
+        compiler_params=compiler_params,
+        interpret=interpret,
     )
     chunk_in = tuple(chunk_inputs(L))
     if nc == 1:
@@ -290,4 +311,3 @@ def accumulation_dtype(*dtypes) -> Any:
     """float64 if any input is (complex) float64, else float32."""
     wide = any(jnp.finfo(jnp.dtype(d)).bits == 64 for d in dtypes)
     return jnp.float64 if wide else jnp.float32
-

@@ -9,34 +9,16 @@ value and the k×k Jacobian block of each unit: k = 1 for `DiagonalGRU`, 2 for
 `DiagonalLSTM`, whose ravelled state interleaves each unit's (c, h)).
 """
 
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array
 
 from .._loop import iterate
 from .._solution import SolveResult
 from . import _ops
 from ._driver import SeqInput, Source, accumulation_dtype, plan, run
-
-
-class FusedParts(NamedTuple):
-    """What a cell gives the fused Newton kernel.
-
-    - `k`: state components per unit (the ravelled state is (n, k), unit-major).
-    - `params`: (P, n) per-unit constants (diagonal weights, peepholes).
-    - `inputs`: (T, Q, n) the input pre-activations of every step (computed once per solve).
-    - `step`: `step(params, inputs, state) -> (value, jacobian)` on tuples of per-unit
-        vectors: P params, Q inputs and k state components in; k values and the k×k block
-        (k² vectors, row-major) out. Elementwise arithmetic only: it runs inside the kernel.
-    """
-
-    k: int
-    params: Array
-    inputs: Array
-    step: Callable[..., tuple[tuple, tuple]]
+from ._parts import FusedParts
 
 
 def fused_parts(cell: Any, xs: Any) -> FusedParts | None:

@@ -40,9 +40,7 @@ class Op(eqx.Module):
             return self.apply(a2, a1)
         k = self.k
         return tuple(
-            sum(a2[i * k + m] * a1[m * k + j] for m in range(k))
-            for i in range(k)
-            for j in range(k)
+            sum(a2[i * k + m] * a1[m * k + j] for m in range(k)) for i in range(k) for j in range(k)
         )
 
     def identity(self, like) -> tuple:

@@ -2,14 +2,10 @@
 the fused Newton iteration of the cells that offer one."""
 
 import equinox as eqx
-from jax.experimental.pallas import triton
 
 from .._batching import vmap_batch_size
 from .._platform import platform
 from .._recurrences import AbstractRecurrence, Associative
-from ._scan import scan, supports
-
-
 
 
 class Pallas(AbstractRecurrence):
@@ -59,11 +55,15 @@ class Pallas(AbstractRecurrence):
     def kernel_settings(self, block: int) -> dict:
         """The `compiler_params` and `interpret` arguments of the kernels: Pallas' Triton
         backend, one warp per 32 channels of a program (at most 4)."""
+        from jax.experimental.pallas import triton  # (imported when first used)
+
         interpret = platform() == "cpu" if self.interpret is None else self.interpret
         params = triton.CompilerParams(num_warps=max(1, min(4, block // 32)), num_stages=2)
         return {"compiler_params": params, "interpret": interpret}
 
     def solve(self, structure, a, b, h0, reverse):
+        from ._scan import scan, supports
+
         if not supports(structure, self.max_block):
             return Associative().solve(structure, a, b, h0, reverse)
         return scan(

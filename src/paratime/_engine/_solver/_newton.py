@@ -11,7 +11,6 @@ from jaxtyping import Array
 
 from .._adjoints import AbstractAdjoint, ImplicitAdjoint, IterativeAdjoint
 from .._checks import check_adjoint, check_int, check_number, check_tolerances, tolerances
-from .._kernels._fused import fused_newton
 from .._kernels._strategy import Pallas
 from .._loop import iterate
 from .._platform import platform
@@ -281,6 +280,8 @@ class AbstractNewton(AbstractSolver):
 
             return sharded_newton(self, strategy, cell, h0, xs, guess)
         if isinstance(strategy, Pallas):  # one fused kernel per iteration, if the cell has one
+            from .._kernels._fused import fused_newton
+
             fused = fused_newton(self, strategy, cell, h0, xs, guess)
             if fused is not None:
                 return fused
