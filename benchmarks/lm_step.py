@@ -5,10 +5,13 @@
 For each solver: the median wall time of a jitted loss-and-gradient step (after one compiling
 call), the Newton iterations per layer and the loss, as JSON lines on stdout and in
 `--out` (default benchmarks/results/lm/step-<platform>.jsonl). On an accelerator use a
-larger `--batch` (e.g. 16); `--cell diagonal_gru` is the ParaRNN-style default.
+larger `--batch` (e.g. 16); `--cell diagonal_gru` is the ParaRNN-style default. A solver name
+ending in `+pallas` (e.g. `quasi-deer+pallas`) solves with `recurrences.Pallas()` (the fused
+Newton kernel for the diagonal cells; interpret mode on a CPU).
 """
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
@@ -19,11 +22,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import paratime
 from paratime.lm import LMConfig, load_corpus, make_model
 from paratime.lm._corpus import sample_windows
 from paratime.lm._train import _loss
+from paratime.nn import RNN
+from paratime.recurrences import Pallas
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def with_kernels(model):
+    """`model` with `recurrences.Pallas()` as the recurrence of its layers' Newton solvers."""
+
+    def swap(x):
+        if isinstance(x, RNN) and isinstance(x.solver, (paratime.DEER, paratime.QuasiDEER)):
+            solver = dataclasses.replace(x.solver, recurrence=Pallas())
+            return RNN(x.cell, solver, initial_state=x.initial_state)
+        return x
+
+    return jax.tree_util.tree_map(swap, model, is_leaf=lambda x: isinstance(x, RNN))
 
 
 def main() -> None:
@@ -43,9 +61,10 @@ def main() -> None:
     )
     lines = []
     for solver in args.solvers.split(","):
+        name, _, kernels = solver.partition("+")
         config = LMConfig(
             cell=args.cell,
-            solver=solver,
+            solver=name,
             dim=args.dim,
             hidden_size=args.dim,
             depth=args.depth,
@@ -53,6 +72,8 @@ def main() -> None:
             batch=args.batch,
         )
         model = make_model(config)
+        if kernels == "pallas":
+            model = with_kernels(model)
 
         @eqx.filter_jit
         def step(model, windows):

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._engine import AbstractStructure, Diagonal
+from .._engine._kernels._parts import FusedParts
 from ._abstract import AbstractCell
 from ._heads import (
     check_heads,
@@ -29,6 +30,22 @@ def _step(weight_hh, pre, h):
     r = jnn.sigmoid(a_r * h + pre[1])
     cand = jnp.tanh(a_h * (r * h) + pre[2])
     return (1 - z) * h + z * cand, (z, r, cand)
+
+
+def _value_and_jacobian(weight_hh, pre, h):
+    """The next state and the diagonal of its Jacobian, elementwise (also run inside the
+    fused Newton kernel, on per-unit vectors)."""
+    a_z, a_r, a_h = weight_hh
+    value, (z, r, cand) = _step(weight_hh, pre, h)
+    dcand = (1 - cand**2) * a_h * (r + h * r * (1 - r) * a_r)
+    jac = (1 - z) + (cand - h) * z * (1 - z) * a_z + z * dcand
+    return value, jac
+
+
+def _fused_step(params, pre, state):
+    """The fused Newton kernel's step: one state component per unit (k = 1)."""
+    value, jac = _value_and_jacobian(params, pre, state[0])
+    return (value,), (jac,)
 
 
 class DiagonalGRU(AbstractCell):
@@ -116,13 +133,15 @@ class DiagonalGRU(AbstractCell):
     def value_and_jacobian_diagonal(
         self, h: Float[Array, " N"], x: Float[Array, " D"]
     ) -> tuple[Float[Array, " N"], Float[Array, " N"]]:
-        a_z, a_r, a_h = self.weight_hh
         pre = head_projection(self.weight_ih, self.bias, x)
-        value, (z, r, cand) = _step(self.weight_hh, pre, h)
-        dcand = (1 - cand**2) * a_h * (r + h * r * (1 - r) * a_r)
-        jac = (1 - z) + (cand - h) * z * (1 - z) * a_z + z * dcand
-        return value, jac
+        return _value_and_jacobian(self.weight_hh, pre, h)
 
     def value_and_jacobian(self, h, x):
         """The next state and the exact Jacobian in `Diagonal()` layout: its (N,) diagonal."""
         return self.value_and_jacobian_diagonal(h, x)
+
+    def fused_newton_parts(self, xs: Float[Array, "T D"]) -> FusedParts:
+        """What `paratime.recurrences.Pallas()` needs to run each Newton iteration as one
+        kernel: the diagonals, the input pre-activations of all steps (T, 3, N) and the step."""
+        pre = head_projection(self.weight_ih, self.bias, xs)
+        return FusedParts(1, self.weight_hh, pre, _fused_step)

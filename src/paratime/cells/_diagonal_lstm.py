@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._engine import AbstractStructure, BlockDiagonal
+from .._engine._kernels._parts import FusedParts
 from ._abstract import AbstractCell
 from ._heads import (
     check_heads,
@@ -24,14 +25,40 @@ from ._init import check_size, default_float
 
 def _step(weight_hh, peephole, pre, state):
     """One step from the input pre-activations `pre` (3, n) = B x + b (rows f, ĉ, o)."""
-    c, h = state[:, 0], state[:, 1]
+    (c_next, h_next), pieces = _gates(weight_hh, peephole, pre, state[:, 0], state[:, 1])
+    return jnp.stack([c_next, h_next], axis=-1), pieces
+
+
+def _gates(weight_hh, peephole, pre, c, h):
     a_f, a_c, a_o = weight_hh
     f = jnn.sigmoid(a_f * h + pre[0] + peephole[0] * c)
     cand = jnp.tanh(a_c * h + pre[1])
     c_next = f * c + (1 - f) * cand
     o = jnn.sigmoid(a_o * h + pre[2] + peephole[1] * c_next)
     tc = jnp.tanh(c_next)
-    return jnp.stack([c_next, o * tc], axis=-1), (c, h, f, cand, o, tc)
+    return (c_next, o * tc), (c, h, f, cand, o, tc)
+
+
+def _value_and_blocks(weight_hh, peephole, pre, c, h):
+    """(c', h') and each unit's 2×2 Jacobian block (∂c'/∂c, ∂c'/∂h, ∂h'/∂c, ∂h'/∂h),
+    elementwise (also run inside the fused Newton kernel, on per-unit vectors)."""
+    value, (c, h, f, cand, o, tc) = _gates(weight_hh, peephole, pre, c, h)
+    a_f, a_c, a_o = weight_hh
+    p_f, p_o = peephole
+    df = f * (1 - f) * (c - cand)  # ∂c'/∂(pre-activation of f)
+    dc_dc = f + df * p_f
+    dc_dh = df * a_f + (1 - f) * (1 - cand**2) * a_c
+    do = o * (1 - o) * tc  # ∂h'/∂(pre-activation of o)
+    dh_dcnew = do * p_o + o * (1 - tc**2)  # total ∂h'/∂c' (through o and tanh)
+    dh_dc = dh_dcnew * dc_dc
+    dh_dh = do * a_o + dh_dcnew * dc_dh
+    return value, (dc_dc, dc_dh, dh_dc, dh_dh)
+
+
+def _fused_step(params, pre, state):
+    """The fused Newton kernel's step: (c, h) per unit (k = 2); `params` are the rows
+    (a_f, a_c, a_o, p_f, p_o)."""
+    return _value_and_blocks(params[:3], params[3:], pre, *state)
 
 
 class DiagonalLSTM(AbstractCell):
@@ -133,17 +160,10 @@ class DiagonalLSTM(AbstractCell):
 
     def _blocks(self, state, x):
         pre = head_projection(self.weight_ih, self.bias, x)
-        value, (c, h, f, cand, o, tc) = _step(self.weight_hh, self.peephole, pre, state)
-        a_f, a_c, a_o = self.weight_hh
-        p_f, p_o = self.peephole
-        df = f * (1 - f) * (c - cand)  # ∂c'/∂(pre-activation of f)
-        dc_dc = f + df * p_f
-        dc_dh = df * a_f + (1 - f) * (1 - cand**2) * a_c
-        do = o * (1 - o) * tc  # ∂h'/∂(pre-activation of o)
-        dh_dcnew = do * p_o + o * (1 - tc**2)  # total ∂h'/∂c' (through o and tanh)
-        dh_dc = dh_dcnew * dc_dc
-        dh_dh = do * a_o + dh_dcnew * dc_dh
-        return value, (dc_dc, dc_dh, dh_dc, dh_dh)
+        value, blocks = _value_and_blocks(
+            self.weight_hh, self.peephole, pre, state[:, 0], state[:, 1]
+        )
+        return jnp.stack(value, axis=-1), blocks
 
     def value_and_jacobian(
         self, state: Float[Array, "n 2"], x: Float[Array, " D"]
@@ -152,6 +172,14 @@ class DiagonalLSTM(AbstractCell):
         value, (cc, ch, hc, hh) = self._blocks(state, x)
         jac = jnp.stack([jnp.stack([cc, ch], -1), jnp.stack([hc, hh], -1)], -2)
         return value, jac
+
+    def fused_newton_parts(self, xs: Float[Array, "T D"]) -> FusedParts:
+        """What `paratime.recurrences.Pallas()` needs to run each Newton iteration as one
+        kernel: the diagonal and peephole weights (5, n), the input pre-activations of all
+        steps (T, 3, n) and the step."""
+        pre = head_projection(self.weight_ih, self.bias, xs)
+        params = jnp.concatenate([self.weight_hh, self.peephole])
+        return FusedParts(2, params, pre, _fused_step)
 
     def value_and_jacobian_diagonal(
         self, state: Float[Array, "n 2"], x: Float[Array, " D"]

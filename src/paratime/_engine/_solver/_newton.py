@@ -19,6 +19,7 @@ from .._adjoints import (
 )
 from .._batching import one_at_a_time_on_cpu
 from .._checks import check_int, check_number, check_tolerances, tolerances
+from .._kernels._strategy import Pallas
 from .._loop import iterate
 from .._platform import platform
 from .._recurrences import (
@@ -307,6 +308,12 @@ class AbstractNewton(AbstractSolver):
         sequence or (`Chunked`) chunk by chunk."""
         T = jax.tree_util.tree_leaves(xs)[0].shape[0]
         strategy = self.recurrence
+        if isinstance(strategy, Pallas):  # one fused kernel per iteration, if the cell has one
+            from .._kernels._fused import fused_newton
+
+            fused = fused_newton(self, strategy, cell, h0, xs, guess)
+            if fused is not None:
+                return fused.states, fused.result, fused.stats, None
         if not isinstance(strategy, Chunked):
             return self._newton(cell, h0, xs, guess, strategy)
         L, inner = strategy.size, strategy.inner
