@@ -23,6 +23,7 @@ from ._engine import (
     ImplicitSequential as ImplicitSequential,
     IterativeAdjoint as IterativeAdjoint,
     LinearScan as LinearScan,
+    Lyapunov as Lyapunov,
     NewtonError as NewtonError,
     Parareal as Parareal,
     QuasiDEER as QuasiDEER,
@@ -33,6 +34,7 @@ from ._engine import (
     SolveResult as SolveResult,
     for_platform as for_platform,
     linear_recurrence as linear_recurrence,
+    lyapunov as lyapunov,
     sharded_linear_recurrence as sharded_linear_recurrence,
     unroll as unroll,
 )

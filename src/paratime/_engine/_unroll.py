@@ -14,46 +14,36 @@ from jaxtyping import Array, Inexact, PyTree
 
 from ._adjoint import pullback
 from ._adjoints import AutodiffAdjoint
-from ._batching import lockstep_cond, one_at_a_time_on_cpu, vmap_batch_size
+from ._batching import one_at_a_time_on_cpu, vmap_batch_size
 from ._failure import first_nonfinite, raise_if_failed, raise_on_failure
+from ._fallback import check_fallback, finish, resolve_fallback
 from ._flat import FlatCell, FlatState, flat_state
 from ._platform import platform
+from ._record import record
 from ._solution import RESULTS, Solution
 from ._solver import AbstractSolver, Auto
 from ._solver._newton import shift_in
-from ._solver._sequential import Sequential, scan_states
+from ._solver._sequential import Sequential
 
 
 def _forward(solver, cell, h0, xs, guess, fallback):
     """`(states, result, stats)`, and the Jacobians at the states if the solver kept them."""
+
+    def solve(cell, h0, xs, guess):  # the solve, then the failure policy (`_fallback`)
+        return finish(fallback, solver, cell, h0, xs, solver.solve(cell, h0, xs, guess))
+
     if solver._one_at_a_time_on_cpu:  # batched on a CPU, one sequence after another
         dynamic, static = eqx.partition(cell, eqx.is_array)
         out = one_at_a_time_on_cpu(
-            lambda d, h0, xs, guess: solver.solve(eqx.combine(d, static), h0, xs, guess),
+            lambda d, h0, xs, guess: solve(eqx.combine(d, static), h0, xs, guess),
             dynamic,
             h0,
             xs,
             guess,
         )
     else:
-        out = solver.solve(cell, h0, xs, guess)
-    states, result, stats, jacobians = out.states, out.result, dict(out.stats), out.linearisation
-    if fallback == "sequential":
-        jacobians = None  # the states may be replaced
-        failed = result != RESULTS.successful
-        if isinstance(solver.differentiation(), AutodiffAdjoint):  # a plain cond
-            states = lax.cond(failed, lambda: scan_states(cell, h0, xs), lambda: states)
-        else:  # batched, the fallback scan runs only if some sequence failed
-            dynamic, static = eqx.partition(cell, eqx.is_array)
-            states = lockstep_cond(
-                failed,
-                lambda ops: scan_states(eqx.combine(ops[0], static), *ops[1:3]),
-                lambda ops: ops[3],
-                (dynamic, h0, xs, states),
-            )
-        stats = {**stats, "fallback_used": failed, "newton_result": result._value}
-        result = RESULTS.successful
-    return (states, result, stats), jacobians
+        out = solve(cell, h0, xs, guess)
+    return (out.states, out.result, dict(out.stats)), out.linearisation
 
 
 @eqx.filter_custom_vjp
@@ -202,8 +192,7 @@ def _validate(cell, h0, xs, guess, solver, fallback) -> tuple[FlatState, int]:
         raise TypeError(f"`cell` must be callable as cell(h, x); got {type(cell).__name__}.")
     if not isinstance(solver, AbstractSolver):
         raise TypeError(f"`solver` must be a paratime solver; got {type(solver).__name__}.")
-    if fallback not in (None, "sequential"):
-        raise ValueError(f"`fallback` must be None or 'sequential'; got {fallback!r}.")
+    check_fallback(fallback)
     h0_leaves = jax.tree_util.tree_leaves(h0)
     if not h0_leaves:
         raise ValueError("`h0` must contain at least one array.")
@@ -262,7 +251,7 @@ def unroll(
     *,
     solver: AbstractSolver = Auto(),
     throw: bool = True,
-    fallback: Literal["sequential"] | None = None,
+    fallback: Literal["auto", "sequential", "elk"] | None = "auto",
     guess: PyTree[Inexact[Array, "T ..."]] | None = None,
 ) -> Solution:
     """Compute the trajectory h_t = cell(h_{t−1}, x_t), t = 1..T, in parallel over time.
@@ -280,8 +269,12 @@ def unroll(
         `NewtonError` naming the solver, the problem, the iterations and the residual, with
         hints (under `jit`, JAX reports it as its runtime error with the same message).
         With `throw=False` check `Solution.result` instead.
-    - `fallback`: `"sequential"` re-solves with `lax.scan` when the parallel solve fails, so the
-        returned states are always exact (`stats["fallback_used"]` says whether it happened).
+    - `fallback`: the failure policy. `"sequential"` re-solves a failed parallel solve with
+        `lax.scan`, `"elk"` with damped Newton (`ELK`) and then `lax.scan` where that fails
+        too, so the returned states are always exact; only the failed sequences of a batch
+        are replaced, and nothing runs when none failed (`stats["fallback_used"]` says
+        where it happened). `None`: no fallback. `"auto"` (default): `"sequential"` under
+        `Auto()`, `None` for a solver chosen explicitly.
     - `guess`: an initial trajectory for Newton solvers (warm start), shaped like the states.
 
     **Returns:**
@@ -306,6 +299,7 @@ def unroll(
     ```
     """
     fs, T = _validate(cell, h0, xs, guess, solver, fallback)
+    fallback = resolve_fallback(fallback, solver)
     flat_cell = FlatCell(cell, fs)
     axes = _varying_axes((cell, h0, xs))
     h0_flat = _match_varying(fs.ravel(h0), axes)
@@ -342,4 +336,5 @@ def unroll(
             jax.debug.callback(check, *lax.stop_gradient((code, steps, residual)))
         else:  # traced (jit, vmap, grad): raises at run time
             states = raise_if_failed(states, code, steps, residual, messages, inputs, input_message)
+    record(stats, solver)  # for `paratime.train`'s log, when tracing a training step
     return Solution(fs.unravel_trajectory(states), result, stats)

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
 from .._engine import AbstractSolver, Auto, Solution, unroll
+from .._engine._fallback import check_fallback
 
 
 def zero_state(cell: Any) -> PyTree[Array]:
@@ -80,6 +81,13 @@ class RNN(eqx.Module):
     - `solver`: the `paratime.unroll` solver (`Auto()` by default).
     - `initial_state`: the state h_0 when none is passed to the call; zeros by default
         (see `zero_state`). It is a parameter (trained) unless you stop its gradient.
+    - `fallback`: the failure policy of the solves (see `paratime.unroll`): `"sequential"`
+        (default) finishes a failed parallel solve exactly with the sequential scan, for
+        the failed sequences of a batch only, so that training never stops because a solve
+        failed; `"elk"` tries damped Newton first; `None` keeps the failure (then `throw`
+        decides); `"auto"`: `"sequential"` under `Auto()`, `None` otherwise. When nothing
+        fails it costs one reduction. Under `paratime.train` every step logs how many
+        solves fell back.
 
     **Example:**
 
@@ -95,6 +103,7 @@ class RNN(eqx.Module):
     cell: Any
     initial_state: PyTree[Array]
     solver: AbstractSolver = eqx.field(static=True)
+    fallback: str | None = eqx.field(static=True, default="sequential")
 
     def __init__(
         self,
@@ -102,6 +111,7 @@ class RNN(eqx.Module):
         solver: AbstractSolver = Auto(),
         *,
         initial_state: PyTree[Array] | None = None,
+        fallback: str | None = "sequential",
     ):
         if not callable(cell):
             raise TypeError(f"`cell` must be callable as cell(h, x); got {type(cell).__name__}.")
@@ -110,8 +120,10 @@ class RNN(eqx.Module):
                 f"`solver` must be a paratime solver (e.g. paratime.DEER()); "
                 f"got {type(solver).__name__}."
             )
+        check_fallback(fallback)
         self.cell = cell
         self.solver = solver
+        self.fallback = fallback
         self.initial_state = zero_state(cell) if initial_state is None else initial_state
 
     @property
@@ -142,7 +154,9 @@ class RNN(eqx.Module):
         """
         h0 = self.initial_state if state is None else state
         solver = self.solver if solver is None else solver
-        return unroll(self.cell, h0, xs, solver=solver, guess=guess, throw=throw)
+        return unroll(
+            self.cell, h0, xs, solver=solver, guess=guess, throw=throw, fallback=self.fallback
+        )
 
     def outputs(self, states: PyTree[Array]) -> Float[Array, "T N"]:
         """The outputs (T, N) of a trajectory of states with a leading time axis."""
