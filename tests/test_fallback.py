@@ -35,9 +35,7 @@ def batched(solver, fallback):
 
 
 def reference(cell, h0, xs):
-    return jax.vmap(lambda x: paratime.unroll(cell, h0, x, solver=paratime.Sequential()).states)(
-        xs
-    )
+    return jax.vmap(lambda x: paratime.unroll(cell, h0, x, solver=paratime.Sequential()).states)(xs)
 
 
 def test_the_setup_has_one_failing_member():

@@ -94,9 +94,8 @@ def finish(
     parallel solve's own result code); `num_steps` and `residual` stay the parallel
     solve's, so a log shows how it went. The result is `successful`.
     """
-    from ._solver._newton import shift_in
-
     from ._solver import LinearScan, Sequential
+    from ._solver._newton import shift_in
 
     # (The iterative solvers all differentiate implicitly: `finish` runs inside the
     # forward pass of `unroll`'s custom VJP, so ELK's loop is never differentiated.)
