@@ -122,7 +122,13 @@ def _hint(solver: AbstractSolver, code: int) -> str:
 _NONFINITE_CAUSE = (
     " The inputs are finite, so the iteration overflowed: this usually "
     "means the cell is expanding (positive Lyapunov exponent), so the linearised recurrence "
-    "overflows."
+    "overflows (`paratime.lyapunov(cell, h0, xs)` measures it)."
+)
+
+
+_SLOW_CAUSE = (
+    " The cell may not be contractive along this sequence: `paratime.lyapunov(cell, h0, xs)` "
+    "measures it (largest exponent > 0: Newton needs up to T iterations)."
 )
 
 
@@ -131,7 +137,7 @@ def _failure_messages(solver: AbstractSolver, T: int, N: int) -> tuple[list[str]
     head = f"{solver} failed on a sequence of T={T} steps with N={N} state dimensions: "
     messages = [""]
     for code, text in enumerate(RESULTS._index_to_message[1:], start=1):
-        cause = _NONFINITE_CAUSE if code == RESULTS.nonfinite._value else ""
+        cause = _NONFINITE_CAUSE if code == RESULTS.nonfinite._value else _SLOW_CAUSE
         messages.append(head + text + cause + _hint(solver, code))
     input_message = head + (
         "the solve produced a non-finite value (NaN or Inf) because {what} holds one{where}. "

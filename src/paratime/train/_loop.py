@@ -51,9 +51,9 @@ class _FailureWatch:
                 f"{len(self.recent)} steps (up to step {step}; {entry['fallbacks']:.0f} "
                 f"sequences in the last, after {entry.get('newton_iters', 0):.0f} Newton "
                 "iterations); each was finished exactly by its fallback, at sequential speed. "
-                "The cell is not contractive along these sequences: use "
-                "solver=paratime.Sequential() (or ELK()), shorter sequences, or a lower "
-                "learning rate.",
+                "The cell is not contractive along these sequences (measure it with "
+                "paratime.lyapunov): use solver=paratime.Sequential() (or ELK()), shorter "
+                "sequences, or a lower learning rate.",
                 SolverFallbackWarning,
                 stacklevel=4,
             )
