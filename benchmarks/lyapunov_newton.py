@@ -41,7 +41,10 @@ def scaled(cell, s):
 def trained_gru(steps=300, length=100):
     """A GRU trained (by Sequential) to output the running sum of its first input."""
     cell = paratime.cells.GRU(D, N, key=jax.random.key(0))
-    model = (paratime.nn.RNN(cell, paratime.Sequential()), eqx.nn.Linear(N, 1, key=jax.random.key(1)))
+    model = (
+        paratime.nn.RNN(cell, paratime.Sequential()),
+        eqx.nn.Linear(N, 1, key=jax.random.key(1)),
+    )
 
     def loss(model, key):
         rnn, out = model

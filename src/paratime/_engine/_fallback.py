@@ -21,7 +21,7 @@ inside the same branch, so the gradient after a fallback is exact and the gradie
 solve that converged is unchanged.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.lax as lax
@@ -32,6 +32,8 @@ from jaxtyping import Array, Bool
 from ._solution import RESULTS, SolveResult
 
 FALLBACKS = ("sequential", "elk")
+# The values `fallback=` takes (`"auto"` only where a solver is still to be resolved).
+Fallback = Literal["auto", "sequential", "elk"] | None
 
 
 def check_fallback(fallback: Any, *, allow_auto: bool = True) -> None:
@@ -42,7 +44,7 @@ def check_fallback(fallback: Any, *, allow_auto: bool = True) -> None:
         raise ValueError(f"`fallback` must be one of {shown}; got {fallback!r}.")
 
 
-def resolve_fallback(fallback: str | None, solver: Any) -> str | None:
+def resolve_fallback(fallback: Fallback, solver: Any) -> Fallback:
     """`"auto"` → `"sequential"` for `Auto()`, None for an explicit solver; else unchanged."""
     from ._solver import Auto
 
