@@ -15,6 +15,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from .._engine._record import SolveLog, recording
 from ..nn import SequenceModel, WarmStart
 from ..train import load_checkpoint, train
 from ..train._atomic import atomic_write_text
@@ -91,11 +92,14 @@ def _initial_warm(model: SequenceModel, config: LMConfig) -> WarmStart | None:
 def _step_function(config: LMConfig, corpus: Corpus, optimizer, mesh: Mesh | None, test):
     sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("batch"))
 
+    log = SolveLog()  # the layers' solves report their fallbacks and residuals here
+
     @eqx.filter_jit
-    def update(state: LMState, windows):
-        (loss, warm), grads = eqx.filter_value_and_grad(_loss, has_aux=True)(
-            state.model, windows, state.warm
-        )
+    def update(state: LMState, windows, step):
+        with recording(log, step):
+            (loss, warm), grads = eqx.filter_value_and_grad(_loss, has_aux=True)(
+                state.model, windows, state.warm
+            )
         params = eqx.filter(state.model, eqx.is_inexact_array)
         updates, opt_state = optimizer.update(grads, state.opt_state, params)
         model = eqx.apply_updates(state.model, updates)
@@ -113,12 +117,13 @@ def _step_function(config: LMConfig, corpus: Corpus, optimizer, mesh: Mesh | Non
         windows = jnp.asarray(sample_windows(corpus.train, config.batch, config.context + 1, rng))
         if sharding is not None:
             windows = jax.device_put(windows, sharding)
-        state, metrics = update(state, windows)
+        state, metrics = update(state, windows, jnp.asarray(step))
         done = step + 1
         if done == config.steps or (config.eval_every and done % config.eval_every == 0):
             metrics = {**metrics, "test_bpb": bits_per_byte(state.model, test)}
         return state, metrics
 
+    step_fn.solve_log = log  # type: ignore[attr-defined]
     return step_fn
 
 
