@@ -83,3 +83,26 @@ def test_training_finishes_and_matches_sequential_at_every_step(solver, sequenti
     else:
         assert fallbacks == 0 and not fallback_warnings
         assert max(h["newton_iters"] for h in history) <= 20
+
+
+def test_solves_report_once_per_batch_and_only_inside_a_training_step():
+    from paratime._engine._record import SolveLog, recording
+
+    rnn = paratime.nn.RNN(paratime.cells.GRU(D, N, key=jax.random.key(0)), paratime.DEER())
+    xs = jnp.ones((B, T, D))
+
+    def callbacks(record: bool) -> int:
+        f = jax.jit(jax.vmap(rnn))
+        if not record:
+            return f.lower(xs).as_text().count("callback")
+        with recording(SolveLog(), jnp.asarray(7)):
+            return f.lower(xs).as_text().count("callback")
+
+    # One more host callback for the whole batch (not one per sequence), none outside.
+    assert callbacks(True) - callbacks(False) == 1
+    log = SolveLog()
+    with recording(log, jnp.asarray(3)):
+        jax.block_until_ready(jax.vmap(rnn)(xs))  # eagerly: the callback runs at once
+    summary = log.pop(3)
+    assert summary["fallbacks"] == 0 and summary["newton_iters"] >= 1
+    assert summary["residual"] < 1e-6

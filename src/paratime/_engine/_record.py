@@ -20,6 +20,9 @@ import numpy as np
 from jax.custom_batching import custom_vmap
 
 _ACTIVE = threading.local()
+# At most this many steps are kept unread (a jitted function traced inside a training step
+# and called again elsewhere still reports, with that step's number).
+KEEP_STEPS = 64
 
 
 class SolveLog:
@@ -37,6 +40,8 @@ class SolveLog:
         entry = (np.ravel(num_steps), np.ravel(fallback), np.ravel(residual))
         with self._lock:
             self._steps.setdefault(int(np.ravel(step)[0]), []).append(entry)
+            while len(self._steps) > KEEP_STEPS:  # a program traced for training, run later
+                del self._steps[min(self._steps)]
 
     def pop(self, step: int) -> dict[str, float]:
         """The summary of `step`'s solves (empty if none reported):
