@@ -23,6 +23,7 @@ from ._engine import (
     IterativeAdjoint as IterativeAdjoint,
     Linearisation as Linearisation,
     LinearScan as LinearScan,
+    Lyapunov as Lyapunov,
     NewtonError as NewtonError,
     Parareal as Parareal,
     QuasiDEER as QuasiDEER,
@@ -31,6 +32,7 @@ from ._engine import (
     SolveResult as SolveResult,
     for_platform as for_platform,
     linear_recurrence as linear_recurrence,
+    lyapunov as lyapunov,
     unroll as unroll,
 )
 from ._extras import MissingExtraError as MissingExtraError

@@ -14,6 +14,7 @@ from ._cell import (
     scan_cell as scan_cell,
 )
 from ._failure import NewtonError as NewtonError
+from ._lyapunov import Lyapunov as Lyapunov, lyapunov as lyapunov
 from ._platform import for_platform as for_platform
 from ._scan import linear_recurrence as linear_recurrence
 from ._solution import (

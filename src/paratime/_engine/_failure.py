@@ -22,8 +22,33 @@ from ._sharding import varying_axes
 from ._solution import RESULTS
 
 
-class NewtonError(RuntimeError):
-    """Raised by `unroll(..., throw=True)` when a parallel solve fails."""
+class NewtonError(jax.errors.JaxRuntimeError):
+    """Raised by `unroll(..., throw=True)` when a parallel solve fails.
+
+    Eagerly (no `jit` around the call) `unroll` raises it directly. Under `jax.jit` the
+    error comes out of the compiled program as JAX's `jax.errors.JaxRuntimeError`, whose
+    message ends with this error's text; `NewtonError` subclasses it, so
+    `except jax.errors.JaxRuntimeError` catches the error both ways. `paratime.train`
+    re-raises such an error as the `NewtonError` itself. (`NewtonError` is also a
+    `RuntimeError`.)
+    """
+
+
+# The last error raised on the host (the callback runs outside the caller's frame), so that
+# `as_newton_error` can give it back to Python code that catches JAX's runtime error.
+_last: list[NewtonError] = []
+
+
+def as_newton_error(error: BaseException) -> NewtonError | None:
+    """The `NewtonError` that `error` (an error JAX raised from a compiled program) carries,
+    or None if it carries none."""
+    if isinstance(error, NewtonError):
+        return error
+    text = str(error)
+    for candidate in reversed(_last):
+        if str(candidate) in text:
+            return candidate
+    return None
 
 
 NONFINITE = int(RESULTS.nonfinite._value)
@@ -78,10 +103,12 @@ def raise_on_failure(
             where = f" (first at step {int(np.min(np.asarray(step)))})" if name == "xs" else ""
             what = f"`{name}`" if name != "parameters" else "the cell's parameters"
             message = input_message.format(what=what, where=where)
-        raise NewtonError(
+        error = NewtonError(
             f"{message} Stopped after {int(steps)} iterations with residual "
             f"max|h_t - f(h_(t-1), x_t)| = {float(res):.3e}."
         )
+        _last[:] = [error]
+        raise error
 
 
 def _host_check(code, num_steps, residual, h0, xs, params, states, *, time_axes, **kwargs):
@@ -132,7 +159,12 @@ def _make_check(messages: tuple[str, ...], input_message: str, time_axes: tuple[
 
     @checked.defjvp
     def checked_jvp(primals, tangents):
-        return checked(*primals), tangents[3]
+        # The tangent is scaled by a number computed from the checked states (1 unless they
+        # hold a NaN), so that reverse mode keeps the check: `jax.grad` of a loss that reads
+        # the states only through their gradient would otherwise drop it as dead code.
+        out = checked(*primals)
+        one = 1 + 0 * jnp.sum(out[:1])
+        return out, tangents[3] * one
 
     return checked
 
@@ -159,7 +191,11 @@ def raise_if_failed(
 _NONFINITE_CAUSE = (
     " The inputs are finite, so the iteration overflowed: this usually "
     "means the cell is expanding (positive Lyapunov exponent), so the linearised recurrence "
-    "overflows."
+    "overflows (`paratime.lyapunov(cell, h0, xs)` measures it)."
+)
+_SLOW_CAUSE = (
+    " The cell may not be contractive along this sequence: `paratime.lyapunov(cell, h0, xs)` "
+    "measures it (largest exponent > 0: Newton needs up to T iterations)."
 )
 
 
@@ -171,7 +207,7 @@ def failure_messages(solver: Any, T: int, N: int) -> tuple[list[str], str]:
     items = {int(item._value): item for item in RESULTS._name_to_item.values()}
     for code, text in enumerate(RESULTS._index_to_message[1:], start=1):
         item = items[code]
-        cause = _NONFINITE_CAUSE if code == RESULTS.nonfinite._value else ""
+        cause = _NONFINITE_CAUSE if code == RESULTS.nonfinite._value else _SLOW_CAUSE
         messages.append(head + text + cause + solver.hint(item))
     input_message = head + (
         "the solve produced a non-finite value (NaN or Inf) because {what} holds one{where}. "

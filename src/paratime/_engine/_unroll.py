@@ -13,44 +13,32 @@ import jax
 import jax.lax as lax
 from jaxtyping import Array, Bool, Inexact, PyTree
 
-from ._batching import lockstep_cond, vmap_batch_size
+from ._batching import vmap_batch_size
 from ._failure import check, failure_messages
+from ._fallback import finish, resolve_fallback
 from ._flat import FlatCell
 from ._platform import platform
 from ._precision import solver_dtype, with_precision, with_tolerances_of
+from ._record import record
 from ._resets import with_resets
 from ._sharding import match_varying, varying_axes
-from ._solution import RESULTS, Linearisation, Solution
+from ._solution import Linearisation, Solution
 from ._solver import AbstractSolver, Auto
-from ._solver._sequential import Sequential, scan_states
+from ._solver._sequential import Sequential
 from ._state import flat_state
 from ._validate import validate
 
 
 def _primal(inputs, args):
-    """The solve and the fallback: `((states, result, stats), linearisation)`, what the
-    solver's adjoint (`AbstractAdjoint.apply`) differentiates."""
+    """The solve and the failure policy (`_fallback.finish`): `((states, result, stats),
+    linearisation)`, what the solver's adjoint (`AbstractAdjoint.apply`) differentiates."""
     cell, h0, xs = inputs
     solver, guess, fallback = args
-    out = solver.solve(cell, h0, xs, guess)
-    states, result, stats = out.states, out.result, dict(out.stats)
+    if fallback == "elk" and solver.adjoint.through_solve:
+        fallback = "sequential"  # (differentiated through the solve: ELK's loop is not)
+    out = finish(fallback, solver, cell, h0, xs, solver.solve(cell, h0, xs, guess))
     lin = Linearisation() if out.linearisation is None else out.linearisation
-    if fallback == "sequential":
-        lin = dataclasses.replace(lin, jacobians=None)  # the states may be replaced
-        failed = result != RESULTS.successful
-        if solver.adjoint.through_solve:  # differentiated: a plain cond
-            states = lax.cond(failed, lambda: scan_states(cell, h0, xs), lambda: states)
-        else:  # batched, the fallback scan runs only if some sequence failed
-            dynamic, static = eqx.partition(cell, eqx.is_array)
-            states = lockstep_cond(
-                failed,
-                lambda ops: scan_states(eqx.combine(ops[0], static), *ops[1:3]),
-                lambda ops: ops[3],
-                (dynamic, h0, xs, states),
-            )
-        stats = {**stats, "fallback_used": failed, "newton_result": result._value}
-        result = RESULTS.successful
-    return (states, result, stats), lin
+    return (out.states, out.result, dict(out.stats)), lin
 
 
 @eqx.filter_jit
@@ -69,7 +57,7 @@ def unroll(
     *,
     solver: AbstractSolver = Auto(),
     throw: bool = True,
-    fallback: Literal["sequential"] | None = None,
+    fallback: Literal["auto", "sequential", "elk"] | None = "auto",
     guess: PyTree[Inexact[Array, "T ..."]] | None = None,
     resets: Bool[Array, " T"] | None = None,
     reset_state: PyTree[Inexact[Array, "..."]] | None = None,
@@ -90,8 +78,12 @@ def unroll(
         `NewtonError` naming the solver, the problem, the iterations and the residual, with
         hints (under `jit`, JAX reports it as its runtime error with the same message).
         With `throw=False` check `Solution.result` instead.
-    - `fallback`: `"sequential"` re-solves with `lax.scan` when the parallel solve fails, so the
-        returned states are always exact (`stats["fallback_used"]` says whether it happened).
+    - `fallback`: the failure policy. `"sequential"` re-solves a failed parallel solve with
+        `lax.scan`, `"elk"` with damped Newton (`ELK`) and then `lax.scan` where that fails
+        too, so the returned states are always exact; only the failed sequences of a batch
+        are replaced, and nothing runs when none failed (`stats["fallback_used"]` says
+        where it happened). `None`: no fallback. `"auto"` (default): `"sequential"` under
+        `Auto()`, `None` for a solver chosen explicitly.
     - `guess`: an initial trajectory for Newton solvers (warm start), shaped like the states.
     - `resets`: a boolean array (T,) for packed sequences: where `resets[t]` is true, the
         state restarts from `reset_state` before step t (h_t = cell(reset_state, x_t)), so no
@@ -131,6 +123,7 @@ def unroll(
     if dtype != state_dtype:  # mixed precision (see `_precision.py`)
         cell, h0, guess = with_precision(cell, h0, guess, state_dtype, dtype)
         fs = flat_state(h0)
+    fallback = resolve_fallback(fallback, solver)
     flat_cell = FlatCell(cell, fs)
     axes = varying_axes((cell, h0, xs))
     h0_flat = match_varying(fs.ravel(h0), axes)
@@ -152,4 +145,5 @@ def unroll(
         states = check(
             states, result, stats, messages=messages, input_message=input_message, inputs=inputs
         )
+    record(stats, solver)  # for `paratime.train`'s log, when tracing a training step
     return Solution(fs.unravel_trajectory(states.astype(state_dtype)), result, stats)

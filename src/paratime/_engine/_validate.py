@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._cell import AbstractCell
+from ._fallback import check_fallback
 from ._solver import AbstractSolver
 from ._state import FlatState, flat_state
 
@@ -45,8 +46,7 @@ def validate(cell, h0, xs, guess, solver, fallback) -> tuple[FlatState, int]:
         raise TypeError(f"`cell` must be callable as cell(h, x); got {type(cell).__name__}.")
     if not isinstance(solver, AbstractSolver):
         raise TypeError(f"`solver` must be a paratime solver; got {type(solver).__name__}.")
-    if fallback not in (None, "sequential"):
-        raise ValueError(f"`fallback` must be None or 'sequential'; got {fallback!r}.")
+    check_fallback(fallback)
     h0_leaves = jax.tree_util.tree_leaves(h0)
     if not h0_leaves:
         raise ValueError("`h0` must contain at least one array.")

@@ -35,22 +35,30 @@ class DSRModel(eqx.Module):
     observation: AbstractObservation
 
     def forced_states(
-        self, x: Float[Array, "T d"], alpha: Float[Array, ""] | float, solver: AbstractSolver
+        self,
+        x: Float[Array, "T d"],
+        alpha: Float[Array, ""] | float,
+        solver: AbstractSolver,
+        *,
+        fallback: str | None = "sequential",
     ) -> tuple[Float[Array, "T M"], dict]:
         """The GTF-forced latent trajectory z̃_0..z̃_{T-1} driven by the observations `x`.
 
-        z̃_0 = lift(x_0); the later states solve the forced recurrence with `paratime.unroll`.
+        z̃_0 = lift(x_0); the later states solve the forced recurrence with `paratime.unroll`,
+        whose failure policy is `fallback` (by default a failed parallel solve is finished
+        exactly by the sequential scan; `None` keeps the failed states).
 
         **Returns:**
 
-        `(states, stats)`, where `stats` holds the solver's `num_steps` and `failed`.
+        `(states, stats)`, where `stats` holds the solver's `num_steps` and `failed` (the
+        parallel solve failed, whether or not its fallback then finished it).
         """
         target = self.observation.lift(x)
         cell = GTFCell(self.cell, jnp.asarray(alpha, x.dtype), self.observation.projector())
-        sol = unroll(cell, target[0], target[1:], solver=solver, throw=False)
+        sol = unroll(cell, target[0], target[1:], solver=solver, throw=False, fallback=fallback)
         states = jnp.concatenate([target[:1], sol.states], axis=0)
-        stats = {"num_steps": sol.stats["num_steps"], "failed": sol.result != RESULTS.successful}
-        return states, stats
+        failed = sol.stats.get("fallback_used", sol.result != RESULTS.successful)
+        return states, {"num_steps": sol.stats["num_steps"], "failed": failed}
 
     def gtf_loss(
         self,
@@ -59,6 +67,7 @@ class DSRModel(eqx.Module):
         solver: AbstractSolver,
         *,
         kappa: bool | Bool[Array, ""] = True,
+        fallback: str | None = "sequential",
     ) -> tuple[Float[Array, ""], dict[str, Array]]:
         """The GTF loss on one subsequence: MSE of O(F(z̃_{t-1})) against x_t, t = 1..T−1.
 
@@ -71,6 +80,7 @@ class DSRModel(eqx.Module):
         - `kappa`: whether to compute κ (`jacobian_kappa` along the forced states); a traced
             boolean computes it only where it is true (under `jit`, a `lax.cond`), and the
             entry is NaN elsewhere. Training computes it only on the steps that update α.
+        - `fallback`: the failure policy of the solve (see `forced_states`).
 
         **Returns:**
 
@@ -78,7 +88,7 @@ class DSRModel(eqx.Module):
         `failed` (1 where the solve did not converge).
         """
         alpha = jax.lax.stop_gradient(jnp.asarray(alpha, x.dtype))
-        states, stats = self.forced_states(x[:-1], alpha, solver)
+        states, stats = self.forced_states(x[:-1], alpha, solver, fallback=fallback)
         pred = self.observation(jax.vmap(lambda z: self.cell(z, None))(states))
         loss = jnp.mean((pred - x[1:]) ** 2)
         nan = jnp.full((), jnp.nan, x.dtype)

@@ -15,6 +15,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
+from .._engine._record import SolveLog, recording
 from ..nn import SequenceModel, WarmStart
 from ..train import load_checkpoint, train
 from ..train._atomic import atomic_write_text
@@ -117,11 +118,14 @@ def _initial_warm(model: SequenceModel, config: LMConfig) -> WarmStart | None:
 def _step_function(config: LMConfig, corpus: Corpus, optimizer, mesh: Mesh | None, test):
     sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("batch"))
 
+    log = SolveLog()  # the layers' solves report their fallbacks and residuals here
+
     @eqx.filter_jit
-    def update(state: LMState, windows, resets):
-        (loss, warm), grads = eqx.filter_value_and_grad(_loss, has_aux=True)(
-            state.model, windows, state.warm, resets
-        )
+    def update(state: LMState, windows, resets, step):
+        with recording(log, step):
+            (loss, warm), grads = eqx.filter_value_and_grad(_loss, has_aux=True)(
+                state.model, windows, state.warm, resets
+            )
         params = eqx.filter(state.model, eqx.is_inexact_array)
         updates, opt_state = optimizer.update(grads, state.opt_state, params)
         model = eqx.apply_updates(state.model, updates)
@@ -148,13 +152,14 @@ def _step_function(config: LMConfig, corpus: Corpus, optimizer, mesh: Mesh | Non
         if sharding is not None:
             windows = jax.device_put(windows, sharding)
             resets = None if resets is None else jax.device_put(resets, sharding)
-        state, metrics = update(state, windows, resets)
+        state, metrics = update(state, windows, resets, jnp.asarray(step))
         done = step + 1
         if done == config.steps or (config.eval_every and done % config.eval_every == 0):
             test_bpb = bits_per_byte(state.model, test[0], resets=test[1])
             metrics = {**metrics, "test_bpb": test_bpb}
         return state, metrics
 
+    step_fn.solve_log = log  # type: ignore[attr-defined]
     return step_fn
 
 

@@ -27,6 +27,8 @@ class Block(eqx.Module):
     - `key`: a PRNG key for the projections.
     - `mlp_ratio`: the MLP's hidden width is `mlp_ratio * dim` (default 2).
     - `solver`: the `paratime.unroll` solver of the recurrent layer (`Auto()` by default).
+    - `fallback`: the recurrent layer's failure policy (see `paratime.nn.RNN`; by default
+        a failed parallel solve is finished exactly by the sequential scan).
     """
 
     norm_rnn: eqx.nn.RMSNorm
@@ -44,12 +46,13 @@ class Block(eqx.Module):
         key: PRNGKeyArray,
         mlp_ratio: int = 2,
         solver: AbstractSolver = Auto(),
+        fallback: str | None = "sequential",
     ):
         if not isinstance(dim, int) or dim < 1:
             raise ValueError(f"`dim` must be a positive integer; got {dim!r}.")
         if not isinstance(mlp_ratio, int) or mlp_ratio < 1:
             raise ValueError(f"`mlp_ratio` must be a positive integer; got {mlp_ratio!r}.")
-        self.rnn = RNN(cell, solver)
+        self.rnn = RNN(cell, solver, fallback=fallback)
         dtype = jax.tree_util.tree_leaves(self.rnn.initial_state)[0].dtype
         k1, k2, k3 = jax.random.split(key, 3)
         n = self.rnn.output_size

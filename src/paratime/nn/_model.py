@@ -57,6 +57,8 @@ class SequenceModel(eqx.Module):
     - `hidden_size`: the cells' state size N (default `dim`).
     - `mlp_ratio`: the blocks' MLP width as a multiple of `dim` (default 2).
     - `solver`: the `paratime.unroll` solver of every recurrent layer (`Auto()` by default).
+    - `fallback`: the layers' failure policy (see `paratime.nn.RNN`; by default a failed
+        parallel solve is finished exactly by the sequential scan).
     - `dtype`: the parameters' dtype (JAX's default float if `None`).
 
     **Example:**
@@ -92,6 +94,7 @@ class SequenceModel(eqx.Module):
         mlp_ratio: int = 2,
         solver: AbstractSolver = Auto(),
         dtype: Any = None,
+        fallback: str | None = "sequential",
     ):
         for name, value in (("dim", dim), ("depth", depth), ("output_size", output_size)):
             if not isinstance(value, int) or value < 1:
@@ -123,6 +126,7 @@ class SequenceModel(eqx.Module):
                 key=kb[2 * i + 1],
                 mlp_ratio=mlp_ratio,
                 solver=solver,
+                fallback=fallback,
             )
             for i in range(depth)
         )

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PyTree
 
 from .._engine import AbstractCell, AbstractSolver, Auto, Solution, unroll
+from .._engine._fallback import check_fallback
 
 
 def _init_state(cell: Any) -> PyTree[Array]:
@@ -95,6 +96,13 @@ class RNN(eqx.Module):
     - `precision`: the dtype the solver works in (`paratime.unroll`'s `precision`). None: the
         mixed-precision policy: a bfloat16 or float16 cell runs in its dtype while the
         solver's states, recurrences and residual are float32.
+    - `fallback`: the failure policy of the solves (see `paratime.unroll`): `"sequential"`
+        (default) finishes a failed parallel solve exactly with the sequential scan, for
+        the failed sequences of a batch only, so that training never stops because a solve
+        failed; `"elk"` tries damped Newton first; `None` keeps the failure (then `throw`
+        decides); `"auto"`: `"sequential"` under `Auto()`, `None` otherwise. When nothing
+        fails it costs one reduction. Under `paratime.train` every step logs how many
+        solves fell back.
 
     **Example:**
 
@@ -111,6 +119,7 @@ class RNN(eqx.Module):
     initial_state: PyTree[Array]
     solver: AbstractSolver = eqx.field(static=True)
     precision: Any = eqx.field(static=True)
+    fallback: str | None = eqx.field(static=True, default="sequential")
 
     def __init__(
         self,
@@ -119,6 +128,7 @@ class RNN(eqx.Module):
         *,
         initial_state: PyTree[Array] | None = None,
         precision: Any = None,
+        fallback: str | None = "sequential",
     ):
         if not callable(cell):
             raise TypeError(f"`cell` must be callable as cell(h, x); got {type(cell).__name__}.")
@@ -127,10 +137,12 @@ class RNN(eqx.Module):
                 f"`solver` must be a paratime solver (e.g. paratime.DEER()); "
                 f"got {type(solver).__name__}."
             )
+        check_fallback(fallback)
         self.cell = cell
         self.solver = solver
         self.initial_state = _init_state(cell) if initial_state is None else initial_state
         self.precision = None if precision is None else jnp.dtype(precision)
+        self.fallback = fallback
 
     @property
     def output_size(self) -> int:
@@ -181,6 +193,7 @@ class RNN(eqx.Module):
             throw=throw,
             resets=resets,
             precision=self.precision,
+            fallback=self.fallback,
         )
 
     def outputs(self, states: PyTree[Array]) -> Float[Array, "T N"]:

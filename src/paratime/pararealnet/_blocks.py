@@ -165,16 +165,20 @@ class ResidualNetwork(eqx.Module):
 
     blocks: Any
     solver: Any = None
+    fallback: str | None = eqx.field(default="sequential", static=True)
 
-    def __init__(self, blocks: Any, solver: Any = None):
+    def __init__(self, blocks: Any, solver: Any = None, fallback: str | None = "sequential"):
         """**Arguments:** `blocks`: stacked blocks (see `make_blocks`) or a sequence of blocks;
-        `solver`: `None` (sequential scan) or a `paratime.AbstractSolver`.
+        `solver`: `None` (sequential scan) or a `paratime.AbstractSolver`; `fallback`: the
+        failure policy of the parallel solve (see `paratime.unroll`; by default a failed
+        solve is finished exactly by the sequential scan).
 
         **Raises:** `ValueError` if the blocks are not stacked consistently.
         """
         self.blocks = stack_blocks(blocks)
         num_layers(self.blocks)
         self.solver = solver
+        self.fallback = fallback
 
     @property
     def depth(self) -> int:
@@ -183,17 +187,17 @@ class ResidualNetwork(eqx.Module):
     def __call__(self, x: Float[Array, "*batch width"]) -> Float[Array, "*batch width"]:
         if self.solver is None:
             return apply_stack(self.blocks, x)
-        return _unroll_stack(self.blocks, x, self.solver)
+        return _unroll_stack(self.blocks, x, self.solver, self.fallback)
 
 
-def _unroll_stack(blocks: Any, x: Array, solver: Any) -> Array:
+def _unroll_stack(blocks: Any, x: Array, solver: Any, fallback: str | None) -> Array:
     import paratime  # the core engine; imported lazily so this module has no import cycle
 
     dynamic, static = eqx.partition(blocks, eqx.is_array)
     cell = LayerCell(static)
 
     def one(h0):
-        return paratime.unroll(cell, h0, dynamic, solver=solver).states[-1]
+        return paratime.unroll(cell, h0, dynamic, solver=solver, fallback=fallback).states[-1]
 
     flat = x.reshape(-1, x.shape[-1])
     return jax.vmap(one)(flat).reshape(x.shape)

@@ -14,7 +14,11 @@ from ._checkpoint import (
     verify_checkpoint as verify_checkpoint,
 )
 from ._fit import TrainState as TrainState, fit as fit, make_step as make_step
-from ._loop import has_checkpoint as has_checkpoint, train as train
+from ._loop import (
+    SolverFallbackWarning as SolverFallbackWarning,
+    has_checkpoint as has_checkpoint,
+    train as train,
+)
 from ._progress import Progress as Progress
 
 __all__ = [

@@ -12,6 +12,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, PRNGKeyArray
 
+from .._engine._record import SolveLog, recording
 from ._loop import train
 
 _M = TypeVar("_M")
@@ -74,6 +75,10 @@ def make_step(
     **Returns:**
 
     The step function. Its metrics contain `loss` and `grad_norm`, plus those of `loss_fn`.
+    Its `solve_log` attribute (a `SolveLog`) collects what the parallel solves inside
+    `loss_fn` reported (every `paratime.unroll` with an iterative solver, so every
+    `paratime.nn` layer): `paratime.train.train` adds `newton_iters`, `fallbacks` and
+    `residual` to each logged step from it.
     """
 
     _check_loss_fn(loss_fn)
@@ -89,10 +94,14 @@ def make_step(
             )
         return loss, aux
 
+    log = SolveLog()
+
     @eqx.filter_jit
     def jitted(state: TrainState, step: Array):
         key = jax.random.fold_in(state.key, step)
-        (loss, aux), grads = eqx.filter_value_and_grad(wrapped, has_aux=True)(state.model, key)
+        with recording(log, step):  # the solves traced here report to `log`
+            value_and_grad = eqx.filter_value_and_grad(wrapped, has_aux=True)
+            (loss, aux), grads = value_and_grad(state.model, key)
         params = eqx.filter(state.model, eqx.is_inexact_array)
         updates, opt_state = optimizer.update(grads, state.opt_state, params)
         model = eqx.apply_updates(state.model, updates)
@@ -102,6 +111,7 @@ def make_step(
     def step_fn(state: TrainState, step: int):
         return jitted(state, jnp.asarray(step))
 
+    step_fn.solve_log = log  # type: ignore[attr-defined]
     return step_fn
 
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import jax
 import numpy as np
 
+from .._engine._failure import as_newton_error
 from ._atomic import atomic_write_text, remove_stale_temporaries
 from ._checkpoint import CheckpointError, load_checkpoint, previous_path, save_checkpoint
 from ._progress import Progress
@@ -20,6 +21,42 @@ _S = TypeVar("_S")
 
 CHECKPOINT = "checkpoint.eqx"
 METRICS = "metrics.jsonl"
+# The solver metrics a step logs when its parallel solves report them (see `make_step`).
+SOLVER_METRICS = ("newton_iters", "fallbacks", "residual")
+# A run whose solves fell back in FAILING_STEPS of the last FAILING_WINDOW logged steps is
+# told so, once.
+FAILING_STEPS, FAILING_WINDOW = 5, 20
+
+
+class SolverFallbackWarning(UserWarning):
+    """Issued once per run by `paratime.train.train` when the parallel solves of its steps
+    keep failing and being finished by their fallback (exact, but slower)."""
+
+
+class _FailureWatch:
+    """Counts the logged steps whose solves fell back; says so once, in one line."""
+
+    def __init__(self) -> None:
+        self.recent: list[bool] = []
+        self.warned = False
+
+    def update(self, step: int, entry: dict[str, Any]) -> None:
+        if "fallbacks" not in entry or self.warned:
+            return
+        self.recent = (self.recent + [entry["fallbacks"] > 0])[-FAILING_WINDOW:]
+        if sum(self.recent) >= FAILING_STEPS:
+            self.warned = True
+            warnings.warn(
+                f"the parallel solver failed in {sum(self.recent)} of the last "
+                f"{len(self.recent)} steps (up to step {step}; {entry['fallbacks']:.0f} "
+                f"sequences in the last, after {entry.get('newton_iters', 0):.0f} Newton "
+                "iterations); each was finished exactly by its fallback, at sequential speed. "
+                "The cell is not contractive along these sequences (measure it with "
+                "paratime.lyapunov): use solver=paratime.Sequential() (or ELK()), shorter "
+                "sequences, or a lower learning rate.",
+                SolverFallbackWarning,
+                stacklevel=4,
+            )
 
 
 def _to_python(metrics: dict[str, Any]) -> dict[str, float]:
@@ -198,7 +235,8 @@ def train(
     - `log_every`: record metrics every this many steps.
     - `progress`: show a progress bar with the metrics named in `show`.
     - `description`: the progress bar's label.
-    - `show`: the metric names to show next to the bar.
+    - `show`: the metric names to show next to the bar (and the solver metrics, below,
+        when the steps report them).
     - `validate`: optional `(state, done) -> (state, metrics)`, run on the host after every
         `validate_every`-th step and after the last one (`done` is the number of completed
         steps). It may update the state (e.g. the best validation score so far, so that a
@@ -210,7 +248,13 @@ def train(
     **Returns:**
 
     `(state, history)`, where `history` is the list of logged metric dicts (each with `step`
-    and `time`), including those from before a resume.
+    and `time`), including those from before a resume. A `step_fn` built by `make_step`
+    (as `fit` does) whose loss runs parallel solves (`paratime.unroll` with an iterative
+    solver, e.g. in a `paratime.nn` layer) also logs, per step, `newton_iters` (the most
+    Newton iterations of any sequence), `fallbacks` (how many sequences were finished by
+    their fallback) and `residual` (the largest final Newton residual); they are shown
+    next to the bar. A run whose solves keep falling back is told so once
+    (`SolverFallbackWarning`, one line).
 
     **Raises:**
 
@@ -220,6 +264,9 @@ def train(
         not exist or holds no checkpoint.
     - `paratime.train.CheckpointError` if the checkpoints in `out_dir` are all corrupt.
     - `FloatingPointError` if the loss becomes NaN or Inf (a checkpoint is written first).
+    - `paratime.NewtonError` if a solve inside a step failed and had no fallback (with
+        `throw=True`); raised as itself, not as the `jax.errors.JaxRuntimeError` (its
+        base class) that the compiled step raised.
     """
     _check_arguments(step_fn, steps, out_dir, resume, checkpoint_every, log_every, show)
     _check_count("validate_every", validate_every)
@@ -274,13 +321,20 @@ def train(
     # been dispatched, so the device is never idle waiting for the log or the progress bar.
     pending: tuple[int, Any, Any] | None = None  # (step, its metrics, the state after it)
 
+    solve_log = getattr(step_fn, "solve_log", None)
+    watch = _FailureWatch()
+
     def record(step: int, metrics: Any, after: Any) -> None:
         entry = {"step": step, "time": time.perf_counter() - t0}
         entry.update(_to_python(jax.device_get(metrics)))
+        if solve_log is not None:  # the step's solves have reported by now
+            entry.update(solve_log.pop(step))
         history.append(entry)
         if log is not None:
             _append_line(log, json.dumps(entry) + "\n")
-        bar.update(step + 1, {k: entry[k] for k in show if k in entry})
+        shown = tuple(show) + tuple(k for k in SOLVER_METRICS if k not in show)
+        bar.update(step + 1, {k: entry[k] for k in shown if k in entry})
+        watch.update(step, entry)
         loss = entry.get("loss")
         if isinstance(loss, float) and not math.isfinite(loss):
             checkpoint(step + 1, after)
@@ -333,5 +387,11 @@ def train(
         flush()
         checkpoint(completed)
         raise
+    except (jax.errors.JaxRuntimeError, ValueError) as e:
+        # A failed solve inside the compiled step: raise it as the `NewtonError` it is.
+        newton = as_newton_error(e)
+        if newton is None:
+            raise
+        raise newton from None
     checkpoint(steps)
     return state, history
