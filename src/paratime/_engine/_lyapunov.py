@@ -16,7 +16,8 @@ import jax.lax as lax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Inexact, PyTree
 
-from ._flat import FlatCell, flat_state
+from ._flat import FlatCell
+from ._state import flat_state
 from ._solver._newton import shift_in
 from ._solver._sequential import scan_states
 from ._structures import BlockDiagonal, Diagonal
