@@ -20,6 +20,7 @@ __all__ = [
     "AbstractRecurrence",
     "Associative",
     "Chunked",
+    "Pallas",
     "Scan",
     "Sharded",
 ]

@@ -29,10 +29,7 @@ __all__ = [
     "Windows",
     "fit_bptt",
     "fit_problem",
-    "information_travel",
-    "lorenz_one_step",
     "map_windows",
-    "recall_task",
     "sequence_loss",
     "time_mesh",
 ]
