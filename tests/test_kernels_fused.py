@@ -12,8 +12,8 @@ import pytest
 import paratime
 from helpers import tree_max_abs_diff
 from paratime._engine._flat import FlatCell
-from paratime._engine._state import flat_state
 from paratime._engine._kernels._fused import fused_newton
+from paratime._engine._state import flat_state
 from paratime.cells import GRU, DiagonalGRU, DiagonalLSTM
 from paratime.recurrences import Pallas
 

@@ -17,9 +17,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Inexact, PyTree
 
 from ._flat import FlatCell
-from ._state import flat_state
 from ._solver._newton import shift_in
 from ._solver._sequential import scan_states
+from ._state import flat_state
 from ._structures import BlockDiagonal, Diagonal
 
 
