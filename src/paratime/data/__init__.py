@@ -64,7 +64,6 @@ __all__ = [
     "elnino",
     "embed",
     "false_nearest_neighbours",
-    "find_shared",
     "integrate",
     "load",
     "load_series",
