@@ -3,18 +3,18 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint types pytest bench report clean
+.PHONY: demo test lint types pytest docs bench report clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[all,dev]"
+	$(BIN)/python -m pip install -q -e ".[all,dev,docs]"
 	touch $@
 
 demo: $(BIN)/.installed
 	$(BIN)/paratime demo
 
-test: lint types pytest
+test: lint types pytest docs
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks/bench benchmarks/elm benchmarks/decomp benchmarks/pararealnet
@@ -26,6 +26,11 @@ types: $(BIN)/.installed
 pytest: $(BIN)/.installed
 	$(BIN)/python tests/run_files.py
 
+# The documentation site from docs/ and the docstrings (mkdocs.yml), into site/. Strict: a
+# broken link, a missing page or a docstring mkdocstrings cannot read fails the build.
+docs: $(BIN)/.installed
+	$(BIN)/mkdocs build --strict --site-dir site
+
 bench: $(BIN)/.installed
 	$(BIN)/paratime bench --quick
 
@@ -34,4 +39,4 @@ report: $(BIN)/.installed
 	$(BIN)/python -m benchmarks.bench report
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist site .pytest_cache .ruff_cache
