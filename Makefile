@@ -17,7 +17,7 @@ demo: $(BIN)/.installed
 test: lint types pytest docs
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks/bench benchmarks/elm benchmarks/decomp benchmarks/pararealnet
+	$(BIN)/ruff check src tests conftest.py docs/hooks benchmarks/bench benchmarks/elm benchmarks/decomp benchmarks/pararealnet
 
 types: $(BIN)/.installed
 	$(BIN)/pyright

@@ -7,7 +7,9 @@ after `python` are removed from the opening fence before the page is rendered.
 
 import re
 
-_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})python(?:[ \t]+[\w:-]+)+[ \t]*$", re.M)
+_FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})python(?:[ \t]+[\w:-]+)+[ \t]*$", re.MULTILINE
+)
 
 
 def on_page_markdown(markdown: str, **kwargs) -> str:

@@ -102,7 +102,7 @@ class AbstractConfig:
                 for kind in kinds
                 if isinstance(kind, type) and kind is not type(None)
             )
-            names = " or ".join(k.__name__ for k in kinds)
+            names = " or ".join(getattr(k, "__name__", str(k)) for k in kinds)
             self.check(f.name, ok, f"of type {names}", value)
 
     def one_of(self, field: str, allowed: Sequence[str]) -> None:

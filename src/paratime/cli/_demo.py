@@ -59,7 +59,7 @@ class Predictor(eqx.Module):
         return jax.vmap(self.readout)(self.rnn.outputs(states))
 
 
-def _time(fn, repeats: int = 3) -> tuple[float, float, object]:
+def _time(fn, repeats: int = 3) -> tuple[float, float, Any]:
     from ..bench import time_call
 
     compile_s, out = time_call(fn)

@@ -1,5 +1,8 @@
 """The hidden-state matrix H, built in parallel: vmap over windows, `unroll` inside each."""
 
+from collections.abc import Callable
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -73,7 +76,7 @@ class ClosedLoop(eqx.Module):
     the loop in the data range.
     """
 
-    cell: eqx.Module
+    cell: Callable[..., Any]
     beta: Float[Array, "F K"]
     intercept: Float[Array, " K"]
     direct: bool = eqx.field(static=True)

@@ -1,6 +1,6 @@
 """`RNN`: a recurrent layer, inputs (T, D) -> outputs (T, N), solved by `paratime.unroll`."""
 
-from typing import Any
+from typing import Any, cast
 
 import equinox as eqx
 import jax
@@ -36,7 +36,7 @@ def zero_state(cell: Any) -> PyTree[Array]:
     if isinstance(cell, MinGRU):
         return jnp.zeros_like(cell.bias_z)
     if isinstance(cell, LRU):
-        return jnp.zeros(cell.eigenvalues().shape, cell.eigenvalues().dtype)
+        return jnp.zeros(cell.eigenvalues.shape, cell.eigenvalues.dtype)
     weight = getattr(cell, "weight_hh", None)
     if isinstance(weight, jax.Array) and weight.ndim == 2:
         return jnp.zeros(weight.shape[1], weight.dtype)
@@ -52,9 +52,9 @@ def state_output(cell: Any, state: PyTree[Array]) -> Array:
     (the `h` of an LSTM's `(h, c)`)."""
     from ..cells import DiagonalLSTM
 
-    method = getattr(cell, "output", None)
+    method: Any = getattr(cell, "output", None)
     if callable(method):
-        return method(state)
+        return cast(Array, method(state))
     if isinstance(cell, DiagonalLSTM):
         return cell.hidden(state)
     if isinstance(state, jax.Array):

@@ -147,7 +147,7 @@ def run_experiment(
     )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    common = dict(
+    common: dict[str, Any] = dict(
         steps=steps,
         key=key_train,
         batch_size=batch_size,
