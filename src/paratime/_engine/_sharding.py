@@ -100,7 +100,8 @@ def _entry_state(
     a_acc, b_acc = a_last, b_last
     offset = 1
     while offset < num:
-        a_in, b_in = _shift((a_acc, b_acc), axis_name, num, offset, reverse)
+        # (a pair of arrays: ppermute sends any PyTree)
+        a_in, b_in = _shift((a_acc, b_acc), axis_name, num, offset, reverse)  # pyright: ignore[reportArgumentType]
         a_new, b_new = combine((a_in, b_in), (a_acc, b_acc))
         has_left = position >= offset
         a_acc = jnp.where(has_left, a_new, a_acc)

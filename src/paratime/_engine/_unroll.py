@@ -64,7 +64,8 @@ def _implicit(vjp_arg, solver, guess, fallback):
 
 @_implicit.def_fwd
 def _implicit_fwd(perturbed, vjp_arg, solver, guess, fallback):
-    out, jacobians = _forward(solver, *vjp_arg, guess, fallback)
+    # (`vjp_arg` is the triple (cell, h0, xs))
+    out, jacobians = _forward(solver, *vjp_arg, guess, fallback)  # pyright: ignore[reportCallIssue]
     return out, (out[0], jacobians)
 
 
@@ -324,7 +325,8 @@ def unroll(
         code, steps, residual = result._value, stats["num_steps"], stats["residual"]
         params = tuple(x for x in jax.tree_util.tree_leaves(cell) if eqx.is_inexact_array(x))
         inputs = (h0_flat, tuple(jax.tree_util.tree_leaves(xs)), params)
-        if not isinstance(code, jax.core.Tracer):
+        # (`import jax` loads jax.core; pyright does not see it as an attribute)
+        if not isinstance(code, jax.core.Tracer):  # pyright: ignore[reportAttributeAccessIssue]
             culprit, step = (0, -1)
             if np.any(np.asarray(code) == RESULTS.nonfinite._value):
                 culprit, step = first_nonfinite(*inputs, (0,) * len(inputs[1]))
@@ -341,5 +343,6 @@ def unroll(
             check = functools.partial(raise_on_failure, messages=messages)
             jax.debug.callback(check, *lax.stop_gradient((code, steps, residual)))
         else:  # traced (jit, vmap, grad): raises at run time
-            states = raise_if_failed(states, code, steps, residual, messages, inputs, input_message)
+            # (`code` is a traced array here: the concrete case was handled above)
+            states = raise_if_failed(states, code, steps, residual, messages, inputs, input_message)  # pyright: ignore[reportArgumentType]
     return Solution(fs.unravel_trajectory(states), result, stats)

@@ -298,7 +298,8 @@ class AbstractNewton(AbstractSolver):
             return (out.states[-1], result, k, res)
 
         def body(carry, chunk):
-            out = self._newton(cell, carry[0], *chunk, inner)
+            # (`chunk` is the pair (xs, guess) of one chunk)
+            out = self._newton(cell, carry[0], *chunk, inner)  # pyright: ignore[reportCallIssue]
             return combine(carry, out), out.states
 
         zero = jnp.zeros((), jnp.abs(h0).dtype)

@@ -98,11 +98,13 @@ class Parareal(AbstractSolver):
     rtol: float | None = None
     atol: float | None = None
     max_iters: int | None = None
-    mesh: Any = eqx.field(static=True)
-    axis_name: str = eqx.field(static=True)
+    # The class has its own __init__, so the dataclass rules on field order and defaults,
+    # which pyright applies to the four fields below, do not apply.
+    mesh: Any = eqx.field(static=True)  # pyright: ignore[reportGeneralTypeIssues]
+    axis_name: str = eqx.field(static=True)  # pyright: ignore[reportGeneralTypeIssues]
 
-    adjoint: AbstractAdjoint | None
-    recurrence: AbstractRecurrence | None
+    adjoint: AbstractAdjoint | None  # pyright: ignore[reportGeneralTypeIssues]
+    recurrence: AbstractRecurrence | None  # pyright: ignore[reportGeneralTypeIssues]
 
     def __init__(
         self,
@@ -220,7 +222,8 @@ class Parareal(AbstractSolver):
             return ys, ends, d, residual, converged
 
         if not use_diag:
-            coarse_cell = FlatCell(self.coarse, cell.state)
+            # (not use_diag: the coarse cell is given)
+            coarse_cell = FlatCell(self.coarse, cell.state)  # pyright: ignore[reportArgumentType]
             stride = self.coarse_stride
             coarse_xs = jax.tree_util.tree_map(lambda x: x[:, stride - 1 :: stride], xs_s)
 
@@ -260,11 +263,11 @@ class Parareal(AbstractSolver):
             u = jnp.broadcast_to(h0, (S,) + h0.shape)
         else:
             # Iteration 0: one coarse sweep from h0 (U_{n+1} = G(U_n)).
-            def step(h, xs_n):
+            def coarse_step(h, xs_n):
                 h = coarse_slice(h, xs_n)
                 return h, h
 
-            u = lax.scan(step, h0, slice_tree(coarse_xs, 0, S - 1))[1]
+            u = lax.scan(coarse_step, h0, slice_tree(coarse_xs, 0, S - 1))[1]
             u = jnp.concatenate([h0[None], u])
 
         if self.mesh is not None:
