@@ -29,7 +29,7 @@ pytest: $(BIN)/.installed
 # The documentation site from docs/ and the docstrings (mkdocs.yml), into site/. Strict: a
 # broken link, a missing page or a docstring mkdocstrings cannot read fails the build.
 docs: $(BIN)/.installed
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 bench: $(BIN)/.installed
 	$(BIN)/paratime bench --quick

@@ -28,7 +28,9 @@ def _fence_words(item: pytest.Item) -> list[str]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if FRAGMENT in _fence_words(item):
-            item.add_marker(pytest.mark.skip(reason="documentation fragment, not runnable alone"))
+            line = item.test_definition.start_line
+            reason = f"documentation fragment (fence on line {line}), not runnable alone"
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(autouse=True)
