@@ -3,21 +3,21 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint types pytest dist bench report clean
+.PHONY: demo test lint types pytest docs dist bench report clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[all,dev]"
+	$(BIN)/python -m pip install -q -e ".[all,dev,docs]"
 	touch $@
 
 demo: $(BIN)/.installed
 	$(BIN)/paratime demo
 
-test: lint types pytest dist
+test: lint types pytest docs dist
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks/bench benchmarks/elm benchmarks/decomp benchmarks/pararealnet
+	$(BIN)/ruff check src tests conftest.py docs/hooks benchmarks/bench benchmarks/elm benchmarks/decomp benchmarks/pararealnet
 
 types: $(BIN)/.installed
 	$(BIN)/pyright
@@ -32,6 +32,11 @@ pytest: $(BIN)/.installed
 dist: $(BIN)/.installed
 	$(BIN)/python .ci/check_dist.py $(DIST_FLAGS)
 
+# The documentation site from docs/ and the docstrings (mkdocs.yml), into site/. Strict: a
+# broken link, a missing page or a docstring mkdocstrings cannot read fails the build.
+docs: $(BIN)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 bench: $(BIN)/.installed
 	$(BIN)/paratime bench --quick
 
@@ -40,4 +45,4 @@ report: $(BIN)/.installed
 	$(BIN)/python -m benchmarks.bench report
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist site .pytest_cache .ruff_cache

@@ -2,10 +2,12 @@
 
 Each file gets a fresh interpreter, so no JAX state (compilation caches, configuration, forced
 devices) outlives the file that made it; with two cores the suite also takes about half the
-time. Prints each file's pytest summary as it finishes, then the totals as one line
-`N passed, M failed, K skipped`, and exits non-zero if any file failed.
+time. The Python blocks of README.md and docs/*.md run the same way, one process per
+Markdown file (pytest-markdown-docs; see conftest.py at the repository root), with JAX's
+defaults rather than the tests' float64. Prints each file's pytest summary as it finishes,
+then the totals as one line `N passed, M failed, K skipped`, and exits non-zero if any file failed.
 
-    python tests/run_files.py            # every tests/test_*.py
+    python tests/run_files.py            # every tests/test_*.py and documentation page
     python tests/run_files.py -k deer    # extra arguments go to every pytest
 """
 
@@ -17,17 +19,28 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|deselected)")
+FENCE = re.compile(r"^\s*```python\b", re.MULTILINE)
+
+
+def doc_pages() -> list[Path]:
+    """README.md and the pages of docs/ that hold at least one ```python block."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return [p for p in pages if FENCE.search(p.read_text(encoding="utf8"))]
 
 
 def run(path: Path, extra: list[str]) -> tuple[Path, int, str]:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path), *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    if path.suffix == ".md":
+        cmd.append("--markdown-docs")
+    cmd += [str(path), *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     return path, proc.returncode, proc.stdout + proc.stderr
 
 
 def main() -> int:
-    files = sorted(HERE.glob("test_*.py"))
+    files = sorted(HERE.glob("test_*.py")) + doc_pages()
     jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     totals: dict[str, int] = {}
     failed_files = []

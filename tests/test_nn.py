@@ -36,6 +36,15 @@ def test_rnn_lstm_outputs_h(getkey):
     assert tree_allclose(rnn(xs), h)
 
 
+def test_rnn_lru_starts_from_a_complex_zero_state(getkey):
+    # The LRU's state size and dtype come from its (complex) eigenvalues.
+    cell = paratime.cells.LRU(2, 4, key=getkey())
+    rnn = RNN(cell, paratime.Sequential())
+    assert rnn.initial_state.shape == (4,)
+    assert jnp.iscomplexobj(rnn.initial_state)
+    assert rnn(jax.random.normal(getkey(), (7, 2))).shape[0] == 7
+
+
 def _model(solver, key, **kw):
     options = dict(dim=6, depth=2, output_size=3, vocab_size=11, hidden_size=5)
     return SequenceModel(paratime.cells.GRU, key=key, solver=solver, **(options | kw))

@@ -94,5 +94,6 @@ def iterate(
             lambda s: cond(operands, s), lambda s: body(operands, s, jnp.array(True)), state
         )
     k, carry, residual, converged, bound = state
-    result = classify(converged, residual, (residual > bound) if bounded else False)
+    # (`bound` is an array whenever `bounded`)
+    result = classify(converged, residual, (residual > bound) if bounded else False)  # pyright: ignore[reportOperatorIssue]
     return carry, result, {"num_steps": k, "residual": residual}

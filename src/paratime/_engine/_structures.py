@@ -13,6 +13,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import DTypeLike
 from jaxtyping import Array, Inexact
 
 
@@ -32,7 +33,7 @@ class AbstractStructure(eqx.Module):
         """The numbers stored per step for a state of length `n`."""
 
     @abc.abstractmethod
-    def identity(self, n: int, dtype=float) -> Array:
+    def identity(self, n: int, dtype: DTypeLike = float) -> Array:
         """The identity transition for a state of length `n`."""
 
     @abc.abstractmethod

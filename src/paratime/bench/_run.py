@@ -87,7 +87,7 @@ def measure_group(
     ref = None  # Sequential's output; every other solver is compared with it
     calls: dict[str, Callable] = {}
     for name in names:
-        rec = dict(base, solver=name, status="ok")
+        rec: dict[str, Any] = dict(base, solver=name, status="ok")
         records[name] = rec
         predicted = budget.predict(group, name)
         if predicted is not None and predicted > budget.max_call_s:

@@ -6,6 +6,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 from jaxtyping import Array, PRNGKeyArray
 
 
@@ -48,8 +49,9 @@ def check_real(
     open_high=False,
 ) -> float:
     """`value` as a float, or an error naming `name` unless it is finite and in the range."""
-    if isinstance(value, jax.core.Tracer):
-        return value  # traced (e.g. under vmap over scales): cannot be checked here
+    if isinstance(value, Tracer):
+        # traced (e.g. under vmap over scales): cannot be checked here, and passes through
+        return value  # pyright: ignore[reportReturnType]
     if (
         isinstance(value, jax.Array | np.ndarray)
         and value.shape == ()

@@ -23,7 +23,8 @@ from .._engine import NewtonError
 from .._extras import MissingExtraError
 
 # typer >= 0.24 vendors click; both spell the base class of usage errors the same way.
-_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+# (Any: which of the two classes it is is known only at run time.)
+_ClickException: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 _USER_ERRORS = (
     ValueError,
     TypeError,

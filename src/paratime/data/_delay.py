@@ -87,7 +87,7 @@ def mackey_glass(
     for name, value, low in (("sample_every", sample_every, 1), ("burn_in", burn_in, 0)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
             raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
-    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    dtype = jnp.result_type(float)
     params = jnp.asarray([beta, gamma, n, dt, x0], dtype)
     xs = _mackey_glass(params, m, sample_every, burn_in, T)
     return finish(xs, standardise=standardise, noise=noise, key=as_key(key))
@@ -126,7 +126,7 @@ def narma10(
     `(u, y)`, two float32 NumPy arrays of shape `(T, 1)`.
     """
     check_length(T)
-    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    dtype = jnp.result_type(float)
     u = jax.random.uniform(as_key(key), (T + burn_in,), dtype, 0.0, 0.5)
 
     y = _narma10(u)

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 from jaxtyping import ArrayLike, Float
-from scipy.spatial import cKDTree
+from scipy.spatial import KDTree
 
 
 def _scalar(x: ArrayLike, name: str = "x") -> np.ndarray:
@@ -147,7 +147,7 @@ def false_nearest_neighbours(
         # Row i of `emb` is (x_{i+(m-1)τ}, ..., x_i); in dimension m + 1 it gains x_{i+mτ}.
         nxt = values[m * lag : m * lag + n]
         pts = np.unique(np.linspace(0, n - 1, min(max_points, n)).astype(int))
-        dist, nbr = cKDTree(emb).query(emb[pts], k=2)
+        dist, nbr = map(np.asarray, KDTree(emb).query(emb[pts], k=2))
         d, j = dist[:, 1], nbr[:, 1]
         gap = np.abs(nxt[pts] - nxt[j])
         with np.errstate(divide="ignore", invalid="ignore"):

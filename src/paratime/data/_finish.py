@@ -1,8 +1,9 @@
 """Shared plumbing of the generators: keys, argument checks, standardising and noise."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import ArrayLike, PRNGKeyArray
 
 
 def as_key(key: PRNGKeyArray | int | None) -> PRNGKeyArray:
@@ -11,11 +12,12 @@ def as_key(key: PRNGKeyArray | int | None) -> PRNGKeyArray:
         return jax.random.key(0)
     if isinstance(key, int | np.integer) and not isinstance(key, bool):
         return jax.random.key(int(key))
-    typed = isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
-    raw = isinstance(key, jax.Array | np.ndarray) and key.dtype == np.uint32 and key.shape == (2,)
-    if not ((typed and key.shape == ()) or raw):
-        raise TypeError(f"`key` must be a PRNG key, an int seed or None; got {key!r}.")
-    return key
+    if isinstance(key, jax.Array | np.ndarray):
+        typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ()
+        raw = key.dtype == np.uint32 and key.shape == (2,)
+        if typed or raw:
+            return jnp.asarray(key)
+    raise TypeError(f"`key` must be a PRNG key, an int seed or None; got {key!r}.")
 
 
 def check_length(T: int, name: str = "T") -> None:
@@ -24,7 +26,7 @@ def check_length(T: int, name: str = "T") -> None:
         raise ValueError(f"{name} must be a positive int (number of time steps); got {T!r}.")
 
 
-def finish(xs: Array, *, standardise: bool, noise: float, key: PRNGKeyArray) -> np.ndarray:
+def finish(xs: ArrayLike, *, standardise: bool, noise: float, key: PRNGKeyArray) -> np.ndarray:
     """Optionally z-score each column, then add Gaussian observation noise, as float32 NumPy.
 
     The noise has standard deviation `noise` times each column's standard deviation (after

@@ -27,6 +27,7 @@ def rk4_step(
     step = lambda x: rk4_step(lambda x: -x, x, 0.1)
     ```
     """
+    x = jnp.asarray(x)
     k1 = vector_field(x)
     k2 = vector_field(x + 0.5 * dt * k1)
     k3 = vector_field(x + 0.5 * dt * k2)

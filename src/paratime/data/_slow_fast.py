@@ -27,6 +27,7 @@ def slow_fast_lorenz_vector_field(
     The state is (x, y, z, u, v):
     ẋ = σ(y − x), ẏ = x(ρ̄ + Δρ·u − z) − y, ż = xy − βz, u̇ = ωv, v̇ = −ωu.
     """
+    s = jnp.asarray(s)
     x, y, z, u, v = s[0], s[1], s[2], s[3], s[4]
     rho = rho_mean + rho_amplitude * u
     return jnp.stack([sigma * (y - x), x * (rho - z) - y, x * y - beta * z, omega * v, -omega * u])

@@ -11,7 +11,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 from ._finish import as_key, check_length, finish
 from ._integrate import integrate
 
-FloatLike = float | Float[ArrayLike, ""]  # a Python float, or a traced JAX scalar
+FloatLike = float | Float[Array, ""]  # a Python float, or a traced JAX scalar
 
 
 def lorenz63_vector_field(
@@ -21,11 +21,13 @@ def lorenz63_vector_field(
     beta: FloatLike = 8.0 / 3.0,
 ) -> Float[Array, "3"]:
     """The Lorenz (1963) system: (σ(y − x), x(ρ − z) − y, xy − βz)."""
+    x = jnp.asarray(x)
     return jnp.stack([sigma * (x[1] - x[0]), x[0] * (rho - x[2]) - x[1], x[0] * x[1] - beta * x[2]])
 
 
 def lorenz96_vector_field(x: Float[ArrayLike, " n"], F: FloatLike = 8.0) -> Float[Array, " n"]:
     """The Lorenz (1996) system: dx_i/dt = (x_{i+1} − x_{i−2}) x_{i−1} − x_i + F, cyclic."""
+    x = jnp.asarray(x)
     return (jnp.roll(x, -1) - jnp.roll(x, 2)) * jnp.roll(x, 1) - x + F
 
 
@@ -33,6 +35,7 @@ def rossler_vector_field(
     x: Float[ArrayLike, "3"], a: FloatLike = 0.2, b: FloatLike = 0.2, c: FloatLike = 5.7
 ) -> Float[Array, "3"]:
     """The Rössler (1976) system: (−y − z, x + ay, b + z(x − c))."""
+    x = jnp.asarray(x)
     return jnp.stack([-x[1] - x[2], x[0] + a * x[1], b + x[2] * (x[0] - c)])
 
 
@@ -66,7 +69,7 @@ def _check(dt: float, substeps: int, burn_in: int, **params: float) -> None:
 
 
 def _float():
-    return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    return jnp.result_type(float)
 
 
 def lorenz63(

@@ -232,7 +232,8 @@ class DecomposedProblem(WindowedProblem):
             params, starts, opt_state = carry
             (_, parts), grads = grad(params, starts, state)
             updates, opt_state = self.optimizer.update(grads, opt_state, (params, starts))
-            params, starts = optax.apply_updates((params, starts), updates)
+            # optax types the result as one generic `Params`; it has the tuple structure given
+            params, starts = optax.apply_updates((params, starts), updates)  # pyright: ignore[reportGeneralTypeIssues]
             return (params, starts, opt_state), parts
 
         carry = (state.params, state.starts, state.opt_state)

@@ -16,7 +16,7 @@ def tree_where(cond: Array, x: PyTree[Array], y: PyTree[Array]) -> PyTree[Array]
 
 def tree_sq(tree: PyTree[Array]) -> Array:
     """The sum of squares of all leaves."""
-    return sum(jnp.sum(x**2) for x in jax.tree.leaves(tree))
+    return sum((jnp.sum(x**2) for x in jax.tree.leaves(tree)), start=jnp.asarray(0.0))
 
 
 def tree_sub(x: PyTree[Array], y: PyTree[Array]) -> PyTree[Array]:

@@ -3,6 +3,7 @@
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 from jaxtyping import Array, ArrayLike, Float, PyTree
 
 
@@ -80,10 +81,13 @@ class Windows(eqx.Module):
 
         return jax.tree.map(cut, xs)
 
-    def weights(self, index: ArrayLike, length: int, dtype=float) -> Float[Array, " L"]:
+    def weights(
+        self, index: ArrayLike, length: int, dtype: DTypeLike = float
+    ) -> Float[Array, " L"]:
         """Per-step loss weights of window `index`: 1/2 on the steps it shares with a
         neighbour, 1 elsewhere, so that the window losses add up to the full-sequence loss.
         """
+        index = jnp.asarray(index)
         stride = self.stride(length)
         t = jnp.arange(stride + self.overlap)
         shared_left = (index > 0) & (t < self.overlap)

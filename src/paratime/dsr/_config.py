@@ -1,7 +1,7 @@
 """The configuration of a DSR training run (`paratime dsr train`)."""
 
 import dataclasses
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from .._config import AbstractConfig
 from .._names import SolverName
@@ -89,7 +89,7 @@ class TrainConfig(AbstractConfig):
             object.__setattr__(self, "gtf", str(float(self.gtf)))  # `gtf = 0.2` in TOML
         self.gtf_value()
 
-    def gtf_value(self) -> float | str:
+    def gtf_value(self) -> float | Literal["adaptive"]:
         """`"adaptive"` or the constant α as a float."""
         if self.gtf == "adaptive":
             return "adaptive"

@@ -89,7 +89,7 @@ def validation_scores(
     if not np.all(np.isfinite(runs)):
         return {"val_D_stsp": math.inf, "val_D_H": 1.0}
     d_stsp = [metrics.state_space_divergence(v, run) for run in runs]
-    d_h = [metrics.power_spectrum_distance(v, run) for run in runs]
+    d_h = [float(metrics.power_spectrum_distance(v, run)) for run in runs]
     return {"val_D_stsp": float(np.mean(d_stsp)), "val_D_H": float(np.mean(d_h))}
 
 

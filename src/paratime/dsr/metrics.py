@@ -23,7 +23,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, ArrayLike, Float, PyTree
 from scipy.ndimage import gaussian_filter1d
-from scipy.spatial import cKDTree
+from scipy.spatial import KDTree
 
 
 def _as_2d(x: ArrayLike, name: str) -> np.ndarray:
@@ -464,7 +464,7 @@ def data_lyapunov_exponent(
         )
     pts = x[:M]
     refs = np.unique(np.linspace(0, M - 1, min(num_references, M)).round().astype(int))
-    dist, nbr = cKDTree(pts).query(pts[refs], k=2 * theiler + 2)
+    dist, nbr = map(np.asarray, KDTree(pts).query(pts[refs], k=2 * theiler + 2))
     valid = (np.abs(nbr - refs[:, None]) > theiler) & (dist > 0) & (nbr < M)
     has = valid.any(axis=1)
     refs, j = refs[has], nbr[has, np.argmax(valid[has], axis=1)]

@@ -2,6 +2,7 @@
 (the training mean and persistence) and a flag for closed loops that diverge."""
 
 import warnings
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -73,7 +74,8 @@ def evaluate(
 
     `ForecastDivergedWarning` when `multistep_diverged` > 0.
     """
-    idx = dict(zip(("train", "val", "test"), data.split))[part]
+    parts: dict[str, Any] = dict(zip(("train", "val", "test"), data.split))
+    idx = parts[part]
     if len(idx) == 0:
         raise ValueError(f"the {part} part of `data` is empty.")
     U, F = jnp.asarray(data.inputs[idx]), jnp.asarray(data.feedback[idx])

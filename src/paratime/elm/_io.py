@@ -32,8 +32,8 @@ def save_model(path: str | os.PathLike, model: RecurrentModel, **cell_options) -
 
 
 def _hidden_size(model: RecurrentModel) -> int:
-    cell = model.cell
-    return int(cell.bias.shape[0] if hasattr(cell, "bias") else cell.weight_hh.shape[1])
+    bias = getattr(model.cell, "bias", None)
+    return int(bias.shape[0] if bias is not None else getattr(model.cell, "weight_hh").shape[1])
 
 
 def load_model(path: str | os.PathLike) -> RecurrentModel:
@@ -58,9 +58,10 @@ def load_model(path: str | os.PathLike) -> RecurrentModel:
         output_size=config["output_size"], dtype=dtype, **config["cell_options"],
     )  # fmt: skip
     K = config["output_size"]
+    in_mean, in_std, out_mean, out_std = (tuple(s) for s in config["scaling"])
     like = RecurrentModel(
         cell, jnp.zeros((config["features"], K), dtype), jnp.zeros(K, dtype), config["arch"],
-        config["window"], config["direct"], *(tuple(s) for s in config["scaling"]),
+        config["window"], config["direct"], in_mean, in_std, out_mean, out_std,
         _bounds(config.get("bounds")),
     )  # fmt: skip
     return load_checkpoint(path, like)[0]

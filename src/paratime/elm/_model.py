@@ -60,7 +60,7 @@ class RecurrentModel(eqx.Module):
         """H for standardised windows (teacher forcing)."""
         return hidden_matrix(self.cell, inputs, feedback, direct=self.direct, solver=solver)
 
-    def predict_normalised(self, inputs, feedback=None, *, solver=Sequential()):
+    def predict_normalised(self, inputs, feedback=None, *, solver: AbstractSolver = Sequential()):
         return self.hidden(inputs, feedback, solver=solver) @ self.beta + self.intercept
 
 

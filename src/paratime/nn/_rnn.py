@@ -1,6 +1,6 @@
 """`RNN`: a recurrent layer, inputs (T, D) -> outputs (T, N), solved by `paratime.unroll`."""
 
-from typing import Any
+from typing import Any, cast
 
 import equinox as eqx
 import jax

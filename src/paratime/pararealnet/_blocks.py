@@ -113,13 +113,15 @@ def num_layers(blocks: Any) -> int:
     leaves = jax.tree_util.tree_leaves(eqx.filter(blocks, eqx.is_array))
     if not leaves:
         raise ValueError("`blocks` has no array parameters.")
-    lengths = {leaf.shape[0] if leaf.ndim else None for leaf in leaves}
+    lengths = {int(leaf.shape[0]) if leaf.ndim else None for leaf in leaves}
     if len(lengths) != 1 or None in lengths:
         raise ValueError(
             "`blocks` must be stacked: every array needs the same leading (depth) axis; "
             f"got leading sizes {sorted(str(n) for n in lengths)}."
         )
-    return lengths.pop()
+    (length,) = lengths
+    assert length is not None  # checked above
+    return length
 
 
 def apply_stack(blocks: Any, x: Array) -> Array:

@@ -28,7 +28,7 @@ def _check_optimizer(optimizer: Any) -> None:
 
 
 def _check_key(key: Any) -> None:
-    typed = isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    typed = isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
     raw = isinstance(key, jax.Array | np.ndarray) and key.dtype == np.uint32 and key.shape == (2,)
     if not (typed and key.shape == ()) and not raw:
         raise TypeError(f"`key` must be a single PRNG key, e.g. jax.random.key(0); got {key!r}.")

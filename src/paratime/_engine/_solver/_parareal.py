@@ -205,7 +205,8 @@ class Parareal(AbstractSolver):
             return ys, ends, d, residual, converged
 
         if not use_diag:
-            coarse_cell = FlatCell(self.coarse, cell.state)
+            # (not use_diag: the coarse cell is given)
+            coarse_cell = FlatCell(self.coarse, cell.state)  # pyright: ignore[reportArgumentType]
             stride = self.coarse_stride
             coarse_xs = jax.tree_util.tree_map(lambda x: x[:, stride - 1 :: stride], xs_s)
 
@@ -245,11 +246,11 @@ class Parareal(AbstractSolver):
             u = jnp.broadcast_to(h0, (S,) + h0.shape)
         else:
             # Iteration 0: one coarse sweep from h0 (U_{n+1} = G(U_n)).
-            def step(h, xs_n):
+            def coarse_step(h, xs_n):
                 h = coarse_slice(h, xs_n)
                 return h, h
 
-            u = lax.scan(step, h0, slice_tree(coarse_xs, 0, S - 1))[1]
+            u = lax.scan(coarse_step, h0, slice_tree(coarse_xs, 0, S - 1))[1]
             u = jnp.concatenate([h0[None], u])
 
         if sharded:
