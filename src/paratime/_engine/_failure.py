@@ -229,7 +229,7 @@ def check(
     `shard_map`) or at run time (traced: `jit`, `vmap`, `grad`); the states pass through.
     `inputs` = (h0, the leaves of xs, the parameters), searched for a non-finite value."""
     code, steps, residual = result._value, stats["num_steps"], stats["residual"]
-    if not isinstance(code, jax.core.Tracer):
+    if not isinstance(code, jax.core.Tracer):  # pyright: ignore[reportAttributeAccessIssue]  # public, not in the stubs
         culprit, step = (0, -1)
         if np.any(np.asarray(code) == RESULTS.nonfinite._value):
             culprit, step = first_nonfinite(*inputs, (0,) * len(inputs[1]))
@@ -241,4 +241,5 @@ def check(
         check_one = functools.partial(raise_on_failure, messages=messages)
         jax.debug.callback(check_one, *lax.stop_gradient((code, steps, residual)))
         return states
+    code = jnp.asarray(code)
     return raise_if_failed(states, code, steps, residual, messages, inputs, input_message)

@@ -73,7 +73,7 @@ EXPECT = (
 )
 
 
-def _time(fn, repeats: int = 3) -> tuple[float, float, object]:
+def _time(fn, repeats: int = 3) -> tuple[float, float, Any]:
     from ..bench import time_call
 
     compile_s, out = time_call(fn)

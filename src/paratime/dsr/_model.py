@@ -6,6 +6,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from .. import RESULTS, AbstractSolver, unroll
+from .._engine._fallback import Fallback
 from ..cells import AbstractCell
 from ._gtf import GTFCell, jacobian_kappa
 from ._observation import AbstractObservation
@@ -40,7 +41,7 @@ class DSRModel(eqx.Module):
         alpha: Float[Array, ""] | float,
         solver: AbstractSolver,
         *,
-        fallback: str | None = "sequential",
+        fallback: Fallback = "sequential",
     ) -> tuple[Float[Array, "T M"], dict]:
         """The GTF-forced latent trajectory z̃_0..z̃_{T-1} driven by the observations `x`.
 
@@ -67,7 +68,7 @@ class DSRModel(eqx.Module):
         solver: AbstractSolver,
         *,
         kappa: bool | Bool[Array, ""] = True,
-        fallback: str | None = "sequential",
+        fallback: Fallback = "sequential",
     ) -> tuple[Float[Array, ""], dict[str, Array]]:
         """The GTF loss on one subsequence: MSE of O(F(z̃_{t-1})) against x_t, t = 1..T−1.
 

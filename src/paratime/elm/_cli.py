@@ -43,17 +43,20 @@ def fit_command(
         prepared = prepare(
             task, cfg.window, test_fraction=cfg.test_fraction, val_fraction=cfg.val_fraction
         )
-    options = {"spectral_radius": cfg.spectral_radius, "input_scaling": cfg.input_scaling}
     t0 = time.perf_counter()
     model, info = fit(
         prepared, arch=cfg.arch, hidden=cfg.hidden, key=jax.random.key(cfg.seed),
         lam=cfg.lam_value(), method=cfg.method, direct=cfg.direct,
-        solver=make_solver(cfg.solver), **options,
+        solver=make_solver(cfg.solver), spectral_radius=cfg.spectral_radius,
+        input_scaling=cfg.input_scaling,
     )  # fmt: skip
     wall = time.perf_counter() - t0
     metrics = evaluate(model, prepared, horizon=cfg.horizon)
     store_config(out, cfg, resume=False)
-    save_model(out / "model.eqx", model, **options)
+    save_model(
+        out / "model.eqx", model, spectral_radius=cfg.spectral_radius,
+        input_scaling=cfg.input_scaling,
+    )
     record = {
         **metrics,
         "train_seconds": info["train_seconds"],

@@ -1,6 +1,7 @@
 """The configuration of one ELM fit (`paratime elm fit`)."""
 
 import dataclasses
+from typing import Literal
 
 from .._config import AbstractConfig
 from .._names import SolverName
@@ -79,9 +80,9 @@ class FitConfig(AbstractConfig):
                 name, isinstance(getattr(self, name), bool), "true or false", getattr(self, name)
             )
 
-    def lam_value(self) -> float | str:
+    def lam_value(self) -> float | Literal["multistep", "gcv", "validation"]:
         """`"multistep"`, `"gcv"`, `"validation"` or λ as a float."""
-        if self.lam in ("multistep", "gcv", "validation"):
+        if self.lam == "multistep" or self.lam == "gcv" or self.lam == "validation":
             return self.lam
         try:
             value = float(self.lam)

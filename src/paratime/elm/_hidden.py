@@ -1,7 +1,5 @@
 """The hidden-state matrix H, built in parallel: vmap over windows, `unroll` inside each."""
 
-from collections.abc import Callable
-from typing import Any
 
 import equinox as eqx
 import jax

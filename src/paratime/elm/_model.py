@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._engine import AbstractSolver, Sequential
+from .._engine import AbstractCell, AbstractSolver, Sequential
 from ._cells import canonical_arch, make_cell, uses_feedback
 from ._data import Task, split_windows, windows
 from ._forecast import BOUNDS_MARGIN, output_bounds
@@ -30,7 +30,7 @@ class RecurrentModel(eqx.Module):
     sets it to the training range widened by `BOUNDS_MARGIN` of its width on each side.
     """
 
-    cell: eqx.Module
+    cell: AbstractCell
     beta: Float[Array, "F K"]
     intercept: Float[Array, " K"]
     arch: str = eqx.field(static=True)

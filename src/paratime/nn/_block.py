@@ -9,6 +9,7 @@ import jax.nn as jnn
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from .._engine import AbstractSolver, Auto, Solution
+from .._engine._fallback import Fallback
 from ._rnn import RNN, _output
 
 
@@ -46,7 +47,7 @@ class Block(eqx.Module):
         key: PRNGKeyArray,
         mlp_ratio: int = 2,
         solver: AbstractSolver = Auto(),
-        fallback: str | None = "sequential",
+        fallback: Fallback = "sequential",
     ):
         if not isinstance(dim, int) or dim < 1:
             raise ValueError(f"`dim` must be a positive integer; got {dim!r}.")

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from .._engine import AbstractSolver, Auto
+from .._engine._fallback import Fallback
 from ._block import Block
 from ._rnn import check_length, mask_padding
 
@@ -94,7 +95,7 @@ class SequenceModel(eqx.Module):
         mlp_ratio: int = 2,
         solver: AbstractSolver = Auto(),
         dtype: Any = None,
-        fallback: str | None = "sequential",
+        fallback: Fallback = "sequential",
     ):
         for name, value in (("dim", dim), ("depth", depth), ("output_size", output_size)):
             if not isinstance(value, int) or value < 1:

@@ -1,6 +1,6 @@
 """`RNN`: a recurrent layer, inputs (T, D) -> outputs (T, N), solved by `paratime.unroll`."""
 
-from typing import Any, cast
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PyTree
 
 from .._engine import AbstractCell, AbstractSolver, Auto, Solution, unroll
-from .._engine._fallback import check_fallback
+from .._engine._fallback import Fallback, check_fallback
 
 
 def _init_state(cell: Any) -> PyTree[Array]:
@@ -72,7 +72,8 @@ def state_at(
     if length is None:
         return jax.tree_util.tree_map(lambda s: s[-1], states)
     index = jnp.maximum(length - 1, 0)
-    return jax.tree_util.tree_map(lambda s, h: jnp.where(length > 0, s[index], h), states, h0)
+    reached = jnp.asarray(length) > 0
+    return jax.tree_util.tree_map(lambda s, h: jnp.where(reached, s[index], h), states, h0)
 
 
 class RNN(eqx.Module):
@@ -119,7 +120,7 @@ class RNN(eqx.Module):
     initial_state: PyTree[Array]
     solver: AbstractSolver = eqx.field(static=True)
     precision: Any = eqx.field(static=True)
-    fallback: str | None = eqx.field(static=True, default="sequential")
+    fallback: Fallback = eqx.field(static=True, default="sequential")
 
     def __init__(
         self,
@@ -128,7 +129,7 @@ class RNN(eqx.Module):
         *,
         initial_state: PyTree[Array] | None = None,
         precision: Any = None,
-        fallback: str | None = "sequential",
+        fallback: Fallback = "sequential",
     ):
         if not callable(cell):
             raise TypeError(f"`cell` must be callable as cell(h, x); got {type(cell).__name__}.")

@@ -2,12 +2,15 @@
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
+
+if TYPE_CHECKING:
+    from .._engine._fallback import Fallback
 
 
 def stacked(make: Callable[[PRNGKeyArray], Any], key: PRNGKeyArray, stack: tuple[int, ...]) -> Any:
@@ -167,9 +170,9 @@ class ResidualNetwork(eqx.Module):
 
     blocks: Any
     solver: Any = None
-    fallback: str | None = eqx.field(default="sequential", static=True)
+    fallback: "Fallback" = eqx.field(default="sequential", static=True)
 
-    def __init__(self, blocks: Any, solver: Any = None, fallback: str | None = "sequential"):
+    def __init__(self, blocks: Any, solver: Any = None, fallback: "Fallback" = "sequential"):
         """**Arguments:** `blocks`: stacked blocks (see `make_blocks`) or a sequence of blocks;
         `solver`: `None` (sequential scan) or a `paratime.AbstractSolver`; `fallback`: the
         failure policy of the parallel solve (see `paratime.unroll`; by default a failed
@@ -192,7 +195,7 @@ class ResidualNetwork(eqx.Module):
         return _unroll_stack(self.blocks, x, self.solver, self.fallback)
 
 
-def _unroll_stack(blocks: Any, x: Array, solver: Any, fallback: str | None) -> Array:
+def _unroll_stack(blocks: Any, x: Array, solver: Any, fallback: "Fallback") -> Array:
     import paratime  # the core engine; imported lazily so this module has no import cycle
 
     dynamic, static = eqx.partition(blocks, eqx.is_array)

@@ -98,6 +98,7 @@ def _kernel(*refs, source, op, mode, L, T, block, reverse, nseq, nchunk, nconst,
     zero = jnp.zeros((block,), acc)
     stats = tuple(jnp.full((block,), -jnp.inf, acc) for _ in range(ns))
     if mode == "scan":
+        assert carry_ref is not None
         h = tuple(carry_ref[c, :].astype(acc) for c in range(k))
         state = h
     else:

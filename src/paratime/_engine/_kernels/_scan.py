@@ -61,6 +61,7 @@ def scan(
         op = _ops.diagonal()
         a2, b2, h2, C = a[:, None], b[:, None], h0[None], N  # (T, 1, N): channels last
     else:
+        assert isinstance(structure, BlockDiagonal)
         k = structure.k
         op = _ops.block(k)
         C = N // k

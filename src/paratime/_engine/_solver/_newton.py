@@ -335,7 +335,8 @@ class AbstractNewton(AbstractSolver):
             return (states[-1], result, k, res)
 
         def body(carry, chunk):
-            out = self._newton(cell, carry[0], *chunk, inner)
+            # (`chunk` is the pair (xs, guess) of one chunk)
+            out = self._newton(cell, carry[0], *chunk, inner)  # pyright: ignore[reportCallIssue]
             return combine(carry, out), out[0]
 
         zero = jnp.zeros((), jnp.abs(h0).dtype)

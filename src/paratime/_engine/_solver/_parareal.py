@@ -104,8 +104,9 @@ class Parareal(AbstractSolver):
     atol: float | None = None
     max_iters: int | None = None
 
-    adjoint: AbstractAdjoint
-    recurrence: AbstractRecurrence | None
+    # (The class has its own __init__: the dataclass rule on field order does not apply.)
+    adjoint: AbstractAdjoint  # pyright: ignore[reportGeneralTypeIssues]
+    recurrence: AbstractRecurrence | None  # pyright: ignore[reportGeneralTypeIssues]
 
     def __init__(
         self,
