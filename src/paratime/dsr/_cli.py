@@ -19,7 +19,6 @@ from ..cli._common import (
     load_data,
     new_app,
     positive,
-    resolve_config,
     store_config,
 )
 from ._config import TrainConfig
@@ -35,6 +34,21 @@ class Checkpoint(str, enum.Enum):
 
 
 CONFIG = "config.toml"
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from `"600"`, `"90s"`, `"10m"` or `"2h"`; a bad one is a `--time-limit` error."""
+    t = text.strip().lower()
+    scale = _UNITS.get(t[-1:], None)
+    number = t[:-1] if scale is not None else t
+    try:
+        seconds = float(number) * (scale or 1.0)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise bad("--time-limit", f"must be a duration like 600, 90s, 10m or 2h; got {text!r}.")
+    return seconds
 
 
 @app.callback()
@@ -54,6 +68,23 @@ def _read_config(run: Path) -> TrainConfig:
             values["solver"] = {"quasideer": "quasi-deer"}.get(values["solver"], values["solver"])
             return TrainConfig(**values)
     raise bad("RUN", f"{str(run)!r} is not a `paratime dsr train` run directory (no {CONFIG}).")
+
+
+def _resolve(ctx: typer.Context, base: dict[str, Any], values: dict[str, Any]) -> TrainConfig:
+    """The config from the defaults, then `base` (a recipe, updated by the --config file),
+    then the flags given on the command line; a bad field is reported as its flag."""
+    from .._config import ConfigError
+
+    merged = dict(base)
+    for name, value in values.items():
+        source = ctx.get_parameter_source(name)
+        given = source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT", "PROMPT")
+        if given or name not in base:
+            merged[name] = value.value if isinstance(value, enum.Enum) else value
+    try:
+        return TrainConfig(**merged)
+    except ConfigError as e:
+        raise bad("--" + e.field.replace("_", "-"), str(e)) from e
 
 
 def _build(cfg: TrainConfig, key):
@@ -99,7 +130,7 @@ def _restore(run: Path, which: str = "last") -> tuple[TrainConfig, Any, int, str
             )
     kmodel, ktrain = jax.random.split(jax.random.key(cfg.seed))
     model = _build(cfg, kmodel)
-    opt = make_optimizer(cfg.lr, cfg.steps)
+    opt = make_optimizer(cfg.lr, cfg.steps, clip=cfg.grad_clip or None)
     opt_state = opt.init(eqx.filter(model, eqx.is_inexact_array))
     like = DSRState(model, opt_state, jax.random.key_data(ktrain), jnp.zeros(()))
     try:
@@ -115,6 +146,23 @@ def _restore(run: Path, which: str = "last") -> tuple[TrainConfig, Any, int, str
             raise e from None
         state = DSRState(model, opt_state, key, alpha)
     return cfg, state, step, "best" if ckpt.name == BEST else "last"
+
+
+def _load_trajectories(source: str, seq_len: int) -> list[np.ndarray]:
+    """The training data: one series (a path or name), or the trajectories of a `.npz` file
+    or a folder of `.npy` files; each checked, errors naming `--data`."""
+    from ._trajectories import load_trajectories
+
+    with flag("--data"):
+        many = load_trajectories(source)
+    if many is None:
+        return [load_data(source, min_length=seq_len)]
+    if len({t.shape[1] for t in many}) > 1:
+        dims = [t.shape[1] for t in many]
+        raise bad("--data", f"the trajectories have different dimensions {dims}.")
+    if max(t.shape[0] for t in many) < seq_len:
+        raise bad("--data", f"no trajectory has the {seq_len} steps of one training window.")
+    return many
 
 
 def _history(run: Path) -> list[dict[str, Any]]:
@@ -140,6 +188,10 @@ def train_cmd(
     config: Annotated[
         Path | None, typer.Option(help="A TOML file of these settings; flags override it.")
     ] = None,
+    recipe: Annotated[
+        str | None,
+        typer.Option(help="A shipped recipe (e.g. gtf-lorenz63); --config and flags override."),
+    ] = None,
     model: Annotated[str, typer.Option(help="shplrnn|clipped-shplrnn|plrnn|alrnn|lru")] = "shplrnn",
     latent: Annotated[
         int | None, typer.Option(help="Latent size M (default: the data's dimension).")
@@ -161,6 +213,18 @@ def train_cmd(
     ] = None,
     alpha0: Annotated[float, typer.Option(min=0.0, max=1.0, help="aGTF: smallest α.")] = 0.1,
     alpha_every: Annotated[int, typer.Option(min=1, help="aGTF: update α every k steps.")] = 5,
+    forcing_interval: Annotated[
+        int, typer.Option(min=1, help="Force every k-th step only (with --gtf 1: STF).")
+    ] = 1,
+    latent_regularization: Annotated[
+        float, typer.Option(min=0.0, help="λ of the latent-model weight penalty (GTF code).")
+    ] = 0.0,
+    observation_regularization: Annotated[
+        float, typer.Option(min=0.0, help="λ of the observation-model penalty (GTF code).")
+    ] = 0.0,
+    grad_clip: Annotated[
+        float, typer.Option(min=0.0, help="Global gradient-norm clip (0: none).")
+    ] = 10.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     checkpoint_every: Annotated[int, typer.Option(min=1, help="Checkpoint period.")] = 100,
     validation: Annotated[
@@ -172,6 +236,20 @@ def train_cmd(
     validate_every: Annotated[
         int, typer.Option(min=1, help="Score the model on the validation part every k steps.")
     ] = 100,
+    validation_starts: Annotated[
+        int, typer.Option(min=1, help="Free runs per validation, from spread-out starts.")
+    ] = 16,
+    selection: Annotated[
+        str, typer.Option(help="Score a model by the worst|mean of its validation runs.")
+    ] = "worst",
+    patience: Annotated[
+        int,
+        typer.Option(min=0, help="Stop after this many steps without a better score (0: never)."),
+    ] = 2000,
+    time_limit: Annotated[
+        str | None,
+        typer.Option(help="Wall-clock budget: seconds, or with a unit (90s, 10m, 2h)."),
+    ] = None,
     resume: Annotated[
         bool, typer.Option(help="Continue the run in --out (it must exist).")
     ] = False,
@@ -185,14 +263,29 @@ def train_cmd(
         data=data, model=model, latent=latent, hidden=hidden, observation=observation,
         num_relu=num_relu, seq_len=seq_len, batch_size=batch_size, gtf=gtf, solver=solver,
         steps=steps, lr=lr, lr_final=lr_final, alpha0=alpha0, alpha_every=alpha_every, seed=seed,
+        forcing_interval=forcing_interval, latent_regularization=latent_regularization,
+        observation_regularization=observation_regularization, grad_clip=grad_clip,
         checkpoint_every=checkpoint_every, validation=validation, validate_every=validate_every,
+        validation_starts=validation_starts, selection=selection, patience=patience,
+        time_limit=None if time_limit is None else parse_duration(time_limit),
     )  # fmt: skip
-    if data is None and config is None:
-        raise bad("--data", "is required (on the command line or in the --config file).")
+    base: dict[str, Any] = {}
+    if recipe is not None:
+        from .recipes import recipe_values
+
+        try:
+            base = recipe_values(recipe)
+        except ValueError as e:
+            raise bad("--recipe", str(e)) from None
+    if config is not None:
+        with flag("--config"):
+            base.update(TrainConfig.read_toml(config))
+    if data is None and "data" not in base:
+        raise bad("--data", "is required (on the command line, in --config or the recipe).")
     check_out_dir(out)
-    cfg = resolve_config(ctx, TrainConfig, config, values)
-    x = load_data(cfg.data, min_length=cfg.seq_len)
-    d = int(x.shape[1])
+    cfg = _resolve(ctx, base, values)
+    trajectories = _load_trajectories(cfg.data, cfg.seq_len)
+    d = int(trajectories[0].shape[1])
     cfg = TrainConfig(**{**cfg.to_dict(), "latent": cfg.latent or d, "data_size": d})
     if resume and not (out / "checkpoint.eqx").is_file():
         raise bad(
@@ -208,7 +301,12 @@ def train_cmd(
     from ._select import MIN_VALIDATION, split_validation
 
     try:
-        x, x_val = split_validation(x, cfg.validation, min_train=cfg.seq_len, if_short="skip")
+        # Several trajectories: the validation part is the end of the longest one.
+        longest = max(range(len(trajectories)), key=lambda i: trajectories[i].shape[0])
+        x, x_val = split_validation(
+            trajectories[longest], cfg.validation, min_train=cfg.seq_len, if_short="skip"
+        )
+        trajectories[longest] = x
     except ValueError as e:
         raise bad("--validation", str(e).removeprefix("`fraction`: ")) from None
     kmodel, ktrain = jax.random.split(jax.random.key(cfg.seed))
@@ -224,7 +322,9 @@ def train_cmd(
     store_config(out, cfg, resume=resume, name=CONFIG)
     state, history = fit(
         net,
-        jnp.asarray(x, jnp.result_type(float)),
+        [jnp.asarray(t, jnp.result_type(float)) for t in trajectories]
+        if len(trajectories) > 1
+        else jnp.asarray(x, jnp.result_type(float)),
         steps=cfg.steps,
         seq_len=cfg.seq_len,
         key=ktrain,
@@ -235,8 +335,16 @@ def train_cmd(
         final_learning_rate=cfg.lr_final,
         alpha0=cfg.alpha0,
         alpha_every=cfg.alpha_every,
+        forcing_interval=cfg.forcing_interval,
+        latent_regularization=cfg.latent_regularization,
+        observation_regularization=cfg.observation_regularization,
+        grad_clip=cfg.grad_clip or None,
         validation=None if x_val is None else jnp.asarray(x_val, jnp.result_type(float)),
         validate_every=cfg.validate_every,
+        validation_starts=cfg.validation_starts,
+        selection="worst" if cfg.selection == "worst" else "mean",
+        patience=cfg.patience or None,
+        time_limit=cfg.time_limit,
         out_dir=out,
         resume=resume,
         checkpoint_every=cfg.checkpoint_every,
@@ -246,8 +354,12 @@ def train_cmd(
     if fig is not None:
         fig.savefig(out / "curves.png", dpi=110)
     last = history[-1] if history else {}
+    done = int(last.get("step", cfg.steps - 1)) + 1
+    if done < cfg.steps:
+        why = "no better validation score" if last.get("stop") else "the time limit"
+        typer.echo(f"stopped after {done} of {cfg.steps} steps ({why}).")
     typer.echo(
-        f"trained {cfg.steps} steps: loss={last.get('loss', float('nan')):.4g} "
+        f"trained {done} steps: loss={last.get('loss', float('nan')):.4g} "
         f"alpha={float(state.alpha):.3f}; run in {out}"
     )
     if int(state.best_step) >= 0:
@@ -262,6 +374,13 @@ def eval_cmd(
     run: Annotated[Path, typer.Argument(help="Run directory of `paratime dsr train`.")],
     data: Annotated[str, typer.Option(help="Test series: a .npy/.csv path or a name.")],
     pe_steps: Annotated[int, typer.Option(min=1, help="n of PE(n).")] = 20,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="burn-in: free run after 50 forced steps; gtf: from the first point, "
+            "1.25 T steps, the first 0.25 T dropped (the GTF code)."
+        ),
+    ] = "burn-in",
     checkpoint: Annotated[
         Checkpoint, typer.Option(help="best: selected on the validation part; last: final.")
     ] = Checkpoint.best,
@@ -280,10 +399,17 @@ def eval_cmd(
             f"the test data has {test.shape[1]} dimensions; the model was trained on "
             f"{cfg.data_size}.",
         )
+    from ._evaluate import PROTOCOLS
+
+    if protocol not in PROTOCOLS:
+        raise bad("--protocol", f"must be one of {', '.join(PROTOCOLS)}; got {protocol!r}.")
     results, x_gen = evaluate(
-        state.model, jnp.asarray(test, jnp.result_type(float)), pe_steps=pe_steps
+        state.model,
+        jnp.asarray(test, jnp.result_type(float)),
+        pe_steps=pe_steps,
+        protocol=protocol,
     )
-    record = {**results, "checkpoint": used, "step": step}
+    record = {**results, "checkpoint": used, "step": step, "protocol": protocol}
     atomic_write_text(run / "metrics.json", json.dumps(record, indent=2))
     for k, v in results.items():
         typer.echo(f"{k} = {v:.4g}")
@@ -318,7 +444,9 @@ def generate_cmd(
         raise bad("--out", f"{str(out)!r} is a directory; give the .npy file to write.")
     cfg, state, *_ = _restore(run, checkpoint.value)
     if x0 is None:
-        context = load_data(cfg.data, name="RUN (its training data)")[-(BURN_IN + 1) :]
+        with flag("RUN (its training data)"):
+            many = _load_trajectories(cfg.data, 1)
+        context = many[-1][-(BURN_IN + 1) :]
     else:
         with flag("--x0"):
             context = np.atleast_2d(np.load(x0))

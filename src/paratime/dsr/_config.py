@@ -1,6 +1,7 @@
 """The configuration of a DSR training run (`paratime dsr train`)."""
 
 import dataclasses
+import math
 from typing import ClassVar
 
 from .._config import AbstractConfig
@@ -17,9 +18,15 @@ class TrainConfig(AbstractConfig):
     (`"identity"` or `"affine"`), `num_relu` (ALRNN only), `seq_len`, `batch_size`, `gtf`
     (`"adaptive"` or a constant α in [0, 1]), `solver` (a `paratime.SolverName`), `steps`,
     `lr`, `lr_final` (the learning rate at the last step; `None`: `lr`/10), `alpha0`,
-    `alpha_every`, `seed`, `checkpoint_every`, `validation` (the fraction of the series held
-    out at its end for model selection; 0: none), `validate_every`, and `data_size` (the
-    data's dimension, filled in when the data are read).
+    `alpha_every`, `forcing_interval` (force every k-th step only; with `gtf = 1.0`: sparse
+    teacher forcing), `latent_regularization` and `observation_regularization` (the GTF
+    code's λ), `grad_clip` (global gradient-norm clip; 0: none), `seed`, `checkpoint_every`,
+    `validation` (the fraction of the series held out at its end for model selection; 0:
+    none), `validate_every`, `validation_starts` (free
+    runs per validation, from starts spread over the state space), `selection` (`"worst"` or
+    `"mean"` of those runs' D_stsp), `patience` (stop after this many steps without a better
+    validation score; 0: never), `time_limit` (a wall-clock budget in seconds; `None`:
+    none), and `data_size` (the data's dimension, filled in when the data are read).
 
     **Raises:**
 
@@ -41,13 +48,26 @@ class TrainConfig(AbstractConfig):
     lr_final: float | None = None
     alpha0: float = 0.1
     alpha_every: int = 5
+    forcing_interval: int = 1
+    latent_regularization: float = 0.0
+    observation_regularization: float = 0.0
+    grad_clip: float = 10.0
     seed: int = 0
     checkpoint_every: int = 100
     validation: float = 0.1
     validate_every: int = 100
+    validation_starts: int = 16
+    selection: str = "worst"
+    patience: int = 2000
+    time_limit: float | None = None
     data_size: int | None = None
 
-    resumable: ClassVar[tuple[str, ...]] = ("steps", "solver", "checkpoint_every")
+    resumable: ClassVar[tuple[str, ...]] = (
+        "steps",
+        "solver",
+        "checkpoint_every",
+        "time_limit",
+    )
 
     def __post_init__(self):
         self.check(
@@ -56,17 +76,32 @@ class TrainConfig(AbstractConfig):
         self.one_of("model", MODELS)
         self.one_of("observation", OBSERVATIONS)
         self.one_of("solver", SOLVER_NAMES)
+        self.one_of("selection", ("worst", "mean"))
         self.positive_int(
-            "hidden", "batch_size", "steps", "alpha_every", "checkpoint_every", "validate_every"
+            "hidden",
+            "batch_size",
+            "steps",
+            "alpha_every",
+            "checkpoint_every",
+            "validate_every",
+            "forcing_interval",
+            "validation_starts",
         )
         v = self.validation
         ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1
         self.check("validation", ok, "a fraction in [0, 1) (0: no model selection)", v)
         self.positive_int("seq_len", minimum=2)
+        self.positive_int("patience", minimum=0)
         for name in ("latent", "num_relu", "data_size"):
             if getattr(self, name) is not None:
                 self.positive_int(name)
         self.positive_float("lr")
+        for name in ("latent_regularization", "observation_regularization", "grad_clip"):
+            v = getattr(self, name)
+            ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < math.inf
+            self.check(name, ok, "a finite number >= 0", v)
+        if self.time_limit is not None:
+            self.positive_float("time_limit")
         if self.lr_final is not None:
             f = self.lr_final
             ok = isinstance(f, int | float) and not isinstance(f, bool) and 0 < f <= self.lr

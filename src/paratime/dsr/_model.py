@@ -7,7 +7,7 @@ from jaxtyping import Array, Bool, Float
 
 from .. import RESULTS, AbstractSolver, unroll
 from ..cells import AbstractCell
-from ._gtf import GTFCell, jacobian_kappa
+from ._gtf import GTFCell, SparseGTFCell, forcing_mask, jacobian_kappa
 from ._observation import AbstractObservation
 
 
@@ -35,19 +35,33 @@ class DSRModel(eqx.Module):
     observation: AbstractObservation
 
     def forced_states(
-        self, x: Float[Array, "T d"], alpha: Float[Array, ""] | float, solver: AbstractSolver
+        self,
+        x: Float[Array, "T d"],
+        alpha: Float[Array, ""] | float,
+        solver: AbstractSolver,
+        *,
+        interval: int = 1,
     ) -> tuple[Float[Array, "T M"], dict]:
         """The GTF-forced latent trajectory z̃_0..z̃_{T-1} driven by the observations `x`.
 
         z̃_0 = lift(x_0); the later states solve the forced recurrence with `paratime.unroll`.
+        With `interval` τ > 1 the forcing acts only at the steps t = τ, 2τ, ... (the others
+        run freely; `SparseGTFCell`): α = 1 with τ > 1 is sparse teacher forcing.
 
         **Returns:**
 
         `(states, stats)`, where `stats` holds the solver's `num_steps` and `failed`.
         """
         target = self.observation.lift(x)
-        cell = GTFCell(self.cell, jnp.asarray(alpha, x.dtype), self.observation.projector())
-        sol = unroll(cell, target[0], target[1:], solver=solver, throw=False)
+        a = jnp.asarray(alpha, x.dtype)
+        if interval == 1:
+            cell = GTFCell(self.cell, a, self.observation.projector())
+            xs = target[1:]
+        else:
+            cell = SparseGTFCell(self.cell, a, self.observation.projector())
+            mask = forcing_mask(target.shape[0] - 1, interval, x.dtype)
+            xs = jnp.concatenate([target[1:], mask[:, None]], axis=1)
+        sol = unroll(cell, target[0], xs, solver=solver, throw=False)
         states = jnp.concatenate([target[:1], sol.states], axis=0)
         stats = {"num_steps": sol.stats["num_steps"], "failed": sol.result != RESULTS.successful}
         return states, stats
@@ -59,6 +73,7 @@ class DSRModel(eqx.Module):
         solver: AbstractSolver,
         *,
         kappa: bool | Bool[Array, ""] = True,
+        interval: int = 1,
     ) -> tuple[Float[Array, ""], dict[str, Array]]:
         """The GTF loss on one subsequence: MSE of O(F(z̃_{t-1})) against x_t, t = 1..T−1.
 
@@ -71,6 +86,8 @@ class DSRModel(eqx.Module):
         - `kappa`: whether to compute κ (`jacobian_kappa` along the forced states); a traced
             boolean computes it only where it is true (under `jit`, a `lax.cond`), and the
             entry is NaN elsewhere. Training computes it only on the steps that update α.
+        - `interval`: force every `interval`-th step only (1: every step; see
+            `forced_states`).
 
         **Returns:**
 
@@ -78,7 +95,7 @@ class DSRModel(eqx.Module):
         `failed` (1 where the solve did not converge).
         """
         alpha = jax.lax.stop_gradient(jnp.asarray(alpha, x.dtype))
-        states, stats = self.forced_states(x[:-1], alpha, solver)
+        states, stats = self.forced_states(x[:-1], alpha, solver, interval=interval)
         pred = self.observation(jax.vmap(lambda z: self.cell(z, None))(states))
         loss = jnp.mean((pred - x[1:]) ** 2)
         nan = jnp.full((), jnp.nan, x.dtype)
