@@ -18,7 +18,7 @@ timed() {  # timed LOG cmd...: run, append the wall time to LOG
   "$@" > $log 2>&1 || true
   echo "wall_s=$(( $(date +%s) - start ))" >> $log
 }
-for seed in ${RSEEDS:-0 1 2 3 4}; do
+for seed in ${RSEEDS-0 1 2 3 4}; do
   out=$OUT/recipe-lorenz63-s$seed; rm -rf $out
   timed $out.train.log $P train --recipe gtf-lorenz63 --steps ${RSTEPS:-3000} --seed $seed --no-progress --out $out
   $P eval $out --data lorenz63-test --protocol gtf > $out.eval-gtf.log 2>&1 || true
@@ -26,13 +26,13 @@ for seed in ${RSEEDS:-0 1 2 3 4}; do
   $P eval $out --data lorenz63-test > $out.eval.log 2>&1 || true
 done
 $PY benchmarks/dsr/santafe_data.py $OUT/santafe-data > /dev/null
-for seed in ${SSEEDS:-0 1 2}; do
+for seed in ${SSEEDS-0 1 2}; do
   out=$OUT/santafe-s$seed; rm -rf $out
   timed $out.train.log $P train --data $OUT/santafe-data/train.npy --seed $seed --no-progress --out $out
   $P eval $out --data $OUT/santafe-data/test.npy > $out.eval.log 2>&1 || true
 done
 $PY benchmarks/dsr/highdim_data.py $OUT/highdim-data 40 > /dev/null
-for seed in ${HSEEDS:-0}; do
+for seed in ${HSEEDS-0}; do
   out=$OUT/highdim40-s$seed; rm -rf $out
   timed $out.train.log $P train --data $OUT/highdim-data/train.npy --seed $seed --steps ${HSTEPS:-3000} --no-progress --out $out
   $P eval $out --data $OUT/highdim-data/test.npy > $out.eval.log 2>&1 || true
