@@ -302,19 +302,19 @@ def fit(
     `ValueError` for a bad `seq_len`, `batch_size` or `gtf`.
     """
     trajectories = as_trajectories(data)
-    data = trajectories[0] if len(trajectories) == 1 else np.concatenate(trajectories)
+    joined = trajectories[0] if len(trajectories) == 1 else np.concatenate(trajectories)
     d = _data_size(model)
-    if d is not None and data.shape[1] != d:
+    if d is not None and joined.shape[1] != d:
         raise ValueError(
-            f"`data` has {data.shape[1]} dimensions (columns), but the model observes {d}; "
+            f"`data` has {joined.shape[1]} dimensions (columns), but the model observes {d}; "
             "build the model with data_size equal to the number of columns."
         )
-    data = jnp.asarray(data)
+    series = jnp.asarray(joined)
     starts = None
     if len(trajectories) == 1:
-        check_seq_len(data, seq_len, batch_size)
+        check_seq_len(series, seq_len, batch_size)
     else:
-        check_seq_len(data, 2, batch_size)
+        check_seq_len(series, 2, batch_size)
         if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 2:
             raise ValueError(f"`seq_len` must be an integer ≥ 2; got {seq_len!r}.")
         starts = window_starts([x.shape[0] for x in trajectories], seq_len)
@@ -324,11 +324,11 @@ def fit(
     optimizer = make_optimizer(
         learning_rate, steps, final_fraction=final_learning_rate / learning_rate, clip=grad_clip
     )
-    alpha = initial_alpha(model, jnp.asarray(first[:seq_len], data.dtype), gtf, alpha0)
+    alpha = initial_alpha(model, jnp.asarray(first[:seq_len], series.dtype), gtf, alpha0)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
     state = DSRState(model, opt_state, jax.random.key_data(key), alpha)
     step_fn = make_dsr_step(
-        data,
+        series,
         optimizer,
         seq_len=seq_len,
         batch_size=batch_size,
@@ -343,9 +343,9 @@ def fit(
     )
     if validation is not None:
         validation = jnp.asarray(check_series(np.asarray(validation), name="`validation`"))
-        if validation.shape[1] != data.shape[1] or validation.shape[0] < MIN_VALIDATION:
+        if validation.shape[1] != series.shape[1] or validation.shape[0] < MIN_VALIDATION:
             raise ValueError(
-                f"`validation` must have shape (V, {data.shape[1]}) with V >= {MIN_VALIDATION}; "
+                f"`validation` must have shape (V, {series.shape[1]}) with V >= {MIN_VALIDATION}; "
                 f"got {validation.shape}."
             )
         train_kwargs["validate"] = make_validator(
