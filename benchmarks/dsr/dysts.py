@@ -57,7 +57,7 @@ def _orbit(system, n, seed):
     ic = np.asarray(system.ic, float) * (1.0 + 0.1 * rng.normal(size=len(system.ic)))
     t, x = system.make_trajectory(
         n + TRANSIENT, init_cond=ic, pts_per_period=PTS_PER_PERIOD, return_times=True,
-        rtol=1e-9, atol=1e-9,
+        method="LSODA", rtol=1e-9, atol=1e-9,
     )  # fmt: skip
     return t[TRANSIENT:], np.asarray(x)[TRANSIENT:]
 
