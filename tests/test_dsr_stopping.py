@@ -123,3 +123,12 @@ def test_a_bad_time_limit_is_one_line_naming_the_flag(tmp_path):
     )
     assert result.exit_code != 0 and "--time-limit" in result.output
     assert "Traceback" not in result.output
+
+
+def test_runs_from_off_the_data_can_only_raise_the_worst_score(series):
+    model = dsr.build_model("shplrnn", 3, latent=3, hidden=8, key=jax.random.key(0))
+    val = jnp.asarray(series[:400])
+    plain = validation_scores(model, val, starts=4)
+    boxed = validation_scores(model, val, starts=4, box_starts=3)
+    assert boxed["val_D_stsp"] >= plain["val_D_stsp"]
+    assert boxed["val_D_H"] >= plain["val_D_H"]

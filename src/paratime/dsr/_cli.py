@@ -239,6 +239,9 @@ def train_cmd(
     validation_starts: Annotated[
         int, typer.Option(min=1, help="Free runs per validation, from spread-out starts.")
     ] = 16,
+    validation_box_starts: Annotated[
+        int, typer.Option(min=0, help="More validation runs from points off the data.")
+    ] = 0,
     selection: Annotated[
         str, typer.Option(help="Score a model by the worst|mean of its validation runs.")
     ] = "worst",
@@ -267,6 +270,7 @@ def train_cmd(
         observation_regularization=observation_regularization, grad_clip=grad_clip,
         checkpoint_every=checkpoint_every, validation=validation, validate_every=validate_every,
         validation_starts=validation_starts, selection=selection, patience=patience,
+        validation_box_starts=validation_box_starts,
         time_limit=None if time_limit is None else parse_duration(time_limit),
     )  # fmt: skip
     base: dict[str, Any] = {}
@@ -342,6 +346,7 @@ def train_cmd(
         validation=None if x_val is None else jnp.asarray(x_val, jnp.result_type(float)),
         validate_every=cfg.validate_every,
         validation_starts=cfg.validation_starts,
+        validation_box_starts=cfg.validation_box_starts,
         selection="worst" if cfg.selection == "worst" else "mean",
         patience=cfg.patience or None,
         time_limit=cfg.time_limit,

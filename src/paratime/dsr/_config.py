@@ -23,7 +23,8 @@ class TrainConfig(AbstractConfig):
     code's λ), `grad_clip` (global gradient-norm clip; 0: none), `seed`, `checkpoint_every`,
     `validation` (the fraction of the series held out at its end for model selection; 0:
     none), `validate_every`, `validation_starts` (free
-    runs per validation, from starts spread over the state space), `selection` (`"worst"` or
+    runs per validation, from starts spread over the state space), `validation_box_starts` (more
+    runs from points off the data, in its bounding box), `selection` (`"worst"` or
     `"mean"` of those runs' D_stsp), `patience` (stop after this many steps without a better
     validation score; 0: never), `time_limit` (a wall-clock budget in seconds; `None`:
     none), and `data_size` (the data's dimension, filled in when the data are read).
@@ -57,6 +58,7 @@ class TrainConfig(AbstractConfig):
     validation: float = 0.1
     validate_every: int = 100
     validation_starts: int = 16
+    validation_box_starts: int = 0
     selection: str = "worst"
     patience: int = 2000
     time_limit: float | None = None
@@ -91,7 +93,7 @@ class TrainConfig(AbstractConfig):
         ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1
         self.check("validation", ok, "a fraction in [0, 1) (0: no model selection)", v)
         self.positive_int("seq_len", minimum=2)
-        self.positive_int("patience", minimum=0)
+        self.positive_int("patience", "validation_box_starts", minimum=0)
         for name in ("latent", "num_relu", "data_size"):
             if getattr(self, name) is not None:
                 self.positive_int(name)

@@ -113,6 +113,7 @@ def validation_scores(
     *,
     starts: int = VALIDATION_STARTS,
     reduce: str = "worst",
+    box_starts: int = 0,
 ) -> dict[str, float]:
     """D_stsp and D_H of the model's free runs against a validation segment.
 
@@ -131,6 +132,11 @@ def validation_scores(
     - `validation`: the held-out segment, shape (V, d), V > `BURN_IN`.
     - `starts`: the number of free runs.
     - `reduce`: `"worst"` or `"mean"` over the runs.
+    - `box_starts`: also this many runs from points off the data, drawn uniformly (fixed
+        seed) in the segment's bounding box: the model is held at the point for the burn-in
+        and then runs freely; the first quarter of each such run is dropped as a transient.
+        A model whose attractor depends on the start (a spurious cycle whose basin holds
+        points near, but not on, the data) scores badly through them.
 
     **Returns:**
 
@@ -141,10 +147,18 @@ def validation_scores(
     v = np.asarray(validation)
     V = v.shape[0]
     first = spread_starts(v, starts)
-    windows = jnp.asarray(np.stack([v[s : s + BURN_IN + 1] for s in first]))
-    runs = np.asarray(_forecasts(model, windows, V))
+    windows = np.stack([v[s : s + BURN_IN + 1] for s in first])
+    if box_starts:
+        lo, hi = v.min(0), v.max(0)
+        points = np.random.default_rng(0).uniform(lo, hi, (box_starts, v.shape[1]))
+        held = np.repeat(points[:, None, :], BURN_IN + 1, axis=1).astype(v.dtype)
+        windows = np.concatenate([windows, held])
+    runs = np.asarray(_forecasts(model, jnp.asarray(windows), V + (V // 4 if box_starts else 0)))
     if not np.all(np.isfinite(runs)):
         return {"val_D_stsp": math.inf, "val_D_H": 1.0}
+    # Runs from the data's own points are scored whole; those from off the data after their
+    # first quarter (a transient onto the attractor).
+    runs = [r[:V] if i < len(first) else r[V // 4 :] for i, r in enumerate(runs)]
     d_stsp = [metrics.state_space_divergence(v, run) for run in runs]
     d_h = [metrics.power_spectrum_distance(v, run) for run in runs]
     agg = np.max if reduce == "worst" else np.mean
@@ -158,10 +172,12 @@ def make_validator(
     starts: int = VALIDATION_STARTS,
     reduce: str = "worst",
     patience: int | None = None,
+    box_starts: int = 0,
 ):
     """The `validate(state, done)` hook of `paratime.train.train` for model selection.
 
-    It scores `state.model` by `validation_scores` (`starts` free runs, their `reduce`);
+    It scores `state.model` by `validation_scores` (`starts` free runs from the data and
+    `box_starts` from off it, their `reduce`);
     when its D_stsp is below `state.best_score` (strictly), the state becomes the best:
     `best_score`/`best_step` are updated and, with an `out_dir`, the whole state is written to
     `out_dir/best.eqx` (the checkpoint format of `paratime.train.save_checkpoint`: atomic,
@@ -179,7 +195,9 @@ def make_validator(
     data = jnp.asarray(validation)
 
     def validate(state, done):
-        scores = validation_scores(state.model, data, starts=starts, reduce=reduce)
+        scores = validation_scores(
+            state.model, data, starts=starts, reduce=reduce, box_starts=box_starts
+        )
         score = scores["val_D_stsp"]
         best = float(state.best_score)
         if math.isfinite(score) and score < best:

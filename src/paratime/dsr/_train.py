@@ -244,6 +244,7 @@ def fit(
     validation: Float[Array, "V d"] | None = None,
     validate_every: int = 100,
     validation_starts: int = VALIDATION_STARTS,
+    validation_box_starts: int = 0,
     selection: Literal["worst", "mean"] = "worst",
     patience: int | None = None,
     time_limit: float | None = None,
@@ -285,7 +286,8 @@ def fit(
         `None`: no selection.
     - `validation_starts`, `selection`: the number of free runs per validation, from starts
         spread over the state space (`paratime.dsr.spread_starts`), and whether the score is
-        their `"worst"` or their `"mean"` (`paratime.dsr.validation_scores`).
+        their `"worst"` or their `"mean"` (`paratime.dsr.validation_scores`);
+        `validation_box_starts` more runs start off the data, in its bounding box.
     - `patience`: stop once this many steps have passed without a better validation score
         (`None`: run all `steps`; needs `validation`).
     - `time_limit`: a wall-clock budget in seconds (`None`: none); training ends after the
@@ -349,7 +351,12 @@ def fit(
                 f"got {validation.shape}."
             )
         train_kwargs["validate"] = make_validator(
-            validation, out_dir, starts=validation_starts, reduce=selection, patience=patience
+            validation,
+            out_dir,
+            starts=validation_starts,
+            reduce=selection,
+            patience=patience,
+            box_starts=validation_box_starts,
         )
         train_kwargs["validate_every"] = validate_every
     if out_dir is not None and not resume:  # a fresh run: no best model of an earlier one
