@@ -367,6 +367,13 @@ def train_cmd(
         f"trained {done} steps: loss={last.get('loss', float('nan')):.4g} "
         f"alpha={float(state.alpha):.3f}; run in {out}"
     )
+    if int(state.best_step) < 0 and cfg.validation > 0 and any("val_D_stsp" in h for h in history):
+        typer.echo(
+            "note: no model was selected: at every validation some free run became non-finite "
+            "(the model is unbounded from part of the state space); eval and generate will use "
+            "the last checkpoint. A bounded model (--model clipped-shplrnn) cannot overflow.",
+            err=True,
+        )
     if int(state.best_step) >= 0:
         typer.echo(
             f"best on the validation part: step {int(state.best_step)}, "
