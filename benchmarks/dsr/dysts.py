@@ -91,7 +91,8 @@ def make(out: Path, count: int) -> None:
         noisy = train + NOISE * train.std(0) * rng.normal(size=train.shape)
         mean, std = noisy.mean(0), noisy.std(0)
         save = lambda f, a: np.save(folder / f, ((a - mean) / std).astype(np.float32))
-        save("train.npy", noisy), save("test.npy", test), save("floor.npy", other)
+        for file, orbit in (("train.npy", noisy), ("test.npy", test), ("floor.npy", other)):
+            save(file, orbit)
         dt = float(np.median(np.diff(t)))
         z_test, z_other = (test - mean) / std, (other - mean) / std
         meta = {
