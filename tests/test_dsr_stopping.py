@@ -15,7 +15,7 @@ from paratime.dsr._train import DSRState
 from paratime.train import train
 
 typer_testing = pytest.importorskip("typer.testing")
-from paratime.dsr._cli import app, parse_duration  # noqa: E402
+from paratime.dsr._cli import app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +113,9 @@ def test_fit_with_patience_stops_early(series):
 @pytest.mark.parametrize(
     "text, seconds", [("600", 600.0), ("90s", 90.0), ("10m", 600.0), ("1.5h", 5400.0)]
 )
-def test_parse_duration(text, seconds):
-    assert math.isclose(parse_duration(text), seconds)
+def test_time_limit_in_seconds(text, seconds):
+    cfg = dsr.TrainConfig(data="x.npy", time_limit=text)
+    assert math.isclose(cfg.time_limit_seconds(), seconds)
 
 
 def test_a_bad_time_limit_is_one_line_naming_the_flag(tmp_path):
