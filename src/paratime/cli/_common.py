@@ -159,16 +159,24 @@ def option_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def resolve_config(ctx: typer.Context, cls: type, config: Any, values: dict[str, Any]) -> Any:
-    """The config `cls(...)` from the defaults, then the TOML file `config` (or `None`), then
-    the flags given on the command line, in that order of precedence. A missing required
-    field or a bad one is reported as its flag (`latent` -> `--latent`)."""
+def resolve_config(
+    ctx: typer.Context,
+    cls: type,
+    config: Any,
+    values: dict[str, Any],
+    *,
+    base: dict[str, Any] | None = None,
+) -> Any:
+    """The config `cls(...)` from the defaults, then `base` (e.g. a recipe's values), then the
+    TOML file `config` (or `None`), then the flags given on the command line, in that order
+    of precedence. A missing required field or a bad one is reported as its flag (`latent`
+    -> `--latent`)."""
     from .._config import ConfigError
 
-    merged: dict[str, Any] = {}
+    merged: dict[str, Any] = dict(base or {})
     if config is not None:
         with flag("--config"):
-            merged = cls.read_toml(config)
+            merged.update(cls.read_toml(config))
     for name, value in values.items():
         source = ctx.get_parameter_source(name)
         given = source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT", "PROMPT")

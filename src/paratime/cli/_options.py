@@ -51,7 +51,10 @@ def field_parameters(cls: type[AbstractConfig]) -> list[inspect.Parameter]:
 
 
 def config_options(
-    cls: type[AbstractConfig], *, fallback: Callable[..., Path | None] | None = None
+    cls: type[AbstractConfig],
+    *,
+    fallback: Callable[..., Path | None] | None = None,
+    base: Callable[..., dict[str, Any]] | None = None,
 ) -> Callable[[_F], _F]:
     """A decorator for a typer command `fn(cfg, ...)`: it gets `--config` and one option per
     field of `cls`, and is called with `cfg`, the resolved `cls` (and `ctx` if it asks for it).
@@ -62,6 +65,8 @@ def config_options(
     - `fallback`: called with the command's own options when `--config` is not given; the
         TOML file it returns (or `None`) is read instead (e.g. the stored config of a run that
         is resumed).
+    - `base`: called with the command's own options; the values it returns lie under the
+        `--config` file and the flags (e.g. a shipped recipe named by `--recipe`).
 
     **Returns:**
 
@@ -86,7 +91,8 @@ def config_options(
             values = {name: kwargs.pop(name) for name in names}
             if file is None and fallback is not None:
                 file = fallback(**kwargs)
-            cfg = resolve_config(ctx, cls, file, values)
+            below = {} if base is None else base(**kwargs)
+            cfg = resolve_config(ctx, cls, file, values, base=below)
             return fn(cfg=cfg, **kwargs, **({"ctx": ctx} if wants_ctx else {}))
 
         config = inspect.Parameter(

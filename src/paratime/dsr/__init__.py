@@ -14,6 +14,7 @@ from ._evaluate import (
 )
 from ._gtf import (
     GTFCell as GTFCell,
+    SparseGTFCell as SparseGTFCell,
     adaptive_alpha as adaptive_alpha,
     jacobian_kappa as jacobian_kappa,
 )
@@ -29,9 +30,15 @@ from ._observation import (
     AffineObservation as AffineObservation,
     IdentityObservation as IdentityObservation,
 )
+from ._regularize import (
+    latent_penalty as latent_penalty,
+    observation_penalty as observation_penalty,
+    regularization as regularization,
+)
 from ._restore import load_run as load_run, read_run_config as read_run_config
 from ._select import (
     split_validation as split_validation,
+    spread_starts as spread_starts,
     validation_scores as validation_scores,
 )
 from ._ssm import LinearSSM as LinearSSM

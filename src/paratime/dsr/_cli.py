@@ -20,6 +20,35 @@ Checkpoint = Literal["best", "last"]
 CHECKPOINT_HELP = "best: selected on the validation part; last: final."
 
 
+def _load_trajectories(source: str, seq_len: int) -> list[np.ndarray]:
+    """The training data: one series (a path or name), or the trajectories of a `.npz` file
+    or a folder of `.npy` files; each checked, errors naming `--data`."""
+    from ._trajectories import load_trajectories
+
+    with flag("--data"):
+        many = load_trajectories(source)
+    if many is None:
+        return [load_data(source, min_length=seq_len)]
+    if len({t.shape[1] for t in many}) > 1:
+        dims = [t.shape[1] for t in many]
+        raise bad("--data", f"the trajectories have different dimensions {dims}.")
+    if max(t.shape[0] for t in many) < seq_len:
+        raise bad("--data", f"no trajectory has the {seq_len} steps of one training window.")
+    return many
+
+
+def _recipe(recipe: str | None = None, **_) -> dict[str, Any]:
+    """The values of the shipped recipe `--recipe` (below `--config` and the flags)."""
+    if recipe is None:
+        return {}
+    from .recipes import recipe_values
+
+    try:
+        return recipe_values(recipe)
+    except ValueError as e:
+        raise bad("--recipe", str(e)) from None
+
+
 @app.callback()
 def _group() -> None:
     """Dynamical-systems reconstruction with GTF (PLRNN family)."""
@@ -60,10 +89,14 @@ def _history(run: Path) -> list[dict[str, Any]]:
 
 
 @app.command("train")
-@config_options(TrainConfig)
+@config_options(TrainConfig, base=_recipe)
 def train_cmd(
     cfg: TrainConfig,
     out: Annotated[Path, typer.Option(help="Run directory (checkpoint, logs, plots).")],
+    recipe: Annotated[
+        str | None,
+        typer.Option(help="A shipped recipe (e.g. gtf-lorenz63); --config and flags override."),
+    ] = None,
     resume: Annotated[
         bool, typer.Option(help="Continue the run in --out (it must exist).")
     ] = False,
@@ -75,8 +108,8 @@ def train_cmd(
     from ._train import fit
 
     check_out_dir(out)
-    x = load_data(cfg.data, min_length=cfg.seq_len)
-    d = int(x.shape[1])
+    trajectories = _load_trajectories(cfg.data, cfg.seq_len)
+    d = int(trajectories[0].shape[1])
     cfg = cfg.replace(latent=cfg.latent or d, data_size=d)
     if resume and not (out / "checkpoint.eqx").is_file():
         raise bad(
@@ -90,7 +123,12 @@ def train_cmd(
             "add --resume to continue this one.",
         )
     try:
-        x, x_val = split_validation(x, cfg.validation, min_train=cfg.seq_len, if_short="skip")
+        # Several trajectories: the validation part is the end of the longest one.
+        longest = max(range(len(trajectories)), key=lambda i: trajectories[i].shape[0])
+        x, x_val = split_validation(
+            trajectories[longest], cfg.validation, min_train=cfg.seq_len, if_short="skip"
+        )
+        trajectories[longest] = x
     except ValueError as e:
         raise bad("--validation", str(e).removeprefix("`fraction`: ")) from None
     kmodel, ktrain = jax.random.split(jax.random.key(cfg.seed))
@@ -106,7 +144,9 @@ def train_cmd(
     store_config(out, cfg, resume=resume, name=CONFIG)
     state, history = fit(
         net,
-        jnp.asarray(x, jnp.result_type(float)),
+        [jnp.asarray(t, jnp.result_type(float)) for t in trajectories]
+        if len(trajectories) > 1
+        else jnp.asarray(x, jnp.result_type(float)),
         steps=cfg.steps,
         seq_len=cfg.seq_len,
         key=ktrain,
@@ -117,8 +157,17 @@ def train_cmd(
         final_learning_rate=cfg.lr_final,
         alpha0=cfg.alpha0,
         alpha_every=cfg.alpha_every,
+        forcing_interval=cfg.forcing_interval,
+        latent_regularization=cfg.latent_regularization,
+        observation_regularization=cfg.observation_regularization,
+        grad_clip=cfg.grad_clip or None,
         validation=None if x_val is None else jnp.asarray(x_val, jnp.result_type(float)),
         validate_every=cfg.validate_every,
+        validation_starts=cfg.validation_starts,
+        validation_box_starts=cfg.validation_box_starts,
+        selection="worst" if cfg.selection == "worst" else "mean",
+        patience=cfg.patience or None,
+        time_limit=cfg.time_limit_seconds(),
         out_dir=out,
         resume=resume,
         checkpoint_every=cfg.checkpoint_every,
@@ -128,10 +177,21 @@ def train_cmd(
     if fig is not None:
         fig.savefig(out / "curves.png", dpi=110)
     last = history[-1] if history else {}
+    done = int(last.get("step", cfg.steps - 1)) + 1
+    if done < cfg.steps:
+        why = "no better validation score" if last.get("stop") else "the time limit"
+        typer.echo(f"stopped after {done} of {cfg.steps} steps ({why}).")
     typer.echo(
-        f"trained {cfg.steps} steps: loss={last.get('loss', float('nan')):.4g} "
+        f"trained {done} steps: loss={last.get('loss', float('nan')):.4g} "
         f"alpha={float(state.alpha):.3f}; run in {out}"
     )
+    if int(state.best_step) < 0 and cfg.validation > 0 and any("val_D_stsp" in h for h in history):
+        typer.echo(
+            "note: no model was selected: at every validation some free run became non-finite "
+            "(the model is unbounded from part of the state space); eval and generate will use "
+            "the last checkpoint. A bounded model (--model clipped-shplrnn) cannot overflow.",
+            err=True,
+        )
     if int(state.best_step) >= 0:
         typer.echo(
             f"best on the validation part: step {int(state.best_step)}, "
@@ -145,6 +205,13 @@ def eval_cmd(
     data: Annotated[str, typer.Option(help=data_help("Test series"))],
     pe_steps: Annotated[int, typer.Option(min=1, help="n of PE(n).")] = 20,
     checkpoint: Annotated[Checkpoint, typer.Option(help=CHECKPOINT_HELP)] = "best",
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="burn-in: free run after 50 forced steps; gtf: from the first point, "
+            "1.25 T steps, the first 0.25 T dropped (the GTF code)."
+        ),
+    ] = "burn-in",
 ) -> None:
     """Evaluate a trained model: D_stsp, D_H, PE(20) into DIR/metrics.json, plus plots."""
     from ..train._atomic import atomic_write_text
@@ -160,10 +227,17 @@ def eval_cmd(
             f"the test data has {test.shape[1]} dimensions; the model was trained on "
             f"{cfg.data_size}.",
         )
+    from ._evaluate import PROTOCOLS
+
+    if protocol not in PROTOCOLS:
+        raise bad("--protocol", f"must be one of {', '.join(PROTOCOLS)}; got {protocol!r}.")
     results, x_gen = evaluate(
-        state.model, jnp.asarray(test, jnp.result_type(float)), pe_steps=pe_steps
+        state.model,
+        jnp.asarray(test, jnp.result_type(float)),
+        pe_steps=pe_steps,
+        protocol=protocol,
     )
-    record = {**results, "checkpoint": used, "step": step}
+    record = {**results, "checkpoint": used, "step": step, "protocol": protocol}
     atomic_write_text(run / "metrics.json", json.dumps(record, indent=2))
     for k, v in results.items():
         typer.echo(f"{k} = {v:.4g}")
@@ -196,7 +270,9 @@ def generate_cmd(
         raise bad("--out", f"{str(out)!r} is a directory; give the .npy file to write.")
     cfg, state, *_ = _load_run(run, checkpoint)
     if x0 is None:
-        context = load_data(cfg.data, name="RUN (its training data)")[-(BURN_IN + 1) :]
+        with flag("RUN (its training data)"):
+            many = _load_trajectories(cfg.data, 1)
+        context = many[-1][-(BURN_IN + 1) :]
     else:
         with flag("--x0"):
             context = np.atleast_2d(np.load(x0))

@@ -1,6 +1,7 @@
 """The configuration of a DSR training run (`paratime dsr train`)."""
 
 import dataclasses
+import math
 from typing import ClassVar, Literal
 
 from .._config import AbstractConfig
@@ -48,6 +49,14 @@ class TrainConfig(AbstractConfig):
     """aGTF: smallest α."""
     alpha_every: int = 5
     """aGTF: update α every k steps."""
+    forcing_interval: int = 1
+    """Force every k-th step only (with --gtf 1: sparse teacher forcing, STF)."""
+    latent_regularization: float = 0.0
+    """λ of the latent-model weight penalty (the GTF code's lat_model_regularization)."""
+    observation_regularization: float = 0.0
+    """λ of the observation-model penalty (the GTF code's obs_model_regularization)."""
+    grad_clip: float = 10.0
+    """Global gradient-norm clip (0: none)."""
     seed: int = 0
     """Random seed."""
     checkpoint_every: int = 100
@@ -56,10 +65,20 @@ class TrainConfig(AbstractConfig):
     """Fraction held out at the end of the series for model selection (0: none)."""
     validate_every: int = 100
     """Score the model on the validation part every k steps."""
+    validation_starts: int = 16
+    """Free runs per validation, from starts spread over the state space."""
+    validation_box_starts: int = 0
+    """More validation runs from points off the data, in its bounding box."""
+    selection: Literal["worst", "mean"] = "worst"
+    """Score a model by the worst or the mean of its validation runs' D_stsp."""
+    patience: int = 2000
+    """Stop after this many steps without a better validation score (0: never)."""
+    time_limit: str | None = None
+    """Wall-clock budget: seconds, or with a unit (90s, 10m, 2h)."""
     data_size: int | None = None
     """The data's dimension, filled in when the data are read."""
 
-    resumable: ClassVar[tuple[str, ...]] = ("steps", "solver", "checkpoint_every")
+    resumable: ClassVar[tuple[str, ...]] = ("steps", "solver", "checkpoint_every", "time_limit")
     internal: ClassVar[tuple[str, ...]] = ("data_size",)
 
     def __post_init__(self):
@@ -68,16 +87,30 @@ class TrainConfig(AbstractConfig):
         )
         self.check_choices()
         self.positive_int(
-            "hidden", "batch_size", "steps", "alpha_every", "checkpoint_every", "validate_every"
+            "hidden",
+            "batch_size",
+            "steps",
+            "alpha_every",
+            "checkpoint_every",
+            "validate_every",
+            "forcing_interval",
+            "validation_starts",
         )
         v = self.validation
         ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1
         self.check("validation", ok, "a fraction in [0, 1) (0: no model selection)", v)
         self.positive_int("seq_len", minimum=2)
+        self.positive_int("patience", "validation_box_starts", minimum=0)
         for name in ("latent", "num_relu", "data_size"):
             if getattr(self, name) is not None:
                 self.positive_int(name)
         self.positive_float("lr")
+        for name in ("latent_regularization", "observation_regularization", "grad_clip"):
+            v = getattr(self, name)
+            ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < math.inf
+            self.check(name, ok, "a finite number >= 0", v)
+        if self.time_limit is not None:
+            self.time_limit_seconds()
         if self.lr_final is not None:
             f = self.lr_final
             ok = isinstance(f, int | float) and not isinstance(f, bool) and 0 < f <= self.lr
@@ -88,6 +121,20 @@ class TrainConfig(AbstractConfig):
         if isinstance(self.gtf, int | float) and not isinstance(self.gtf, bool):
             object.__setattr__(self, "gtf", str(float(self.gtf)))  # `gtf = 0.2` in TOML
         self.gtf_value()
+
+    def time_limit_seconds(self) -> float | None:
+        """`time_limit` in seconds (`"600"`, `"90s"`, `"10m"`, `"2h"`; a number in TOML)."""
+        if self.time_limit is None:
+            return None
+        text = str(self.time_limit).strip().lower()
+        scale = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(text[-1:])
+        try:
+            seconds = float(text[:-1] if scale is not None else text) * (scale or 1.0)
+        except ValueError:
+            seconds = -1.0
+        ok = 0 < seconds < math.inf
+        self.check("time_limit", ok, "a duration like 600, 90s, 10m or 2h", self.time_limit)
+        return seconds
 
     def gtf_value(self) -> float | Literal["adaptive"]:
         """`"adaptive"` or the constant α as a float."""

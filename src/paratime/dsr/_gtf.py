@@ -60,6 +60,55 @@ class GTFCell(AbstractCell):
         return value, (1.0 - self.alpha * self.projector) * diag
 
 
+class SparseGTFCell(AbstractCell):
+    """GTF applied only at some steps: the input is the target ẑ_t with a last entry w_t ∈
+    {0, 1}, and the step is z̃_t = F(z̃_{t-1}) + α w_t P (ẑ_t − F(z̃_{t-1})).
+
+    With α = 1 and w_t = 1 every τ-th step this is sparse teacher forcing (STF, the GTF
+    paper's baseline; the forced steps replace the observed units by the data); with α < 1
+    it is GTF every τ-th step. Its Jacobian is (I − α w_t P) J_F: where α = 1 and P = I it is
+    zero, so the forced steps cut the chain Newton's method has to resolve.
+
+    **Arguments:**
+
+    - `cell`: the latent model F.
+    - `alpha`: the forcing strength α in [0, 1] at the forced steps.
+    - `projector`: P, a diagonal (shape (M,)) or a dense (M, M) matrix.
+    """
+
+    cell: AbstractCell
+    alpha: Float[Array, ""]
+    projector: Float[Array, " M"] | Float[Array, "M M"]
+
+    def _gtf(self) -> GTFCell:
+        return GTFCell(self.cell, self.alpha, self.projector)
+
+    def expected_shapes(self) -> tuple[Any, tuple[int, ...] | None] | None:
+        """The latent cell's state shape; one input step is (M + 1,): the target, then w_t."""
+        inner = self.cell.expected_shapes()
+        if inner is None or not isinstance(inner[0], tuple) or len(inner[0]) != 1:
+            return None
+        return inner[0], (inner[0][0] + 1,)
+
+    def _at(self, x: Array) -> GTFCell:
+        return GTFCell(self.cell, self.alpha * x[-1], self.projector)
+
+    def __call__(self, h: Float[Array, " M"], x: Float[Array, " M+1"]) -> Float[Array, " M"]:
+        return self._at(x)(h, x[:-1])
+
+    def value_and_jacobian(self, h, x):
+        return self._at(x).value_and_jacobian(h, x[:-1])
+
+    def value_and_jacobian_diagonal(self, h, x):
+        return self._at(x).value_and_jacobian_diagonal(h, x[:-1])
+
+
+def forcing_mask(steps: int, interval: int, dtype=jnp.float32) -> Float[Array, " steps"]:
+    """w_t for the steps t = 1..`steps` of a window: 1 where t is a multiple of `interval`."""
+    t = jnp.arange(1, steps + 1)
+    return (t % interval == 0).astype(dtype)
+
+
 # Up to this size the spectral norms are taken by repeated squaring of JᵀJ (batched matrix
 # products); above it by LAPACK's SVD, whose per-matrix overhead then no longer dominates.
 SQUARING_MAX_SIZE = 8

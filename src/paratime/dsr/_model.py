@@ -8,7 +8,7 @@ from jaxtyping import Array, Bool, Float
 from .. import RESULTS, AbstractSolver, unroll
 from .._engine._fallback import Fallback
 from ..cells import AbstractCell
-from ._gtf import GTFCell, jacobian_kappa
+from ._gtf import GTFCell, SparseGTFCell, forcing_mask, jacobian_kappa
 from ._observation import AbstractObservation
 
 
@@ -42,12 +42,15 @@ class DSRModel(eqx.Module):
         solver: AbstractSolver,
         *,
         fallback: Fallback = "sequential",
+        interval: int = 1,
     ) -> tuple[Float[Array, "T M"], dict]:
         """The GTF-forced latent trajectory z̃_0..z̃_{T-1} driven by the observations `x`.
 
         z̃_0 = lift(x_0); the later states solve the forced recurrence with `paratime.unroll`,
         whose failure policy is `fallback` (by default a failed parallel solve is finished
-        exactly by the sequential scan; `None` keeps the failed states).
+        exactly by the sequential scan; `None` keeps the failed states). With `interval`
+        τ > 1 the forcing acts only at the steps t = τ, 2τ, ... (the others run freely;
+        `SparseGTFCell`): α = 1 with τ > 1 is sparse teacher forcing.
 
         **Returns:**
 
@@ -55,8 +58,15 @@ class DSRModel(eqx.Module):
         parallel solve failed, whether or not its fallback then finished it).
         """
         target = self.observation.lift(x)
-        cell = GTFCell(self.cell, jnp.asarray(alpha, x.dtype), self.observation.projector())
-        sol = unroll(cell, target[0], target[1:], solver=solver, throw=False, fallback=fallback)
+        a = jnp.asarray(alpha, x.dtype)
+        if interval == 1:
+            cell = GTFCell(self.cell, a, self.observation.projector())
+            xs = target[1:]
+        else:
+            cell = SparseGTFCell(self.cell, a, self.observation.projector())
+            mask = forcing_mask(target.shape[0] - 1, interval, x.dtype)
+            xs = jnp.concatenate([target[1:], mask[:, None]], axis=1)
+        sol = unroll(cell, target[0], xs, solver=solver, throw=False, fallback=fallback)
         states = jnp.concatenate([target[:1], sol.states], axis=0)
         failed = sol.stats.get("fallback_used", sol.result != RESULTS.successful)
         return states, {"num_steps": sol.stats["num_steps"], "failed": failed}
@@ -69,6 +79,7 @@ class DSRModel(eqx.Module):
         *,
         kappa: bool | Bool[Array, ""] = True,
         fallback: Fallback = "sequential",
+        interval: int = 1,
     ) -> tuple[Float[Array, ""], dict[str, Array]]:
         """The GTF loss on one subsequence: MSE of O(F(z̃_{t-1})) against x_t, t = 1..T−1.
 
@@ -82,6 +93,8 @@ class DSRModel(eqx.Module):
             boolean computes it only where it is true (under `jit`, a `lax.cond`), and the
             entry is NaN elsewhere. Training computes it only on the steps that update α.
         - `fallback`: the failure policy of the solve (see `forced_states`).
+        - `interval`: force every `interval`-th step only (1: every step; see
+            `forced_states`).
 
         **Returns:**
 
@@ -89,7 +102,9 @@ class DSRModel(eqx.Module):
         `failed` (1 where the solve did not converge).
         """
         alpha = jax.lax.stop_gradient(jnp.asarray(alpha, x.dtype))
-        states, stats = self.forced_states(x[:-1], alpha, solver, fallback=fallback)
+        states, stats = self.forced_states(
+            x[:-1], alpha, solver, fallback=fallback, interval=interval
+        )
         pred = self.observation(jax.vmap(lambda z: self.cell(z, None))(states))
         loss = jnp.mean((pred - x[1:]) ** 2)
         nan = jnp.full((), jnp.nan, x.dtype)

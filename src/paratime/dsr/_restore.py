@@ -89,7 +89,7 @@ def load_run(
         ckpt = run / BEST
     kmodel, ktrain = jax.random.split(jax.random.key(cfg.seed))
     model = build_from_config(cfg, kmodel)
-    opt = make_optimizer(cfg.lr, cfg.steps)
+    opt = make_optimizer(cfg.lr, cfg.steps, clip=cfg.grad_clip or None)
     opt_state = opt.init(eqx.filter(model, eqx.is_inexact_array))
     like = DSRState(model, opt_state, jax.random.key_data(ktrain), jnp.zeros(()))
     try:

@@ -14,7 +14,7 @@ from . import metrics
 from ._evaluate import BURN_IN, _forecasts
 
 BEST = "best.eqx"
-VALIDATION_STARTS = 8
+VALIDATION_STARTS = 16
 MIN_VALIDATION = 2 * BURN_IN + 100
 """The shortest validation segment: a burn-in of `BURN_IN` steps and a free run long enough
 for a state-space histogram to mean something (a few hundred steps at least; more is better)."""
@@ -67,47 +67,137 @@ def split_validation(
     return data[: T - n], data[T - n :]
 
 
+def spread_starts(
+    segment: Float[np.ndarray, "V d"], count: int, *, context: int = BURN_IN
+) -> np.ndarray:
+    """`count` start indices in a segment whose free runs begin at points spread over the
+    state space: farthest-point sampling over the points reached after each start's context.
+
+    Start s reads `segment[s : s + context + 1]`; its free run begins at `segment[s + context]`.
+    The first start is the segment's first one; each next one is the candidate whose starting
+    point is farthest (Euclidean, on the data's scale per dimension) from all chosen so far. A
+    basin of attraction that only part of the state space reaches (a spurious limit cycle
+    beside a chaotic attractor, a region from which the model overflows) is then visited by
+    some start, where evenly spaced starts in time can all miss it.
+
+    **Arguments:**
+
+    - `segment`: the series, shape (V, d), V > `context`.
+    - `count`: the number of starts (fewer if the segment has fewer candidates).
+    - `context`: the observations each start reads before running freely.
+
+    **Returns:**
+
+    The sorted start indices, an int array of shape (≤ count,).
+    """
+    v = np.asarray(segment, np.float64)
+    candidates = v.shape[0] - context
+    if candidates < 1:
+        raise ValueError(f"`segment` has {v.shape[0]} steps; it needs more than {context}.")
+    stride = max(1, candidates // 4096)  # farthest-point sampling over ≤ 4096 candidates
+    index = np.arange(0, candidates, stride)
+    points = v[index + context]
+    points = (points - points.mean(0)) / np.maximum(points.std(0), 1e-12)
+    chosen = [0]
+    dist = np.linalg.norm(points - points[0], axis=1)
+    for _ in range(min(count, len(index)) - 1):
+        nxt = int(np.argmax(dist))
+        chosen.append(nxt)
+        dist = np.minimum(dist, np.linalg.norm(points - points[nxt], axis=1))
+    return np.sort(index[np.unique(chosen)])
+
+
 def validation_scores(
-    model: Any, validation: Float[Array, "V d"], *, starts: int = VALIDATION_STARTS
+    model: Any,
+    validation: Float[Array, "V d"],
+    *,
+    starts: int = VALIDATION_STARTS,
+    reduce: str = "worst",
+    box_starts: int = 0,
 ) -> dict[str, float]:
     """D_stsp and D_H of the model's free runs against a validation segment.
 
-    From each of `starts` evenly spaced points of the segment, the model reads `BURN_IN + 1`
-    observations (a forced burn-in, as in `paratime.dsr.evaluate`), then runs freely for as
-    many steps as the segment has; each run is compared with the whole segment, and the
-    scores are averaged over the runs. Several starts make the score see a model whose
-    attractor depends on where it starts (a spurious limit cycle beside the chaotic
-    attractor), which one start can miss. The runs are one batched scan, so the cost is
-    small (8 runs of 10 000 steps and their metrics: ~0.1 s on one CPU core for the
-    default shPLRNN). A run that becomes non-finite scores D_stsp = inf (never selected).
+    From each of `starts` points of the segment spread over the state space
+    (`spread_starts`), the model reads `BURN_IN + 1` observations (a forced burn-in, as in
+    `paratime.dsr.evaluate`), then runs freely for as many steps as the segment has; each run
+    is compared with the whole segment. `reduce="worst"` scores the model by its worst run
+    (the largest D_stsp and D_H), so a model with a spurious attractor or an overflow reached
+    from any one start scores badly; `"mean"` averages the runs. The runs are one batched
+    scan (16 runs of 10 000 steps and their metrics: ~0.1 s on one CPU core for the default
+    shPLRNN). A run that becomes non-finite scores D_stsp = inf (never selected).
+
+    **Arguments:**
+
+    - `model`: a `DSRModel` (or `LinearSSM`).
+    - `validation`: the held-out segment, shape (V, d), V > `BURN_IN`.
+    - `starts`: the number of free runs.
+    - `reduce`: `"worst"` or `"mean"` over the runs.
+    - `box_starts`: also this many runs from points off the data, drawn uniformly (fixed
+        seed) in the segment's bounding box: the model is held at the point for the burn-in
+        and then runs freely; the first quarter of each such run is dropped as a transient.
+        A model whose attractor depends on the start (a spurious cycle whose basin holds
+        points near, but not on, the data) scores badly through them.
+
+    **Returns:**
+
+    `{"val_D_stsp": ..., "val_D_H": ...}`.
     """
+    if reduce not in ("worst", "mean"):
+        raise ValueError(f"`reduce` must be 'worst' or 'mean'; got {reduce!r}.")
     v = np.asarray(validation)
     V = v.shape[0]
-    first = np.linspace(0, V - BURN_IN - 1, max(1, min(starts, V - BURN_IN))).astype(int)
-    windows = jnp.asarray(np.stack([v[s : s + BURN_IN + 1] for s in first]))
-    runs = np.asarray(_forecasts(model, windows, V))
+    first = spread_starts(v, starts)
+    windows = np.stack([v[s : s + BURN_IN + 1] for s in first])
+    if box_starts:
+        lo, hi = v.min(0), v.max(0)
+        points = np.random.default_rng(0).uniform(lo, hi, (box_starts, v.shape[1]))
+        held = np.repeat(points[:, None, :], BURN_IN + 1, axis=1).astype(v.dtype)
+        windows = np.concatenate([windows, held])
+    runs = np.asarray(_forecasts(model, jnp.asarray(windows), V + (V // 4 if box_starts else 0)))
     if not np.all(np.isfinite(runs)):
         return {"val_D_stsp": math.inf, "val_D_H": 1.0}
+    # Runs from the data's own points are scored whole; those from off the data after their
+    # first quarter (a transient onto the attractor).
+    runs = [r[:V] if i < len(first) else r[V // 4 :] for i, r in enumerate(runs)]
     d_stsp = [metrics.state_space_divergence(v, run) for run in runs]
     d_h = [float(metrics.power_spectrum_distance(v, run)) for run in runs]
-    return {"val_D_stsp": float(np.mean(d_stsp)), "val_D_H": float(np.mean(d_h))}
+    agg = np.max if reduce == "worst" else np.mean
+    return {"val_D_stsp": float(agg(d_stsp)), "val_D_H": float(agg(d_h))}
 
 
-def make_validator(validation: Float[Array, "V d"], out_dir: str | os.PathLike | None):
+def make_validator(
+    validation: Float[Array, "V d"],
+    out_dir: str | os.PathLike | None,
+    *,
+    starts: int = VALIDATION_STARTS,
+    reduce: str = "worst",
+    patience: int | None = None,
+    box_starts: int = 0,
+):
     """The `validate(state, done)` hook of `paratime.train.train` for model selection.
 
-    It scores `state.model` by `validation_scores`; when its D_stsp is below `state.best_score`
-    (strictly), the state becomes the best: `best_score`/`best_step` are updated and, with an
-    `out_dir`, the whole state is written to `out_dir/best.eqx` (the checkpoint format of
-    `paratime.train.save_checkpoint`: atomic, with a SHA-256; it records the step and score).
-    The metrics it adds to the step's log are `val_D_stsp`, `val_D_H`, `best_D_stsp` and
-    `best_step`.
+    It scores `state.model` by `validation_scores` (`starts` free runs from the data and
+    `box_starts` from off it, their `reduce`);
+    when its D_stsp is below `state.best_score` (strictly), the state becomes the best:
+    `best_score`/`best_step` are updated and, with an `out_dir`, the whole state is written to
+    `out_dir/best.eqx` (the checkpoint format of `paratime.train.save_checkpoint`: atomic,
+    with a SHA-256; it records the step and score). The metrics it adds to the step's log are
+    `val_D_stsp`, `val_D_H`, `best_D_stsp` and `best_step`. With `patience` (in steps), it also
+    adds `stop = 1` once `patience` steps have passed since the best step, which ends
+    training (the decision depends only on the state, so a resumed run stops where an
+    uninterrupted one does).
     """
+    if patience is not None and (
+        isinstance(patience, bool) or not isinstance(patience, int) or patience < 1
+    ):
+        raise ValueError(f"`patience` must be a positive int (steps) or None; got {patience!r}.")
     best_path = None if out_dir is None else Path(out_dir) / BEST
     data = jnp.asarray(validation)
 
     def validate(state, done):
-        scores = validation_scores(state.model, data)
+        scores = validation_scores(
+            state.model, data, starts=starts, reduce=reduce, box_starts=box_starts
+        )
         score = scores["val_D_stsp"]
         best = float(state.best_score)
         if math.isfinite(score) and score < best:
@@ -116,6 +206,9 @@ def make_validator(validation: Float[Array, "V d"], out_dir: str | os.PathLike |
                 save_checkpoint(best_path, state, step=done, D_stsp=score, D_H=scores["val_D_H"])
         scores["best_D_stsp"] = float(state.best_score)
         scores["best_step"] = float(state.best_step)
+        if patience is not None and int(state.best_step) >= 0:
+            if done - int(state.best_step) >= patience:
+                scores["stop"] = 1.0
         return state, scores
 
     return validate

@@ -3,6 +3,7 @@
 import functools
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +19,9 @@ from ..data import check_series
 from ..train import train
 from ._evaluate import _data_size
 from ._gtf import adaptive_alpha, jacobian_kappa
-from ._select import BEST, MIN_VALIDATION, make_validator
+from ._regularize import regularization
+from ._select import BEST, MIN_VALIDATION, VALIDATION_STARTS, make_validator
+from ._trajectories import as_trajectories, sample_windows_from, window_starts
 
 
 class DSRState(eqx.Module):
@@ -57,7 +60,7 @@ def make_optimizer(
     - `learning_rate`: the initial learning rate.
     - `steps`: the number of steps over which it decays to `final_fraction` of itself.
     - `final_fraction`: the learning rate at the end, relative to the start.
-    - `clip`: the global gradient-norm clip.
+    - `clip`: the global gradient-norm clip (`None`: no clipping, as in the GTF code).
 
     Calls with the same arguments return the same object, so jitted steps are reused.
     """
@@ -67,9 +70,11 @@ def make_optimizer(
         raise ValueError(f"`steps` must be a positive int; got {steps!r}.")
     if not (isinstance(final_fraction, int | float) and 0 < final_fraction <= 1):
         raise ValueError(f"`final_fraction` must be a number in (0, 1]; got {final_fraction!r}.")
-    if not (isinstance(clip, int | float) and clip > 0):
-        raise ValueError(f"`clip` must be a number > 0; got {clip!r}.")
+    if clip is not None and not (isinstance(clip, int | float) and clip > 0):
+        raise ValueError(f"`clip` must be a number > 0 or None; got {clip!r}.")
     schedule = optax.exponential_decay(learning_rate, steps, final_fraction)
+    if clip is None:
+        return optax.radam(schedule)
     return optax.chain(optax.clip_by_global_norm(clip), optax.radam(schedule))
 
 
@@ -115,22 +120,36 @@ def initial_alpha(
     return jnp.asarray(alpha, data.dtype)
 
 
-def _loss(model, batch, alpha, solver, kappa):
-    loss, aux = jax.vmap(lambda xb: model.gtf_loss(xb, alpha, solver, kappa=kappa))(batch)
+def _loss(model, batch, alpha, solver, kappa, interval=1, reg=(0.0, 0.0)):
+    loss, aux = jax.vmap(
+        lambda xb: model.gtf_loss(xb, alpha, solver, kappa=kappa, interval=interval)
+    )(batch)
     # κ of the batch is the largest over its subsequences (as in Hess et al. 2023), so α is
     # large enough for every one of them; the other diagnostics are averaged.
     reduce = {k: jnp.max if k == "kappa" else jnp.mean for k in aux}
-    return jnp.mean(loss), {k: reduce[k](v) for k, v in aux.items()}
+    aux = {k: reduce[k](v) for k, v in aux.items()}
+    loss = jnp.mean(loss)
+    if reg[0] or reg[1]:
+        penalty = regularization(model, *reg)
+        aux["regularization"] = penalty
+        loss = loss + penalty
+    return loss, aux
 
 
 @eqx.filter_jit
-def _dsr_step(state, step, data, optimizer, solver, seq_len, batch_size, adaptive, every, gamma):
+def _dsr_step(
+    state, step, data, starts, optimizer, solver, seq_len, batch_size, adaptive, every, gamma,
+    interval=1, reg=(0.0, 0.0),
+):  # fmt: skip
     key = jax.random.fold_in(jax.random.wrap_key_data(state.key), step)
-    batch = sample_windows(key, data, seq_len, batch_size)
+    if starts is None:
+        batch = sample_windows(key, data, seq_len, batch_size)
+    else:  # several trajectories, concatenated: only windows inside one of them
+        batch = sample_windows_from(key, data, starts, seq_len, batch_size)
     # κ (for aGTF) only on the steps that update α: it costs more than the rest of the step.
     update_alpha = adaptive and (step % every == 0)
     (loss, aux), grads = eqx.filter_value_and_grad(_loss, has_aux=True)(
-        state.model, batch, state.alpha, solver, update_alpha
+        state.model, batch, state.alpha, solver, update_alpha, interval, reg
     )
     params = eqx.filter(state.model, eqx.is_inexact_array)
     updates, opt_state = optimizer.update(grads, state.opt_state, params)
@@ -164,6 +183,10 @@ def make_dsr_step(
     adaptive: bool = False,
     alpha_every: int = 5,
     gamma: float = 0.999,
+    forcing_interval: int = 1,
+    latent_regularization: float = 0.0,
+    observation_regularization: float = 0.0,
+    starts: Int[Array, " S"] | None = None,
 ):
     """The `(DSRState, step) -> (DSRState, metrics)` function for `paratime.train.train`.
 
@@ -173,18 +196,35 @@ def make_dsr_step(
     `grad_norm`, `alpha` (the α used in this step), `newton_steps`, `kappa` (NaN on the steps
     that do not update α, where it is not computed), `failed` and
     `skipped` (1 where a non-finite loss or gradient left the weights, optimiser state and α
-    unchanged).
+    unchanged), and `regularization` (the penalty, when a λ is > 0; `loss` includes it).
+    With `forcing_interval` τ > 1 the forcing acts at every τ-th step only (sparse forcing;
+    `gtf=1.0` with τ > 1 is sparse teacher forcing); `latent_regularization` and
+    `observation_regularization` are the λ of `paratime.dsr.regularization`. With `starts`
+    (the allowed window starts of several concatenated trajectories), windows are drawn from
+    those only, so none crosses from one trajectory into the next.
     """
-    check_seq_len(data, seq_len, batch_size)
+    check_seq_len(data, seq_len if starts is None else 2, batch_size)
     if not isinstance(alpha_every, int) or alpha_every < 1:
         raise ValueError(f"`alpha_every` must be a positive integer; got {alpha_every!r}.")
-    static = (solver, seq_len, batch_size, adaptive, alpha_every, gamma)
-    return lambda state, step: _dsr_step(state, jnp.asarray(step), data, optimizer, *static)
+    if isinstance(forcing_interval, bool) or not isinstance(forcing_interval, int):
+        raise ValueError(f"`forcing_interval` must be a positive int; got {forcing_interval!r}.")
+    if forcing_interval < 1:
+        raise ValueError(f"`forcing_interval` must be a positive int; got {forcing_interval!r}.")
+    for name, lam in (
+        ("latent_regularization", latent_regularization),
+        ("observation_regularization", observation_regularization),
+    ):
+        if not (isinstance(lam, int | float) and 0 <= lam < math.inf):
+            raise ValueError(f"`{name}` must be a finite number >= 0; got {lam!r}.")
+    reg = (float(latent_regularization), float(observation_regularization))
+    static = (solver, seq_len, batch_size, adaptive, alpha_every, gamma, forcing_interval, reg)
+    starts = None if starts is None else jnp.asarray(starts)
+    return lambda state, step: _dsr_step(state, jnp.asarray(step), data, starts, optimizer, *static)
 
 
 def fit(
     model: Any,
-    data: Float[Array, "T d"],
+    data: Float[Array, "T d"] | Sequence[Float[Array, "T d"]],
     *,
     steps: int,
     seq_len: int,
@@ -197,8 +237,17 @@ def fit(
     alpha0: float = 0.1,
     alpha_every: int = 5,
     gamma: float = 0.999,
+    forcing_interval: int = 1,
+    latent_regularization: float = 0.0,
+    observation_regularization: float = 0.0,
+    grad_clip: float | None = 10.0,
     validation: Float[Array, "V d"] | None = None,
     validate_every: int = 100,
+    validation_starts: int = VALIDATION_STARTS,
+    validation_box_starts: int = 0,
+    selection: Literal["worst", "mean"] = "worst",
+    patience: int | None = None,
+    time_limit: float | None = None,
     out_dir: str | os.PathLike | None = None,
     resume: bool = False,
     **train_kwargs: Any,
@@ -208,7 +257,9 @@ def fit(
     **Arguments:**
 
     - `model`: the model to train.
-    - `data`: the training series, shape (T, d).
+    - `data`: the training series, shape (T, d), or a list of trajectories (T_i, d) of
+        different lengths: training windows are drawn only inside one trajectory (uniformly
+        over all such windows), never across the end of one and the start of the next.
     - `steps`: the number of optimiser steps (in total, including any before a resume).
     - `seq_len`: the length of each training subsequence, up to T (the whole series).
     - `key`: the base PRNG key; step k draws its batch from `fold_in(key, k)`.
@@ -222,12 +273,25 @@ def fit(
     - `alpha0`: aGTF's smallest initial α (it starts at max(α_est, `alpha0`); the GTF paper's
         code starts at 1 and anneals over 250 000 steps, too slowly for short runs).
     - `alpha_every`, `gamma`: the aGTF update period and decay.
+    - `forcing_interval`: force every τ-th step only (1: GTF at every step; with `gtf=1.0`
+        and τ > 1: sparse teacher forcing, the GTF paper's STF baseline).
+    - `latent_regularization`, `observation_regularization`: the λ of the GTF code's weight
+        penalties (`paratime.dsr.latent_penalty`, `observation_penalty`), added to the loss.
+    - `grad_clip`: the global gradient-norm clip (`None`: none, as in the GTF code).
     - `validation`: a held-out segment (V, d) for model selection (e.g. the end of the
         series, which `data` then excludes; `paratime.dsr.split_validation`). Every
         `validate_every` steps and at the end, the model's free run is scored against it by
         D_stsp (and D_H); the state with the lowest D_stsp so far is kept in
         `out_dir/best.eqx` and its score and step in the state (`best_score`, `best_step`).
         `None`: no selection.
+    - `validation_starts`, `selection`: the number of free runs per validation, from starts
+        spread over the state space (`paratime.dsr.spread_starts`), and whether the score is
+        their `"worst"` or their `"mean"` (`paratime.dsr.validation_scores`);
+        `validation_box_starts` more runs start off the data, in its bounding box.
+    - `patience`: stop once this many steps have passed without a better validation score
+        (`None`: run all `steps`; needs `validation`).
+    - `time_limit`: a wall-clock budget in seconds (`None`: none); training ends after the
+        step that spends it, validated and checkpointed.
     - `out_dir`, `resume`, `**train_kwargs`: passed to `paratime.train.train` (checkpoints,
         `metrics.jsonl`, progress bar showing loss and α).
 
@@ -239,25 +303,34 @@ def fit(
 
     `ValueError` for a bad `seq_len`, `batch_size` or `gtf`.
     """
-    check_series(np.asarray(data), name="`data`")
+    trajectories = as_trajectories(data)
+    joined = trajectories[0] if len(trajectories) == 1 else np.concatenate(trajectories)
     d = _data_size(model)
-    if d is not None and data.shape[1] != d:
+    if d is not None and joined.shape[1] != d:
         raise ValueError(
-            f"`data` has {data.shape[1]} dimensions (columns), but the model observes {d}; "
+            f"`data` has {joined.shape[1]} dimensions (columns), but the model observes {d}; "
             "build the model with data_size equal to the number of columns."
         )
-    data = jnp.asarray(data)
-    check_seq_len(data, seq_len, batch_size)
+    series = jnp.asarray(joined)
+    starts = None
+    if len(trajectories) == 1:
+        check_seq_len(series, seq_len, batch_size)
+    else:
+        check_seq_len(series, 2, batch_size)
+        if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 2:
+            raise ValueError(f"`seq_len` must be an integer ≥ 2; got {seq_len!r}.")
+        starts = window_starts([x.shape[0] for x in trajectories], seq_len)
+    first = next(x for x in trajectories if x.shape[0] >= seq_len)
     if final_learning_rate is None:
         final_learning_rate = learning_rate / 10
     optimizer = make_optimizer(
-        learning_rate, steps, final_fraction=final_learning_rate / learning_rate
+        learning_rate, steps, final_fraction=final_learning_rate / learning_rate, clip=grad_clip
     )
-    alpha = initial_alpha(model, data[:seq_len], gtf, alpha0)
+    alpha = initial_alpha(model, jnp.asarray(first[:seq_len], series.dtype), gtf, alpha0)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
     state = DSRState(model, opt_state, jax.random.key_data(key), alpha)
     step_fn = make_dsr_step(
-        data,
+        series,
         optimizer,
         seq_len=seq_len,
         batch_size=batch_size,
@@ -265,18 +338,37 @@ def fit(
         adaptive=gtf == "adaptive",
         alpha_every=alpha_every,
         gamma=gamma,
+        forcing_interval=forcing_interval,
+        latent_regularization=latent_regularization,
+        observation_regularization=observation_regularization,
+        starts=None if starts is None else jnp.asarray(starts),
     )
     if validation is not None:
         validation = jnp.asarray(check_series(np.asarray(validation), name="`validation`"))
-        if validation.shape[1] != data.shape[1] or validation.shape[0] < MIN_VALIDATION:
+        if validation.shape[1] != series.shape[1] or validation.shape[0] < MIN_VALIDATION:
             raise ValueError(
-                f"`validation` must have shape (V, {data.shape[1]}) with V >= {MIN_VALIDATION}; "
+                f"`validation` must have shape (V, {series.shape[1]}) with V >= {MIN_VALIDATION}; "
                 f"got {validation.shape}."
             )
-        train_kwargs["validate"] = make_validator(validation, out_dir)
+        train_kwargs["validate"] = make_validator(
+            validation,
+            out_dir,
+            starts=validation_starts,
+            reduce=selection,
+            patience=patience,
+            box_starts=validation_box_starts,
+        )
         train_kwargs["validate_every"] = validate_every
     if out_dir is not None and not resume:  # a fresh run: no best model of an earlier one
         (Path(out_dir) / BEST).unlink(missing_ok=True)
     train_kwargs.setdefault("show", ("loss", "alpha", "newton_steps"))
     train_kwargs.setdefault("description", "dsr")
-    return train(step_fn, state, steps=steps, out_dir=out_dir, resume=resume, **train_kwargs)
+    return train(
+        step_fn,
+        state,
+        steps=steps,
+        out_dir=out_dir,
+        resume=resume,
+        time_limit=time_limit,
+        **train_kwargs,
+    )

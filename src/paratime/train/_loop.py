@@ -206,6 +206,7 @@ def train(
     show: tuple[str, ...] = ("loss",),
     validate: Callable[[_S, int], tuple[_S, dict[str, Any]]] | None = None,
     validate_every: int = 100,
+    time_limit: float | None = None,
 ) -> tuple[_S, list[dict[str, Any]]]:
     """Run `steps` calls of `step_fn`, with checkpoints, a metrics log and a progress bar.
 
@@ -243,7 +244,11 @@ def train(
         resumed run selects exactly as an uninterrupted one) and write files (e.g. the best
         model); its metrics are added to that step's log record, which is then always kept.
         It runs before that step's checkpoint, so a checkpoint holds the validated state.
-    - `validate_every`: the validation period in steps.
+    - `validate_every`: the validation period in steps. If the metrics `validate` returns
+        hold a true `"stop"`, training ends after that step (e.g. patience on a validation
+        score), with a checkpoint there.
+    - `time_limit`: a wall-clock budget in seconds for this call (`None`: none); when it is
+        spent, training ends after the current step (validated first, then checkpointed).
 
     **Returns:**
 
@@ -270,6 +275,10 @@ def train(
     """
     _check_arguments(step_fn, steps, out_dir, resume, checkpoint_every, log_every, show)
     _check_count("validate_every", validate_every)
+    if time_limit is not None and not (
+        isinstance(time_limit, int | float) and not isinstance(time_limit, bool) and time_limit > 0
+    ):
+        raise ValueError(f"`time_limit` must be a number of seconds > 0; got {time_limit!r}.")
     if validate is not None and not callable(validate):
         raise TypeError("`validate` must be callable `(state, done) -> (state, metrics)`.")
     if not isinstance(description, str):
@@ -368,10 +377,12 @@ def train(
                 new_state, metrics = out_
                 flush()  # the previous logged step's metrics, while this one runs
                 done = step + 1
-                if validate is not None and (done % validate_every == 0 or done == steps):
+                stop = time_limit is not None and time.perf_counter() - t0 >= time_limit
+                if validate is not None and (done % validate_every == 0 or done == steps or stop):
                     new_state, extra = validate(new_state, done)
                     metrics = {**metrics, **extra}
                     logged = True
+                    stop = stop or bool(extra.get("stop", False))
                 else:
                     logged = done % log_every == 0 or done == steps
                 state, completed = new_state, done
@@ -382,6 +393,9 @@ def train(
                 if ckpt is not None and done % checkpoint_every == 0:
                     flush()  # the log holds every record up to the checkpoint
                     checkpoint(done)
+                if stop:
+                    pending = pending or (step, metrics, state)
+                    break
             flush()
     except KeyboardInterrupt:
         flush()
@@ -393,5 +407,5 @@ def train(
         if newton is None:
             raise
         raise newton from None
-    checkpoint(steps)
+    checkpoint(completed)
     return state, history

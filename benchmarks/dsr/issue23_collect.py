@@ -1,0 +1,59 @@
+"""Collect DSR runs into one JSON file: test metrics, selected step, where training stopped,
+wall time, and the settings that differ from the defaults.
+
+    python benchmarks/dsr/issue23_collect.py OUT.json RUN_DIR...
+
+Each RUN_DIR is a `paratime dsr train` run scored by `paratime dsr eval` (metrics.json; a
+metrics-gtf.json beside it holds the `--protocol gtf` scores); `RUN_DIR.train.log` holds the
+`wall_s=` line the run scripts append.
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from paratime.dsr import TrainConfig
+
+rows = []
+defaults = TrainConfig(data="-")
+for arg in sys.argv[2:]:
+    run = Path(arg)
+    if not (run / "metrics.json").exists():
+        continue
+    m = json.loads((run / "metrics.json").read_text())
+    cfg = TrainConfig.from_toml(run / "config.toml")
+    log = [json.loads(s) for s in (run / "metrics.jsonl").read_text().splitlines() if s]
+    text = Path(str(run) + ".train.log")
+    wall = re.findall(r"wall_s=(\d+)", text.read_text()) if text.exists() else []
+    changed = {
+        k: v
+        for k, v in cfg.to_dict().items()
+        if k not in ("data", "seed", "data_size", "latent") and getattr(defaults, k) != v
+    }
+    row = {
+        "run": str(run),
+        "data": cfg.data,
+        "seed": cfg.seed,
+        "changed": changed,
+        "checkpoint": m.get("checkpoint"),
+        "selected_step": m.get("step"),
+        "trained_steps": log[-1]["step"] + 1 if log else None,
+        "stopped_early": bool(log and log[-1].get("stop")),
+        "train_loop_s": round(log[-1]["time"], 1) if log else None,
+        "wall_s": int(wall[-1]) if wall else None,
+        "alpha_end": log[-1].get("alpha") if log else None,
+        **{k: m.get(k) for k in ("D_stsp", "D_H", "PE20", "lambda_max", "lambda_max_data")},
+        "generated_nonfinite": bool(m.get("generated_nonfinite")),
+    }
+    gtf = run / "metrics-gtf.json"
+    if gtf.exists():
+        g = json.loads(gtf.read_text())
+        row["gtf_protocol"] = {k: g.get(k) for k in ("D_stsp", "D_H", "PE20")}
+    rows.append(row)
+Path(sys.argv[1]).write_text(json.dumps(rows, indent=1) + "\n")
+for r in rows:
+    print(
+        f"{r['run']}: D_stsp={r['D_stsp']:.3g} D_H={r['D_H']:.3g} step={r['selected_step']} "
+        f"trained={r['trained_steps']} wall={r['wall_s']} nonfinite={r['generated_nonfinite']}"
+    )
