@@ -56,6 +56,7 @@ from ._validate import (
 
 __all__ = [
     "DATASETS",
+    "cache_dir",
     "check_series",
     "choose_dimension",
     "choose_lag",

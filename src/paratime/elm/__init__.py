@@ -86,6 +86,7 @@ __all__ = [
     "hidden_matrix",
     "io_task",
     "load_model",
+    "load_task",
     "make_cell",
     "multistep_scores",
     "output_bounds",

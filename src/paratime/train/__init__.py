@@ -24,6 +24,7 @@ from ._progress import Progress as Progress
 __all__ = [
     "CheckpointError",
     "Progress",
+    "SolverFallbackWarning",
     "TrainState",
     "atomic_open",
     "atomic_write_bytes",
