@@ -6,9 +6,9 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from benchmarks.decomp.tasks import lorenz_one_step
 
 import paratime.data as D
-from paratime import decomp
 from paratime.data import _benchmark
 
 # The reference files beside the repository (or beside its worktree folder), if present.
@@ -116,7 +116,7 @@ def test_unwritable_cache_still_gives_the_data(cache, monkeypatch, tmp_path):
 def test_decomp_task_needs_no_files(cache, monkeypatch):
     root, train, _ = cache
     monkeypatch.setenv("PARATIME_CACHE", str(root))
-    xs, ys = decomp.lorenz_one_step(2, 50, start=10)
+    xs, ys = lorenz_one_step(2, 50, start=10)  # (the experiment's task, in benchmarks/)
     assert xs.shape == ys.shape == (2, 50, 3)
     np.testing.assert_allclose(xs[0, 0], train[10], rtol=1e-6)
     np.testing.assert_allclose(ys[1, -1], train[10 + 100], rtol=1e-6)
