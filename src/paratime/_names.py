@@ -15,6 +15,7 @@ from ._engine import (
     QuasiDEER,
     Sequential,
 )
+from ._engine._fallback import Fallback, check_fallback
 
 SolverName = Literal[
     "sequential",
@@ -79,3 +80,14 @@ def make_solver(name: str, **settings: Any) -> AbstractSolver:
     `ValueError` for an unknown name.
     """
     return _CONSTRUCTORS[solver_name(name)](**settings)
+
+
+FallbackName = Literal["sequential", "elk", "none"]
+"""A failure policy on the command line and in config files: `fallback=` of `paratime.unroll`
+and the layers, with `"none"` for `None`. `fallback_policy` turns a name into the value."""
+
+
+def fallback_policy(name: FallbackName) -> Fallback:
+    """The `fallback=` value that `name` spells (`"none"` -> `None`)."""
+    check_fallback(None if name == "none" else name, allow_auto=False)
+    return None if name == "none" else name

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import typer
 
-from .._names import make_solver
+from .._names import fallback_policy, make_solver
 from ..cli._common import bad, check_out_dir, data_help, flag, load_data, new_app, store_config
 from ..cli._options import config_options
 from ._config import TrainConfig
@@ -161,6 +161,7 @@ def train_cmd(
         latent_regularization=cfg.latent_regularization,
         observation_regularization=cfg.observation_regularization,
         grad_clip=cfg.grad_clip or None,
+        fallback=fallback_policy(cfg.fallback),
         validation=None if x_val is None else jnp.asarray(x_val, jnp.result_type(float)),
         validate_every=cfg.validate_every,
         validation_starts=cfg.validation_starts,

@@ -5,7 +5,7 @@ import math
 from typing import ClassVar, Literal
 
 from .._config import AbstractConfig
-from .._names import SolverName
+from .._names import FallbackName, SolverName
 from ._build import ModelName, ObservationName
 
 
@@ -57,6 +57,9 @@ class TrainConfig(AbstractConfig):
     """λ of the observation-model penalty (the GTF code's obs_model_regularization)."""
     grad_clip: float = 10.0
     """Global gradient-norm clip (0: none)."""
+    fallback: FallbackName = "sequential"
+    """What finishes a parallel solve that failed, for the failed windows only (none: the
+    step keeps the failed states; the `failed` metric counts them)."""
     seed: int = 0
     """Random seed."""
     checkpoint_every: int = 100
@@ -78,7 +81,9 @@ class TrainConfig(AbstractConfig):
     data_size: int | None = None
     """The data's dimension, filled in when the data are read."""
 
-    resumable: ClassVar[tuple[str, ...]] = ("steps", "solver", "checkpoint_every", "time_limit")
+    resumable: ClassVar[tuple[str, ...]] = (
+        "steps", "solver", "fallback", "checkpoint_every", "time_limit",
+    )  # fmt: skip
     internal: ClassVar[tuple[str, ...]] = ("data_size",)
 
     def __post_init__(self):

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .. import AbstractSolver, Auto, unroll
+from .._engine._fallback import Fallback
 from ..cells import LRU
 
 
@@ -56,11 +57,16 @@ class LinearSSM(eqx.Module):
         solver: AbstractSolver | None = None,
         *,
         kappa: object = True,
+        fallback: Fallback = "sequential",
+        interval: int = 1,
     ) -> tuple[Float[Array, ""], dict[str, Array]]:
-        """One-step-ahead MSE on a subsequence (`alpha` and `kappa` are unused: κ is 0;
-        `solver` defaults to Auto)."""
+        """One-step-ahead MSE on a subsequence, with the signature of `DSRModel.gtf_loss`
+        (`alpha`, `kappa` and `interval` are unused: the model is not forced, κ is 0;
+        `solver` defaults to Auto; `fallback` is the failure policy of its solve)."""
         solver = Auto() if solver is None else solver
-        sol = unroll(self.lru, self._h0(x.dtype), x[:-1], solver=solver, throw=False)
+        sol = unroll(
+            self.lru, self._h0(x.dtype), x[:-1], solver=solver, throw=False, fallback=fallback
+        )
         pred = jax.vmap(self._predict_next)(sol.states, x[:-1])
         loss = jnp.mean((pred - x[1:]) ** 2)
         zero = jnp.zeros((), x.dtype)

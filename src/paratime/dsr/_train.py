@@ -15,6 +15,7 @@ import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .. import AbstractSolver, Auto
+from .._engine._fallback import Fallback, check_fallback
 from ..data import check_series
 from ..train import train
 from ._evaluate import _data_size
@@ -120,9 +121,11 @@ def initial_alpha(
     return jnp.asarray(alpha, data.dtype)
 
 
-def _loss(model, batch, alpha, solver, kappa, interval=1, reg=(0.0, 0.0)):
+def _loss(model, batch, alpha, solver, kappa, interval=1, reg=(0.0, 0.0), fallback="sequential"):
     loss, aux = jax.vmap(
-        lambda xb: model.gtf_loss(xb, alpha, solver, kappa=kappa, interval=interval)
+        lambda xb: model.gtf_loss(
+            xb, alpha, solver, kappa=kappa, interval=interval, fallback=fallback
+        )
     )(batch)
     # κ of the batch is the largest over its subsequences (as in Hess et al. 2023), so α is
     # large enough for every one of them; the other diagnostics are averaged.
@@ -139,7 +142,7 @@ def _loss(model, batch, alpha, solver, kappa, interval=1, reg=(0.0, 0.0)):
 @eqx.filter_jit
 def _dsr_step(
     state, step, data, starts, optimizer, solver, seq_len, batch_size, adaptive, every, gamma,
-    interval=1, reg=(0.0, 0.0),
+    interval=1, reg=(0.0, 0.0), fallback="sequential",
 ):  # fmt: skip
     key = jax.random.fold_in(jax.random.wrap_key_data(state.key), step)
     if starts is None:
@@ -149,7 +152,7 @@ def _dsr_step(
     # κ (for aGTF) only on the steps that update α: it costs more than the rest of the step.
     update_alpha = adaptive and (step % every == 0)
     (loss, aux), grads = eqx.filter_value_and_grad(_loss, has_aux=True)(
-        state.model, batch, state.alpha, solver, update_alpha, interval, reg
+        state.model, batch, state.alpha, solver, update_alpha, interval, reg, fallback
     )
     params = eqx.filter(state.model, eqx.is_inexact_array)
     updates, opt_state = optimizer.update(grads, state.opt_state, params)
@@ -187,6 +190,7 @@ def make_dsr_step(
     latent_regularization: float = 0.0,
     observation_regularization: float = 0.0,
     starts: Int[Array, " S"] | None = None,
+    fallback: Fallback = "sequential",
 ):
     """The `(DSRState, step) -> (DSRState, metrics)` function for `paratime.train.train`.
 
@@ -201,8 +205,11 @@ def make_dsr_step(
     `gtf=1.0` with τ > 1 is sparse teacher forcing); `latent_regularization` and
     `observation_regularization` are the λ of `paratime.dsr.regularization`. With `starts`
     (the allowed window starts of several concatenated trajectories), windows are drawn from
-    those only, so none crosses from one trajectory into the next.
+    those only, so none crosses from one trajectory into the next. `fallback` is the failure
+    policy of the forced solves (`paratime.unroll`; the default finishes a failed parallel
+    solve with the sequential scan, for the failed windows only).
     """
+    check_fallback(fallback, allow_auto=False)
     check_seq_len(data, seq_len if starts is None else 2, batch_size)
     if not isinstance(alpha_every, int) or alpha_every < 1:
         raise ValueError(f"`alpha_every` must be a positive integer; got {alpha_every!r}.")
@@ -217,7 +224,9 @@ def make_dsr_step(
         if not (isinstance(lam, int | float) and 0 <= lam < math.inf):
             raise ValueError(f"`{name}` must be a finite number >= 0; got {lam!r}.")
     reg = (float(latent_regularization), float(observation_regularization))
-    static = (solver, seq_len, batch_size, adaptive, alpha_every, gamma, forcing_interval, reg)
+    static = (
+        solver, seq_len, batch_size, adaptive, alpha_every, gamma, forcing_interval, reg, fallback
+    )  # fmt: skip
     starts = None if starts is None else jnp.asarray(starts)
     return lambda state, step: _dsr_step(state, jnp.asarray(step), data, starts, optimizer, *static)
 
@@ -241,6 +250,7 @@ def fit(
     latent_regularization: float = 0.0,
     observation_regularization: float = 0.0,
     grad_clip: float | None = 10.0,
+    fallback: Fallback = "sequential",
     validation: Float[Array, "V d"] | None = None,
     validate_every: int = 100,
     validation_starts: int = VALIDATION_STARTS,
@@ -278,6 +288,9 @@ def fit(
     - `latent_regularization`, `observation_regularization`: the λ of the GTF code's weight
         penalties (`paratime.dsr.latent_penalty`, `observation_penalty`), added to the loss.
     - `grad_clip`: the global gradient-norm clip (`None`: none, as in the GTF code).
+    - `fallback`: what finishes a failed parallel solve of the forced recurrence, for the
+        failed windows only: `"sequential"` (exact), `"elk"` (damped Newton, then the scan),
+        or `None` (none: the step uses the failed states and its `failed` metric says so).
     - `validation`: a held-out segment (V, d) for model selection (e.g. the end of the
         series, which `data` then excludes; `paratime.dsr.split_validation`). Every
         `validate_every` steps and at the end, the model's free run is scored against it by
@@ -342,6 +355,7 @@ def fit(
         latent_regularization=latent_regularization,
         observation_regularization=observation_regularization,
         starts=None if starts is None else jnp.asarray(starts),
+        fallback=fallback,
     )
     if validation is not None:
         validation = jnp.asarray(check_series(np.asarray(validation), name="`validation`"))

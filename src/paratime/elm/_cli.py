@@ -54,7 +54,9 @@ def fit_command(
     metrics = evaluate(model, prepared, horizon=cfg.horizon)
     store_config(out, cfg, resume=False)
     save_model(
-        out / "model.eqx", model, spectral_radius=cfg.spectral_radius,
+        out / "model.eqx",
+        model,
+        spectral_radius=cfg.spectral_radius,
         input_scaling=cfg.input_scaling,
     )
     record = {

@@ -1,6 +1,5 @@
 """The hidden-state matrix H, built in parallel: vmap over windows, `unroll` inside each."""
 
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp

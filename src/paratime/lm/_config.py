@@ -4,7 +4,7 @@ import dataclasses
 from typing import ClassVar, Literal
 
 from .._config import AbstractConfig
-from .._names import SolverName
+from .._names import FallbackName, SolverName
 
 
 def cell_names() -> tuple[str, ...]:
@@ -51,6 +51,9 @@ class LMConfig(AbstractConfig):
     solver: SolverName = "quasi-deer"
     """Solver of the recurrences (with time_devices > 1: deer or quasi-deer, sharded over
     time)."""
+    fallback: FallbackName = "sequential"
+    """What finishes a parallel solve that failed, for the failed sequences only (none: the
+    step keeps the failed states)."""
     warm_start: bool = False
     """Carry each layer's trajectories from one step to the next as Newton guesses."""
     file_resets: bool = True
@@ -70,7 +73,7 @@ class LMConfig(AbstractConfig):
     dtype: Literal["float32", "float64"] = "float32"
     """Floating-point type of the model."""
 
-    resumable: ClassVar[tuple[str, ...]] = ("steps",)
+    resumable: ClassVar[tuple[str, ...]] = ("steps", "fallback")
 
     def __post_init__(self):
         self.check_types()

@@ -10,7 +10,7 @@ from jax.sharding import AxisType, Mesh
 
 from .. import cells
 from .._engine import AbstractSolver
-from .._names import make_solver
+from .._names import fallback_policy, make_solver
 from ..nn import SequenceModel
 from ..recurrences import Sharded
 from ._config import LMConfig
@@ -74,6 +74,7 @@ def make_model(config: LMConfig, *, mesh: Mesh | None = None) -> SequenceModel:
         hidden_size=config.hidden_size,
         mlp_ratio=config.mlp_ratio,
         solver=layer_solver(config, mesh),
+        fallback=fallback_policy(config.fallback),
         dtype=jnp.dtype(config.dtype),
         key=jax.random.key(config.seed),
     )
