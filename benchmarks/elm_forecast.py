@@ -61,10 +61,12 @@ def row(name: str, arch: str, args) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ill-conditioning and divergence are recorded below
         t0 = time.perf_counter()
-        model, info = elm.fit(data, arch=arch, hidden=args.hidden, key=key)
+        model, info = elm.fit(data, elm.FitSettings(arch=arch, hidden=args.hidden), key=key)
         out["fit_seconds"] = time.perf_counter() - t0
         out["default"] = {"lam": info["lam"], **elm.evaluate(model, data)}
-        old, old_info = elm.fit(data, arch=arch, hidden=args.hidden, key=key, lam="gcv")
+        old, old_info = elm.fit(
+            data, elm.FitSettings(arch=arch, hidden=args.hidden, lam="gcv"), key=key
+        )
         out["gcv"] = {"lam": old_info["lam"], **elm.evaluate(old, data)}
         out["gcv_unbounded"] = elm.evaluate(old, data, bounded=False)
     return out
@@ -111,7 +113,9 @@ def diagnose(args) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model, info = elm.fit(
-                data, arch="gru", hidden=args.hidden, key=jax.random.key(0), lam=lam
+                data,
+                elm.FitSettings(arch="gru", hidden=args.hidden, lam=lam),
+                key=jax.random.key(0),
             )
             bounded = elm.evaluate(model, data)
             free = elm.evaluate(model, data, bounded=False)
@@ -164,17 +168,18 @@ def timing(args, repeats: int = 3) -> None:
     """Warm fit time of `lam="multistep"` against `lam="gcv"` on the Santa Fe GRU-ELM,
     interleaved (A/B) so that both see the same load; best of `repeats` each."""
     data = elm.prepare(load_task("santafe", args.max_length), args.window)
-    kw = dict(arch="gru", hidden=args.hidden, key=jax.random.key(args.seed))
+    key = jax.random.key(args.seed)
     rules = ("gcv", "multistep")
+    settings = {lam: elm.FitSettings(arch="gru", hidden=args.hidden, lam=lam) for lam in rules}
     times: dict = {lam: [] for lam in rules}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for lam in rules:  # compile
-            elm.fit(data, lam=lam, **kw)
+            elm.fit(data, settings[lam], key=key)
         for _ in range(repeats):
             for lam in rules:
                 t, c = time.perf_counter(), time.process_time()
-                elm.fit(data, lam=lam, **kw)
+                elm.fit(data, settings[lam], key=key)
                 times[lam].append((time.perf_counter() - t, time.process_time() - c))
     for lam in rules:
         print(lam, "wall s", [round(w, 2) for w, _ in times[lam]],

@@ -88,10 +88,14 @@ def _diverging_dsr_model():
     return jax.tree_util.tree_map(lambda x: x * 50 if eqx.is_inexact_array(x) else x, model)
 
 
-def _dsr_fit(**kwargs):
-    args = {"steps": 2, "seq_len": 10, "key": KEY, "batch_size": 2, "progress": False}
-    args.update(kwargs)
-    return dsr.fit(_dsr_model(), jnp.asarray(SERIES), **args)
+SMALL_FIT = dsr.FitSettings(steps=2, seq_len=10)
+
+
+def _dsr_fit(out_dir=None, resume=False, **settings):
+    # A bad setting raises when `FitSettings` is built (a ConfigError naming the field).
+    s = dsr.FitSettings(**{"steps": 2, "seq_len": 10, "batch_size": 2, **settings})
+    kw = {"key": KEY, "out_dir": out_dir, "resume": resume, "progress": False}
+    return dsr.fit(_dsr_model(), jnp.asarray(SERIES), s, **kw)
 
 
 def _elm_prepared():
@@ -438,13 +442,15 @@ CASES = [
     ("elm io_task lengths", lambda f: elm.io_task(SERIES, SERIES[:10]), ValueError, "same length"),
     (
         "elm fit lam<0",
-        lambda f: elm.fit(_elm_prepared(), key=KEY, hidden=4, lam=-1.0),
+        lambda f: elm.fit(_elm_prepared(), elm.FitSettings(hidden=4, lam=-1.0), key=KEY),
         ValueError,
         "`lam`",
     ),
     (
         "elm fit method",
-        lambda f: elm.fit(_elm_prepared(), key=KEY, hidden=4, lam=1e-3, method="magic"),
+        lambda f: elm.fit(
+            _elm_prepared(), elm.FitSettings(hidden=4, lam=1e-3, method="magic"), key=KEY
+        ),
         ValueError,
         "`method`",
     ),
@@ -457,7 +463,9 @@ CASES = [
     (
         "elm forecast steps 0",
         lambda f: elm.forecast(
-            elm.fit(_elm_prepared(), key=KEY, hidden=4, lam=1e-3)[0], jnp.zeros((1, 5, 1)), 0
+            elm.fit(_elm_prepared(), elm.FitSettings(hidden=4, lam=1e-3), key=KEY)[0],
+            jnp.zeros((1, 5, 1)),
+            0,
         ),
         ValueError,
         "`steps`",
@@ -599,31 +607,29 @@ CASES = [
     ),
     (
         "dsr learning_rate < 0",
-        lambda f: _dsr_fit(learning_rate=-1.0),
+        lambda f: _dsr_fit(lr=-1.0),
         ValueError,
-        "`learning_rate`",
+        "`lr`",
     ),
     ("dsr make_optimizer steps 0", lambda f: dsr.make_optimizer(1e-3, 0), ValueError, "`steps`"),
     (
         "dsr fit data 1-D",
         lambda f: dsr.fit(
-            _dsr_model(), jnp.asarray(SERIES[:, 0]), steps=2, seq_len=10, key=KEY, progress=False
+            _dsr_model(), jnp.asarray(SERIES[:, 0]), SMALL_FIT, key=KEY, progress=False
         ),
         ValueError,
         r"`data` must have shape \(T, d\)",
     ),
     (
         "dsr fit data columns",
-        lambda f: dsr.fit(
-            _dsr_model(), jnp.ones((60, 3)), steps=2, seq_len=10, key=KEY, progress=False
-        ),
+        lambda f: dsr.fit(_dsr_model(), jnp.ones((60, 3)), SMALL_FIT, key=KEY, progress=False),
         ValueError,
         "`data` has 3 dimensions",
     ),
     (
         "dsr fit data NaN",
         lambda f: dsr.fit(
-            _dsr_model(), jnp.asarray(SERIES * np.nan), steps=2, seq_len=10, key=KEY, progress=False
+            _dsr_model(), jnp.asarray(SERIES * np.nan), SMALL_FIT, key=KEY, progress=False
         ),
         ValueError,
         "`data` contains NaN at row 0",
@@ -694,9 +700,9 @@ CASES = [
     # --- already clear before this round; kept so that they stay clear ---
     (
         "elm fit hidden 0",
-        lambda f: elm.fit(_elm_prepared(), key=KEY, hidden=0, lam=1e-3),
+        lambda f: elm.fit(_elm_prepared(), elm.FitSettings(hidden=0, lam=1e-3), key=KEY),
         ValueError,
-        "`hidden_size`",
+        "`hidden`",
     ),
     (
         "elm prepare test_fraction",
@@ -718,13 +724,13 @@ CASES = [
     ),
     (
         "elm fit lam NaN",
-        lambda f: elm.fit(_elm_prepared(), key=KEY, hidden=4, lam=math.nan),
+        lambda f: elm.fit(_elm_prepared(), elm.FitSettings(hidden=4, lam=math.nan), key=KEY),
         ValueError,
         "`lam`",
     ),
     (
         "elm fit lam str",
-        lambda f: elm.fit(_elm_prepared(), key=KEY, hidden=4, lam="best"),
+        lambda f: elm.fit(_elm_prepared(), elm.FitSettings(hidden=4, lam="best"), key=KEY),
         ValueError,
         "`lam`",
     ),

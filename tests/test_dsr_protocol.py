@@ -45,10 +45,11 @@ def test_observation_penalty_is_one_minus_the_condition_number_squared(getkey):
 
 def test_regularization_enters_the_loss_and_the_log(series):
     model = dsr.build_model("shplrnn", 3, latent=3, hidden=6, key=jax.random.key(0))
-    kwargs = dict(steps=2, seq_len=30, batch_size=2, key=jax.random.key(1), progress=False)
-    kwargs["solver"] = paratime.Sequential()
-    _, plain = dsr.fit(model, jnp.asarray(series), **kwargs)
-    _, reg = dsr.fit(model, jnp.asarray(series), latent_regularization=0.5, **kwargs)
+    settings = dsr.FitSettings(steps=2, seq_len=30, batch_size=2)
+    kwargs = dict(key=jax.random.key(1), solver=paratime.Sequential(), progress=False)
+    _, plain = dsr.fit(model, jnp.asarray(series), settings, **kwargs)
+    settings = settings.replace(latent_regularization=0.5)
+    _, reg = dsr.fit(model, jnp.asarray(series), settings, **kwargs)
     penalty = 0.5 * float(dsr.latent_penalty(model.cell))
     np.testing.assert_allclose(reg[0]["regularization"], penalty, rtol=1e-6)
     np.testing.assert_allclose(reg[0]["loss"], plain[0]["loss"] + penalty, rtol=1e-6)

@@ -32,18 +32,20 @@ def _fit(series, out, steps=STEPS, resume=False):
     return dsr.fit(
         model,
         jnp.asarray(x),
-        steps=steps,
-        seq_len=50,
-        batch_size=2,
+        dsr.FitSettings(
+            steps=steps,
+            seq_len=50,
+            batch_size=2,
+            lr=3e-2,
+            alpha_every=2,
+            validate_every=2,
+            checkpoint_every=3,
+        ),
         key=jax.random.key(1),
         solver=paratime.Sequential(),
-        learning_rate=3e-2,
-        alpha_every=2,
         validation=jnp.asarray(val),
-        validate_every=2,
         out_dir=out,
         resume=resume,
-        checkpoint_every=3,
         progress=False,
     )
 

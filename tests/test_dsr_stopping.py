@@ -101,9 +101,11 @@ def test_fit_with_patience_stops_early(series):
     model = dsr.build_model("shplrnn", 3, latent=3, hidden=4, key=jax.random.key(0))
     x, val = dsr.split_validation(series, 0.25, min_train=50)
     state, history = dsr.fit(
-        model, jnp.asarray(x), steps=400, seq_len=40, batch_size=2, key=jax.random.key(1),
-        solver=paratime.Sequential(), learning_rate=1e-9, validation=jnp.asarray(val),
-        validate_every=2, validation_starts=2, patience=4, progress=False,
+        model, jnp.asarray(x),
+        dsr.FitSettings(steps=400, seq_len=40, batch_size=2, lr=1e-9, validate_every=2,
+                        validation_starts=2, patience=4),
+        key=jax.random.key(1), solver=paratime.Sequential(), validation=jnp.asarray(val),
+        progress=False,
     )  # fmt: skip
     # A learning rate of 1e-9 barely moves the model: the best stays early and it stops.
     assert history[-1]["step"] + 1 < 400 and history[-1].get("stop") == 1.0

@@ -32,16 +32,13 @@ def _fit(series, out, steps, resume=False, gtf="adaptive"):
     return dsr.fit(
         model,
         jnp.asarray(series),
-        steps=steps,
-        seq_len=50,
-        batch_size=2,
+        dsr.FitSettings(
+            steps=steps, seq_len=50, batch_size=2, gtf=gtf, alpha_every=2, checkpoint_every=3
+        ),
         key=jax.random.key(1),
-        gtf=gtf,
         solver=paratime.DEER(),
-        alpha_every=2,
         out_dir=out,
         resume=resume,
-        checkpoint_every=3,
         progress=False,
     )
 
@@ -86,14 +83,7 @@ def test_windows_and_sequence_length_checks(series):
     with pytest.raises(ValueError, match="seq_len"):
         check_seq_len(x, 1, 1)
     with pytest.raises(ValueError, match="gtf"):
-        dsr.fit(
-            dsr.build_model("plrnn", 3, latent=3, hidden=1, key=jax.random.key(0)),
-            x,
-            steps=1,
-            seq_len=10,
-            key=jax.random.key(0),
-            gtf=1.5,
-        )
+        dsr.FitSettings(steps=1, seq_len=10, gtf=1.5)
 
 
 def test_adaptive_alpha_starts_at_least_at_alpha0(series):

@@ -52,7 +52,7 @@ def test_fit_takes_a_list_of_trajectories_of_different_lengths():
     trajs = [rng.normal(size=(n, 3)) for n in (40, 25, 60)]
     model = dsr.build_model("shplrnn", 3, latent=3, hidden=4, key=jax.random.key(0))
     state, history = dsr.fit(
-        model, [jnp.asarray(t) for t in trajs], steps=3, seq_len=30, batch_size=2,
+        model, [jnp.asarray(t) for t in trajs], dsr.FitSettings(steps=3, seq_len=30, batch_size=2),
         key=jax.random.key(1), solver=paratime.Sequential(), progress=False,
     )  # fmt: skip
     assert len(history) == 3 and all(np.isfinite(h["loss"]) for h in history)

@@ -23,7 +23,9 @@ def _rotation_series(T=150, angle=0.3):
 @pytest.mark.parametrize("arch", elm.ARCHITECTURES)
 def test_noiseless_linear_var1_is_fitted_exactly(arch):
     data = elm.prepare(elm.autoregressive_task(_rotation_series()), WINDOW)
-    model, info = elm.fit(data, arch=arch, hidden=HIDDEN, key=jax.random.key(0), lam=0.0)
+    model, info = elm.fit(
+        data, elm.FitSettings(arch=arch, hidden=HIDDEN, lam=0.0), key=jax.random.key(0)
+    )
     pred = model.predict_normalised(data.inputs, data.feedback)  # every window, test included
     assert float(np.max(np.abs(pred - data.targets))) < 1e-8
     assert info["train_seconds"] > 0 and info["rows"] == len(data.split[0]) + len(data.split[1])
@@ -38,11 +40,15 @@ def test_noiseless_ar3_is_fitted_exactly_by_narmax_with_gcv():
     data = elm.prepare(elm.autoregressive_task(x), WINDOW)
     # the centred lags of a sinusoid span only two dimensions: H is rank deficient
     with pytest.warns(elm.IllConditionedWarning, match="condition number"):
-        model, info = elm.fit(data, arch="narmax", hidden=HIDDEN, key=jax.random.key(1), lags=3)
+        model, info = elm.fit(
+            data, elm.FitSettings(arch="narmax", hidden=HIDDEN, lags=3), key=jax.random.key(1)
+        )
     metrics = elm.evaluate(model, data, horizon=20)
     assert metrics["nrmse"] < 1e-5 and metrics["nrmse_multistep"] < 1e-4, (metrics, info)
     # without the direct links the tanh layer can only approximate the linear map
-    approx, _ = elm.fit(data, arch="narmax", hidden=HIDDEN, key=jax.random.key(1), direct=False)
+    approx, _ = elm.fit(
+        data, elm.FitSettings(arch="narmax", hidden=HIDDEN, direct=False), key=jax.random.key(1)
+    )
     assert elm.evaluate(approx, data)["nrmse"] > 10 * metrics["nrmse"]
 
 
@@ -53,12 +59,14 @@ def test_methods_and_lambda_choices_give_the_same_model_on_easy_data():
     data = elm.prepare(elm.autoregressive_task(x), WINDOW)
     preds = {}
     for method in elm.METHODS:
-        model, info = elm.fit(data, arch="gru", hidden=HIDDEN, key=jax.random.key(2), lam=1e-3,
-                              method=method)  # fmt: skip
+        settings = elm.FitSettings(arch="gru", hidden=HIDDEN, lam=1e-3, method=method)
+        model, info = elm.fit(data, settings, key=jax.random.key(2))
         preds[method] = np.asarray(model.predict_normalised(data.inputs, data.feedback))
     np.testing.assert_allclose(preds["qr"], preds["svd"], rtol=1e-8, atol=1e-9)
     np.testing.assert_allclose(preds["cholesky"], preds["svd"], rtol=1e-6, atol=1e-7)
-    _, info = elm.fit(data, arch="gru", hidden=HIDDEN, key=jax.random.key(2), lam="validation")
+    _, info = elm.fit(
+        data, elm.FitSettings(arch="gru", hidden=HIDDEN, lam="validation"), key=jax.random.key(2)
+    )
     assert info["lam"] > 0
 
 
@@ -81,7 +89,7 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="training part"):
         elm.prepare(task, 45)
     with pytest.raises(ValueError, match="`arch`"):
-        elm.fit(elm.prepare(task, 5), arch="rnn", hidden=4, key=jax.random.key(0))
+        elm.fit(elm.prepare(task, 5), elm.FitSettings(arch="rnn", hidden=4), key=jax.random.key(0))
     with pytest.raises(ValueError, match="same length"):
         elm.io_task(x, x[:-1])
 
@@ -89,7 +97,9 @@ def test_bad_input_errors():
 def test_save_and_load_round_trip(tmp_path):
     x = np.sin(0.3 * np.arange(120))[:, None]
     data = elm.prepare(elm.autoregressive_task(x), WINDOW)
-    model, _ = elm.fit(data, arch="narmax", hidden=HIDDEN, key=jax.random.key(3), lags=2)
+    model, _ = elm.fit(
+        data, elm.FitSettings(arch="narmax", hidden=HIDDEN, lags=2), key=jax.random.key(3)
+    )
     save_model(tmp_path / "m.eqx", model, lags=2)
     loaded = load_model(tmp_path / "m.eqx")
     np.testing.assert_array_equal(
@@ -103,7 +113,7 @@ def test_save_and_load_round_trip(tmp_path):
 def test_io_task_free_run_uses_own_outputs():
     u, y = paratime.data.narma10(300, key=0)
     data = elm.prepare(elm.io_task(u, y), 10)
-    model, _ = elm.fit(data, arch="jordan", hidden=HIDDEN, key=jax.random.key(4))
+    model, _ = elm.fit(data, elm.FitSettings(arch="jordan", hidden=HIDDEN), key=jax.random.key(4))
     metrics = elm.evaluate(model, data)
     assert metrics["horizon"] == 0
     assert np.isfinite(metrics["rmse_multistep"]) and metrics["rmse_multistep"] != metrics["rmse"]

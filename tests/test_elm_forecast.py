@@ -21,10 +21,10 @@ def test_default_forecast_stays_bounded_where_the_gcv_loop_diverged():
     key = jax.random.key(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", elm.IllConditionedWarning)
-        old, _ = elm.fit(data, arch="narmax", hidden=32, key=key, lam="gcv")
+        old, _ = elm.fit(data, elm.FitSettings(arch="narmax", hidden=32, lam="gcv"), key=key)
         with pytest.warns(elm.ForecastDivergedWarning, match="closed-loop runs"):
             before = elm.evaluate(old, data, bounded=False)
-        model, info = elm.fit(data, arch="narmax", hidden=32, key=key)
+        model, info = elm.fit(data, elm.FitSettings(arch="narmax", hidden=32), key=key)
     assert before["nrmse_multistep"] > 10 and before["multistep_diverged"] > 0
     assert info["lam_rule"] == "multistep" and model.bounds is not None
     with warnings.catch_warnings():
@@ -50,7 +50,9 @@ def _ar_data(T=400, seed=0):
 def test_multistep_lambda_is_the_argmin_of_the_closed_loop_validation_error():
     data = _ar_data()
     key = jax.random.key(1)
-    model, info = elm.fit(data, arch="gru", hidden=8, key=key, lam="multistep", horizon=10)
+    model, info = elm.fit(
+        data, elm.FitSettings(arch="gru", hidden=8, lam="multistep", horizon=10), key=key
+    )
     grid, scores = np.asarray(info["lam_grid"]), np.asarray(info["lam_scores"])
     assert info["lam"] == grid[np.argmin(scores)]
     assert scores.min() < scores.max()  # the criterion does distinguish the candidates
@@ -83,7 +85,7 @@ def test_ridge_path_matches_ridge(seed, lam):
 
 def _exploding(data, gain):
     """A GRU-ELM whose readout is the direct link alone with gain `gain`: ŷ_{t+1} = gain·x_t."""
-    model, _ = elm.fit(data, arch="gru", hidden=4, key=jax.random.key(2), lam=1.0)
+    model, _ = elm.fit(data, elm.FitSettings(arch="gru", hidden=4, lam=1.0), key=jax.random.key(2))
     beta = jnp.zeros_like(model.beta).at[-1, 0].set(gain)
     return eqx.tree_at(lambda m: (m.beta, m.intercept), model, (beta, jnp.zeros(1)))
 
@@ -129,6 +131,8 @@ def test_output_bounds_and_bad_options():
         elm.output_bounds(np.array([[np.nan]]))
     data = _ar_data()
     with pytest.raises(ValueError, match="`lam`"):
-        elm.fit(data, arch="gru", hidden=4, key=jax.random.key(0), lam="one-step")
-    unbounded, _ = elm.fit(data, arch="gru", hidden=4, key=jax.random.key(0), bounds_margin=None)
+        elm.fit(data, elm.FitSettings(arch="gru", hidden=4, lam="one-step"), key=jax.random.key(0))
+    unbounded, _ = elm.fit(
+        data, elm.FitSettings(arch="gru", hidden=4, bounds_margin=None), key=jax.random.key(0)
+    )
     assert unbounded.bounds is None

@@ -1,5 +1,6 @@
-"""The failure policy as a setting of the applications: `dsr.fit(fallback=)` and the DSR and
-LM configs' `fallback` field (`--fallback` on their command lines)."""
+"""The failure policy as a setting of the applications: the `fallback` field of
+`dsr.FitSettings` (and so of the DSR config) and of the LM config (`--fallback` on their
+command lines)."""
 
 import jax
 import jax.numpy as jnp
@@ -21,8 +22,10 @@ def series():
 
 def _fit(series, solver, fallback, model="shplrnn"):
     net = dsr.build_model(model, 3, latent=3, hidden=6, key=jax.random.key(0))
-    kw = dict(steps=4, seq_len=40, batch_size=2, key=jax.random.key(1), progress=False)
-    _, history = dsr.fit(net, series, solver=solver, fallback=fallback, gtf=0.2, **kw)
+    settings = dsr.FitSettings(steps=4, seq_len=40, batch_size=2, gtf="0.2", fallback=fallback)
+    _, history = dsr.fit(
+        net, series, settings, key=jax.random.key(1), solver=solver, progress=False
+    )
     return history
 
 
@@ -32,12 +35,10 @@ def test_dsr_fallback_finishes_failed_solves_exactly(series):
     failing = paratime.DEER(max_iters=1)
     ref = _fit(series, paratime.Sequential(), "sequential")
     finished = _fit(series, failing, "sequential")
-    np.testing.assert_allclose(
-        [h["loss"] for h in finished], [h["loss"] for h in ref], rtol=1e-9
-    )
+    np.testing.assert_allclose([h["loss"] for h in finished], [h["loss"] for h in ref], rtol=1e-9)
     assert all(h["failed"] == 1.0 for h in finished)
     assert all(h["failed"] == 0.0 for h in ref)
-    kept = _fit(series, failing, None)  # no fallback: the failed states are used
+    kept = _fit(series, failing, "none")  # no fallback: the failed states are used
     assert all(h["failed"] == 1.0 for h in kept)
     assert abs(kept[0]["loss"] - ref[0]["loss"]) > 1e-6
 

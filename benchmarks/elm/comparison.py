@@ -12,7 +12,7 @@ from jaxtyping import PRNGKeyArray
 
 from paratime import DEER, ELK, AbstractSolver, QuasiDEER, Sequential
 from paratime.bench import environment as _environment
-from paratime.elm import evaluate, fit, fit_bptt, load_task, prepare
+from paratime.elm import FitSettings, evaluate, fit, fit_bptt, load_task, prepare
 from paratime.elm._bptt import _mse, initial_model
 from paratime.elm._cells import canonical_arch
 from paratime.elm._model import Prepared
@@ -70,13 +70,13 @@ def fastest_parallel(data, *, arch, hidden, key, batch_size, names=("DEER", "Qua
     return min(ok, key=ok.get), times
 
 
-def _timed_elm(data, *, solver, repeats: int = 5, **kw):
+def _timed_elm(data, *, solver, key, repeats: int = 5, lam="gcv", **settings):
     # The ELM-vs-BPTT table times the one-step (GCV) fit it was measured with; the multistep
     # λ search (the library's default since) costs about 3.8x that CPU time.
-    kw.setdefault("lam", "gcv")
-    model, info = fit(data, solver=solver, **kw)  # compiles
+    s = FitSettings(lam=lam, **settings)
+    model, info = fit(data, s, key=key, solver=solver)  # compiles
     cold = info["train_seconds"]
-    best = min((fit(data, solver=solver, **kw) for _ in range(repeats)),
+    best = min((fit(data, s, key=key, solver=solver) for _ in range(repeats)),
                key=lambda r: r[1]["train_seconds"])  # fmt: skip
     return best[0], {**best[1], "cold_seconds": cold}
 

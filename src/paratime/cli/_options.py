@@ -31,7 +31,9 @@ def field_parameters(cls: type[AbstractConfig]) -> list[inspect.Parameter]:
     then required on the command line or in the file) and its docstring as help."""
     types, docs = cls.field_types(), cls.field_help()
     out = []
-    for f in dataclasses.fields(cls):
+    # The class's own fields first (e.g. the data and the model), then those it inherits.
+    own = cls.__dict__.get("__annotations__", {})
+    for f in sorted(dataclasses.fields(cls), key=lambda f: f.name not in own):
         if f.name in cls.internal:
             continue
         kind = types[f.name]

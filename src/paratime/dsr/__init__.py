@@ -6,7 +6,7 @@ steps run in parallel over time (Hess, Götz and Durstewitz 2026; Hess et al. 20
 
 from . import metrics as metrics
 from ._build import MODELS as MODELS, build_model as build_model
-from ._config import TrainConfig as TrainConfig
+from ._config import FitSettings as FitSettings, TrainConfig as TrainConfig
 from ._evaluate import (
     NonFiniteTrajectoryError as NonFiniteTrajectoryError,
     evaluate as evaluate,
@@ -55,6 +55,7 @@ __all__ = [
     "AffineObservation",
     "DSRModel",
     "DSRState",
+    "FitSettings",
     "GTFCell",
     "IdentityObservation",
     "LinearSSM",

@@ -9,7 +9,6 @@ import jax.numpy as jnp
 import numpy as np
 import typer
 
-from .._names import fallback_policy, make_solver
 from ..cli._common import bad, check_out_dir, data_help, flag, load_data, new_app, store_config
 from ..cli._options import config_options
 from ._config import TrainConfig
@@ -147,31 +146,11 @@ def train_cmd(
         [jnp.asarray(t, jnp.result_type(float)) for t in trajectories]
         if len(trajectories) > 1
         else jnp.asarray(x, jnp.result_type(float)),
-        steps=cfg.steps,
-        seq_len=cfg.seq_len,
+        cfg,
         key=ktrain,
-        gtf=cfg.gtf_value(),
-        batch_size=cfg.batch_size,
-        solver=make_solver(cfg.solver),
-        learning_rate=cfg.lr,
-        final_learning_rate=cfg.lr_final,
-        alpha0=cfg.alpha0,
-        alpha_every=cfg.alpha_every,
-        forcing_interval=cfg.forcing_interval,
-        latent_regularization=cfg.latent_regularization,
-        observation_regularization=cfg.observation_regularization,
-        grad_clip=cfg.grad_clip or None,
-        fallback=fallback_policy(cfg.fallback),
         validation=None if x_val is None else jnp.asarray(x_val, jnp.result_type(float)),
-        validate_every=cfg.validate_every,
-        validation_starts=cfg.validation_starts,
-        validation_box_starts=cfg.validation_box_starts,
-        selection="worst" if cfg.selection == "worst" else "mean",
-        patience=cfg.patience or None,
-        time_limit=cfg.time_limit_seconds(),
         out_dir=out,
         resume=resume,
-        checkpoint_every=cfg.checkpoint_every,
         progress=progress,
     )
     fig = plot_curves(history)

@@ -1,4 +1,6 @@
-"""The configuration of a DSR training run (`paratime dsr train`)."""
+"""The settings of DSR training (`dsr.fit`) and the configuration of a run (`paratime dsr
+train`), declared once: `FitSettings` holds how to train, `TrainConfig` adds what to train on
+and which model; every field is a flag of the command line."""
 
 import dataclasses
 import math
@@ -10,27 +12,16 @@ from ._build import ModelName, ObservationName
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig(AbstractConfig):
-    """Everything that defines a DSR training run; validated on construction. Each field is a
-    flag of `paratime dsr train` (`seq_len` -> `--seq-len`), its docstring the flag's help.
+class FitSettings(AbstractConfig):
+    """How `paratime.dsr.fit` trains: every setting of GTF training, validated on
+    construction. `paratime dsr train` takes the same settings as flags (`seq_len` ->
+    `--seq-len`), and `TrainConfig` (a subclass) adds the data and the model.
 
     **Raises:**
 
     `paratime.ConfigError` (a `ValueError`) naming the first bad field.
     """
 
-    data: str
-    """Training series: a dataset name or a .npy/.csv/.txt path."""
-    model: ModelName = "shplrnn"
-    """The model (see `paratime.dsr.MODELS`)."""
-    latent: int | None = None
-    """Latent size M (default: the data's dimension)."""
-    hidden: int = 200
-    """Hidden width H."""
-    observation: ObservationName = "identity"
-    """Observation model: x = z[:d] (identity) or x = B z + b (affine)."""
-    num_relu: int | None = None
-    """ALRNN: the number of ReLU units P (default M - d)."""
     seq_len: int = 200
     """Training subsequence length."""
     batch_size: int = 16
@@ -39,6 +30,9 @@ class TrainConfig(AbstractConfig):
     """'adaptive' or a constant α in [0, 1]."""
     solver: SolverName = "auto"
     """Solver of the recurrence."""
+    fallback: FallbackName = "sequential"
+    """What finishes a parallel solve that failed, for the failed windows only (none: the
+    step keeps the failed states; the `failed` metric counts them)."""
     steps: int = 5000
     """Optimiser steps."""
     lr: float = 1e-3
@@ -49,6 +43,8 @@ class TrainConfig(AbstractConfig):
     """aGTF: smallest α."""
     alpha_every: int = 5
     """aGTF: update α every k steps."""
+    alpha_decay: float = 0.999
+    """aGTF: decay γ of α between updates (α ← γ α + (1 - γ) α_est when α_est < α)."""
     forcing_interval: int = 1
     """Force every k-th step only (with --gtf 1: sparse teacher forcing, STF)."""
     latent_regularization: float = 0.0
@@ -57,15 +53,8 @@ class TrainConfig(AbstractConfig):
     """λ of the observation-model penalty (the GTF code's obs_model_regularization)."""
     grad_clip: float = 10.0
     """Global gradient-norm clip (0: none)."""
-    fallback: FallbackName = "sequential"
-    """What finishes a parallel solve that failed, for the failed windows only (none: the
-    step keeps the failed states; the `failed` metric counts them)."""
-    seed: int = 0
-    """Random seed."""
     checkpoint_every: int = 100
     """Checkpoint period (steps)."""
-    validation: float = 0.1
-    """Fraction held out at the end of the series for model selection (0: none)."""
     validate_every: int = 100
     """Score the model on the validation part every k steps."""
     validation_starts: int = 16
@@ -78,21 +67,14 @@ class TrainConfig(AbstractConfig):
     """Stop after this many steps without a better validation score (0: never)."""
     time_limit: str | None = None
     """Wall-clock budget: seconds, or with a unit (90s, 10m, 2h)."""
-    data_size: int | None = None
-    """The data's dimension, filled in when the data are read."""
 
     resumable: ClassVar[tuple[str, ...]] = (
         "steps", "solver", "fallback", "checkpoint_every", "time_limit",
     )  # fmt: skip
-    internal: ClassVar[tuple[str, ...]] = ("data_size",)
 
     def __post_init__(self):
-        self.check(
-            "data", isinstance(self.data, str) and bool(self.data), "a path or name", self.data
-        )
         self.check_choices()
         self.positive_int(
-            "hidden",
             "batch_size",
             "steps",
             "alpha_every",
@@ -101,14 +83,8 @@ class TrainConfig(AbstractConfig):
             "forcing_interval",
             "validation_starts",
         )
-        v = self.validation
-        ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1
-        self.check("validation", ok, "a fraction in [0, 1) (0: no model selection)", v)
         self.positive_int("seq_len", minimum=2)
         self.positive_int("patience", "validation_box_starts", minimum=0)
-        for name in ("latent", "num_relu", "data_size"):
-            if getattr(self, name) is not None:
-                self.positive_int(name)
         self.positive_float("lr")
         for name in ("latent_regularization", "observation_regularization", "grad_clip"):
             v = getattr(self, name)
@@ -120,9 +96,10 @@ class TrainConfig(AbstractConfig):
             f = self.lr_final
             ok = isinstance(f, int | float) and not isinstance(f, bool) and 0 < f <= self.lr
             self.check("lr_final", ok, f"a number in (0, lr={self.lr}]", f)
-        a0 = self.alpha0
-        self.check("alpha0", isinstance(a0, int | float) and 0 <= a0 <= 1, "in [0, 1]", a0)
-        self.check("seed", isinstance(self.seed, int), "an integer", self.seed)
+        for name in ("alpha0", "alpha_decay"):
+            a = getattr(self, name)
+            ok = isinstance(a, int | float) and not isinstance(a, bool) and 0 <= a <= 1
+            self.check(name, ok, "in [0, 1]", a)
         if isinstance(self.gtf, int | float) and not isinstance(self.gtf, bool):
             object.__setattr__(self, "gtf", str(float(self.gtf)))  # `gtf = 0.2` in TOML
         self.gtf_value()
@@ -151,3 +128,50 @@ class TrainConfig(AbstractConfig):
             value = -1.0
         self.check("gtf", 0.0 <= value <= 1.0, "'adaptive' or a number in [0, 1]", self.gtf)
         return value
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainConfig(FitSettings):
+    """Everything that defines a DSR training run: the data and the model, and how to train
+    it (the fields of `FitSettings`); validated on construction. Each field is a flag of
+    `paratime dsr train` (`seq_len` -> `--seq-len`), its docstring the flag's help.
+
+    **Raises:**
+
+    `paratime.ConfigError` (a `ValueError`) naming the first bad field.
+    """
+
+    data: str
+    """Training series: a dataset name or a .npy/.csv/.txt path."""
+    model: ModelName = "shplrnn"
+    """The model (see `paratime.dsr.MODELS`)."""
+    latent: int | None = None
+    """Latent size M (default: the data's dimension)."""
+    hidden: int = 200
+    """Hidden width H."""
+    observation: ObservationName = "identity"
+    """Observation model: x = z[:d] (identity) or x = B z + b (affine)."""
+    num_relu: int | None = None
+    """ALRNN: the number of ReLU units P (default M - d)."""
+    seed: int = 0
+    """Random seed."""
+    validation: float = 0.1
+    """Fraction held out at the end of the series for model selection (0: none)."""
+    data_size: int | None = None
+    """The data's dimension, filled in when the data are read."""
+
+    internal: ClassVar[tuple[str, ...]] = ("data_size",)
+
+    def __post_init__(self):
+        self.check(
+            "data", isinstance(self.data, str) and bool(self.data), "a path or name", self.data
+        )
+        super().__post_init__()
+        self.positive_int("hidden")
+        v = self.validation
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1
+        self.check("validation", ok, "a fraction in [0, 1) (0: no model selection)", v)
+        for name in ("latent", "num_relu", "data_size"):
+            if getattr(self, name) is not None:
+                self.positive_int(name)
+        self.check("seed", isinstance(self.seed, int), "an integer", self.seed)

@@ -5,7 +5,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -16,12 +16,14 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .. import AbstractSolver, Auto
 from .._engine._fallback import Fallback, check_fallback
+from .._names import fallback_policy, make_solver
 from ..data import check_series
 from ..train import train
+from ._config import FitSettings
 from ._evaluate import _data_size
 from ._gtf import adaptive_alpha, jacobian_kappa
 from ._regularize import regularization
-from ._select import BEST, MIN_VALIDATION, VALIDATION_STARTS, make_validator
+from ._select import BEST, MIN_VALIDATION, make_validator
 from ._trajectories import as_trajectories, sample_windows_from, window_starts
 
 
@@ -121,7 +123,16 @@ def initial_alpha(
     return jnp.asarray(alpha, data.dtype)
 
 
-def _loss(model, batch, alpha, solver, kappa, interval=1, reg=(0.0, 0.0), fallback="sequential"):
+def _loss(
+    model,
+    batch,
+    alpha,
+    solver,
+    kappa,
+    interval=1,
+    reg=(0.0, 0.0),
+    fallback: Fallback = "sequential",
+):
     loss, aux = jax.vmap(
         lambda xb: model.gtf_loss(
             xb, alpha, solver, kappa=kappa, interval=interval, fallback=fallback
@@ -142,7 +153,7 @@ def _loss(model, batch, alpha, solver, kappa, interval=1, reg=(0.0, 0.0), fallba
 @eqx.filter_jit
 def _dsr_step(
     state, step, data, starts, optimizer, solver, seq_len, batch_size, adaptive, every, gamma,
-    interval=1, reg=(0.0, 0.0), fallback="sequential",
+    interval=1, reg=(0.0, 0.0), fallback: Fallback = "sequential",
 ):  # fmt: skip
     key = jax.random.fold_in(jax.random.wrap_key_data(state.key), step)
     if starts is None:
@@ -234,35 +245,26 @@ def make_dsr_step(
 def fit(
     model: Any,
     data: Float[Array, "T d"] | Sequence[Float[Array, "T d"]],
+    settings: FitSettings = FitSettings(),
     *,
-    steps: int,
-    seq_len: int,
     key: PRNGKeyArray,
-    gtf: float | Literal["adaptive"] = "adaptive",
-    batch_size: int = 16,
-    solver: AbstractSolver = Auto(),
-    learning_rate: float = 1e-3,
-    final_learning_rate: float | None = None,
-    alpha0: float = 0.1,
-    alpha_every: int = 5,
-    gamma: float = 0.999,
-    forcing_interval: int = 1,
-    latent_regularization: float = 0.0,
-    observation_regularization: float = 0.0,
-    grad_clip: float | None = 10.0,
-    fallback: Fallback = "sequential",
+    solver: AbstractSolver | None = None,
     validation: Float[Array, "V d"] | None = None,
-    validate_every: int = 100,
-    validation_starts: int = VALIDATION_STARTS,
-    validation_box_starts: int = 0,
-    selection: Literal["worst", "mean"] = "worst",
-    patience: int | None = None,
-    time_limit: float | None = None,
     out_dir: str | os.PathLike | None = None,
     resume: bool = False,
     **train_kwargs: Any,
 ) -> tuple[DSRState, list[dict[str, Any]]]:
     """Train a DSR model (`DSRModel` or `LinearSSM`) on a series with GTF, in parallel in time.
+
+    ```python
+    import jax, paratime
+    from paratime import dsr
+
+    x = paratime.data.lorenz63(2000, standardise=True, key=0)
+    model = dsr.build_model("shplrnn", 3, latent=3, hidden=50, key=jax.random.key(0))
+    settings = dsr.FitSettings(steps=20, seq_len=100, batch_size=8)
+    state, history = dsr.fit(model, x, settings, key=jax.random.key(1), progress=False)
+    ```
 
     **Arguments:**
 
@@ -270,43 +272,26 @@ def fit(
     - `data`: the training series, shape (T, d), or a list of trajectories (T_i, d) of
         different lengths: training windows are drawn only inside one trajectory (uniformly
         over all such windows), never across the end of one and the start of the next.
-    - `steps`: the number of optimiser steps (in total, including any before a resume).
-    - `seq_len`: the length of each training subsequence, up to T (the whole series).
+    - `settings`: how to train (`paratime.dsr.FitSettings`: steps, window length, batch, GTF,
+        solver, learning rates, regularisation, model selection and budgets; a `TrainConfig`
+        or a recipe, `paratime.dsr.recipes.recipe`, is one too). `steps` counts every step,
+        including any before a resume. `solver` is a solver's name; `fallback` what finishes
+        a failed parallel solve, for the failed windows only.
     - `key`: the base PRNG key; step k draws its batch from `fold_in(key, k)`.
-    - `gtf`: a constant α in [0, 1], or `"adaptive"` for aGTF.
-    - `batch_size`: subsequences per step.
-    - `solver`: the solver of the forced recurrence (`paratime.DEER()`, `QuasiDEER()`,
-        `Sequential()`, `Auto()`).
-    - `learning_rate`: RAdam's initial learning rate.
-    - `final_learning_rate`: the rate it decays to, exponentially over `steps` (`None`:
-        `learning_rate / 10`).
-    - `alpha0`: aGTF's smallest initial α (it starts at max(α_est, `alpha0`); the GTF paper's
-        code starts at 1 and anneals over 250 000 steps, too slowly for short runs).
-    - `alpha_every`, `gamma`: the aGTF update period and decay.
-    - `forcing_interval`: force every τ-th step only (1: GTF at every step; with `gtf=1.0`
-        and τ > 1: sparse teacher forcing, the GTF paper's STF baseline).
-    - `latent_regularization`, `observation_regularization`: the λ of the GTF code's weight
-        penalties (`paratime.dsr.latent_penalty`, `observation_penalty`), added to the loss.
-    - `grad_clip`: the global gradient-norm clip (`None`: none, as in the GTF code).
-    - `fallback`: what finishes a failed parallel solve of the forced recurrence, for the
-        failed windows only: `"sequential"` (exact), `"elk"` (damped Newton, then the scan),
-        or `None` (none: the step uses the failed states and its `failed` metric says so).
+    - `solver`: a solver object, in place of `settings.solver` (e.g. `paratime.DEER` with
+        non-default settings).
     - `validation`: a held-out segment (V, d) for model selection (e.g. the end of the
         series, which `data` then excludes; `paratime.dsr.split_validation`). Every
-        `validate_every` steps and at the end, the model's free run is scored against it by
-        D_stsp (and D_H); the state with the lowest D_stsp so far is kept in
-        `out_dir/best.eqx` and its score and step in the state (`best_score`, `best_step`).
-        `None`: no selection.
-    - `validation_starts`, `selection`: the number of free runs per validation, from starts
-        spread over the state space (`paratime.dsr.spread_starts`), and whether the score is
-        their `"worst"` or their `"mean"` (`paratime.dsr.validation_scores`);
-        `validation_box_starts` more runs start off the data, in its bounding box.
-    - `patience`: stop once this many steps have passed without a better validation score
-        (`None`: run all `steps`; needs `validation`).
-    - `time_limit`: a wall-clock budget in seconds (`None`: none); training ends after the
-        step that spends it, validated and checkpointed.
-    - `out_dir`, `resume`, `**train_kwargs`: passed to `paratime.train.train` (checkpoints,
-        `metrics.jsonl`, progress bar showing loss and α).
+        `settings.validate_every` steps and at the end, the model's free run is scored against
+        it by D_stsp (and D_H) from `validation_starts` starts spread over the state space
+        (the worst or the mean, by `selection`); the state with the lowest score so far is
+        kept in `out_dir/best.eqx` and its score and step in the state (`best_score`,
+        `best_step`); `patience` stops the run once that many steps pass without a better
+        score. `None`: no selection (and no patience).
+    - `out_dir`, `resume`, `**train_kwargs`: passed to `paratime.train.train` (checkpoints
+        every `settings.checkpoint_every` steps, `metrics.jsonl`, progress bar showing loss
+        and α; `time_limit` ends training after the step that spends it, validated and
+        checkpointed).
 
     **Returns:**
 
@@ -314,8 +299,24 @@ def fit(
 
     **Raises:**
 
-    `ValueError` for a bad `seq_len`, `batch_size` or `gtf`.
+    `ValueError` for a bad `settings` (a `paratime.ConfigError` naming the field), `data`,
+    or a `seq_len` or `batch_size` the data cannot supply.
     """
+    if not isinstance(settings, FitSettings):
+        raise TypeError(
+            f"`settings` must be a paratime.dsr.FitSettings; got {type(settings).__name__}. "
+            "Write dsr.fit(model, data, dsr.FitSettings(steps=..., seq_len=...), key=...)."
+        )
+    misplaced = sorted(set(train_kwargs) & set(FitSettings.field_names()))
+    if misplaced:
+        shown = ", ".join(f"{k}={train_kwargs[k]!r}" for k in misplaced)
+        raise TypeError(
+            f"`{misplaced[0]}` is a setting: pass it in `settings`, "
+            f"dsr.fit(model, data, dsr.FitSettings({shown}), key=...)."
+        )
+    s = settings
+    seq_len, batch_size = s.seq_len, s.batch_size
+    solver = make_solver(s.solver) if solver is None else solver
     trajectories = as_trajectories(data)
     joined = trajectories[0] if len(trajectories) == 1 else np.concatenate(trajectories)
     d = _data_size(model)
@@ -330,16 +331,14 @@ def fit(
         check_seq_len(series, seq_len, batch_size)
     else:
         check_seq_len(series, 2, batch_size)
-        if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 2:
-            raise ValueError(f"`seq_len` must be an integer ≥ 2; got {seq_len!r}.")
         starts = window_starts([x.shape[0] for x in trajectories], seq_len)
     first = next(x for x in trajectories if x.shape[0] >= seq_len)
-    if final_learning_rate is None:
-        final_learning_rate = learning_rate / 10
+    lr_final = s.lr / 10 if s.lr_final is None else s.lr_final
     optimizer = make_optimizer(
-        learning_rate, steps, final_fraction=final_learning_rate / learning_rate, clip=grad_clip
+        s.lr, s.steps, final_fraction=lr_final / s.lr, clip=s.grad_clip or None
     )
-    alpha = initial_alpha(model, jnp.asarray(first[:seq_len], series.dtype), gtf, alpha0)
+    gtf = s.gtf_value()
+    alpha = initial_alpha(model, jnp.asarray(first[:seq_len], series.dtype), gtf, s.alpha0)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
     state = DSRState(model, opt_state, jax.random.key_data(key), alpha)
     step_fn = make_dsr_step(
@@ -349,13 +348,13 @@ def fit(
         batch_size=batch_size,
         solver=solver,
         adaptive=gtf == "adaptive",
-        alpha_every=alpha_every,
-        gamma=gamma,
-        forcing_interval=forcing_interval,
-        latent_regularization=latent_regularization,
-        observation_regularization=observation_regularization,
+        alpha_every=s.alpha_every,
+        gamma=s.alpha_decay,
+        forcing_interval=s.forcing_interval,
+        latent_regularization=s.latent_regularization,
+        observation_regularization=s.observation_regularization,
         starts=None if starts is None else jnp.asarray(starts),
-        fallback=fallback,
+        fallback=fallback_policy(s.fallback),
     )
     if validation is not None:
         validation = jnp.asarray(check_series(np.asarray(validation), name="`validation`"))
@@ -367,22 +366,23 @@ def fit(
         train_kwargs["validate"] = make_validator(
             validation,
             out_dir,
-            starts=validation_starts,
-            reduce=selection,
-            patience=patience,
-            box_starts=validation_box_starts,
+            starts=s.validation_starts,
+            reduce=s.selection,
+            patience=s.patience or None,
+            box_starts=s.validation_box_starts,
         )
-        train_kwargs["validate_every"] = validate_every
+        train_kwargs["validate_every"] = s.validate_every
     if out_dir is not None and not resume:  # a fresh run: no best model of an earlier one
         (Path(out_dir) / BEST).unlink(missing_ok=True)
     train_kwargs.setdefault("show", ("loss", "alpha", "newton_steps"))
     train_kwargs.setdefault("description", "dsr")
+    train_kwargs.setdefault("checkpoint_every", s.checkpoint_every)
     return train(
         step_fn,
         state,
-        steps=steps,
+        steps=s.steps,
         out_dir=out_dir,
         resume=resume,
-        time_limit=time_limit,
+        time_limit=s.time_limit_seconds(),
         **train_kwargs,
     )

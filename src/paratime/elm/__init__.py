@@ -9,7 +9,7 @@ from ._cells import (
     Jordan as Jordan,
     make_cell as make_cell,
 )
-from ._config import FitConfig as FitConfig
+from ._config import FitConfig as FitConfig, FitSettings as FitSettings
 from ._data import (
     Task as Task,
     autoregressive_task as autoregressive_task,
@@ -64,6 +64,7 @@ __all__ = [
     "ClosedLoop",
     "FAR",
     "FitConfig",
+    "FitSettings",
     "Forecast",
     "ForecastDivergedWarning",
     "FullyConnected",

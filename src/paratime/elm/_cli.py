@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from .._names import make_solver
 from ..cli._common import check_out_dir, flag, new_app, set_x64, store_config
 from ..cli._options import config_options
 from ..train._atomic import atomic_write_text
@@ -44,21 +43,11 @@ def fit_command(
             task, cfg.window, test_fraction=cfg.test_fraction, val_fraction=cfg.val_fraction
         )
     t0 = time.perf_counter()
-    model, info = fit(
-        prepared, arch=cfg.arch, hidden=cfg.hidden, key=jax.random.key(cfg.seed),
-        lam=cfg.lam_value(), method=cfg.method, direct=cfg.direct,
-        solver=make_solver(cfg.solver), spectral_radius=cfg.spectral_radius,
-        input_scaling=cfg.input_scaling,
-    )  # fmt: skip
+    model, info = fit(prepared, cfg, key=jax.random.key(cfg.seed))
     wall = time.perf_counter() - t0
     metrics = evaluate(model, prepared, horizon=cfg.horizon)
     store_config(out, cfg, resume=False)
-    save_model(
-        out / "model.eqx",
-        model,
-        spectral_radius=cfg.spectral_radius,
-        input_scaling=cfg.input_scaling,
-    )
+    save_model(out / "model.eqx", model, **cfg.cell_options())
     record = {
         **metrics,
         "train_seconds": info["train_seconds"],

@@ -1,7 +1,7 @@
 """A recurrent cell with a linear readout, the data it is fitted on, and ELM training."""
 
 import time
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -10,9 +10,11 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._engine import AbstractCell, AbstractSolver, Sequential
-from ._cells import canonical_arch, make_cell, uses_feedback
+from .._names import make_solver
+from ._cells import make_cell, uses_feedback
+from ._config import FitSettings
 from ._data import Task, split_windows, windows
-from ._forecast import BOUNDS_MARGIN, output_bounds
+from ._forecast import output_bounds
 from ._hidden import closed_loop_outputs, hidden_matrix
 from ._lstsq import ridge, select_lambda_validation
 from ._select import multistep_scores
@@ -135,17 +137,10 @@ def _rows(data: Prepared, idx):
 
 def fit(
     data: Prepared,
+    settings: FitSettings = FitSettings(),
     *,
-    arch: str = "gru",
-    hidden: int = 100,
     key: PRNGKeyArray,
-    lam: float | int | Literal["multistep", "gcv", "validation"] = "multistep",
-    method: str = "qr",
-    direct: bool = True,
-    solver: AbstractSolver = Sequential(),
-    horizon: int = 20,
-    bounds_margin: float | None = BOUNDS_MARGIN,
-    **cell_options,
+    solver: AbstractSolver | None = None,
 ) -> tuple[RecurrentModel, dict]:
     """Train a recurrent network as an ELM: random frozen cell, β by ridge least squares.
 
@@ -161,24 +156,25 @@ def fit(
     **Arguments:**
 
     - `data`: from `prepare`.
-    - `arch`, `hidden`: architecture (see `ARCHITECTURES`) and number of hidden units.
+    - `settings`: the network and the fit (`paratime.elm.FitSettings`, the same settings as
+        the flags of `paratime elm fit`; its `FitConfig` is one too):
+        - `arch`, `hidden`: architecture (see `ARCHITECTURES`) and number of hidden units;
+            `spectral_radius`, `input_scaling`, `bias_scaling`, `lags`, `decay`: the random
+            weights (see `make_cell`).
+        - `lam`: ridge λ, or how to choose it: `"multistep"` (default): the λ with the
+            smallest `horizon`-step closed-loop NRMSE on the validation windows
+            (`multistep_scores`; `"gcv"` when there is no validation part); `"gcv"`:
+            generalised cross-validation of the one-step fit on the training windows;
+            `"validation"`: the λ with the best one-step RMSE on the validation windows.
+            After `"multistep"` or `"validation"` β is refitted on training plus validation.
+        - `method`: `"qr"`, `"cholesky"` or `"svd"` (see `ridge`).
+        - `direct`: direct input-to-output links.
+        - `solver`: the name of the solver that builds H (vmap over windows, unroll inside).
+        - `bounds_margin`: the model's `bounds` (the range closed-loop forecasts are clipped
+            to) are the training outputs' range widened by this fraction of its width on
+            each side; `None` leaves the model unbounded.
     - `key`: PRNG key of the random weights.
-    - `lam`: ridge λ, or how to choose it:
-        - `"multistep"` (default): the λ with the smallest `horizon`-step closed-loop NRMSE
-            on the validation windows (`multistep_scores`); falls back to `"gcv"` when
-            there is no validation part.
-        - `"gcv"`: generalised cross-validation of the one-step fit on the training windows.
-        - `"validation"`: the λ with the best one-step RMSE on the validation windows.
-
-        After `"multistep"` or `"validation"` β is refitted on training plus validation.
-    - `method`: `"qr"`, `"cholesky"` or `"svd"` (see `ridge`).
-    - `direct`: direct input-to-output links.
-    - `solver`: the `paratime` solver used to build H (vmap over windows, unroll inside).
-    - `horizon`: forecast length of the `"multistep"` criterion.
-    - `bounds_margin`: the model's `bounds` (the range closed-loop forecasts are clipped to)
-        are the training outputs' range widened by this fraction of its width on each side;
-        `None` leaves the model unbounded.
-    - `**cell_options`: passed to `make_cell` (`spectral_radius`, `input_scaling`, ...).
+    - `solver`: a solver object, in place of `settings.solver`.
 
     **Returns:**
 
@@ -197,25 +193,29 @@ def fit(
     jax.config.update("jax_enable_x64", True)  # as `paratime elm fit` does
     task = paratime.elm.autoregressive_task(paratime.data.load("santafe"))
     data = paratime.elm.prepare(task, window=20)
-    model, info = paratime.elm.fit(data, arch="gru", hidden=100, key=jax.random.key(0))
+    settings = paratime.elm.FitSettings(arch="gru", hidden=100)
+    model, info = paratime.elm.fit(data, settings, key=jax.random.key(0))
     ```
     """
-    arch = canonical_arch(arch)
-    if isinstance(lam, str) and lam not in ("multistep", "gcv", "validation"):
-        raise ValueError(
-            f"`lam` must be 'multistep', 'gcv', 'validation' or a number; got {lam!r}."
+    if not isinstance(settings, FitSettings):
+        raise TypeError(
+            f"`settings` must be a paratime.elm.FitSettings; got {type(settings).__name__}. "
+            "Write elm.fit(data, elm.FitSettings(arch=..., hidden=...), key=...)."
         )
+    s = settings
+    arch, lam, direct, horizon = s.arch, s.lam_value(), s.direct, s.horizon
+    solver = make_solver(s.solver) if solver is None else solver
     D, K = data.inputs.shape[-1], data.targets.shape[-1]
     dtype = data.inputs.dtype
-    cell = make_cell(arch, D, hidden, output_size=K, key=key, dtype=dtype, **cell_options)
+    cell = make_cell(arch, D, s.hidden, output_size=K, key=key, dtype=dtype, **s.cell_options())
     train, val, _ = data.split
     if lam == "validation" and len(val) < 1:
         raise ValueError("`lam='validation'` needs a validation part: val_fraction > 0.")
     if lam == "multistep" and len(val) < 2:
         lam = "gcv"
     bounds = None
-    if bounds_margin is not None:
-        bounds = output_bounds(data.targets[np.concatenate([train, val])], bounds_margin)
+    if s.bounds_margin is not None:
+        bounds = output_bounds(data.targets[np.concatenate([train, val])], s.bounds_margin)
     model = RecurrentModel(
         cell, jnp.zeros((0, K), dtype), jnp.zeros(K, dtype), arch, data.window, direct,
         data.in_mean, data.in_std, data.out_mean, data.out_std, bounds,
@@ -242,7 +242,7 @@ def fit(
             lam = float(grid[int(np.argmin(scores))])
             extra = {"lam_grid": grid.tolist(), "lam_scores": scores.tolist()}
         H, Y = jnp.concatenate([H, Hv]), np.concatenate([Y, Yv])
-    beta, intercept, info = ridge(H, jnp.asarray(Y), lam, method=method)
+    beta, intercept, info = ridge(H, jnp.asarray(Y), lam, method=s.method)
     jax.block_until_ready(beta)
     t2, c2 = time.perf_counter(), time.process_time()
     model = eqx.tree_at(lambda m: (m.beta, m.intercept), model, (beta, intercept))
