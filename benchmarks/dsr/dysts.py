@@ -3,8 +3,8 @@ noisy training series, scored on clean test series against each data set's own f
 
     pip install -r benchmarks/requirements-dysts.txt      # dysts pinned
     python benchmarks/dsr/dysts.py make runs/dysts --systems 20
-    python benchmarks/dsr/dysts.py run runs/dysts [--only Lorenz,Rossler] [-- extra train flags]
-    python benchmarks/dsr/dysts.py table runs/dysts --json benchmarks/results/dsr-dysts.json
+    python benchmarks/dsr/dysts.py run runs/dysts [--only Lorenz,Rossler] [--arm NAME] [-- flags]
+    python benchmarks/dsr/dysts.py table runs/dysts [--arm NAME] --json benchmarks/results/dsr-dysts.json
 
 `make` picks the first `--systems` flows (by name) of dimension 3-6 with a positive published
 largest Lyapunov exponent, and writes for each DIR/NAME/train.npy (20 000 samples at 50 per
@@ -13,7 +13,7 @@ clean samples from another initial condition), floor.npy (a third, clean, indepe
 of the test length) and meta.json (the exponent per time unit and per sample). All three are
 standardised with the training part's mean and std. `run` trains `paratime dsr train` (the
 defaults, or the flags after `--`) and scores it with `paratime dsr eval`, one system at a
-time, pinned to one core. `table` prints the Markdown table: D_stsp, D_H and λ_max of the
+time, pinned to one core, into DIR/NAME/run (or run-ARM with `--arm`, e.g. a recipe). `table` prints the Markdown table: D_stsp, D_H and λ_max of the
 model against the floor (the independent orbit scored like a model) and the system's λ_max.
 
 dysts 0.96 imports gluonts at import time (for writing Arrow files, not used here); if it is
@@ -105,28 +105,32 @@ def make(out: Path, count: int) -> None:
         print(f"{name}: d={meta['dim']} λ={lyap:.3g}/time, {meta['lyapunov_per_step']:.3g}/step")
 
 
-def run(out: Path, only: list[str] | None, extra: list[str]) -> None:
+def _run_dir(folder: Path, arm: str | None) -> Path:
+    return folder / ("run" if arm is None else f"run-{arm}")
+
+
+def run(out: Path, only: list[str] | None, extra: list[str], arm: str | None = None) -> None:
     env = {**os.environ, "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"}
     cli = ["taskset", "-c", "1", "nice", "-n", "10", sys.executable, "-m", "paratime.cli", "dsr"]
     for folder in sorted(p for p in out.iterdir() if (p / "meta.json").exists()):
         if only and folder.name not in only:
             continue
-        run_dir = folder / "run"
+        run_dir = _run_dir(folder, arm)
         if (run_dir / "metrics.json").exists():
             continue
         train = [*cli, "train", "--data", str(folder / "train.npy"), "--out", str(run_dir)]
-        with open(folder / "train.log", "w") as log:
+        with open(run_dir.with_suffix(".train.log"), "w") as log:
             subprocess.run([*train, "--no-progress", *extra], stdout=log, stderr=log, env=env)
-        with open(folder / "eval.log", "w") as log:
+        with open(run_dir.with_suffix(".eval.log"), "w") as log:
             cmd = [*cli, "eval", str(run_dir), "--data", str(folder / "test.npy")]
             subprocess.run(cmd, stdout=log, stderr=log, env=env)
 
 
-def table(out: Path, json_path: Path | None) -> None:
+def table(out: Path, json_path: Path | None, arm: str | None = None) -> None:
     rows = []
     for folder in sorted(p for p in out.iterdir() if (p / "meta.json").exists()):
         meta = json.loads((folder / "meta.json").read_text())
-        result = folder / "run" / "metrics.json"
+        result = _run_dir(folder, arm) / "metrics.json"
         m = json.loads(result.read_text()) if result.exists() else {}
         rows.append({**meta, **{k: m.get(k) for k in ("D_stsp", "D_H", "lambda_max", "step")}})
     print("| system | d | D_stsp (floor) | D_H (floor) | λ_max model / system, per step |")
@@ -152,13 +156,14 @@ def main() -> None:
     p.add_argument("--systems", type=int, default=20)
     p.add_argument("--only", default=None, help="comma-separated system names")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--arm", default=None, help="a name for these training flags (run-ARM)")
     a = p.parse_args(argv)
     if a.what == "make":
         make(a.out, a.systems)
     elif a.what == "run":
-        run(a.out, a.only.split(",") if a.only else None, extra)
+        run(a.out, a.only.split(",") if a.only else None, extra, a.arm)
     else:
-        table(a.out, a.json)
+        table(a.out, a.json, a.arm)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from ._engine import (
     unroll as unroll,
 )
 from ._extras import MissingExtraError as MissingExtraError
+from ._maps import MemoryMapWarning as MemoryMapWarning, install as _install_map_check
 from ._names import SolverName as SolverName, make_solver as make_solver
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "LinearScan",
     "Lyapunov",
     "Linearisation",
+    "MemoryMapWarning",
     "MissingExtraError",
     "NewtonError",
     "Parareal",
@@ -72,6 +74,9 @@ __all__ = [
     "train",
     "unroll",
 ]
+
+# Warn before XLA's CPU compiler runs out of memory maps (`_maps`).
+_install_map_check()
 
 try:
     __version__ = importlib.metadata.version("paratime")
