@@ -8,7 +8,7 @@
    finished by `"sequential"` or by `"elk"` (damped Newton, then the scan for what ELK
    cannot finish): the time of the whole solve, and whether ELK alone finished it.
 
-    python benchmarks/fallback_cost.py --rounds 20
+    python benchmarks/fallback_cost.py --rounds 20 [--no-finisher]
 """
 
 import argparse
@@ -115,10 +115,12 @@ def finisher(rounds):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--no-finisher", action="store_true", help="part 1 only")
     args = parser.parse_args()
     print(f"jax {jax.__version__}, {jax.devices()[0].platform}", flush=True)
     nothing_fails(args.rounds)
-    finisher(max(3, args.rounds // 4))
+    if not args.no_finisher:
+        finisher(max(3, args.rounds // 4))
 
 
 if __name__ == "__main__":

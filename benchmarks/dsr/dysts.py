@@ -4,7 +4,7 @@ noisy training series, scored on clean test series against each data set's own f
     pip install -r benchmarks/requirements-dysts.txt      # dysts pinned
     python benchmarks/dsr/dysts.py make runs/dysts --systems 20
     python benchmarks/dsr/dysts.py run runs/dysts [--only Lorenz,Rossler] [--arm NAME] [-- flags]
-    python benchmarks/dsr/dysts.py table runs/dysts [--arm NAME] --json benchmarks/results/dsr-dysts.json
+    python benchmarks/dsr/dysts.py table runs/dysts [--arm NAME] [--json results.json]
 
 `make` picks the first `--systems` flows (by name) of dimension 3-6 with a positive published
 largest Lyapunov exponent, and writes for each DIR/NAME/train.npy (20 000 samples at 50 per
@@ -13,8 +13,10 @@ clean samples from another initial condition), floor.npy (a third, clean, indepe
 of the test length) and meta.json (the exponent per time unit and per sample). All three are
 standardised with the training part's mean and std. `run` trains `paratime dsr train` (the
 defaults, or the flags after `--`) and scores it with `paratime dsr eval`, one system at a
-time, pinned to one core, into DIR/NAME/run (or run-ARM with `--arm`, e.g. a recipe). `table` prints the Markdown table: D_stsp, D_H and λ_max of the
-model against the floor (the independent orbit scored like a model) and the system's λ_max.
+time, pinned to one core (1, or $CORE), into DIR/NAME/run (DIR/NAME/run-ARM with `--arm`,
+e.g. a recipe). `table` prints the Markdown table: D_stsp, D_H and λ_max of the model against
+the floor (the independent orbit scored like a model) and the system's λ_max, the steps
+trained and their wall time.
 
 dysts 0.96 imports gluonts at import time (for writing Arrow files, not used here); if it is
 absent, a stand-in module is put in its place so that the flows import.
@@ -111,7 +113,8 @@ def _run_dir(folder: Path, arm: str | None) -> Path:
 
 def run(out: Path, only: list[str] | None, extra: list[str], arm: str | None = None) -> None:
     env = {**os.environ, "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"}
-    cli = ["taskset", "-c", "1", "nice", "-n", "10", sys.executable, "-m", "paratime.cli", "dsr"]
+    core = os.environ.get("CORE", "1")
+    cli = ["taskset", "-c", core, "nice", "-n", "10", sys.executable, "-m", "paratime.cli", "dsr"]
     for folder in sorted(p for p in out.iterdir() if (p / "meta.json").exists()):
         if only and folder.name not in only:
             continue
@@ -130,17 +133,25 @@ def table(out: Path, json_path: Path | None, arm: str | None = None) -> None:
     rows = []
     for folder in sorted(p for p in out.iterdir() if (p / "meta.json").exists()):
         meta = json.loads((folder / "meta.json").read_text())
-        result = _run_dir(folder, arm) / "metrics.json"
+        run_dir = _run_dir(folder, arm)
+        result = run_dir / "metrics.json"
         m = json.loads(result.read_text()) if result.exists() else {}
-        rows.append({**meta, **{k: m.get(k) for k in ("D_stsp", "D_H", "lambda_max", "step")}})
-    print("| system | d | D_stsp (floor) | D_H (floor) | λ_max model / system, per step |")
-    print("|---|---:|---:|---:|---:|")
+        row = {**meta, **{k: m.get(k) for k in ("D_stsp", "D_H", "lambda_max", "step")}}
+        log = run_dir / "metrics.jsonl"
+        if log.exists():  # the training steps taken and their wall time
+            last = json.loads(log.read_text().splitlines()[-1])
+            row["steps_trained"], row["train_seconds"] = last["step"] + 1, last["time"]
+        rows.append(row)
+    print("| system | d | D_stsp (floor) | D_H (floor) | λ_max model / system, per step "
+          "| steps, train s |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|")
     fmt = lambda v, f: "—" if v is None else format(v, f)
     for r in rows:
         print(
             f"| {r['name']} | {r['dim']} | {fmt(r['D_stsp'], '.2f')} ({r['floor_D_stsp']:.2f}) | "
             f"{fmt(r['D_H'], '.3f')} ({r['floor_D_H']:.3f}) | "
-            f"{fmt(r['lambda_max'], '.4f')} / {r['lyapunov_per_step']:.4f} |"
+            f"{fmt(r['lambda_max'], '.4f')} / {r['lyapunov_per_step']:.4f} | "
+            f"{r.get('steps_trained', '—')}, {fmt(r.get('train_seconds'), '.0f')} |"
         )
     if json_path is not None:
         json_path.write_text(json.dumps(rows, indent=1))
