@@ -16,7 +16,7 @@ import jax.lax as lax
 import jax.numpy as jnp
 import numpy as np
 from jax.custom_batching import custom_vmap
-from jaxtyping import Array
+from jaxtyping import Array, PyTree
 
 from ._sharding import varying_axes
 from ._solution import RESULTS
@@ -159,12 +159,9 @@ def _make_check(messages: tuple[str, ...], input_message: str, time_axes: tuple[
 
     @checked.defjvp
     def checked_jvp(primals, tangents):
-        # The tangent is scaled by a number computed from the checked states (1 unless they
-        # hold a NaN), so that reverse mode keeps the check: `jax.grad` of a loss that reads
-        # the states only through their gradient would otherwise drop it as dead code.
-        out = checked(*primals)
-        one = 1 + 0 * jnp.sum(out[:1])
-        return out, tangents[3] * one
+        # The states' tangent passes through (a callback has no JVP); `keep_check` makes
+        # it depend on the check, so that reverse mode keeps the check.
+        return checked(*primals), tangents[3]
 
     return checked
 
@@ -214,6 +211,29 @@ def failure_messages(solver: Any, T: int, N: int) -> tuple[list[str], str]:
         "Check the inputs: this is not a failure of the solver."
     )
     return messages, input_message
+
+
+@jax.custom_jvp
+def keep_check(tree: PyTree[Array], checked: Array) -> PyTree[Array]:
+    """`tree` (the unflattened states), whose tangent depends on `checked` (the flat states
+    returned by the failure check), so that reverse mode keeps the check.
+
+    `jax.grad` of a loss that reads the states only through their gradient (a linear loss)
+    would otherwise drop the check as dead code: the check's output feeds nothing the
+    gradient needs. Each leaf's tangent is scaled by 1 + 0·Σ checked[0] (1 unless the check's
+    states hold a NaN); scaling the unflattened leaves, not the flat states, keeps the
+    cotangent out of the flat layout, where XLA would have to build it (one T×N buffer more
+    for a cell with several state arrays). A forward program computes nothing for it.
+    """
+    del checked
+    return tree
+
+
+@keep_check.defjvp
+def _keep_check_jvp(primals, tangents):
+    tree, checked = primals
+    one = 1 + 0 * jnp.sum(lax.stop_gradient(checked[:1]))
+    return tree, jax.tree_util.tree_map(lambda t: t * one.astype(t.dtype), tangents[0])
 
 
 def check(

@@ -14,7 +14,7 @@ import jax.lax as lax
 from jaxtyping import Array, Bool, Inexact, PyTree
 
 from ._batching import vmap_batch_size
-from ._failure import check, failure_messages
+from ._failure import check, failure_messages, keep_check
 from ._fallback import finish, resolve_fallback
 from ._flat import FlatCell
 from ._platform import platform
@@ -138,12 +138,14 @@ def unroll(
         solver = dataclasses.replace(solver, cell_loop=False)
     solver = with_tolerances_of(solver, state_dtype, dtype)
     states, result, stats = _solve(solver, flat_cell, h0_flat, xs, guess_flat, fallback, platform())
-    if throw:
-        messages, input_message = failure_messages(solver, T, fs.size)
-        params = tuple(x for x in jax.tree_util.tree_leaves(cell) if eqx.is_inexact_array(x))
-        inputs = (h0_flat, tuple(jax.tree_util.tree_leaves(xs)), params)
-        states = check(
-            states, result, stats, messages=messages, input_message=input_message, inputs=inputs
-        )
     record(stats, solver)  # for `paratime.train`'s log, when tracing a training step
-    return Solution(fs.unravel_trajectory(states.astype(state_dtype)), result, stats)
+    if not throw:
+        return Solution(fs.unravel_trajectory(states.astype(state_dtype)), result, stats)
+    messages, input_message = failure_messages(solver, T, fs.size)
+    params = tuple(x for x in jax.tree_util.tree_leaves(cell) if eqx.is_inexact_array(x))
+    inputs = (h0_flat, tuple(jax.tree_util.tree_leaves(xs)), params)
+    checked = check(
+        states, result, stats, messages=messages, input_message=input_message, inputs=inputs
+    )
+    out = keep_check(fs.unravel_trajectory(checked.astype(state_dtype)), checked)
+    return Solution(out, result, stats)
