@@ -125,7 +125,37 @@ def test_non_finite_steps_are_skipped_and_kappa_is_the_batch_maximum(series):
     new, metrics = bad(state, 0)
     assert float(metrics["skipped"]) == 1.0 and not np.isfinite(float(metrics["loss"]))
     assert tree_allclose(new.model, state.model, rtol=0, atol=0)
-    assert float(new.alpha) == float(state.alpha)
+    # aGTF forces harder after a skipped step: 1 − α shrinks by a quarter.
+    assert float(new.alpha) == pytest.approx(1 - 0.75 * (1 - 0.2))
+
+
+def test_an_expanding_model_is_forced_until_its_steps_train(series):
+    # Weights scaled up and α = 0: the forced trajectory overflows on every window, so every
+    # step used to be skipped and the model never trained (seen on Lorenz-63 with seed 8,
+    # whose initial α of 0.12 overflowed from step 0). Now each skipped step forces harder.
+    x = jnp.asarray(series)
+    model = dsr.build_model("shplrnn", 3, latent=3, hidden=16, key=jax.random.key(0))
+    model = jax.tree_util.tree_map(lambda a: a * 40 if eqx.is_inexact_array(a) else a, model)
+    opt = dsr.make_optimizer(1e-3, 30)
+    state = dsr.DSRState(
+        model,
+        opt.init(eqx.filter(model, eqx.is_inexact_array)),
+        jax.random.key_data(jax.random.key(1)),
+        jnp.asarray(0.0, x.dtype),
+    )
+    step = dsr_train.make_dsr_step(x, opt, seq_len=100, batch_size=4, adaptive=True,
+                                   alpha_every=1000)  # fmt: skip
+    skipped, alphas = [], []
+    for k in range(30):
+        alphas.append(float(state.alpha))
+        state, metrics = step(state, k)
+        skipped.append(float(metrics["skipped"]))
+    assert skipped[0] == 1.0 and skipped[-1] == 0.0, skipped
+    first_ok = skipped.index(0.0)
+    assert alphas[1 : first_ok + 1] == pytest.approx(
+        [1 - 0.75**k for k in range(1, first_ok + 1)]
+    )
+    assert all(s == 0.0 for s in skipped[first_ok:]), skipped  # from then on it trains
 
 
 def _invoke(*args):

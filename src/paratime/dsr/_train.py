@@ -180,6 +180,10 @@ def _dsr_step(
         new = adaptive_alpha(alpha, aux["kappa"], gamma=gamma)
         update = update_alpha & ok & jnp.isfinite(new)
         alpha = jnp.where(update, new, alpha)
+        # A skipped step's forced trajectory overflowed: α is too small to keep it bounded
+        # (an expanding initial model can overflow on every window, and then no step would
+        # ever train). Force harder for the next step: 1 − α shrinks by a quarter.
+        alpha = jnp.where(ok, alpha, 1 - 0.75 * (1 - alpha))
     metrics = {"loss": loss, "grad_norm": grad_norm, "alpha": state.alpha}
     metrics.update(aux)
     metrics["skipped"] = (~ok).astype(loss.dtype)
@@ -210,8 +214,10 @@ def make_dsr_step(
     from κ measured on the current batch's forced trajectories. The metrics are `loss`,
     `grad_norm`, `alpha` (the α used in this step), `newton_steps`, `kappa` (NaN on the steps
     that do not update α, where it is not computed), `failed` and
-    `skipped` (1 where a non-finite loss or gradient left the weights, optimiser state and α
-    unchanged), and `regularization` (the penalty, when a λ is > 0; `loss` includes it).
+    `skipped` (1 where a non-finite loss or gradient left the weights and optimiser state
+    unchanged; with `adaptive=True` α then grows, 1 − α shrinking by a quarter, so that an
+    overflowing forced trajectory is forced harder next time), and `regularization` (the
+    penalty, when a λ is > 0; `loss` includes it).
     With `forcing_interval` τ > 1 the forcing acts at every τ-th step only (sparse forcing;
     `gtf=1.0` with τ > 1 is sparse teacher forcing); `latent_regularization` and
     `observation_regularization` are the λ of `paratime.dsr.regularization`. With `starts`
