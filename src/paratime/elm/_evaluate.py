@@ -136,7 +136,7 @@ def evaluate(
             f"{out['multistep_diverged']} closed-loop runs of the {model.arch} model went "
             "NaN/Inf or far outside the data range (NRMSE "
             f"{out['nrmse_multistep']:.3g}); `bounded=True` clips the fed-back outputs, and "
-            "`fit(..., lam='multistep')` chooses λ for the closed loop.",
+            "`fit` with `FitSettings(lam='multistep')` chooses λ for the closed loop.",
             ForecastDivergedWarning,
             stacklevel=2,
         )
