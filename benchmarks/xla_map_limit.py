@@ -24,6 +24,11 @@ def map_count() -> int:
         return f.read().count(b"\n")
 
 
+def map_limit() -> int:
+    with open("/proc/sys/vm/max_map_count") as f:
+        return int(f.read())
+
+
 def fill_maps(leave: int) -> None:
     """Split one anonymous mapping page by page (every other page PROT_NONE) until the
     process holds `vm.max_map_count - leave` maps."""
@@ -32,8 +37,7 @@ def fill_maps(leave: int) -> None:
     libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
                           ctypes.c_int, ctypes.c_long]  # fmt: skip
     libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    limit = int(open("/proc/sys/vm/max_map_count").read())
-    splits = max(0, (limit - leave - map_count()) // 2)  # each split adds two maps
+    splits = max(0, (map_limit() - leave - map_count()) // 2)  # each split adds two maps
     base = libc.mmap(None, 2 * (splits + 1) * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
     for k in range(splits):
         libc.mprotect(ctypes.c_void_p(base + 2 * k * PAGE), PAGE, PROT_NONE)
@@ -53,8 +57,8 @@ def main() -> None:
     x = jnp.ones((8, 8))
     jax.block_until_ready(jnp.sin(x))
     fill_maps(args.margin)
-    limit = int(open("/proc/sys/vm/max_map_count").read())
-    print(f"jax {jax.__version__}: {map_count()} maps of vm.max_map_count = {limit}", flush=True)
+    print(f"jax {jax.__version__}: {map_count()} maps of vm.max_map_count = {map_limit()}",
+          flush=True)  # fmt: skip
 
     def program(v, i):
         return jnp.sort(jnp.linalg.qr(v * i)[0] @ jnp.cumsum(v, 0)).max() + jnp.fft.fft(v).sum()

@@ -102,16 +102,17 @@ def test_adaptive_alpha_starts_at_least_at_alpha0(series):
         dsr_train.initial_alpha(model, x, "adaptive", 1.5)
 
 
+def _fresh_state(model, opt, alpha):
+    """A `DSRState` at step 0: the optimiser's initial state, batch key 1, the given α."""
+    params = eqx.filter(model, eqx.is_inexact_array)
+    return dsr.DSRState(model, opt.init(params), jax.random.key_data(jax.random.key(1)), alpha)
+
+
 def test_non_finite_steps_are_skipped_and_kappa_is_the_batch_maximum(series):
     x = jnp.asarray(series)
     model = dsr.build_model("shplrnn", 3, latent=3, hidden=8, key=jax.random.key(0))
     opt = dsr.make_optimizer(1e-2, 10)
-    state = dsr.DSRState(
-        model,
-        opt.init(eqx.filter(model, eqx.is_inexact_array)),
-        jax.random.key_data(jax.random.key(1)),
-        jnp.asarray(0.2, x.dtype),
-    )
+    state = _fresh_state(model, opt, jnp.asarray(0.2, x.dtype))
     step = dsr_train.make_dsr_step(x, opt, seq_len=50, batch_size=3, adaptive=True, alpha_every=1)
     new, metrics = step(state, 0)
     assert float(metrics["skipped"]) == 0.0
@@ -137,12 +138,7 @@ def test_an_expanding_model_is_forced_until_its_steps_train(series):
     model = dsr.build_model("shplrnn", 3, latent=3, hidden=16, key=jax.random.key(0))
     model = jax.tree_util.tree_map(lambda a: a * 40 if eqx.is_inexact_array(a) else a, model)
     opt = dsr.make_optimizer(1e-3, 30)
-    state = dsr.DSRState(
-        model,
-        opt.init(eqx.filter(model, eqx.is_inexact_array)),
-        jax.random.key_data(jax.random.key(1)),
-        jnp.asarray(0.0, x.dtype),
-    )
+    state = _fresh_state(model, opt, jnp.asarray(0.0, x.dtype))
     step = dsr_train.make_dsr_step(x, opt, seq_len=100, batch_size=4, adaptive=True,
                                    alpha_every=1000)  # fmt: skip
     skipped, alphas = [], []
@@ -152,9 +148,7 @@ def test_an_expanding_model_is_forced_until_its_steps_train(series):
         skipped.append(float(metrics["skipped"]))
     assert skipped[0] == 1.0 and skipped[-1] == 0.0, skipped
     first_ok = skipped.index(0.0)
-    assert alphas[1 : first_ok + 1] == pytest.approx(
-        [1 - 0.75**k for k in range(1, first_ok + 1)]
-    )
+    assert alphas[1 : first_ok + 1] == pytest.approx([1 - 0.75**k for k in range(1, first_ok + 1)])
     assert all(s == 0.0 for s in skipped[first_ok:]), skipped  # from then on it trains
 
 
