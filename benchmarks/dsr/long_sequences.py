@@ -1,4 +1,4 @@
-"""Short vs long training sequences on the slow–fast benchmark, at equal gradient steps.
+"""Short vs long training sequences on the slow–fast benchmark, under a choice of forcing.
 
 Trains `paratime dsr train --data slow-fast` once per (L, batch, seed) with everything else
 fixed, scores each run on `slow-fast-test` with `paratime.dsr.evaluate` (D_stsp, D_H, PE(20)
@@ -10,6 +10,12 @@ root, one job on one core:
         .venv/bin/python benchmarks/dsr/long_sequences.py --runs runs/dsr-long \
         --configs 200x16 200x50 10000x1 --seeds 0 1 2 --steps 3000 \
         --result benchmarks/results/dsr-long-slow-fast.json
+
+A config is `LxB` or `LxB:STEPS` (its own number of steps, e.g. for an equal-time
+comparison); `--flags` are appended to every `paratime dsr train` command (e.g.
+`--flags "--unforced 3"`), and `--tag` names the variant (a prefix of the run directories).
+Where the data has more than the four columns (x, y, z, u), D_stsp and D_H are also given on
+those four (`D_stsp_4`, `D_H_4`), so the variants compare on the same columns.
 
 Slow-scale metrics, computed on windows of 200 samples (`slow_metrics`): the drive u's
 period (mean spacing of upward crossings of its mean; none when its std is below a quarter
@@ -24,6 +30,7 @@ import datetime
 import json
 import math
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -118,13 +125,13 @@ def _clean(x):
     return x
 
 
-def _train(run: Path, L: int, B: int, seed: int, a) -> None:
+def _train(run: Path, L: int, B: int, steps: int, seed: int, a) -> None:
     cmd = [
         sys.executable, "-m", "paratime.cli", "dsr", "train", "--data", a.data, "--model", a.model,
         "--latent", str(a.latent), "--hidden", str(a.hidden), "--seq-len", str(L),
         "--batch-size", str(B), "--gtf", "adaptive", "--alpha0", "0.1", "--solver", a.solver,
-        "--lr", str(a.lr), "--steps", str(a.steps), "--seed", str(seed),
-        "--checkpoint-every", "500", "--no-progress", "--out", str(run),
+        "--lr", str(a.lr), "--steps", str(steps), "--seed", str(seed),
+        "--checkpoint-every", "500", "--no-progress", "--out", str(run), *shlex.split(a.flags),
     ]  # fmt: skip
     resume = (run / "checkpoint.eqx").exists()
     if resume:
@@ -156,8 +163,19 @@ def evaluate_run(run: Path, test: np.ndarray) -> tuple[dict, np.ndarray]:
     t0 = time.perf_counter()
     metrics, gen = evaluate(state.model, jnp.asarray(test, jnp.float32))
     metrics.update(compare_slow(test, np.asarray(gen)))
+    if test.shape[1] > 4 and np.isfinite(gen).all():
+        metrics.update(_four_columns(test, np.asarray(gen)))
     metrics["eval_wall_s"] = time.perf_counter() - t0
     return metrics, np.asarray(gen)
+
+
+def _four_columns(test: np.ndarray, gen: np.ndarray) -> dict[str, float]:
+    from paratime.dsr import metrics as M
+
+    return {
+        "D_stsp_4": float(M.state_space_divergence(test[:, :4], gen[:, :4])),
+        "D_H_4": float(M.power_spectrum_distance(test[:, :4], gen[:, :4])),
+    }
 
 
 def _fmt(values: list[float | None], digits: int = 2) -> str:
@@ -178,11 +196,16 @@ def table(records: list[dict]) -> str:
     rows = [head, "|" + "---|" * (len(keys) + 4)]
     groups: dict[str, list[dict]] = {}
     for r in records:
-        groups.setdefault(f"{r['seq_len']} × {r['batch_size']}", []).append(r)
+        name = f"{r['seq_len']} × {r['batch_size']}"
+        if r.get("variant"):
+            name = f"{r['variant']}, {name}"
+        groups.setdefault(name, []).append(r)
     for name, runs in groups.items():
         # A free run that overflowed has no meaningful scores: counted, left out of the means.
         rs = [r for r in runs if not r["metrics"].get("generated_nonfinite")]
-        cells = [_fmt([r["metrics"].get(k) for r in rs], d) for k, d in keys]
+        # Variants with more columns are compared on (x, y, z, u) alone.
+        get = lambda r, k: r["metrics"].get(f"{k}_4", r["metrics"].get(k))
+        cells = [_fmt([get(r, k) for r in rs], d) for k, d in keys]
         # u_period_rel_err is None where the generated u does not oscillate at all.
         osc = sum(r["metrics"].get("u_period_rel_err") is not None for r in rs)
         cells[4] += f" ({osc}/{len(rs)} oscillate)"
@@ -197,7 +220,9 @@ def main() -> None:
     p.add_argument("--runs", type=Path, default=Path("runs/dsr-long"))
     p.add_argument("--configs", nargs="+", default=["200x16", "200x50", "10000x1"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=3000, help="for configs without :STEPS")
+    p.add_argument("--flags", default="", help="more flags for every `paratime dsr train`")
+    p.add_argument("--tag", default="", help="the variant's name, a prefix of its run dirs")
     p.add_argument("--data", default="slow-fast")
     p.add_argument("--test", default="slow-fast-test")
     p.add_argument("--model", default="shplrnn")
@@ -219,9 +244,11 @@ def main() -> None:
     train = np.asarray(load_series(a.data))
     records = []
     for cfg in a.configs:
-        L, B = (int(v) for v in cfg.split("x"))
+        shape, _, steps = cfg.partition(":")
+        L, B = (int(v) for v in shape.split("x"))
+        steps = int(steps) if steps else a.steps
         for seed in a.seeds:
-            run = a.runs / f"L{L}-B{B}-s{seed}"
+            run = a.runs / f"{a.tag + '-' if a.tag else ''}L{L}-B{B}-s{seed}"
             cached = run / "long_sequences.json"
             if cached.exists():
                 rec = json.loads(cached.read_text())
@@ -233,12 +260,13 @@ def main() -> None:
                     cached.write_text(json.dumps(_clean(rec), indent=1))
                 records.append(rec)
                 continue
-            _train(run, L, B, seed, a)
+            _train(run, L, B, steps, seed, a)
             metrics, gen = evaluate_run(run, test)
             if a.save_generated:
                 np.save(run / "generated.npy", gen.astype(np.float32))
-            rec = {"run": run.name, "seq_len": L, "batch_size": B, "seed": seed,
-                   "train": _log_summary(run), "metrics": metrics}  # fmt: skip
+            rec = {"run": run.name, "variant": a.tag, "flags": a.flags, "seq_len": L,
+                   "batch_size": B, "steps": steps, "seed": seed, "train": _log_summary(run),
+                   "metrics": metrics}  # fmt: skip
             cached.write_text(json.dumps(_clean(rec), indent=1))
             records.append(rec)
             print(json.dumps(rec["metrics"], default=float), flush=True)
@@ -248,10 +276,12 @@ def main() -> None:
     floor = {"D_stsp": float(M.state_space_divergence(test, train)),
              "D_H": float(M.power_spectrum_distance(test, train))}  # fmt: skip
     floor.update(compare_slow(test, train))
+    if test.shape[1] > 4:
+        floor.update(_four_columns(test, train))
     out = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "jax": jax.__version__,
-        "device": "cpu, one core (taskset -c 0), XLA single-threaded",
+        "device": "cpu, one core (taskset), XLA single-threaded",
         "cpu": os.uname().machine,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()},
         "floor_train_vs_test": floor,

@@ -47,6 +47,9 @@ class FitSettings(AbstractConfig):
     """aGTF: decay γ of α between updates (α ← γ α + (1 - γ) α_est when α_est < α)."""
     forcing_interval: int = 1
     """Force every k-th step only (with --gtf 1: sparse teacher forcing, STF)."""
+    unforced: str | None = None
+    """Observed columns that do not force the model (α = 0 on them), comma-separated from 0,
+    e.g. 3 for a slow fourth variable."""
     latent_regularization: float = 0.0
     """λ of the latent-model weight penalty (the GTF code's lat_model_regularization)."""
     observation_regularization: float = 0.0
@@ -92,6 +95,9 @@ class FitSettings(AbstractConfig):
             self.check(name, ok, "a finite number >= 0", v)
         if self.time_limit is not None:
             self.time_limit_seconds()
+        if isinstance(self.unforced, int) and not isinstance(self.unforced, bool):
+            object.__setattr__(self, "unforced", str(self.unforced))  # `unforced = 3` in TOML
+        self.unforced_columns()
         if self.lr_final is not None:
             f = self.lr_final
             ok = isinstance(f, int | float) and not isinstance(f, bool) and 0 < f <= self.lr
@@ -117,6 +123,15 @@ class FitSettings(AbstractConfig):
         ok = 0 < seconds < math.inf
         self.check("time_limit", ok, "a duration like 600, 90s, 10m or 2h", self.time_limit)
         return seconds
+
+    def unforced_columns(self) -> tuple[int, ...]:
+        """`unforced` as a sorted tuple of column indices (`"3"`, `"0,2"`; an int in TOML)."""
+        if self.unforced is None:
+            return ()
+        parts = str(self.unforced).replace(" ", "").split(",")
+        ok = all(p.isdigit() for p in parts) and len(set(parts)) == len(parts)
+        self.check("unforced", ok, "distinct column indices like 3 or 0,2", self.unforced)
+        return tuple(sorted(int(p) for p in parts))
 
     def gtf_value(self) -> float | Literal["adaptive"]:
         """`"adaptive"` or the constant α as a float."""

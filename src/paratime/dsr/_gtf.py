@@ -109,6 +109,27 @@ def forcing_mask(steps: int, interval: int, dtype=jnp.float32) -> Float[Array, "
     return (t % interval == 0).astype(dtype)
 
 
+def check_unforced(unforced: tuple[int, ...], data_size: int) -> tuple[int, ...]:
+    """`unforced` as a sorted tuple of distinct observed columns, or a `ValueError` naming it.
+
+    **Arguments:**
+
+    - `unforced`: column indices of the observations, each in [0, `data_size`).
+    - `data_size`: d, the number of observed columns.
+
+    **Returns:**
+
+    The sorted tuple of distinct columns.
+    """
+    cols = tuple(unforced)
+    ok = all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < data_size for c in cols)
+    if not ok or len(set(cols)) < len(cols):
+        raise ValueError(
+            f"`unforced` must list distinct observed columns in [0, {data_size}); got {unforced!r}."
+        )
+    return tuple(sorted(cols))
+
+
 # Up to this size the spectral norms are taken by repeated squaring of JᵀJ (batched matrix
 # products); above it by LAPACK's SVD, whose per-matrix overhead then no longer dominates.
 SQUARING_MAX_SIZE = 8

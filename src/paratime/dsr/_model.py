@@ -8,7 +8,7 @@ from jaxtyping import Array, Bool, Float
 from .. import RESULTS, AbstractSolver, unroll
 from .._engine._fallback import Fallback
 from ..cells import AbstractCell
-from ._gtf import GTFCell, SparseGTFCell, forcing_mask, jacobian_kappa
+from ._gtf import GTFCell, SparseGTFCell, check_unforced, forcing_mask, jacobian_kappa
 from ._observation import AbstractObservation
 
 
@@ -43,6 +43,7 @@ class DSRModel(eqx.Module):
         *,
         fallback: Fallback = "sequential",
         interval: int = 1,
+        unforced: tuple[int, ...] = (),
     ) -> tuple[Float[Array, "T M"], dict]:
         """The GTF-forced latent trajectory z̃_0..z̃_{T-1} driven by the observations `x`.
 
@@ -50,7 +51,9 @@ class DSRModel(eqx.Module):
         whose failure policy is `fallback` (by default a failed parallel solve is finished
         exactly by the sequential scan; `None` keeps the failed states). With `interval`
         τ > 1 the forcing acts only at the steps t = τ, 2τ, ... (the others run freely;
-        `SparseGTFCell`): α = 1 with τ > 1 is sparse teacher forcing.
+        `SparseGTFCell`): α = 1 with τ > 1 is sparse teacher forcing. The observed columns
+        in `unforced` do not force the latent state at all (α = 0 on them: a slow variable
+        whose units should run freely between the data's values).
 
         **Returns:**
 
@@ -59,11 +62,12 @@ class DSRModel(eqx.Module):
         """
         target = self.observation.lift(x)
         a = jnp.asarray(alpha, x.dtype)
+        projector = self.observation.projector(check_unforced(unforced, x.shape[-1]))
         if interval == 1:
-            cell = GTFCell(self.cell, a, self.observation.projector())
+            cell = GTFCell(self.cell, a, projector)
             xs = target[1:]
         else:
-            cell = SparseGTFCell(self.cell, a, self.observation.projector())
+            cell = SparseGTFCell(self.cell, a, projector)
             mask = forcing_mask(target.shape[0] - 1, interval, x.dtype)
             xs = jnp.concatenate([target[1:], mask[:, None]], axis=1)
         sol = unroll(cell, target[0], xs, solver=solver, throw=False, fallback=fallback)
@@ -80,6 +84,7 @@ class DSRModel(eqx.Module):
         kappa: bool | Bool[Array, ""] = True,
         fallback: Fallback = "sequential",
         interval: int = 1,
+        unforced: tuple[int, ...] = (),
     ) -> tuple[Float[Array, ""], dict[str, Array]]:
         """The GTF loss on one subsequence: MSE of O(F(z̃_{t-1})) against x_t, t = 1..T−1.
 
@@ -95,6 +100,8 @@ class DSRModel(eqx.Module):
         - `fallback`: the failure policy of the solve (see `forced_states`).
         - `interval`: force every `interval`-th step only (1: every step; see
             `forced_states`).
+        - `unforced`: observed columns that do not force the latent state (see
+            `forced_states`); the loss still scores their predictions.
 
         **Returns:**
 
@@ -103,7 +110,7 @@ class DSRModel(eqx.Module):
         """
         alpha = jax.lax.stop_gradient(jnp.asarray(alpha, x.dtype))
         states, stats = self.forced_states(
-            x[:-1], alpha, solver, fallback=fallback, interval=interval
+            x[:-1], alpha, solver, fallback=fallback, interval=interval, unforced=unforced
         )
         pred = self.observation(jax.vmap(lambda z: self.cell(z, None))(states))
         loss = jnp.mean((pred - x[1:]) ** 2)

@@ -13,8 +13,9 @@ class AbstractObservation(eqx.Module):
     """An observation model from latent states (size M) to observations (size d).
 
     Subclasses define `__call__(z) -> x`, `lift(x) -> ẑ` (the latent state that the data
-    implies, used as the GTF forcing target) and `projector()`, the map P onto the latent
-    directions the data determines (the others are left unforced).
+    implies, used as the GTF forcing target) and `projector(unforced)`, the map P onto the
+    latent directions the data determines (the others are left unforced), leaving out the
+    observed columns listed in `unforced`.
     """
 
     @abc.abstractmethod
@@ -24,8 +25,14 @@ class AbstractObservation(eqx.Module):
     def lift(self, x: Float[Array, " d"]) -> Float[Array, " M"]: ...
 
     @abc.abstractmethod
-    def projector(self) -> Float[Array, " M"] | Float[Array, "M M"]:
-        """A diagonal (shape (M,)) or dense (shape (M, M)) projector onto the forced subspace."""
+    def projector(self, unforced: tuple[int, ...] = ()) -> Float[Array, " M"] | Float[Array, "M M"]:
+        """A diagonal (shape (M,)) or dense (shape (M, M)) map onto the forced subspace.
+
+        **Arguments:**
+
+        - `unforced`: observed columns whose error does not force the latent state (their α
+            is 0, e.g. a slow variable that should run freely); `()` forces every column.
+        """
 
 
 class IdentityObservation(AbstractObservation):
@@ -56,8 +63,12 @@ class IdentityObservation(AbstractObservation):
         pad = [(0, 0)] * (x.ndim - 1) + [(0, self.latent_size - self.data_size)]
         return jnp.pad(x, pad)
 
-    def projector(self):
-        return (jnp.arange(self.latent_size) < self.data_size).astype(float)
+    def projector(self, unforced: tuple[int, ...] = ()):
+        units = jnp.arange(self.latent_size)
+        forced = units < self.data_size
+        for column in unforced:
+            forced = forced & (units != column)
+        return forced.astype(float)
 
 
 class AffineObservation(AbstractObservation):
@@ -86,5 +97,10 @@ class AffineObservation(AbstractObservation):
     def lift(self, x):
         return (x - self.b) @ jnp.linalg.pinv(self.B).T
 
-    def projector(self):
-        return jnp.linalg.pinv(self.B) @ self.B
+    def projector(self, unforced: tuple[int, ...] = ()):
+        # pinv(B) W B with W the diagonal 0/1 weight of each observed column: only the errors
+        # of the forced columns move the latent state.
+        weights = jnp.ones(self.B.shape[0], self.B.dtype)
+        if unforced:
+            weights = weights.at[jnp.asarray(unforced)].set(0.0)
+        return jnp.linalg.pinv(self.B) @ (weights[:, None] * self.B)

@@ -59,9 +59,10 @@ class LinearSSM(eqx.Module):
         kappa: object = True,
         fallback: Fallback = "sequential",
         interval: int = 1,
+        unforced: tuple[int, ...] = (),
     ) -> tuple[Float[Array, ""], dict[str, Array]]:
         """One-step-ahead MSE on a subsequence, with the signature of `DSRModel.gtf_loss`
-        (`alpha`, `kappa` and `interval` are unused: the model is not forced, κ is 0;
+        (`alpha`, `kappa`, `interval` and `unforced` are unused: the model is not forced, κ is 0;
         `solver` defaults to Auto; `fallback` is the failure policy of its solve)."""
         solver = Auto() if solver is None else solver
         sol = unroll(

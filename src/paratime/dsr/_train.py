@@ -21,7 +21,7 @@ from ..data import check_series
 from ..train import train
 from ._config import FitSettings
 from ._evaluate import _data_size
-from ._gtf import adaptive_alpha, jacobian_kappa
+from ._gtf import adaptive_alpha, check_unforced, jacobian_kappa
 from ._regularize import regularization
 from ._select import BEST, MIN_VALIDATION, make_validator
 from ._trajectories import as_trajectories, sample_windows_from, window_starts
@@ -132,11 +132,18 @@ def _loss(
     interval=1,
     reg=(0.0, 0.0),
     fallback: Fallback = "sequential",
+    unforced: tuple[int, ...] = (),
 ):
     loss, aux = jax.vmap(
         lambda xb: model.gtf_loss(
-            xb, alpha, solver, kappa=kappa, interval=interval, fallback=fallback
-        )
+            xb,
+            alpha,
+            solver,
+            kappa=kappa,
+            interval=interval,
+            fallback=fallback,
+            unforced=unforced,
+        )  # fmt: skip
     )(batch)
     # κ of the batch is the largest over its subsequences (as in Hess et al. 2023), so α is
     # large enough for every one of them; the other diagnostics are averaged.
@@ -153,7 +160,7 @@ def _loss(
 @eqx.filter_jit
 def _dsr_step(
     state, step, data, starts, optimizer, solver, seq_len, batch_size, adaptive, every, gamma,
-    interval=1, reg=(0.0, 0.0), fallback: Fallback = "sequential",
+    interval=1, reg=(0.0, 0.0), fallback: Fallback = "sequential", unforced=(),
 ):  # fmt: skip
     key = jax.random.fold_in(jax.random.wrap_key_data(state.key), step)
     if starts is None:
@@ -163,7 +170,7 @@ def _dsr_step(
     # κ (for aGTF) only on the steps that update α: it costs more than the rest of the step.
     update_alpha = adaptive and (step % every == 0)
     (loss, aux), grads = eqx.filter_value_and_grad(_loss, has_aux=True)(
-        state.model, batch, state.alpha, solver, update_alpha, interval, reg, fallback
+        state.model, batch, state.alpha, solver, update_alpha, interval, reg, fallback, unforced
     )
     params = eqx.filter(state.model, eqx.is_inexact_array)
     updates, opt_state = optimizer.update(grads, state.opt_state, params)
@@ -206,6 +213,7 @@ def make_dsr_step(
     observation_regularization: float = 0.0,
     starts: Int[Array, " S"] | None = None,
     fallback: Fallback = "sequential",
+    unforced: tuple[int, ...] = (),
 ):
     """The `(DSRState, step) -> (DSRState, metrics)` function for `paratime.train.train`.
 
@@ -224,7 +232,8 @@ def make_dsr_step(
     (the allowed window starts of several concatenated trajectories), windows are drawn from
     those only, so none crosses from one trajectory into the next. `fallback` is the failure
     policy of the forced solves (`paratime.unroll`; the default finishes a failed parallel
-    solve with the sequential scan, for the failed windows only).
+    solve with the sequential scan, for the failed windows only). The observed columns in
+    `unforced` do not force the latent state (α = 0 on them; `DSRModel.forced_states`).
     """
     check_fallback(fallback, allow_auto=False)
     check_seq_len(data, seq_len if starts is None else 2, batch_size)
@@ -241,8 +250,10 @@ def make_dsr_step(
         if not (isinstance(lam, int | float) and 0 <= lam < math.inf):
             raise ValueError(f"`{name}` must be a finite number >= 0; got {lam!r}.")
     reg = (float(latent_regularization), float(observation_regularization))
+    unforced = check_unforced(unforced, data.shape[-1])
     static = (
-        solver, seq_len, batch_size, adaptive, alpha_every, gamma, forcing_interval, reg, fallback
+        solver, seq_len, batch_size, adaptive, alpha_every, gamma, forcing_interval, reg, fallback,
+        unforced,
     )  # fmt: skip
     starts = None if starts is None else jnp.asarray(starts)
     return lambda state, step: _dsr_step(state, jnp.asarray(step), data, starts, optimizer, *static)
@@ -361,6 +372,7 @@ def fit(
         observation_regularization=s.observation_regularization,
         starts=None if starts is None else jnp.asarray(starts),
         fallback=fallback_policy(s.fallback),
+        unforced=s.unforced_columns(),
     )
     if validation is not None:
         validation = jnp.asarray(check_series(np.asarray(validation), name="`validation`"))
