@@ -28,9 +28,10 @@ def main() -> None:
     p.add_argument("--json", type=Path)
     a = p.parse_args()
     rows = []
-    for run in sorted(a.runs.glob("lorenz63-s*"), key=lambda r: int(r.name.split("-s")[-1])):
-        if not run.is_dir():
-            continue
+    runs = [r for r in a.runs.glob("lorenz63-s*") if r.is_dir()]
+    for run in sorted(runs, key=lambda r: int(r.name.split("-s")[-1])):
+        if not (run.parent / f"{run.name}.metrics.json").exists():
+            continue  # still training
         log = (run.parent / f"{run.name}.train.log").read_text()
         wall = re.search(r"wall_s=(\d+)", log)
         steps = sum(1 for _ in (run / "metrics.jsonl").open())
