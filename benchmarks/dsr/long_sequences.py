@@ -1,10 +1,10 @@
 """Short vs long training sequences on the slow–fast benchmark, under a choice of forcing.
 
 Trains `paratime dsr train --data slow-fast` once per (L, batch, seed) with everything else
-fixed, scores each run on `slow-fast-test` with `paratime.dsr.evaluate` (D_stsp, D_H, PE(20)
-over a 100 000-step free run) plus the slow-scale metrics below, and writes one JSON record
-per run (resumable: finished runs are read back, not retrained). Run from the repository
-root, one job on one core:
+fixed (every run trains all its steps: `--patience 0`), scores each run on `slow-fast-test`
+with `paratime.dsr.evaluate` (D_stsp, D_H, PE(20) over a 100 000-step free run) plus the
+slow-scale metrics below, and writes one JSON record per run (resumable: finished runs are
+read back, not retrained). Run from the repository root, one job on one core:
 
     taskset -c 0 nice -n 5 env PYTHONPATH=src XLA_FLAGS=--xla_cpu_multi_thread_eigen=false \
         .venv/bin/python benchmarks/dsr/long_sequences.py --runs runs/dsr-long \
@@ -131,7 +131,8 @@ def _train(run: Path, L: int, B: int, steps: int, seed: int, a) -> None:
         "--latent", str(a.latent), "--hidden", str(a.hidden), "--seq-len", str(L),
         "--batch-size", str(B), "--gtf", "adaptive", "--alpha0", "0.1", "--solver", a.solver,
         "--lr", str(a.lr), "--steps", str(steps), "--seed", str(seed),
-        "--checkpoint-every", "500", "--no-progress", "--out", str(run), *shlex.split(a.flags),
+        "--checkpoint-every", "500", "--patience", "0", "--no-progress", "--out", str(run),
+        *shlex.split(a.flags),
     ]  # fmt: skip
     resume = (run / "checkpoint.eqx").exists()
     if resume:
