@@ -14,7 +14,8 @@ read back, not retrained). Run from the repository root, one job on one core:
 A config is `LxB` or `LxB:STEPS` (its own number of steps, e.g. for an equal-time
 comparison); `--flags` are appended to every `paratime dsr train` command (e.g.
 `--flags "--unforced 3"`), and `--tag` names the variant (a prefix of the run directories).
-Where the data has more than the four columns (x, y, z, u), D_stsp and D_H are also given on
+`--table FILE...` prints one table of the runs of several result files. Where the data has
+more than the four columns (x, y, z, u), D_stsp and D_H are also given on
 those four (`D_stsp_4`, `D_H_4`), so the variants compare on the same columns.
 
 Slow-scale metrics, computed on windows of 200 samples (`slow_metrics`): the drive u's
@@ -193,8 +194,9 @@ def table(records: list[dict]) -> str:
         ("D_stsp", 2), ("D_H", 3), ("PE20", 4), ("D_H_slow", 3), ("u_period_rel_err", 3),
         ("u_std_rel_err", 3), ("quiet_fraction_err", 3), ("activity_u_corr", 2),
     ]  # fmt: skip
-    head = "| L × batch | seeds | diverged | " + " | ".join(k for k, _ in keys) + " | s / step |"
-    rows = [head, "|" + "---|" * (len(keys) + 4)]
+    head = "| L × batch | seeds | diverged | " + " | ".join(k for k, _ in keys)
+    head += " | s / step | steps | train s |"
+    rows = [head, "|" + "---|" * (len(keys) + 6)]
     groups: dict[str, list[dict]] = {}
     for r in records:
         name = f"{r['seq_len']} × {r['batch_size']}"
@@ -212,7 +214,10 @@ def table(records: list[dict]) -> str:
         cells[4] += f" ({osc}/{len(rs)} oscillate)"
         step = _fmt([r["train"]["median_s_per_step"] for r in runs], 3)
         bad = len(runs) - len(rs)
-        rows.append(f"| {name} | {len(runs)} | {bad} | " + " | ".join(cells) + f" | {step} |")
+        steps = _fmt([r["train"]["steps_done"] for r in runs], 0)
+        wall = _fmt([r["train"]["train_wall_s"] for r in runs], 0)
+        line = f"| {name} | {len(runs)} | {bad} | " + " | ".join(cells)
+        rows.append(line + f" | {step} | {steps} | {wall} |")
     return "\n".join(rows)
 
 
@@ -238,7 +243,13 @@ def main() -> None:
     p.add_argument(
         "--rescore", action="store_true", help="recompute the slow metrics of finished runs"
     )
+    p.add_argument(
+        "--table", type=Path, nargs="+", help="only print the table of these result files"
+    )
     a = p.parse_args()
+    if a.table:
+        print(table([r for f in a.table for r in json.loads(f.read_text())["runs"]]))
+        return
     from paratime.data import load_series
 
     test = np.asarray(load_series(a.test))
