@@ -3,9 +3,11 @@
     PYTHONPATH=src .venv/bin/python benchmarks/dsr/long_plot.py runs/dsr-long \
         --seeds 0 1 2 --configs 200x16 200x50 10000x1 --out docs/figures/dsr-long
 
-writes OUT-traces.png (x and the drive u over the first 50 000 steps of the test series and of
-each run's free run, one seed per column) and OUT-activity.png (the fast activity, the std of
-x in windows of 200 samples, against the window mean of u: the slow modulation).
+A config may carry its variant's tag (`quad-free/10000x1` reads RUNS/quad-free-L10000-B1-sS,
+as `long_sequences.py --tag quad-free` names it). Writes OUT-traces.png (x and the drive u
+over the first 50 000 steps of the test series and of each run's free run, one seed per
+column) and OUT-activity.png (the fast activity, the std of x in windows of 200 samples,
+against the window mean of u: the slow modulation).
 """
 
 import argparse
@@ -56,8 +58,9 @@ def main() -> None:
             if cfg is None:
                 x = test
             else:
-                L, B = cfg.split("x")
-                f = a.runs / f"L{L}-B{B}-s{seed}" / "generated.npy"
+                tag, _, shape = cfg.rpartition("/")
+                L, B = shape.split("x")
+                f = a.runs / f"{tag + '-' if tag else ''}L{L}-B{B}-s{seed}" / "generated.npy"
                 if not f.exists():
                     ax.set_axis_off()
                     continue
@@ -65,7 +68,7 @@ def main() -> None:
                 w_act, w_u = _windows(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0))
                 k = a.configs.index(cfg) + 1
                 axes2[k].scatter(w_u, w_act, s=3, color=colours(j), label=f"seed {seed}")
-                axes2[k].set_title(f"L × batch = {L} × {B}")
+                axes2[k].set_title(f"{tag + ', ' if tag else ''}L × batch = {L} × {B}", fontsize=9)
             ax.plot(x[:SHOW, 0], lw=0.2, color="tab:blue")
             ax.plot(x[:SHOW, 3], lw=1.0, color="tab:orange")
             ax.set_ylim(-3, 3)
