@@ -182,6 +182,28 @@ def test_nan_loss_stops_with_a_checkpoint(tmp_path):
     assert step == 4
 
 
+def test_a_skipped_nan_step_goes_on_but_not_for_ever(tmp_path, monkeypatch):
+    """A step that reports `skipped` kept its state: training goes on past its NaN loss,
+    until more than MAX_SKIPPED logged steps in a row skip."""
+
+    def skipping(nan_steps):
+        def step_fn(state, step):
+            new, metrics = STEP(state, step)
+            bad = nan_steps(step)
+            new = state if bad else new  # the update is rejected
+            loss = jnp.nan if bad else metrics["loss"]
+            return new, {**metrics, "loss": loss, "skipped": float(bad)}
+
+        return step_fn
+
+    _, history = run(tmp_path, step_fn=skipping(lambda k: k in (3, 4)))
+    assert len(history) == STEPS and history[3]["skipped"] == 1.0
+    assert np.isfinite(history[-1]["loss"])
+    monkeypatch.setattr(paratime.train._loop, "MAX_SKIPPED", 2)
+    with pytest.raises(FloatingPointError, match="3 steps in a row skipped"):
+        run(tmp_path, step_fn=skipping(lambda k: k >= 5))
+
+
 def test_train_argument_errors(tmp_path):
     with pytest.raises(ValueError, match="out_dir"):
         run(None, resume=True)

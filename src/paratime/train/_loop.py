@@ -23,6 +23,8 @@ CHECKPOINT = "checkpoint.eqx"
 METRICS = "metrics.jsonl"
 # The solver metrics a step logs when its parallel solves report them (see `make_step`).
 SOLVER_METRICS = ("newton_iters", "fallbacks", "residual")
+# Logged steps in a row that may skip a non-finite update before training stops.
+MAX_SKIPPED = 100
 # A run whose solves fell back in FAILING_STEPS of the last FAILING_WINDOW logged steps is
 # told so, once.
 FAILING_STEPS, FAILING_WINDOW = 5, 20
@@ -268,7 +270,10 @@ def train(
     - `FileNotFoundError` naming the folder, for `resume=True` on a run directory that does
         not exist or holds no checkpoint.
     - `paratime.train.CheckpointError` if the checkpoints in `out_dir` are all corrupt.
-    - `FloatingPointError` if the loss becomes NaN or Inf (a checkpoint is written first).
+    - `FloatingPointError` if the loss becomes NaN or Inf (a checkpoint is written first),
+        unless the step's metrics hold a true `skipped` (the step rejected that update and
+        left the state as it was, as DSR training does); more than `MAX_SKIPPED` such steps
+        in a row raise too.
     - `paratime.NewtonError` if a solve inside a step failed and had no fallback (with
         `throw=True`); raised as itself, not as the `jax.errors.JaxRuntimeError` (its
         base class) that the compiled step raised.
@@ -332,6 +337,7 @@ def train(
 
     solve_log = getattr(step_fn, "solve_log", None)
     watch = _FailureWatch()
+    skipped_run = [0]  # consecutive logged steps that skipped a non-finite update
 
     def record(step: int, metrics: Any, after: Any) -> None:
         entry = {"step": step, "time": time.perf_counter() - t0}
@@ -345,7 +351,11 @@ def train(
         bar.update(step + 1, {k: entry[k] for k in shown if k in entry})
         watch.update(step, entry)
         loss = entry.get("loss")
-        if isinstance(loss, float) and not math.isfinite(loss):
+        bad = isinstance(loss, float) and not math.isfinite(loss)
+        # A step that reports `skipped` left its state unchanged (it rejected the update of a
+        # non-finite loss, as DSR training does): harmless, unless it never stops doing so.
+        skipped_run[0] = skipped_run[0] + 1 if bad and entry.get("skipped") else 0
+        if bad and (not entry.get("skipped") or skipped_run[0] > MAX_SKIPPED):
             checkpoint(step + 1, after)
             kept = (
                 "the last checkpoint is kept in `out_dir`"
@@ -357,6 +367,8 @@ def train(
                 if step == 0
                 else "Lower the learning rate or use a more stable solver."
             )
+            if skipped_run[0]:
+                hint = f"{skipped_run[0]} steps in a row skipped their update. {hint}"
             raise FloatingPointError(f"the loss became {loss} at step {step}; {kept}. {hint}")
 
     def flush() -> None:
