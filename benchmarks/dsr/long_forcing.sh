@@ -1,8 +1,9 @@
 #!/bin/bash
 # Section 4 of the long-sequence question: does a long window help under another forcing?
 # Each variant trains 200-step windows × 16 for 21 000 steps and 10 000-step windows × 1 for
-# 3 000 steps (about equal wall time on one core: ~3 min each), seeds $SEEDS, scored on the
-# slow–fast test series by benchmarks/dsr/long_sequences.py. One job at a time on core $CORE.
+# 3 000 steps (about equal training time on one core: ~3-4 min of steps each), seeds $SEEDS,
+# scored on the slow–fast test series by benchmarks/dsr/long_sequences.py. One job at a time
+# on core $CORE.
 #   SEEDS="0 1 2" CORE=0 VARIANTS="free-u quad-free" benchmarks/dsr/long_forcing.sh
 # Variants: base (the aGTF of the earlier section), free-u (--unforced 3: the drive u runs
 # freely), quad (the drive's quadrature v observed as a fifth column), quad-free (u and v

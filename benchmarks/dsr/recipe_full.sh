@@ -3,7 +3,7 @@
 # pinned to one core; each model scored with the GTF code's protocol on the package's test set
 # and on the literature's test file (if LIT is set), each score kept in its own log.
 #   SRC=src OUT=runs/recipe SEEDS="0 1 2" CORE=1 [LIT=path/to/lorenz63_test.npy] benchmarks/dsr/recipe_full.sh
-#   python benchmarks/dsr/seeds_table.py runs/recipe/lorenz63-s*
+#   python benchmarks/dsr/recipe_table.py runs/recipe
 set -e
 export PYTHONPATH=${SRC:-src} XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
 PY=${PY:-python}

@@ -143,7 +143,7 @@ def _loss(
             interval=interval,
             fallback=fallback,
             unforced=unforced,
-        )  # fmt: skip
+        )
     )(batch)
     # κ of the batch is the largest over its subsequences (as in Hess et al. 2023), so α is
     # large enough for every one of them; the other diagnostics are averaged.

@@ -337,9 +337,10 @@ def train(
 
     solve_log = getattr(step_fn, "solve_log", None)
     watch = _FailureWatch()
-    skipped_run = [0]  # consecutive logged steps that skipped a non-finite update
+    skipped_run = 0  # consecutive logged steps that skipped a non-finite update
 
     def record(step: int, metrics: Any, after: Any) -> None:
+        nonlocal skipped_run
         entry = {"step": step, "time": time.perf_counter() - t0}
         entry.update(_to_python(jax.device_get(metrics)))
         if solve_log is not None:  # the step's solves have reported by now
@@ -354,8 +355,8 @@ def train(
         bad = isinstance(loss, float) and not math.isfinite(loss)
         # A step that reports `skipped` left its state unchanged (it rejected the update of a
         # non-finite loss, as DSR training does): harmless, unless it never stops doing so.
-        skipped_run[0] = skipped_run[0] + 1 if bad and entry.get("skipped") else 0
-        if bad and (not entry.get("skipped") or skipped_run[0] > MAX_SKIPPED):
+        skipped_run = skipped_run + 1 if bad and entry.get("skipped") else 0
+        if bad and (not entry.get("skipped") or skipped_run > MAX_SKIPPED):
             checkpoint(step + 1, after)
             kept = (
                 "the last checkpoint is kept in `out_dir`"
@@ -367,8 +368,8 @@ def train(
                 if step == 0
                 else "Lower the learning rate or use a more stable solver."
             )
-            if skipped_run[0]:
-                hint = f"{skipped_run[0]} steps in a row skipped their update. {hint}"
+            if skipped_run:
+                hint = f"{skipped_run} steps in a row skipped their update. {hint}"
             raise FloatingPointError(f"the loss became {loss} at step {step}; {kept}. {hint}")
 
     def flush() -> None:
