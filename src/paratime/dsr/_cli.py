@@ -175,7 +175,8 @@ def train_cmd(
     if int(state.best_step) >= 0:
         typer.echo(
             f"best on the validation part: step {int(state.best_step)}, "
-            f"D_stsp={float(state.best_score):.4g} (kept in {out / 'best.eqx'})"
+            f"{'D_stsp' if cfg.select_on == 'D_stsp' else 'score'}={float(state.best_score):.4g} "
+            f"(kept in {out / 'best.eqx'})"
         )
 
 

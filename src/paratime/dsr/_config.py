@@ -65,7 +65,11 @@ class FitSettings(AbstractConfig):
     validation_box_starts: int = 0
     """More validation runs from points off the data, in its bounding box."""
     selection: Literal["worst", "mean"] = "worst"
-    """Score a model by the worst or the mean of its validation runs' D_stsp."""
+    """Score a model by the worst or the mean of its validation runs."""
+    select_on: Literal["D_stsp", "both"] = "D_stsp"
+    """Select by D_stsp (as the GTF code), or by D_stsp and D_H, each over the training
+    data's own score against the validation part (both: for short or high-dimensional data,
+    whose state-space histogram is too sparse to rank models)."""
     patience: int = 2000
     """Stop after this many steps without a better validation score (0: never)."""
     time_limit: str | None = None

@@ -1,4 +1,5 @@
-"""Model selection on a held-out validation segment by D_stsp, as the GTF code does."""
+"""Model selection on a held-out validation segment: by D_stsp, as the GTF code does, or by
+D_stsp and D_H together, each in units of the data's own floor."""
 
 import math
 import os
@@ -165,6 +166,46 @@ def validation_scores(
     return {"val_D_stsp": float(agg(d_stsp)), "val_D_H": float(agg(d_h))}
 
 
+FLOOR_WINDOWS = 4
+MIN_FLOOR = 1e-2
+"""The smallest floor `make_validator` divides by (a clean periodic series scores ~0 against
+itself)."""
+
+
+def data_floor(
+    reference: Float[np.ndarray, "T d"],
+    validation: Float[np.ndarray, "V d"],
+    *,
+    windows: int = FLOOR_WINDOWS,
+) -> dict[str, float]:
+    """What a perfect model of the training data scores on the validation segment: D_stsp and
+    D_H of stretches of the training series, each as long as the segment, against it.
+
+    **Arguments:**
+
+    - `reference`: the training series, shape (T, d).
+    - `validation`: the validation segment, shape (V, d).
+    - `windows`: the number of stretches, spread evenly over the series (fewer if it is
+        short; the whole series if it is shorter than the segment, against as many steps of
+        the segment for D_H, which compares equal lengths).
+
+    **Returns:**
+
+    `{"D_stsp": ..., "D_H": ...}`, each the median over the stretches.
+    """
+    ref = np.asarray(reference, np.float64)
+    val = np.asarray(validation, np.float64)
+    V = val.shape[0]
+    if ref.shape[0] < V:
+        stretches = [ref]
+    else:
+        first = np.linspace(0, ref.shape[0] - V, max(1, min(windows, ref.shape[0] // V)))
+        stretches = [ref[int(s) : int(s) + V] for s in first]
+    d_stsp = [metrics.state_space_divergence(val, w) for w in stretches]
+    d_h = [float(metrics.power_spectrum_distance(val[: w.shape[0]], w)) for w in stretches]
+    return {"D_stsp": float(np.median(d_stsp)), "D_H": float(np.median(d_h))}
+
+
 def make_validator(
     validation: Float[Array, "V d"],
     out_dir: str | os.PathLike | None,
@@ -173,38 +214,64 @@ def make_validator(
     reduce: str = "worst",
     patience: int | None = None,
     box_starts: int = 0,
+    select_on: str = "D_stsp",
+    reference: Float[np.ndarray, "T d"] | None = None,
 ):
     """The `validate(state, done)` hook of `paratime.train.train` for model selection.
 
     It scores `state.model` by `validation_scores` (`starts` free runs from the data and
-    `box_starts` from off it, their `reduce`);
-    when its D_stsp is below `state.best_score` (strictly), the state becomes the best:
+    `box_starts` from off it, their `reduce`). The score is D_stsp (`select_on="D_stsp"`, as
+    the GTF code selects) or, with `select_on="both"`, D_stsp / floor + D_H / floor, each
+    metric in units of what the training series itself scores against the segment
+    (`data_floor(reference, validation)`, at least `MIN_FLOOR`): on data whose state-space
+    histogram is too sparse to rank models (a 5-D delay embedding of a short recording, where
+    every model's D_stsp sits near its maximum), the spectrum still ranks them, and on data
+    where both inform, neither dominates by its units. When the score is below
+    `state.best_score` (strictly), the state becomes the best:
     `best_score`/`best_step` are updated and, with an `out_dir`, the whole state is written to
     `out_dir/best.eqx` (the checkpoint format of `paratime.train.save_checkpoint`: atomic,
-    with a SHA-256; it records the step and score). The metrics it adds to the step's log are
-    `val_D_stsp`, `val_D_H`, `best_D_stsp` and `best_step`. With `patience` (in steps), it also
-    adds `stop = 1` once `patience` steps have passed since the best step, which ends
-    training (the decision depends only on the state, so a resumed run stops where an
-    uninterrupted one does).
+    with a SHA-256; it records the step, the score and both metrics). The metrics it adds to
+    the step's log are `val_D_stsp`, `val_D_H`, `val_score`, `best_score` and `best_step`.
+    With `patience` (in steps), it also adds `stop = 1` once `patience` steps have passed
+    since the best step, which ends training (the decision depends only on the state, so a
+    resumed run stops where an uninterrupted one does).
     """
     if patience is not None and (
         isinstance(patience, bool) or not isinstance(patience, int) or patience < 1
     ):
         raise ValueError(f"`patience` must be a positive int (steps) or None; got {patience!r}.")
+    if select_on not in ("D_stsp", "both"):
+        raise ValueError(f"`select_on` must be 'D_stsp' or 'both'; got {select_on!r}.")
+    if select_on == "both" and reference is None:
+        raise ValueError("`reference` (the training series) is needed with select_on='both'.")
     best_path = None if out_dir is None else Path(out_dir) / BEST
     data = jnp.asarray(validation)
+    floor = None
+    if select_on == "both":
+        floor = data_floor(np.asarray(reference), np.asarray(validation))
+        floor = {k: max(v, MIN_FLOOR) for k, v in floor.items()}
 
     def validate(state, done):
         scores = validation_scores(
             state.model, data, starts=starts, reduce=reduce, box_starts=box_starts
         )
         score = scores["val_D_stsp"]
+        if floor is not None:
+            score = score / floor["D_stsp"] + scores["val_D_H"] / floor["D_H"]
+        scores["val_score"] = score
         best = float(state.best_score)
         if math.isfinite(score) and score < best:
             state = type(state)(state.model, state.opt_state, state.key, state.alpha, score, done)
             if best_path is not None:
-                save_checkpoint(best_path, state, step=done, D_stsp=score, D_H=scores["val_D_H"])
-        scores["best_D_stsp"] = float(state.best_score)
+                save_checkpoint(
+                    best_path,
+                    state,
+                    step=done,
+                    score=score,
+                    D_stsp=scores["val_D_stsp"],
+                    D_H=scores["val_D_H"],
+                )
+        scores["best_score"] = float(state.best_score)
         scores["best_step"] = float(state.best_step)
         if patience is not None and int(state.best_step) >= 0:
             if done - int(state.best_step) >= patience:

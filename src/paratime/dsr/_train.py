@@ -32,9 +32,10 @@ class DSRState(eqx.Module):
     model selection so far.
 
     The key is stored as raw key data (`jax.random.key_data`) so checkpoints can serialise it.
-    `best_score` is the lowest validation D_stsp so far (`inf` before the first validation or
-    without one) and `best_step` the step it was reached at (-1: none); they are part of the
-    checkpoint, so a resumed run selects the same best model as an uninterrupted one.
+    `best_score` is the lowest validation score so far (by `FitSettings.select_on`; `inf`
+    before the first validation or without one) and `best_step` the step it was reached at
+    (-1: none); they are part of the checkpoint, so a resumed run selects the same best model
+    as an uninterrupted one.
     """
 
     model: Any
@@ -300,11 +301,11 @@ def fit(
     - `validation`: a held-out segment (V, d) for model selection (e.g. the end of the
         series, which `data` then excludes; `paratime.dsr.split_validation`). Every
         `settings.validate_every` steps and at the end, the model's free run is scored against
-        it by D_stsp (and D_H) from `validation_starts` starts spread over the state space
-        (the worst or the mean, by `selection`); the state with the lowest score so far is
-        kept in `out_dir/best.eqx` and its score and step in the state (`best_score`,
-        `best_step`); `patience` stops the run once that many steps pass without a better
-        score. `None`: no selection (and no patience).
+        it by D_stsp (or D_stsp and D_H, by `select_on`) from `validation_starts` starts spread
+        over the state space (the worst or the mean, by `selection`); the state with the
+        lowest score so far is kept in `out_dir/best.eqx` and its score and step in the state
+        (`best_score`, `best_step`); `patience` stops the run once that many steps pass
+        without a better score. `None`: no selection (and no patience).
     - `out_dir`, `resume`, `**train_kwargs`: passed to `paratime.train.train` (checkpoints
         every `settings.checkpoint_every` steps, `metrics.jsonl`, progress bar showing loss
         and α; `time_limit` ends training after the step that spends it, validated and
@@ -388,6 +389,8 @@ def fit(
             reduce=s.selection,
             patience=s.patience or None,
             box_starts=s.validation_box_starts,
+            select_on=s.select_on,
+            reference=np.asarray(joined),
         )
         train_kwargs["validate_every"] = s.validate_every
     if out_dir is not None and not resume:  # a fresh run: no best model of an earlier one
