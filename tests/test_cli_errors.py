@@ -63,6 +63,7 @@ def _cases(f):
         ([*dsr, "--lr", "0"], "--lr"),
         ([*dsr, "--lr", "nan"], "--lr"),
         ([*dsr, "--alpha0", "1.5"], "--alpha0"),
+        ([*dsr, "--select-on", "spectrum"], "--select-on"),
         ([*dsr, "--seq-len", "1"], "--seq-len"),
         ([*dsr, "--latent", "0"], "--latent"),
         ([*dsr, "--latent", "2"], "--latent"),  # identity observation needs M >= d = 3

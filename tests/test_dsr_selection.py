@@ -189,3 +189,18 @@ def test_a_series_too_short_for_validation_trains_without_selection(series, tmp_
     code, out, err = _invoke(*args, "--out", tmp_path / "s", "--validation", "0.95")
     assert code != 0 and "validation" in err and "sequence length" in " ".join(err.split())
     assert not (tmp_path / "s" / "checkpoint.eqx").exists()
+
+
+def test_the_cli_says_when_overflowing_validation_runs_froze_the_selection():
+    from paratime.dsr._cli import overflow_note
+
+    inf = float("inf")
+    val = lambda step, d: {"step": step - 1, "val_D_stsp": d}
+    assert overflow_note([{"step": 0, "loss": 1.0}], -1) is None  # no validation at all
+    assert overflow_note([val(100, 1.0), val(200, 0.5)], 200) is None
+    assert overflow_note([val(100, 1.0), val(200, inf), val(300, 2.0)], 100) is None
+    none = overflow_note([val(100, inf), val(200, inf)], -1)
+    assert none is not None and "no model was selected" in none
+    froze = overflow_note([val(100, 1.0), val(200, inf), val(300, inf)], 100)
+    assert froze is not None and "after step 100 (2 of 3)" in froze
+    assert "--model clipped-shplrnn" in froze

@@ -37,6 +37,7 @@ from ._regularize import (
 )
 from ._restore import load_run as load_run, read_run_config as read_run_config
 from ._select import (
+    data_floor as data_floor,
     split_validation as split_validation,
     spread_starts as spread_starts,
     validation_scores as validation_scores,
@@ -81,6 +82,7 @@ __all__ = [
     "read_run_config",
     "regularization",
     "split_validation",
+    "data_floor",
     "spread_starts",
     "validation_scores",
 ]

@@ -165,19 +165,38 @@ def train_cmd(
         f"trained {done} steps: loss={last.get('loss', float('nan')):.4g} "
         f"alpha={float(state.alpha):.3f}; run in {out}"
     )
-    if int(state.best_step) < 0 and cfg.validation > 0 and any("val_D_stsp" in h for h in history):
-        typer.echo(
-            "note: no model was selected: at every validation some free run became non-finite "
-            "(the model is unbounded from part of the state space); eval and generate will use "
-            "the last checkpoint. A bounded model (--model clipped-shplrnn) cannot overflow.",
-            err=True,
-        )
+    note = overflow_note(history, int(state.best_step))
+    if note:
+        typer.echo(note, err=True)
     if int(state.best_step) >= 0:
         typer.echo(
             f"best on the validation part: step {int(state.best_step)}, "
             f"{'D_stsp' if cfg.select_on == 'D_stsp' else 'score'}={float(state.best_score):.4g} "
             f"(kept in {out / 'best.eqx'})"
         )
+
+
+def overflow_note(history: list[dict[str, Any]], best_step: int) -> str | None:
+    """What to tell the user when validation free runs overflowed (scored D_stsp = inf):
+    no model selected at all, or none after `best_step` because every later validation had a
+    run that overflowed. `None` when neither happened."""
+    scored = [h for h in history if "val_D_stsp" in h]
+    if not scored:
+        return None
+    bounded = "A bounded model (--model clipped-shplrnn) cannot overflow."
+    if best_step < 0:
+        return (
+            "note: no model was selected: at every validation some free run became non-finite "
+            "(the model is unbounded from part of the state space); eval and generate will use "
+            f"the last checkpoint. {bounded}"
+        )
+    later = [h for h in scored if h["step"] + 1 > best_step]
+    if later and not any(np.isfinite(h["val_D_stsp"]) for h in later):
+        return (
+            f"note: every validation after step {best_step} ({len(later)} of {len(scored)}) had "
+            "a free run that became non-finite, so selection kept that early model. " + bounded
+        )
+    return None
 
 
 @app.command("eval")
