@@ -68,6 +68,7 @@ __all__ = [
     "TrainConfig",
     "adaptive_alpha",
     "build_model",
+    "data_floor",
     "evaluate",
     "fit",
     "generate",
@@ -82,7 +83,6 @@ __all__ = [
     "read_run_config",
     "regularization",
     "split_validation",
-    "data_floor",
     "spread_starts",
     "validation_scores",
 ]
