@@ -64,6 +64,7 @@ def _cases(f):
         ([*dsr, "--lr", "nan"], "--lr"),
         ([*dsr, "--alpha0", "1.5"], "--alpha0"),
         ([*dsr, "--select-on", "spectrum"], "--select-on"),
+        ([*dsr, "--training-noise", "-1"], "--training-noise"),
         ([*dsr, "--seq-len", "1"], "--seq-len"),
         ([*dsr, "--latent", "0"], "--latent"),
         ([*dsr, "--latent", "2"], "--latent"),  # identity observation needs M >= d = 3

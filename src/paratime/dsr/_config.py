@@ -54,6 +54,9 @@ class FitSettings(AbstractConfig):
     """λ of the latent-model weight penalty (the GTF code's lat_model_regularization)."""
     observation_regularization: float = 0.0
     """λ of the observation-model penalty (the GTF code's obs_model_regularization)."""
+    training_noise: float = 0.0
+    """Std of Gaussian noise added to every training window, forcing signal and targets
+    alike, in the data's units (the GTF code's gaussian_noise_level; 0: none)."""
     grad_clip: float = 10.0
     """Global gradient-norm clip (0: none)."""
     checkpoint_every: int = 100
@@ -93,7 +96,8 @@ class FitSettings(AbstractConfig):
         self.positive_int("seq_len", minimum=2)
         self.positive_int("patience", "validation_box_starts", minimum=0)
         self.positive_float("lr")
-        for name in ("latent_regularization", "observation_regularization", "grad_clip"):
+        regularizers = ("latent_regularization", "observation_regularization", "training_noise")
+        for name in (*regularizers, "grad_clip"):
             v = getattr(self, name)
             ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < math.inf
             self.check(name, ok, "a finite number >= 0", v)

@@ -103,6 +103,27 @@ def sample_windows(
     return jax.vmap(lambda s: jax.lax.dynamic_slice_in_dim(data, s, seq_len))(starts)
 
 
+def training_batch(
+    key: PRNGKeyArray,
+    data: Float[Array, "T d"],
+    starts: Int[Array, " S"] | None,
+    seq_len: int,
+    batch_size: int,
+    noise: float = 0.0,
+) -> Float[Array, "B L d"]:
+    """The windows of one training step: `batch_size` windows of `seq_len` points (from the
+    allowed `starts` only, if given), plus Gaussian noise of std `noise` (0: none) drawn from
+    a stream of its own, so the windows are the same whatever `noise` is."""
+    if starts is None:
+        batch = sample_windows(key, data, seq_len, batch_size)
+    else:  # several trajectories, concatenated: only windows inside one of them
+        batch = sample_windows_from(key, data, starts, seq_len, batch_size)
+    if noise:
+        noise_key = jax.random.fold_in(key, 1)
+        batch = batch + noise * jax.random.normal(noise_key, batch.shape, batch.dtype)
+    return batch
+
+
 def initial_alpha(
     model: Any, data: Float[Array, "T d"], gtf: float | str, alpha0: float = 0.1
 ) -> Float[Array, ""]:
@@ -161,13 +182,10 @@ def _loss(
 @eqx.filter_jit
 def _dsr_step(
     state, step, data, starts, optimizer, solver, seq_len, batch_size, adaptive, every, gamma,
-    interval=1, reg=(0.0, 0.0), fallback: Fallback = "sequential", unforced=(),
+    interval=1, reg=(0.0, 0.0), fallback: Fallback = "sequential", unforced=(), noise=0.0,
 ):  # fmt: skip
     key = jax.random.fold_in(jax.random.wrap_key_data(state.key), step)
-    if starts is None:
-        batch = sample_windows(key, data, seq_len, batch_size)
-    else:  # several trajectories, concatenated: only windows inside one of them
-        batch = sample_windows_from(key, data, starts, seq_len, batch_size)
+    batch = training_batch(key, data, starts, seq_len, batch_size, noise)
     # κ (for aGTF) only on the steps that update α: it costs more than the rest of the step.
     update_alpha = adaptive and (step % every == 0)
     (loss, aux), grads = eqx.filter_value_and_grad(_loss, has_aux=True)(
@@ -215,6 +233,7 @@ def make_dsr_step(
     starts: Int[Array, " S"] | None = None,
     fallback: Fallback = "sequential",
     unforced: tuple[int, ...] = (),
+    noise: float = 0.0,
 ):
     """The `(DSRState, step) -> (DSRState, metrics)` function for `paratime.train.train`.
 
@@ -235,6 +254,8 @@ def make_dsr_step(
     policy of the forced solves (`paratime.unroll`; the default finishes a failed parallel
     solve with the sequential scan, for the failed windows only). The observed columns in
     `unforced` do not force the latent state (α = 0 on them; `DSRModel.forced_states`).
+    With `noise` σ > 0, Gaussian noise of std σ is added to every window, forcing signal and
+    targets alike (`training_batch`).
     """
     check_fallback(fallback, allow_auto=False)
     check_seq_len(data, seq_len if starts is None else 2, batch_size)
@@ -247,6 +268,7 @@ def make_dsr_step(
     for name, lam in (
         ("latent_regularization", latent_regularization),
         ("observation_regularization", observation_regularization),
+        ("noise", noise),
     ):
         if not (isinstance(lam, int | float) and 0 <= lam < math.inf):
             raise ValueError(f"`{name}` must be a finite number >= 0; got {lam!r}.")
@@ -254,7 +276,7 @@ def make_dsr_step(
     unforced = check_unforced(unforced, data.shape[-1])
     static = (
         solver, seq_len, batch_size, adaptive, alpha_every, gamma, forcing_interval, reg, fallback,
-        unforced,
+        unforced, float(noise),
     )  # fmt: skip
     starts = None if starts is None else jnp.asarray(starts)
     return lambda state, step: _dsr_step(state, jnp.asarray(step), data, starts, optimizer, *static)
@@ -374,6 +396,7 @@ def fit(
         starts=None if starts is None else jnp.asarray(starts),
         fallback=fallback_policy(s.fallback),
         unforced=s.unforced_columns(),
+        noise=s.training_noise,
     )
     if validation is not None:
         validation = jnp.asarray(check_series(np.asarray(validation), name="`validation`"))
