@@ -1,6 +1,8 @@
 #!/bin/bash
-# Round 8 on the Santa Fe laser: the model, the forcing and the selection score; each run
-# pinned to one core and scored on the test part (docs/dsr.md, round 8).
+# Rounds 8 and 9 on the Santa Fe laser: the model, the forcing, the selection score (round 8)
+# and what might keep the unclipped default model from overflowing (round 9: weight penalty,
+# training noise, a small constant α); each run pinned to one core and scored on the test
+# part (docs/dsr.md).
 #   python benchmarks/dsr/santafe_data.py runs/santafe
 #   SRC=src OUT=runs/sf8 [CORE=1] [CONFIGS="default clip03b"] [SEEDS="0 1 2"] benchmarks/dsr/santafe_round8.sh
 #   python benchmarks/dsr/issue23_collect.py benchmarks/results/dsr-santafe-round8.json runs/sf8/*-s?
@@ -25,10 +27,24 @@ declare -A FLAGS=(
   [clip03b]="$C --gtf 0.3 --latent-regularization 1e-5 --select-on both"
   [c03bp0]="$C --gtf 0.3 --latent-regularization 1e-5 --select-on both --patience 0 --steps 10000"
   [ecg20k]="--recipe gtf-ecg --steps 20000"
+  # round 9
+  [shl4]="--latent-regularization 1e-4"
+  [shl4b]="--latent-regularization 1e-4 --select-on both"
+  [shl3b]="--latent-regularization 1e-3 --select-on both"
+  [sh03l4b]="--gtf 0.3 --latent-regularization 1e-4 --select-on both"
+  [sh01]="--gtf 0.1"
+  [sh015]="--gtf 0.15"
+  [sh01b]="--gtf 0.1 --select-on both"
+  [sh005]="--gtf 0.05"
+  [n05]="--training-noise 0.05"
+  [n10]="--training-noise 0.1"
+  [n20]="--training-noise 0.2"
+  [c03bn10]="$C --gtf 0.3 --latent-regularization 1e-5 --select-on both --training-noise 0.1"
 )
 mkdir -p $OUT
-# The seeds of each row of the table in docs/dsr.md differ (0-1 for most, 0-4 for clip02b and
-# clip03b, 1 and 3 for c03bp0): pass them with SEEDS, one CONFIGS group at a time.
+# The seeds of each row of the tables in docs/dsr.md differ (0-1 for most, 0-4 for clip02b,
+# clip03b and c03bn10, 1 and 3 for c03bp0, 0 for sh005): pass them with SEEDS, one CONFIGS
+# group at a time.
 for name in ${CONFIGS:-default defaultb sh03 clipad clipadl clipadb clip03 clip03n clip02 clip02b clip03b c03bp0 ecg20k}; do
   for seed in ${SEEDS:-0 1 2}; do
     out=$OUT/$name-s$seed
