@@ -39,6 +39,9 @@ declare -A FLAGS=(
   [n05]="--training-noise 0.05"
   [n10]="--training-noise 0.1"
   [n20]="--training-noise 0.2"
+  [c01b]="$C --gtf 0.1 --select-on both"
+  [c015b]="$C --gtf 0.15 --select-on both"
+  [c01]="$C --gtf 0.1"
   [c03bn10]="$C --gtf 0.3 --latent-regularization 1e-5 --select-on both --training-noise 0.1"
 )
 mkdir -p $OUT
