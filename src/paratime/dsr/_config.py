@@ -96,8 +96,8 @@ class FitSettings(AbstractConfig):
         self.positive_int("seq_len", minimum=2)
         self.positive_int("patience", "validation_box_starts", minimum=0)
         self.positive_float("lr")
-        regularizers = ("latent_regularization", "observation_regularization", "training_noise")
-        for name in (*regularizers, "grad_clip"):
+        nonnegative = ("latent_regularization", "observation_regularization", "training_noise")
+        for name in (*nonnegative, "grad_clip"):
             v = getattr(self, name)
             ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < math.inf
             self.check(name, ok, "a finite number >= 0", v)

@@ -265,13 +265,13 @@ def make_dsr_step(
         raise ValueError(f"`forcing_interval` must be a positive int; got {forcing_interval!r}.")
     if forcing_interval < 1:
         raise ValueError(f"`forcing_interval` must be a positive int; got {forcing_interval!r}.")
-    for name, lam in (
+    for name, value in (
         ("latent_regularization", latent_regularization),
         ("observation_regularization", observation_regularization),
         ("noise", noise),
     ):
-        if not (isinstance(lam, int | float) and 0 <= lam < math.inf):
-            raise ValueError(f"`{name}` must be a finite number >= 0; got {lam!r}.")
+        if not (isinstance(value, int | float) and 0 <= value < math.inf):
+            raise ValueError(f"`{name}` must be a finite number >= 0; got {value!r}.")
     reg = (float(latent_regularization), float(observation_regularization))
     unforced = check_unforced(unforced, data.shape[-1])
     static = (
