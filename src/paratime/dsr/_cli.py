@@ -183,7 +183,11 @@ def overflow_note(history: list[dict[str, Any]], best_step: int) -> str | None:
     scored = [h for h in history if "val_D_stsp" in h]
     if not scored:
         return None
-    bounded = "A bounded model (--model clipped-shplrnn) cannot overflow."
+    bounded = (
+        "A bounded model (--model clipped-shplrnn) cannot overflow; on a short real recording "
+        "it did best with constant forcing and selection on both metrics (--gtf 0.3 "
+        "--select-on both; docs/dsr.md, the Santa Fe laser)."
+    )
     if best_step < 0:
         return (
             "note: no model was selected: at every validation some free run became non-finite "
