@@ -25,7 +25,7 @@ p.add_argument("--every", type=int, default=40)
 p.add_argument("--steps", type=int, default=800)
 a = p.parse_args()
 
-cfg, state, step, _ = dsr.load_run(a.run, "last")
+_, state, step, _ = dsr.load_run(a.run, "last")
 model, cell = state.model, state.model.cell
 x = np.load(a.train)
 lo, hi = x.min(0), x.max(0)
