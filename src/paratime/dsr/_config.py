@@ -40,7 +40,9 @@ class FitSettings(AbstractConfig):
     lr_final: float | None = None
     """Learning rate at the last step (default lr/10)."""
     alpha0: float = 0.1
-    """aGTF: smallest α."""
+    """aGTF: smallest α at step 0 (α starts at max(α_est, alpha0))."""
+    alpha_max: float = 1.0
+    """aGTF: largest α (1: none, as in the GTF papers)."""
     alpha_every: int = 5
     """aGTF: update α every k steps."""
     alpha_decay: float = 0.999
@@ -110,10 +112,13 @@ class FitSettings(AbstractConfig):
             f = self.lr_final
             ok = isinstance(f, int | float) and not isinstance(f, bool) and 0 < f <= self.lr
             self.check("lr_final", ok, f"a number in (0, lr={self.lr}]", f)
-        for name in ("alpha0", "alpha_decay"):
+        for name in ("alpha0", "alpha_max", "alpha_decay"):
             a = getattr(self, name)
             ok = isinstance(a, int | float) and not isinstance(a, bool) and 0 <= a <= 1
             self.check(name, ok, "in [0, 1]", a)
+        self.check(
+            "alpha0", self.alpha0 <= self.alpha_max, f"<= alpha_max={self.alpha_max}", self.alpha0
+        )
         if isinstance(self.gtf, int | float) and not isinstance(self.gtf, bool):
             object.__setattr__(self, "gtf", str(float(self.gtf)))  # `gtf = 0.2` in TOML
         self.gtf_value()

@@ -213,24 +213,29 @@ def jacobian_kappa(
 
 
 def adaptive_alpha(
-    alpha: Float[Array, ""], kappa: Float[Array, ""], *, gamma: float = 0.999
+    alpha: Float[Array, ""],
+    kappa: Float[Array, ""],
+    *,
+    gamma: float = 0.999,
+    maximum: float = 1.0,
 ) -> Float[Array, ""]:
     """One aGTF update of α (Hess et al. 2023).
 
-    α_est = max(0, 1 − 1/κ); α jumps up to α_est when α_est > α, and otherwise decays
-    towards it as α ← γα + (1 − γ)α_est.
+    α_est = min(max(0, 1 − 1/κ), `maximum`); α jumps up to α_est when α_est > α, and
+    otherwise decays towards it as α ← γα + (1 − γ)α_est.
 
     **Arguments:**
 
     - `alpha`: the current α.
     - `kappa`: the Jacobian norm estimate from `jacobian_kappa`.
     - `gamma`: the decay factor, about 0.999.
+    - `maximum`: the largest α (1: none, as in the paper).
 
     **Returns:**
 
     The new α.
     """
-    est = jnp.clip(1.0 - 1.0 / kappa, 0.0, 1.0)
+    est = jnp.clip(1.0 - 1.0 / kappa, 0.0, maximum)
     return jnp.where(est > alpha, est, gamma * alpha + (1.0 - gamma) * est)
 
 

@@ -125,20 +125,28 @@ def training_batch(
 
 
 def initial_alpha(
-    model: Any, data: Float[Array, "T d"], gtf: float | str, alpha0: float = 0.1
+    model: Any,
+    data: Float[Array, "T d"],
+    gtf: float | str,
+    alpha0: float = 0.1,
+    alpha_max: float = 1.0,
 ) -> Float[Array, ""]:
-    """α at step 0: the constant, or for `"adaptive"` max(α_est, `alpha0`).
+    """α at step 0: the constant, or for `"adaptive"` max(α_est, `alpha0`), at most
+    `alpha_max`.
 
     α_est of a freshly initialised (contracting) model is often 0: starting aGTF there trains a
     free-running model, which collapses onto a fixed point or overflows on long sequences.
     """
-    if not 0.0 <= alpha0 <= 1.0:
-        raise ValueError(f"`alpha0` must be a number in [0, 1]; got {alpha0!r}.")
+    if not 0.0 <= alpha0 <= alpha_max <= 1.0:
+        raise ValueError(
+            f"`alpha0` and `alpha_max` must satisfy 0 <= alpha0 <= alpha_max <= 1; "
+            f"got alpha0={alpha0!r}, alpha_max={alpha_max!r}."
+        )
     if gtf == "adaptive":
         if not hasattr(model, "cell"):
             return jnp.zeros((), data.dtype)
         kappa = jacobian_kappa(model.cell, model.observation.lift(data))
-        return jnp.clip(1.0 - 1.0 / kappa, alpha0, 1.0).astype(data.dtype)
+        return jnp.clip(1.0 - 1.0 / kappa, alpha0, alpha_max).astype(data.dtype)
     alpha = float(gtf)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"`gtf` must be 'adaptive' or a number in [0, 1]; got {gtf!r}.")
@@ -183,6 +191,7 @@ def _loss(
 def _dsr_step(
     state, step, data, starts, optimizer, solver, seq_len, batch_size, adaptive, every, gamma,
     interval=1, reg=(0.0, 0.0), fallback: Fallback = "sequential", unforced=(), noise=0.0,
+    alpha_max=1.0,
 ):  # fmt: skip
     key = jax.random.fold_in(jax.random.wrap_key_data(state.key), step)
     batch = training_batch(key, data, starts, seq_len, batch_size, noise)
@@ -203,13 +212,14 @@ def _dsr_step(
     opt_state = jax.tree.map(keep, opt_state, state.opt_state)
     alpha = state.alpha
     if adaptive:
-        new = adaptive_alpha(alpha, aux["kappa"], gamma=gamma)
+        new = adaptive_alpha(alpha, aux["kappa"], gamma=gamma, maximum=alpha_max)
         update = update_alpha & ok & jnp.isfinite(new)
         alpha = jnp.where(update, new, alpha)
         # A skipped step's forced trajectory overflowed: α is too small to keep it bounded
         # (an expanding initial model can overflow on every window, and then no step would
-        # ever train). Force harder for the next step: 1 − α shrinks by a quarter.
-        alpha = jnp.where(ok, alpha, 1 - 0.75 * (1 - alpha))
+        # ever train). Force harder for the next step: 1 − α shrinks by a quarter (up to
+        # alpha_max).
+        alpha = jnp.where(ok, alpha, jnp.minimum(1 - 0.75 * (1 - alpha), alpha_max))
     metrics = {"loss": loss, "grad_norm": grad_norm, "alpha": state.alpha}
     metrics.update(aux)
     metrics["skipped"] = (~ok).astype(loss.dtype)
@@ -227,6 +237,7 @@ def make_dsr_step(
     adaptive: bool = False,
     alpha_every: int = 5,
     gamma: float = 0.999,
+    alpha_max: float = 1.0,
     forcing_interval: int = 1,
     latent_regularization: float = 0.0,
     observation_regularization: float = 0.0,
@@ -239,7 +250,8 @@ def make_dsr_step(
 
     The batch of step k is drawn from `fold_in(state.key, k)`, so a resumed run sees the same
     batches. With `adaptive=True`, every `alpha_every` steps α is updated by `adaptive_alpha`
-    from κ measured on the current batch's forced trajectories. The metrics are `loss`,
+    from κ measured on the current batch's forced trajectories, and never exceeds `alpha_max`.
+    The metrics are `loss`,
     `grad_norm`, `alpha` (the α used in this step), `newton_steps`, `kappa` (NaN on the steps
     that do not update α, where it is not computed), `failed` and
     `skipped` (1 where a non-finite loss or gradient left the weights and optimiser state
@@ -261,6 +273,10 @@ def make_dsr_step(
     check_seq_len(data, seq_len if starts is None else 2, batch_size)
     if not isinstance(alpha_every, int) or alpha_every < 1:
         raise ValueError(f"`alpha_every` must be a positive integer; got {alpha_every!r}.")
+    if isinstance(alpha_max, bool) or not (
+        isinstance(alpha_max, int | float) and 0 <= alpha_max <= 1
+    ):
+        raise ValueError(f"`alpha_max` must be a number in [0, 1]; got {alpha_max!r}.")
     if isinstance(forcing_interval, bool) or not isinstance(forcing_interval, int):
         raise ValueError(f"`forcing_interval` must be a positive int; got {forcing_interval!r}.")
     if forcing_interval < 1:
@@ -276,7 +292,7 @@ def make_dsr_step(
     unforced = check_unforced(unforced, data.shape[-1])
     static = (
         solver, seq_len, batch_size, adaptive, alpha_every, gamma, forcing_interval, reg, fallback,
-        unforced, float(noise),
+        unforced, float(noise), float(alpha_max),
     )  # fmt: skip
     starts = None if starts is None else jnp.asarray(starts)
     return lambda state, step: _dsr_step(state, jnp.asarray(step), data, starts, optimizer, *static)
@@ -378,7 +394,9 @@ def fit(
         s.lr, s.steps, final_fraction=lr_final / s.lr, clip=s.grad_clip or None
     )
     gtf = s.gtf_value()
-    alpha = initial_alpha(model, jnp.asarray(first[:seq_len], series.dtype), gtf, s.alpha0)
+    alpha = initial_alpha(
+        model, jnp.asarray(first[:seq_len], series.dtype), gtf, s.alpha0, s.alpha_max
+    )
     opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
     state = DSRState(model, opt_state, jax.random.key_data(key), alpha)
     step_fn = make_dsr_step(
@@ -390,6 +408,7 @@ def fit(
         adaptive=gtf == "adaptive",
         alpha_every=s.alpha_every,
         gamma=s.alpha_decay,
+        alpha_max=s.alpha_max,
         forcing_interval=s.forcing_interval,
         latent_regularization=s.latent_regularization,
         observation_regularization=s.observation_regularization,
