@@ -1,8 +1,8 @@
 #!/bin/bash
-# Rounds 8 and 9 on the Santa Fe laser: the model, the forcing, the selection score (round 8)
-# and what might keep the unclipped default model from overflowing (round 9: weight penalty,
-# training noise, a small constant α); each run pinned to one core and scored on the test
-# part (docs/dsr.md).
+# Rounds 8-10 on the Santa Fe laser: the model, the forcing, the selection score (round 8),
+# what might keep the unclipped default model from overflowing (round 9: weight penalty,
+# training noise, a small constant α) and the clipped model with aGTF capped (round 10);
+# each run pinned to one core and scored on the test part (docs/dsr.md).
 #   python benchmarks/dsr/santafe_data.py runs/santafe
 #   SRC=src OUT=runs/sf8 [CORE=1] [CONFIGS="default clip03b"] [SEEDS="0 1 2"] benchmarks/dsr/santafe_round8.sh
 #   python benchmarks/dsr/issue23_collect.py benchmarks/results/dsr-santafe-round8.json runs/sf8/*-s?
