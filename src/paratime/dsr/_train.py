@@ -251,9 +251,8 @@ def make_dsr_step(
     The batch of step k is drawn from `fold_in(state.key, k)`, so a resumed run sees the same
     batches. With `adaptive=True`, every `alpha_every` steps α is updated by `adaptive_alpha`
     from κ measured on the current batch's forced trajectories, and never exceeds `alpha_max`.
-    The metrics are `loss`,
-    `grad_norm`, `alpha` (the α used in this step), `newton_steps`, `kappa` (NaN on the steps
-    that do not update α, where it is not computed), `failed` and
+    The metrics are `loss`, `grad_norm`, `alpha` (the α used in this step), `newton_steps`,
+    `kappa` (NaN on the steps that do not update α, where it is not computed), `failed` and
     `skipped` (1 where a non-finite loss or gradient left the weights and optimiser state
     unchanged; with `adaptive=True` α then grows, 1 − α shrinking by a quarter, so that an
     overflowing forced trajectory is forced harder next time), and `regularization` (the
