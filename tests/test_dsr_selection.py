@@ -203,4 +203,6 @@ def test_the_cli_says_when_overflowing_validation_runs_froze_the_selection():
     assert none is not None and "no model was selected" in none
     froze = overflow_note([val(100, 1.0), val(200, inf), val(300, inf)], 100)
     assert froze is not None and "after step 100 (2 of 3)" in froze
-    assert "--model clipped-shplrnn" in froze and "--gtf 0.3 --select-on both" in froze
+    assert "--model clipped-shplrnn --alpha-max 0.3 --select-on both" in froze
+    kept = overflow_note([val(100, 1.0), val(200, inf), val(300, inf)], 100, kept=True)
+    assert kept is not None and "--on-overflow bounded" in kept

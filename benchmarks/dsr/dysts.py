@@ -16,7 +16,8 @@ defaults, or the flags after `--`) and scores it with `paratime dsr eval`, one s
 time, pinned to one core (1, or $CORE), into DIR/NAME/run (DIR/NAME/run-ARM with `--arm`,
 e.g. a recipe). `table` prints the Markdown table: D_stsp, D_H and λ_max of the model against
 the floor (the independent orbit scored like a model) and the system's λ_max, the steps
-trained and their wall time.
+trained and their wall time (with those of the bounded model's restarts where the defaults
+trained it in place of an overflowing model: the row says "(bounded)").
 
 dysts 0.96 imports gluonts at import time (for writing Arrow files, not used here); if it is
 absent, a stand-in module is put in its place so that the flows import.
@@ -137,10 +138,15 @@ def table(out: Path, json_path: Path | None, arm: str | None = None) -> None:
         result = run_dir / "metrics.json"
         m = json.loads(result.read_text()) if result.exists() else {}
         row = {**meta, **{k: m.get(k) for k in ("D_stsp", "D_H", "lambda_max", "step")}}
-        log = run_dir / "metrics.jsonl"
-        if log.exists():  # the training steps taken and their wall time
-            last = json.loads(log.read_text().splitlines()[-1])
-            row["steps_trained"], row["train_seconds"] = last["step"] + 1, last["time"]
+        # The training steps taken and their wall time, with those of the bounded model's
+        # restarts when it replaced the run's model (`--on-overflow bounded`).
+        logs = [run_dir / "metrics.jsonl", *sorted(run_dir.glob("bounded-*/metrics.jsonl"))]
+        lasts = [json.loads(f.read_text().splitlines()[-1]) for f in logs if f.exists()]
+        if lasts:
+            row["steps_trained"] = sum(last["step"] + 1 for last in lasts)
+            row["train_seconds"] = sum(last["time"] for last in lasts)
+        if (run_dir / "bounded.json").exists():
+            row["bounded"] = json.loads((run_dir / "bounded.json").read_text())["selected"]
         rows.append(row)
     print("| system | d | D_stsp (floor) | D_H (floor) | λ_max model / system, per step "
           "| steps, train s |")  # fmt: skip
@@ -148,7 +154,8 @@ def table(out: Path, json_path: Path | None, arm: str | None = None) -> None:
     fmt = lambda v, f: "—" if v is None else format(v, f)
     for r in rows:
         print(
-            f"| {r['name']} | {r['dim']} | {fmt(r['D_stsp'], '.2f')} ({r['floor_D_stsp']:.2f}) | "
+            f"| {r['name']}{' (bounded)' if 'bounded' in r else ''} | {r['dim']} | "
+            f"{fmt(r['D_stsp'], '.2f')} ({r['floor_D_stsp']:.2f}) | "
             f"{fmt(r['D_H'], '.3f')} ({r['floor_D_H']:.3f}) | "
             f"{fmt(r['lambda_max'], '.4f')} / {r['lyapunov_per_step']:.4f} | "
             f"{r.get('steps_trained', '—')}, {fmt(r.get('train_seconds'), '.0f')} |"

@@ -5,7 +5,8 @@ wall time, and the settings that differ from the defaults.
 
 Each RUN_DIR is a `paratime dsr train` run scored by `paratime dsr eval` (metrics.json; a
 metrics-gtf.json beside it holds the `--protocol gtf` scores); `RUN_DIR.train.log` holds the
-`wall_s=` line the run scripts append.
+`wall_s=` line the run scripts append. A run whose model the bounded one replaced
+(`bounded.json`) adds that record; its steps and loop time include the restarts'.
 """
 
 import json
@@ -24,6 +25,14 @@ for arg in sys.argv[2:]:
     m = json.loads((run / "metrics.json").read_text())
     cfg = TrainConfig.from_toml(run / "config.toml")
     log = [json.loads(s) for s in (run / "metrics.jsonl").read_text().splitlines() if s]
+    # A run whose model the bounded one replaced (`--on-overflow bounded`): its restarts'
+    # steps and time count too.
+    bounded = run / "bounded.json"
+    record = json.loads(bounded.read_text()) if bounded.exists() else None
+    lasts = [log[-1]] if log else []
+    for r in record["restarts"] if record else []:
+        lines = (run / r["run"] / "metrics.jsonl").read_text().splitlines()
+        lasts.append(json.loads(lines[-1]))
     text = Path(str(run) + ".train.log")
     wall = re.findall(r"wall_s=(\d+)", text.read_text()) if text.exists() else []
     changed = {
@@ -38,14 +47,16 @@ for arg in sys.argv[2:]:
         "changed": changed,
         "checkpoint": m.get("checkpoint"),
         "selected_step": m.get("step"),
-        "trained_steps": log[-1]["step"] + 1 if log else None,
+        "trained_steps": sum(last["step"] + 1 for last in lasts) if lasts else None,
         "stopped_early": bool(log and log[-1].get("stop")),
-        "train_loop_s": round(log[-1]["time"], 1) if log else None,
+        "train_loop_s": round(sum(last["time"] for last in lasts), 1) if lasts else None,
         "wall_s": int(wall[-1]) if wall else None,
         "alpha_end": log[-1].get("alpha") if log else None,
         **{k: m.get(k) for k in ("D_stsp", "D_H", "PE20", "lambda_max", "lambda_max_data")},
         "generated_nonfinite": bool(m.get("generated_nonfinite")),
     }
+    if record:
+        row["bounded"] = record
     gtf = run / "metrics-gtf.json"
     if gtf.exists():
         g = json.loads(gtf.read_text())

@@ -46,6 +46,7 @@ declare -A FLAGS=(
   # round 10: the clipped model with aGTF capped (--alpha-max) and a longer budget
   [cab20k]="$C --select-on both --steps 20000"
   [cam3b20k]="$C --alpha-max 0.3 --select-on both --steps 20000"
+  [cam3b]="$C --alpha-max 0.3 --select-on both"
 )
 mkdir -p $OUT
 # The seeds of each row of the tables in docs/dsr.md differ (0-1 for most, 0-4 for clip02b,

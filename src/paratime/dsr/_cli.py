@@ -1,6 +1,7 @@
 """`paratime dsr train|eval|generate`: dynamical-systems reconstruction from the shell."""
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -75,7 +76,10 @@ def _load_run(run: Path, which: Checkpoint) -> tuple[TrainConfig, Any, int, str]
 
 
 def _history(run: Path) -> list[dict[str, Any]]:
-    log = run / "metrics.jsonl"
+    """The metrics log of a run (of the bounded restart that replaced its model, if any)."""
+    from ._overflow import selected_run
+
+    log = selected_run(run) / "metrics.jsonl"
     if not log.exists():
         return []
     out = []
@@ -101,11 +105,13 @@ def train_cmd(
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Train a DSR model with (adaptive) generalized teacher forcing, in parallel over time."""
-    from ._plots import plot_curves
-    from ._select import MIN_VALIDATION, split_validation
-    from ._train import fit
+    """Train a DSR model with (adaptive) generalized teacher forcing, in parallel over time.
 
+    If free runs of an unbounded model overflow at half of the validations or more, the
+    bounded model (the clipped shPLRNN) is trained in its place (--on-overflow)."""
+    from ._overflow import SELECTED, escaped
+
+    started = time.perf_counter()
     check_out_dir(out)
     trajectories = _load_trajectories(cfg.data, cfg.seq_len)
     d = int(trajectories[0].shape[1])
@@ -121,6 +127,34 @@ def train_cmd(
             f"{str(out)!r} already holds a run; choose another --out to start a new one, or "
             "add --resume to continue this one.",
         )
+    if not resume:
+        (out / SELECTED).unlink(missing_ok=True)
+    state, history = _train_run(cfg, out, trajectories, resume=resume, progress=progress)
+    if escaped(cfg, history):
+        _train_bounded(cfg, out, trajectories, history, progress=progress, started=started)
+        return
+    note = overflow_note(history, int(state.best_step), cfg.on_overflow == "keep")
+    if note:
+        typer.echo(note, err=True)
+    _report_best(cfg, state, out)
+
+
+def _train_run(
+    cfg: TrainConfig,
+    out: Path,
+    trajectories: list[np.ndarray],
+    *,
+    resume: bool,
+    progress: bool,
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Train the model `cfg` describes into `out` (new, or resumed), as `paratime dsr
+    train` does: the validation part split off, the config stored, curves plotted; the
+    final state and the metrics log."""
+    from ._plots import plot_curves
+    from ._select import MIN_VALIDATION, split_validation
+    from ._train import fit
+
+    trajectories = list(trajectories)
     try:
         # Several trajectories: the validation part is the end of the longest one.
         longest = max(range(len(trajectories)), key=lambda i: trajectories[i].shape[0])
@@ -140,6 +174,7 @@ def train_cmd(
             "selection (eval and generate will use the last checkpoint).",
             err=True,
         )
+    out.mkdir(parents=True, exist_ok=True)
     store_config(out, cfg, resume=resume, name=CONFIG)
     state, history = fit(
         net,
@@ -165,9 +200,10 @@ def train_cmd(
         f"trained {done} steps: loss={last.get('loss', float('nan')):.4g} "
         f"alpha={float(state.alpha):.3f}; run in {out}"
     )
-    note = overflow_note(history, int(state.best_step))
-    if note:
-        typer.echo(note, err=True)
+    return state, history
+
+
+def _report_best(cfg: TrainConfig, state: Any, out: Path) -> None:
     if int(state.best_step) >= 0:
         typer.echo(
             f"best on the validation part: step {int(state.best_step)}, "
@@ -176,17 +212,102 @@ def train_cmd(
         )
 
 
-def overflow_note(history: list[dict[str, Any]], best_step: int) -> str | None:
+def _finished(history: list[dict[str, Any]], steps: int) -> bool:
+    """Whether a run's log ends its training: all `steps` done, or stopped by patience."""
+    last = history[-1] if history else {}
+    return bool(last.get("stop")) or int(last.get("step", -1)) + 1 >= steps
+
+
+def _train_bounded(
+    cfg: TrainConfig,
+    out: Path,
+    trajectories: list[np.ndarray],
+    history: list[dict[str, Any]],
+    *,
+    progress: bool,
+    started: float,
+) -> None:
+    """Train the bounded model's restarts into `out/bounded-<j>` (finished ones are kept,
+    interrupted ones resumed), then name the best on validation in `out/bounded.json`.
+    Under `cfg.time_limit` (counted from `started`) the restarts share what is left."""
+    from ..train._atomic import atomic_write_text
+    from ._overflow import SELECTED, bounded_config, overflow_count
+
+    bad_count, total = overflow_count(history)
+    first = bounded_config(cfg, 0)
+    typer.echo(
+        f"note: at {bad_count} of {total} validations a free run of the {cfg.model} model "
+        "became non-finite (the model is unbounded off the data), so selection could only keep "
+        f"an early model. Training the bounded model in its place: {first.model}, aGTF with "
+        f"alpha <= {first.alpha_max}, selection on D_stsp and D_H, {first.steps} steps, "
+        f"{cfg.bounded_restarts} seed(s); --on-overflow keep would keep the run as it is.",
+        err=True,
+    )
+    restarts = []
+    for j in range(cfg.bounded_restarts):
+        sub = bounded_config(cfg, j)
+        limit = cfg.time_limit_seconds()
+        if limit is not None:
+            left = limit - (time.perf_counter() - started)
+            if left <= 0:
+                typer.echo(f"note: the time limit is spent: {j} of the restarts trained.", err=True)
+                break
+            sub = sub.replace(time_limit=f"{left / (cfg.bounded_restarts - j):.3f}")
+        where = out / f"bounded-{j}"
+        typer.echo(f"bounded model {j + 1} of {cfg.bounded_restarts}: seed {sub.seed}, in {where}")
+        again = (where / "checkpoint.eqx").is_file()
+        if again and _finished(_history(where), sub.steps):
+            _, state, *_ = load_run(where)
+            typer.echo("  already trained.")
+        else:
+            state, _ = _train_run(sub, where, trajectories, resume=again, progress=progress)
+        restarts.append(
+            {
+                "run": where.name,
+                "seed": sub.seed,
+                "best_score": float(state.best_score),
+                "best_step": int(state.best_step),
+            }
+        )
+    selected = [r for r in restarts if r["best_step"] >= 0]
+    if not selected:
+        typer.echo(
+            "note: no restart of the bounded model was selected on the validation part "
+            f"either; {out} keeps the {cfg.model} model's own selection.",
+            err=True,
+        )
+        return
+    best = min(selected, key=lambda r: r["best_score"])
+    record = {
+        "model": cfg.model,
+        "overflowed_validations": bad_count,
+        "validations": total,
+        "restarts": restarts,
+        "selected": best["run"],
+    }
+    atomic_write_text(out / SELECTED, json.dumps(record, indent=2))
+    typer.echo(
+        f"selected {best['run']} (seed {best['seed']}): score={best['best_score']:.4g} at step "
+        f"{best['best_step']} on the validation part; eval and generate on {out} use it "
+        f"({out / SELECTED})."
+    )
+
+
+def overflow_note(history: list[dict[str, Any]], best_step: int, kept: bool = False) -> str | None:
     """What to tell the user when validation free runs overflowed (scored D_stsp = inf):
     no model selected at all, or none after `best_step` because every later validation had a
-    run that overflowed. `None` when neither happened."""
+    run that overflowed. `None` when neither happened. `kept`: `--on-overflow keep` was
+    asked for (else the bounded model was not tried because fewer than half of the
+    validations overflowed, or the model is the bounded one)."""
     scored = [h for h in history if "val_D_stsp" in h]
     if not scored:
         return None
     bounded = (
-        "A bounded model (--model clipped-shplrnn) cannot overflow; on a short real recording "
-        "it did best with constant forcing and selection on both metrics (--gtf 0.3 "
-        "--select-on both; docs/dsr.md, the Santa Fe laser)."
+        "--on-overflow bounded trains a bounded model in its place (the clipped shPLRNN, "
+        "which cannot overflow; docs/dsr.md, the Santa Fe laser)."
+        if kept
+        else "A bounded model cannot overflow: --model clipped-shplrnn --alpha-max 0.3 "
+        "--select-on both (docs/dsr.md, the Santa Fe laser)."
     )
     if best_step < 0:
         return (

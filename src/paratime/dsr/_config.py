@@ -185,6 +185,13 @@ class TrainConfig(FitSettings):
     """Random seed."""
     validation: float = 0.1
     """Fraction held out at the end of the series for model selection (0: none)."""
+    on_overflow: Literal["bounded", "keep"] = "bounded"
+    """If free runs of an unbounded model overflow at half of the validations or more:
+    bounded trains the clipped shPLRNN in its place (aGTF with α <= 0.3, selection on D_stsp
+    and D_H, 4 × the steps) from bounded_restarts seeds and keeps the best on validation;
+    keep: the run's own selection (usually an early model)."""
+    bounded_restarts: int = 3
+    """Seeds of the bounded model that on_overflow = bounded trains (seed + 1000 j)."""
     data_size: int | None = None
     """The data's dimension, filled in when the data are read."""
 
@@ -199,6 +206,7 @@ class TrainConfig(FitSettings):
         v = self.validation
         ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1
         self.check("validation", ok, "a fraction in [0, 1) (0: no model selection)", v)
+        self.positive_int("bounded_restarts")
         for name in ("latent", "num_relu", "data_size"):
             if getattr(self, name) is not None:
                 self.positive_int(name)

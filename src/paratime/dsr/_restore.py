@@ -2,7 +2,6 @@
 
 import json
 import os
-from pathlib import Path
 from typing import Any, Literal
 
 import equinox as eqx
@@ -11,19 +10,21 @@ import jax.numpy as jnp
 
 from ._build import build_model
 from ._config import TrainConfig
+from ._overflow import selected_run
 
 CONFIG = "config.toml"
 
 
 def read_run_config(run: str | os.PathLike) -> TrainConfig:
     """The resolved config of a `paratime dsr train` run directory (`config.toml`, or the
-    `config.json` of older runs).
+    `config.json` of older runs); of the bounded restart that replaced the run's model, if
+    `run/bounded.json` names one.
 
     **Raises:**
 
     `FileNotFoundError` if `run` holds neither; `ValueError` if the stored config is bad.
     """
-    run = Path(run)
+    run = selected_run(run)
     if (run / CONFIG).is_file():
         return TrainConfig.from_toml(run / CONFIG)
     if (run / "config.json").is_file():
@@ -60,7 +61,8 @@ def load_run(
 
     **Arguments:**
 
-    - `run`: a run directory of `paratime dsr train`.
+    - `run`: a run directory of `paratime dsr train`; if its model was replaced by the
+        bounded model (`on_overflow = "bounded"`), the restart that `run/bounded.json` names.
     - `which`: `"last"` loads `checkpoint.eqx`; `"best"` loads `best.eqx` (the model selected
         on the validation segment), or the last checkpoint for a run without one (trained
         before model selection, or with `validation = 0`): the returned `which` says so.
@@ -78,7 +80,7 @@ def load_run(
     from ._select import BEST
     from ._train import DSRState, make_optimizer
 
-    run = Path(run)
+    run = selected_run(run)
     cfg = read_run_config(run)
     ckpt = run / "checkpoint.eqx"
     if not ckpt.exists():
