@@ -118,6 +118,12 @@ def test_an_overflowing_run_trains_the_bounded_model_and_eval_uses_the_best(data
     assert "--on-overflow bounded" in " ".join(err.split())
     assert dsr.load_run(tmp_path / "kept")[0].model == "shplrnn"
 
+    # A new run is not started over the restarts of an earlier one.
+    (tmp_path / "stale").mkdir()
+    shutil.copytree(run / "bounded-0", tmp_path / "stale" / "bounded-0")
+    code, out, err = _train(data, tmp_path / "stale")
+    assert code != 0 and "--out" in err and "already holds a run" in err, out + err
+
     # Interrupted after the second restart: --resume keeps both and trains the third, to the
     # same record and the same selected model as the uninterrupted run.
     again = tmp_path / "again"

@@ -121,7 +121,7 @@ def train_cmd(
             "--resume",
             f"{str(out)!r} holds no run to resume; leave out --resume to start a new run.",
         )
-    if not resume and (out / "checkpoint.eqx").exists():
+    if not resume and any((run / "checkpoint.eqx").exists() for run in _runs_in(out)):
         raise bad(
             "--out",
             f"{str(out)!r} already holds a run; choose another --out to start a new one, or "
@@ -137,6 +137,11 @@ def train_cmd(
     if note:
         typer.echo(note, err=True)
     _report_best(cfg, state, out)
+
+
+def _runs_in(out: Path) -> list[Path]:
+    """`out` and the bounded model's restarts in it."""
+    return [out, *sorted(out.glob("bounded-*"))]
 
 
 def _train_run(
