@@ -179,7 +179,6 @@ def _train_run(
             "selection (eval and generate will use the last checkpoint).",
             err=True,
         )
-    out.mkdir(parents=True, exist_ok=True)
     store_config(out, cfg, resume=resume, name=CONFIG)
     state, history = fit(
         net,
