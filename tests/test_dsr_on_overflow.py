@@ -54,6 +54,9 @@ def test_the_bounded_config_changes_the_model_forcing_selection_and_seed_only():
     assert bounded_config(cfg.replace(alpha_max=0.2, alpha0=0.1), 0).alpha_max == 0.2
     with pytest.raises(ConfigError, match="bounded_restarts"):
         TrainConfig(data="x.npy", bounded_restarts=0)
+    for target in (-1.0, float("nan"), INF):
+        with pytest.raises(ConfigError, match="bounded_target"):
+            TrainConfig(data="x.npy", bounded_target=target)
     with pytest.raises(ConfigError, match="on_overflow"):
         TrainConfig(data="x.npy", on_overflow="retry")  # type: ignore[arg-type]
 
@@ -111,6 +114,14 @@ def test_an_overflowing_run_trains_the_bounded_model_and_eval_uses_the_best(data
     assert (run / "metrics.json").is_file()
     code, out, err = _invoke("generate", run, "--steps", "20", "--out", tmp_path / "g.npy")
     assert code == 0 and np.isfinite(np.load(tmp_path / "g.npy")).all(), out + err
+
+    # The restarts stop at the first that scores below --bounded-target (none did above).
+    assert min(scores[:2]) >= 3.0
+    target = f"{scores[0] * (1 + 1e-6):.17g}"
+    code, out, err = _train(data, tmp_path / "first", "--bounded-target", target)
+    assert code == 0 and "no more restarts" in out, out + err
+    first = json.loads((tmp_path / "first" / "bounded.json").read_text())
+    assert first["restarts"] == [restarts[0]] and not (tmp_path / "first" / "bounded-1").exists()
 
     # --on-overflow keep: the run's own (early) model, and a note naming the way out.
     code, out, err = _train(data, tmp_path / "kept", "--on-overflow", "keep")

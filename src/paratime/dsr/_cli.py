@@ -232,7 +232,8 @@ def _train_bounded(
     started: float,
 ) -> None:
     """Train the bounded model's restarts into `out/bounded-<j>` (finished ones are kept,
-    interrupted ones resumed), then name the best on validation in `out/bounded.json`.
+    interrupted ones resumed) until one scores below `cfg.bounded_target` on validation,
+    then name the best on validation in `out/bounded.json`.
     Under `cfg.time_limit` (counted from `started`) the restarts share what is left."""
     from ..train._atomic import atomic_write_text
     from ._overflow import SELECTED, bounded_config, overflow_count
@@ -244,7 +245,8 @@ def _train_bounded(
         "became non-finite (the model is unbounded off the data), so selection could only keep "
         f"an early model. Training the bounded model in its place: {first.model}, aGTF with "
         f"alpha <= {first.alpha_max}, selection on D_stsp and D_H, {first.steps} steps, "
-        f"{cfg.bounded_restarts} seed(s); --on-overflow keep would keep the run as it is.",
+        f"up to {cfg.bounded_restarts} seed(s), until one scores below {cfg.bounded_target:g} "
+        "on validation; --on-overflow keep would keep the run as it is.",
         err=True,
     )
     restarts = []
@@ -258,7 +260,9 @@ def _train_bounded(
                 break
             sub = sub.replace(time_limit=f"{left / (cfg.bounded_restarts - j):.3f}")
         where = out / f"bounded-{j}"
-        typer.echo(f"bounded model {j + 1} of {cfg.bounded_restarts}: seed {sub.seed}, in {where}")
+        typer.echo(
+            f"bounded model {j + 1} of up to {cfg.bounded_restarts}: seed {sub.seed}, in {where}"
+        )
         again = (where / "checkpoint.eqx").is_file()
         if again and _finished(_history(where), sub.steps):
             _, state, *_ = load_run(where)
@@ -273,6 +277,12 @@ def _train_bounded(
                 "best_step": int(state.best_step),
             }
         )
+        if int(state.best_step) >= 0 and float(state.best_score) < cfg.bounded_target:
+            if j + 1 < cfg.bounded_restarts:
+                typer.echo(
+                    f"  scored below --bounded-target {cfg.bounded_target:g}: no more restarts."
+                )
+            break
     selected = [r for r in restarts if r["best_step"] >= 0]
     if not selected:
         typer.echo(

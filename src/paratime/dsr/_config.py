@@ -188,10 +188,14 @@ class TrainConfig(FitSettings):
     on_overflow: Literal["bounded", "keep"] = "bounded"
     """If free runs of an unbounded model overflow at half of the validations or more:
     bounded trains the clipped shPLRNN in its place (aGTF with α <= 0.3, selection on D_stsp
-    and D_H, 4 × the steps) from bounded_restarts seeds and keeps the best on validation;
+    and D_H, 4 × the steps) from up to bounded_restarts seeds and keeps the best on validation;
     keep: the run's own selection (usually an early model)."""
-    bounded_restarts: int = 3
-    """Seeds of the bounded model that on_overflow = bounded trains (seed + 1000 j)."""
+    bounded_restarts: int = 8
+    """The most seeds of the bounded model that on_overflow = bounded trains (seed + 1000 j),
+    one after the other until one reaches bounded_target."""
+    bounded_target: float = 3.0
+    """The bounded model's restarts stop at the first whose validation score (D_stsp / floor
+    + D_H / floor; 2 is the data's own floor) is below this (0: train all bounded_restarts)."""
     data_size: int | None = None
     """The data's dimension, filled in when the data are read."""
 
@@ -207,6 +211,9 @@ class TrainConfig(FitSettings):
         ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1
         self.check("validation", ok, "a fraction in [0, 1) (0: no model selection)", v)
         self.positive_int("bounded_restarts")
+        t = self.bounded_target
+        ok = isinstance(t, int | float) and not isinstance(t, bool) and 0 <= t < math.inf
+        self.check("bounded_target", ok, "a finite number >= 0 (0: train every restart)", t)
         for name in ("latent", "num_relu", "data_size"):
             if getattr(self, name) is not None:
                 self.positive_int(name)

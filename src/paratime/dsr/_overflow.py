@@ -4,7 +4,8 @@ An unbounded model (the shPLRNN, PLRNN, ALRNN) can learn a map that expands off 
 where the forced training windows never go; its validation free runs then overflow at most
 validations, and model selection keeps an early model (docs/dsr.md, rounds 8-10). With
 `on_overflow = "bounded"` (the default) `paratime dsr train` then trains the clipped shPLRNN,
-whose states stay bounded, from `bounded_restarts` seeds, and the one with the best
+whose states stay bounded, from one seed after another until one scores below
+`bounded_target` on validation (at most `bounded_restarts`), and the one with the best
 validation score becomes the run's model: `bounded.json` in the run directory names it, and
 `load_run`, `paratime dsr eval` and `generate` follow it.
 """
