@@ -99,6 +99,7 @@ def test_an_overflowing_run_trains_the_bounded_model_and_eval_uses_the_best(data
     assert np.isfinite(scores).all()
     chosen = restarts[int(np.argmin(scores))]
     assert record["selected"] == chosen["run"] and f"selected {chosen['run']}" in out
+    assert out.count("validation score") == 3 and "no more restarts" not in out
     # Each restart is a run of the bounded model, with the scores the record gives.
     for r in restarts:
         cfg, state, *_ = dsr.load_run(run / r["run"])

@@ -5,8 +5,9 @@ wall time, and the settings that differ from the defaults.
 
 Each RUN_DIR is a `paratime dsr train` run scored by `paratime dsr eval` (metrics.json; a
 metrics-gtf.json beside it holds the `--protocol gtf` scores); `RUN_DIR.train.log` holds the
-`wall_s=` line the run scripts append. A run whose model the bounded one replaced
-(`bounded.json`) adds that record; its steps and loop time include the restarts'.
+`wall_s=` line the run scripts append; `best_score` is the selected model's validation
+score. A run whose model the bounded one replaced (`bounded.json`) adds that record; its
+steps and loop time include the restarts'.
 """
 
 import json
@@ -47,6 +48,7 @@ for arg in sys.argv[2:]:
         "changed": changed,
         "checkpoint": m.get("checkpoint"),
         "selected_step": m.get("step"),
+        "best_score": next((h["best_score"] for h in reversed(log) if "best_score" in h), None),
         "trained_steps": sum(last["step"] + 1 for last in lasts) if lasts else None,
         "stopped_early": bool(log and log[-1].get("stop")),
         "train_loop_s": round(sum(last["time"] for last in lasts), 1) if lasts else None,

@@ -269,19 +269,14 @@ def _train_bounded(
             typer.echo("  already trained.")
         else:
             state, _ = _train_run(sub, where, trajectories, resume=again, progress=progress)
-        restarts.append(
-            {
-                "run": where.name,
-                "seed": sub.seed,
-                "best_score": float(state.best_score),
-                "best_step": int(state.best_step),
-            }
-        )
-        if int(state.best_step) >= 0 and float(state.best_score) < cfg.bounded_target:
+        score, step = float(state.best_score), int(state.best_step)
+        restarts.append(dict(run=where.name, seed=sub.seed, best_score=score, best_step=step))
+        if step < 0:
+            continue
+        typer.echo(f"  validation score {score:.4g} (step {step})")
+        if score < cfg.bounded_target:
             if j + 1 < cfg.bounded_restarts:
-                typer.echo(
-                    f"  scored below --bounded-target {cfg.bounded_target:g}: no more restarts."
-                )
+                typer.echo(f"  below --bounded-target {cfg.bounded_target:g}: no more restarts.")
             break
     selected = [r for r in restarts if r["best_step"] >= 0]
     if not selected:
