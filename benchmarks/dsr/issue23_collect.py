@@ -6,8 +6,9 @@ wall time, and the settings that differ from the defaults.
 Each RUN_DIR is a `paratime dsr train` run scored by `paratime dsr eval` (metrics.json; a
 metrics-gtf.json beside it holds the `--protocol gtf` scores); `RUN_DIR.train.log` holds the
 `wall_s=` line the run scripts append; `best_score` is the selected model's validation
-score. A run whose model the bounded one replaced (`bounded.json`) adds that record; its
-steps and loop time include the restarts'.
+score. A run whose model the bounded one replaced (`bounded.json`) adds that record (with
+each restart's loop time, and its test metrics where `paratime dsr eval` scored the restart
+directory too); its steps and loop time include the restarts'.
 """
 
 import json
@@ -34,6 +35,12 @@ for arg in sys.argv[2:]:
     for r in record["restarts"] if record else []:
         lines = (run / r["run"] / "metrics.jsonl").read_text().splitlines()
         lasts.append(json.loads(lines[-1]))
+        r["train_loop_s"] = round(lasts[-1]["time"], 1)
+        scored = run / r["run"] / "metrics.json"  # the restart scored on its own, if it was
+        if scored.exists():
+            r.update(
+                {k: json.loads(scored.read_text()).get(k) for k in ("D_stsp", "D_H", "lambda_max")}
+            )
     text = Path(str(run) + ".train.log")
     wall = re.findall(r"wall_s=(\d+)", text.read_text()) if text.exists() else []
     changed = {
