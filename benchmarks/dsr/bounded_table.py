@@ -13,6 +13,10 @@ import statistics
 import sys
 
 rows = [r for r in json.load(open(sys.argv[1])) if "bounded" in r]
+for r in rows:
+    for x in r["bounded"]["restarts"]:
+        if "D_H" not in x:
+            sys.exit(f"{r['run']}/{x['run']} has no test metrics: run `paratime dsr eval` on it")
 print("| seed | restarts | validation scores | test D_H (λ_max) | round 11's rule: D_H | wall s |")
 print("|---|---|---|---|---|---|")
 new, old = [], []
