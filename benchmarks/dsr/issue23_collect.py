@@ -5,8 +5,8 @@ wall time, and the settings that differ from the defaults.
 
 Each RUN_DIR is a `paratime dsr train` run scored by `paratime dsr eval` (metrics.json; a
 metrics-gtf.json beside it holds the `--protocol gtf` scores); `RUN_DIR.train.log` holds the
-`wall_s=` line the run scripts append; `best_score` is the selected model's validation
-score. A run whose model the bounded one replaced (`bounded.json`) adds that record (with
+`wall_s=` line the run scripts append; `best_score` is the run's own best validation score.
+A run whose model the bounded one replaced (`bounded.json`) adds that record (with
 each restart's loop time, and its test metrics where `paratime dsr eval` scored the restart
 directory too); its steps and loop time include the restarts'.
 """
