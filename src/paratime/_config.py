@@ -125,6 +125,13 @@ class AbstractConfig:
             ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < math.inf
             self.check(name, ok, "a finite number > 0", v)
 
+    def nonnegative_float(self, *fields: str) -> None:
+        """Each of `fields` must be a finite number >= 0."""
+        for name in fields:
+            v = getattr(self, name)
+            ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < math.inf
+            self.check(name, ok, "a finite number >= 0", v)
+
     def check_types(self) -> None:
         """Every field must hold its declared type: `bool`, `int` (not a bool), `float` (an int
         is accepted), `str` (or a `Literal` of strings), or one of these `| None`."""

@@ -98,11 +98,9 @@ class FitSettings(AbstractConfig):
         self.positive_int("seq_len", minimum=2)
         self.positive_int("patience", "validation_box_starts", minimum=0)
         self.positive_float("lr")
-        nonnegative = ("latent_regularization", "observation_regularization", "training_noise")
-        for name in (*nonnegative, "grad_clip"):
-            v = getattr(self, name)
-            ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < math.inf
-            self.check(name, ok, "a finite number >= 0", v)
+        self.nonnegative_float(
+            "latent_regularization", "observation_regularization", "training_noise", "grad_clip"
+        )
         if self.time_limit is not None:
             self.time_limit_seconds()
         if isinstance(self.unforced, int) and not isinstance(self.unforced, bool):
@@ -211,9 +209,7 @@ class TrainConfig(FitSettings):
         ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1
         self.check("validation", ok, "a fraction in [0, 1) (0: no model selection)", v)
         self.positive_int("bounded_restarts")
-        t = self.bounded_target
-        ok = isinstance(t, int | float) and not isinstance(t, bool) and 0 <= t < math.inf
-        self.check("bounded_target", ok, "a finite number >= 0 (0: train every restart)", t)
+        self.nonnegative_float("bounded_target")
         for name in ("latent", "num_relu", "data_size"):
             if getattr(self, name) is not None:
                 self.positive_int(name)

@@ -3,7 +3,6 @@ fit`), declared once: `FitSettings` holds the network and how β is fitted, `Fit
 the data and how it is split; every field is a flag of the command line."""
 
 import dataclasses
-import math
 from typing import Any, Literal
 
 from .._config import AbstractConfig
@@ -70,11 +69,8 @@ class FitSettings(AbstractConfig):
         d = self.decay
         ok = isinstance(d, int | float) and not isinstance(d, bool) and 0 <= d < 1
         self.check("decay", ok, "in [0, 1)", d)
-        m = self.bounds_margin
-        ok = m is None or (
-            isinstance(m, int | float) and not isinstance(m, bool) and 0 <= m < math.inf
-        )
-        self.check("bounds_margin", ok, "a finite number >= 0", m)
+        if self.bounds_margin is not None:
+            self.nonnegative_float("bounds_margin")
         self.check("direct", isinstance(self.direct, bool), "true or false", self.direct)
 
     def lam_value(self) -> float | LamRule:
