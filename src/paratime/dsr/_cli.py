@@ -200,6 +200,11 @@ def _train_run(
     if done < cfg.steps:
         why = "no better validation score" if last.get("stop") else "the time limit"
         typer.echo(f"stopped after {done} of {cfg.steps} steps ({why}).")
+    elif done > cfg.steps:
+        typer.echo(
+            f"went on {done - cfg.steps} steps past --steps {cfg.steps} while the validation "
+            f"score improved (at most --extra-steps {cfg.extra_steps})."
+        )
     typer.echo(
         f"trained {done} steps: loss={last.get('loss', float('nan')):.4g} "
         f"alpha={float(state.alpha):.3f}; run in {out}"
@@ -216,10 +221,12 @@ def _report_best(cfg: TrainConfig, state: Any, out: Path) -> None:
         )
 
 
-def _finished(history: list[dict[str, Any]], steps: int) -> bool:
-    """Whether a run's log ends its training: all `steps` done, or stopped by patience."""
+def _finished(history: list[dict[str, Any]], cfg: TrainConfig) -> bool:
+    """Whether a run's log ends its training: stopped by patience, or all its steps done."""
     last = history[-1] if history else {}
-    return bool(last.get("stop")) or int(last.get("step", -1)) + 1 >= steps
+    return bool(last.get("stop")) or int(last.get("step", -1)) + 1 >= cfg.max_steps(
+        cfg.validation > 0
+    )
 
 
 def _train_bounded(
@@ -264,7 +271,7 @@ def _train_bounded(
             f"bounded model {j + 1} of up to {cfg.bounded_restarts}: seed {sub.seed}, in {where}"
         )
         again = (where / "checkpoint.eqx").is_file()
-        if again and _finished(_history(where), sub.steps):
+        if again and _finished(_history(where), sub):
             _, state, *_ = load_run(where)
             typer.echo("  already trained.")
         else:

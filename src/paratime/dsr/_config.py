@@ -34,7 +34,11 @@ class FitSettings(AbstractConfig):
     """What finishes a parallel solve that failed, for the failed windows only (none: the
     step keeps the failed states; the `failed` metric counts them)."""
     steps: int = 5000
-    """Optimiser steps."""
+    """Optimiser steps (the learning rate reaches lr_final here)."""
+    extra_steps: int = 5000
+    """Past `steps`, train up to this many more while the validation score still improves,
+    until patience ends the run (with validation and patience only; the learning rate goes
+    on decaying at the same rate; 0: stop at `steps`)."""
     lr: float = 1e-3
     """Initial RAdam learning rate."""
     lr_final: float | None = None
@@ -81,7 +85,7 @@ class FitSettings(AbstractConfig):
     """Wall-clock budget: seconds, or with a unit (90s, 10m, 2h)."""
 
     resumable: ClassVar[tuple[str, ...]] = (
-        "steps", "solver", "fallback", "checkpoint_every", "time_limit",
+        "steps", "extra_steps", "solver", "fallback", "checkpoint_every", "time_limit",
     )  # fmt: skip
 
     def __post_init__(self):
@@ -96,7 +100,7 @@ class FitSettings(AbstractConfig):
             "validation_starts",
         )
         self.positive_int("seq_len", minimum=2)
-        self.positive_int("patience", "validation_box_starts", minimum=0)
+        self.positive_int("patience", "validation_box_starts", "extra_steps", minimum=0)
         self.positive_float("lr")
         self.nonnegative_float(
             "latent_regularization", "observation_regularization", "training_noise", "grad_clip"
@@ -120,6 +124,11 @@ class FitSettings(AbstractConfig):
         if isinstance(self.gtf, int | float) and not isinstance(self.gtf, bool):
             object.__setattr__(self, "gtf", str(float(self.gtf)))  # `gtf = 0.2` in TOML
         self.gtf_value()
+
+    def max_steps(self, validated: bool) -> int:
+        """The most steps a run trains: `steps`, and `extra_steps` more if it is `validated`
+        (has a validation part) and `patience` can end it."""
+        return self.steps + (self.extra_steps if validated and self.patience else 0)
 
     def time_limit_seconds(self) -> float | None:
         """`time_limit` in seconds (`"600"`, `"90s"`, `"10m"`, `"2h"`; a number in TOML)."""

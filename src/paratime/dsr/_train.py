@@ -342,7 +342,9 @@ def fit(
         over the state space (the worst or the mean, by `selection`); the state with the
         lowest score so far is kept in `out_dir/best.eqx` and its score and step in the state
         (`best_score`, `best_step`); `patience` stops the run once that many steps pass
-        without a better score. `None`: no selection (and no patience).
+        without a better score, and a run still improving at `steps` goes on, up to
+        `extra_steps` more, until patience stops it. `None`: no selection (and no
+        patience, no extra steps).
     - `out_dir`, `resume`, `**train_kwargs`: passed to `paratime.train.train` (checkpoints
         every `settings.checkpoint_every` steps, `metrics.jsonl`, progress bar showing loss
         and α; `time_limit` ends training after the step that spends it, validated and
@@ -442,7 +444,7 @@ def fit(
     return train(
         step_fn,
         state,
-        steps=s.steps,
+        steps=s.max_steps(validation is not None),
         out_dir=out_dir,
         resume=resume,
         time_limit=s.time_limit_seconds(),
