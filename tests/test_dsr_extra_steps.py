@@ -63,6 +63,7 @@ def test_max_steps_and_a_bad_value():
     cfg = TrainConfig(data="x.npy", steps=50, extra_steps=30, patience=7)
     assert (cfg.max_steps(True), cfg.max_steps(False)) == (80, 50)
     assert cfg.replace(patience=0).max_steps(True) == 50
+    assert TrainConfig(data="x.npy", steps=50).max_steps(True) == 100  # default: as many again
     with pytest.raises(ConfigError, match="extra_steps"):
         TrainConfig(data="x.npy", extra_steps=-1)
     assert "extra_steps" in TrainConfig.resumable  # a run may be resumed with another value
@@ -84,5 +85,5 @@ def test_the_command_says_how_far_past_steps_it_went(tmp_path):
             "--validation", "0.25", "--on-overflow", "keep", "--no-progress"]  # fmt: skip
     result = typer_testing.CliRunner().invoke(app, [str(a) for a in args])
     assert result.exit_code == 0, result.output
-    assert "went on 2 steps past --steps 4" in result.stdout
+    assert "went on 2 steps past --steps 4" in result.stdout and "at most 2" in result.stdout
     assert "trained 6 steps" in result.stdout

@@ -202,8 +202,8 @@ def _train_run(
         typer.echo(f"stopped after {done} of {cfg.steps} steps ({why}).")
     elif done > cfg.steps:
         typer.echo(
-            f"went on {done - cfg.steps} steps past --steps {cfg.steps} while the validation "
-            f"score improved (at most --extra-steps {cfg.extra_steps})."
+            f"went on {done - cfg.steps} steps past --steps {cfg.steps} while the model still "
+            f"improved on validation (at most {cfg.max_steps(True) - cfg.steps}: --extra-steps)."
         )
     typer.echo(
         f"trained {done} steps: loss={last.get('loss', float('nan')):.4g} "

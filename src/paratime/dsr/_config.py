@@ -35,10 +35,10 @@ class FitSettings(AbstractConfig):
     step keeps the failed states; the `failed` metric counts them)."""
     steps: int = 5000
     """Optimiser steps (the learning rate reaches lr_final here)."""
-    extra_steps: int = 5000
+    extra_steps: int | None = None
     """Past `steps`, train up to this many more while the validation score still improves,
     until patience ends the run (with validation and patience only; the learning rate goes
-    on decaying at the same rate; 0: stop at `steps`)."""
+    on decaying at the same rate; default: as many as `steps`; 0: stop at `steps`)."""
     lr: float = 1e-3
     """Initial RAdam learning rate."""
     lr_final: float | None = None
@@ -100,7 +100,9 @@ class FitSettings(AbstractConfig):
             "validation_starts",
         )
         self.positive_int("seq_len", minimum=2)
-        self.positive_int("patience", "validation_box_starts", "extra_steps", minimum=0)
+        self.positive_int("patience", "validation_box_starts", minimum=0)
+        if self.extra_steps is not None:
+            self.positive_int("extra_steps", minimum=0)
         self.positive_float("lr")
         self.nonnegative_float(
             "latent_regularization", "observation_regularization", "training_noise", "grad_clip"
@@ -128,7 +130,9 @@ class FitSettings(AbstractConfig):
     def max_steps(self, validated: bool) -> int:
         """The most steps a run trains: `steps`, and `extra_steps` more if it is `validated`
         (has a validation part) and `patience` can end it."""
-        return self.steps + (self.extra_steps if validated and self.patience else 0)
+        if not (validated and self.patience):
+            return self.steps
+        return self.steps + (self.steps if self.extra_steps is None else self.extra_steps)
 
     def time_limit_seconds(self) -> float | None:
         """`time_limit` in seconds (`"600"`, `"90s"`, `"10m"`, `"2h"`; a number in TOML)."""
