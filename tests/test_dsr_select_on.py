@@ -76,7 +76,8 @@ def test_training_with_select_on_both_logs_and_keeps_the_floor_scaled_score(seri
     x, val = split_validation(series, 0.25, min_train=50)
     model = dsr.build_model("shplrnn", 3, latent=3, hidden=8, key=jax.random.key(0))
     settings = dsr.FitSettings(
-        steps=6, seq_len=50, batch_size=2, lr=3e-2, validate_every=2, select_on="both"
+        steps=6, extra_steps=0, seq_len=50, batch_size=2, lr=3e-2, validate_every=2,
+        select_on="both",
     )
     state, history = dsr.fit(
         model, jnp.asarray(x), settings, key=jax.random.key(1), solver=paratime.Sequential(),

@@ -34,6 +34,7 @@ def _fit(series, out, steps=STEPS, resume=False):
         jnp.asarray(x),
         dsr.FitSettings(
             steps=steps,
+            extra_steps=0,  # end at `steps` (the extension: test_dsr_extra_steps.py)
             seq_len=50,
             batch_size=2,
             lr=3e-2,
@@ -128,7 +129,7 @@ def test_eval_and_generate_use_the_best_checkpoint_by_default(series, tmp_path):
     args = ["train", "--data", data, "--out", run, "--hidden", "8", "--seq-len", "50"]
     args += ["--batch-size", "2", "--alpha-every", "2", "--solver", "sequential"]
     args += ["--steps", str(STEPS), "--lr", "0.03", "--no-progress", "--checkpoint-every", "3"]
-    args += ["--validation", "0.25", "--validate-every", "2"]
+    args += ["--validation", "0.25", "--validate-every", "2", "--extra-steps", "0"]
     code, out, err = _invoke(*args)
     assert code == 0, out + err
     log = _log(run)
