@@ -144,6 +144,25 @@ def _runs_in(out: Path) -> list[Path]:
     return [out, *sorted(out.glob("bounded-*"))]
 
 
+def _split(
+    cfg: TrainConfig, trajectories: list[np.ndarray]
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray | None]:
+    """The training trajectories, the training part of the longest one, and the validation
+    part (the end of the longest trajectory, `cfg.validation` of it; `None` if too short)."""
+    from ._select import split_validation
+
+    trajectories = list(trajectories)
+    try:
+        longest = max(range(len(trajectories)), key=lambda i: trajectories[i].shape[0])
+        x, x_val = split_validation(
+            trajectories[longest], cfg.validation, min_train=cfg.seq_len, if_short="skip"
+        )
+    except ValueError as e:
+        raise bad("--validation", str(e).removeprefix("`fraction`: ")) from None
+    trajectories[longest] = x
+    return trajectories, x, x_val
+
+
 def _train_run(
     cfg: TrainConfig,
     out: Path,
@@ -156,19 +175,10 @@ def _train_run(
     train` does: the validation part split off, the config stored, curves plotted; the
     final state and the metrics log."""
     from ._plots import plot_curves
-    from ._select import MIN_VALIDATION, split_validation
+    from ._select import MIN_VALIDATION
     from ._train import fit
 
-    trajectories = list(trajectories)
-    try:
-        # Several trajectories: the validation part is the end of the longest one.
-        longest = max(range(len(trajectories)), key=lambda i: trajectories[i].shape[0])
-        x, x_val = split_validation(
-            trajectories[longest], cfg.validation, min_train=cfg.seq_len, if_short="skip"
-        )
-        trajectories[longest] = x
-    except ValueError as e:
-        raise bad("--validation", str(e).removeprefix("`fraction`: ")) from None
+    trajectories, x, x_val = _split(cfg, trajectories)
     kmodel, ktrain = jax.random.split(jax.random.key(cfg.seed))
     with flag("--latent"):
         net = build_from_config(cfg, kmodel)
@@ -240,13 +250,16 @@ def _train_bounded(
 ) -> None:
     """Train the bounded model's restarts into `out/bounded-<j>` (finished ones are kept,
     interrupted ones resumed) until one scores below `cfg.bounded_target` on validation,
-    then name the best on validation in `out/bounded.json`.
+    then name in `out/bounded.json` the one whose selected model has the best mean score
+    over its validation runs (`restart_score`).
     Under `cfg.time_limit` (counted from `started`) the restarts share what is left."""
     from ..train._atomic import atomic_write_text
     from ._overflow import SELECTED, bounded_config, overflow_count
+    from ._select import restart_score
 
     bad_count, total = overflow_count(history)
     first = bounded_config(cfg, 0)
+    training, _, x_val = _split(first, trajectories)
     typer.echo(
         f"note: at {bad_count} of {total} validations a free run of the {cfg.model} model "
         "became non-finite (the model is unbounded off the data), so selection could only keep "
@@ -277,15 +290,23 @@ def _train_bounded(
         else:
             state, _ = _train_run(sub, where, trajectories, resume=again, progress=progress)
         score, step = float(state.best_score), int(state.best_step)
-        restarts.append(dict(run=where.name, seed=sub.seed, best_score=score, best_step=step))
-        if step < 0:
+        record = dict(run=where.name, seed=sub.seed, best_score=score, best_step=step)
+        restarts.append(record)
+        if step < 0 or x_val is None:
             continue
-        typer.echo(f"  validation score {score:.4g} (step {step})")
+        _, chosen, *_ = load_run(where, "best")
+        as_float = lambda a: np.asarray(a, jnp.result_type(float))  # as fit scores
+        reference = as_float(np.concatenate(training))
+        record["mean_score"] = restart_score(chosen.model, as_float(x_val), reference)
+        typer.echo(
+            f"  validation score {score:.4g} (step {step}); mean over the runs "
+            f"{record['mean_score']:.4g}"
+        )
         if score < cfg.bounded_target:
             if j + 1 < cfg.bounded_restarts:
                 typer.echo(f"  below --bounded-target {cfg.bounded_target:g}: no more restarts.")
             break
-    selected = [r for r in restarts if r["best_step"] >= 0]
+    selected = [r for r in restarts if "mean_score" in r]
     if not selected:
         typer.echo(
             "note: no restart of the bounded model was selected on the validation part "
@@ -293,7 +314,7 @@ def _train_bounded(
             err=True,
         )
         return
-    best = min(selected, key=lambda r: r["best_score"])
+    best = pick_restart(selected)
     record = {
         "model": cfg.model,
         "overflowed_validations": bad_count,
@@ -303,10 +324,17 @@ def _train_bounded(
     }
     atomic_write_text(out / SELECTED, json.dumps(record, indent=2))
     typer.echo(
-        f"selected {best['run']} (seed {best['seed']}): score={best['best_score']:.4g} at step "
-        f"{best['best_step']} on the validation part; eval and generate on {out} use it "
+        f"selected {best['run']} (seed {best['seed']}): mean score {best['mean_score']:.4g} "
+        f"(worst-run score {best['best_score']:.4g}) at step {best['best_step']} on the "
+        f"validation part; eval and generate on {out} use it "
         f"({out / SELECTED})."
     )
+
+
+def pick_restart(restarts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The restart to keep: the lowest mean score over its validation runs (the first of
+    equals)."""
+    return min(restarts, key=lambda r: r["mean_score"])
 
 
 def overflow_note(history: list[dict[str, Any]], best_step: int, kept: bool = False) -> str | None:
