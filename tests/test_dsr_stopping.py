@@ -135,3 +135,20 @@ def test_runs_from_off_the_data_can_only_raise_the_worst_score(series):
     boxed = validation_scores(model, val, starts=4, box_starts=3)
     assert boxed["val_D_stsp"] >= plain["val_D_stsp"]
     assert boxed["val_D_H"] >= plain["val_D_H"]
+
+
+def test_resuming_a_run_that_patience_stopped_trains_nothing(series, tmp_path):
+    np.save(tmp_path / "x.npy", series.astype(np.float32))
+    run = tmp_path / "run"
+    args = ["train", "--data", tmp_path / "x.npy", "--out", run, "--hidden", "4", "--seq-len",
+            "40", "--batch-size", "2", "--steps", "400", "--lr", "1e-9", "--patience", "4",
+            "--validate-every", "2", "--validation-starts", "2", "--validation", "0.25",
+            "--solver", "sequential", "--on-overflow", "keep", "--no-progress"]  # fmt: skip
+    runner = typer_testing.CliRunner()
+    first = runner.invoke(app, [str(a) for a in args])
+    assert first.exit_code == 0 and "stopped after" in first.stdout, first.output
+    saved = {f: (run / f).read_bytes() for f in ("checkpoint.eqx", "best.eqx", "metrics.jsonl")}
+    again = runner.invoke(app, [str(a) for a in [*args, "--resume"]])
+    assert again.exit_code == 0 and "already trained" in again.stdout, again.output
+    assert {f: (run / f).read_bytes() for f in saved} == saved
+    assert "best on the validation part" in again.stdout

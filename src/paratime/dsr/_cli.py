@@ -129,7 +129,11 @@ def train_cmd(
         )
     if not resume:
         (out / SELECTED).unlink(missing_ok=True)
-    state, history = _train_run(cfg, out, trajectories, resume=resume, progress=progress)
+    if resume and _finished(_history(out), cfg):  # stopped by patience, or all steps done
+        typer.echo(f"{out} is already trained; nothing to resume.")
+        state, history = load_run(out, "last")[1], _history(out)
+    else:
+        state, history = _train_run(cfg, out, trajectories, resume=resume, progress=progress)
     if escaped(cfg, history):
         _train_bounded(cfg, out, trajectories, history, progress=progress, started=started)
         return
