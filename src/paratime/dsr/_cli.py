@@ -75,11 +75,12 @@ def _load_run(run: Path, which: Checkpoint) -> tuple[TrainConfig, Any, int, str]
     return cfg, state, step, used
 
 
-def _history(run: Path) -> list[dict[str, Any]]:
-    """The metrics log of a run (of the bounded restart that replaced its model, if any)."""
+def _history(run: Path, own: bool = False) -> list[dict[str, Any]]:
+    """The metrics log of a run (of the bounded restart that replaced its model, if any,
+    unless `own`)."""
     from ._overflow import selected_run
 
-    log = selected_run(run) / "metrics.jsonl"
+    log = (run if own else selected_run(run)) / "metrics.jsonl"
     if not log.exists():
         return []
     out = []
@@ -129,14 +130,17 @@ def train_cmd(
         )
     if not resume:
         (out / SELECTED).unlink(missing_ok=True)
-    if resume and _finished(_history(out), cfg):  # stopped by patience, or all steps done
+    if resume and _finished(_history(out, own=True), cfg):
+        # Stopped by patience, or all its steps done (a model in its place goes on below).
         typer.echo(f"{out} is already trained; nothing to resume.")
-        state, history = load_run(out, "last")[1], _history(out)
+        history = _history(out, own=True)
+        state = None if escaped(cfg, history) else load_run(out, "last")[1]
     else:
         state, history = _train_run(cfg, out, trajectories, resume=resume, progress=progress)
     if escaped(cfg, history):
         _train_bounded(cfg, out, trajectories, history, progress=progress, started=started)
         return
+    assert state is not None
     note = overflow_note(history, int(state.best_step), cfg.on_overflow == "keep")
     if note:
         typer.echo(note, err=True)
