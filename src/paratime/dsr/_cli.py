@@ -303,9 +303,9 @@ def _train_bounded(
         if step < 0 or x_val is None:
             continue
         _, chosen, *_ = load_run(where, "best")
-        as_float = lambda a: np.asarray(a, jnp.result_type(float))  # as fit scores
-        reference = as_float(np.concatenate(training))
-        record["mean_score"] = restart_score(chosen.model, as_float(x_val), reference)
+        real = jnp.result_type(float)  # the dtype fit scores in
+        reference = np.concatenate(training).astype(real)
+        record["mean_score"] = restart_score(chosen.model, jnp.asarray(x_val, real), reference)
         typer.echo(
             f"  validation score {score:.4g} (step {step}); mean over the runs "
             f"{record['mean_score']:.4g}"
