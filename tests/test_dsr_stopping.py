@@ -149,6 +149,8 @@ def test_resuming_a_run_that_patience_stopped_trains_nothing(series, tmp_path):
     assert first.exit_code == 0 and "stopped after" in first.stdout, first.output
     saved = {f: (run / f).read_bytes() for f in ("checkpoint.eqx", "best.eqx", "metrics.jsonl")}
     again = runner.invoke(app, [str(a) for a in [*args, "--resume"]])
-    assert again.exit_code == 0 and "already trained" in again.stdout, again.output
+    assert again.exit_code == 0 and "finished training" in again.stdout, again.output
     assert {f: (run / f).read_bytes() for f in saved} == saved
     assert "best on the validation part" in again.stdout
+    changed = runner.invoke(app, [str(a) for a in [*args, "--resume", "--hidden", "5"]])
+    assert changed.exit_code != 0 and "different options: hidden" in changed.output

@@ -132,7 +132,8 @@ def train_cmd(
         (out / SELECTED).unlink(missing_ok=True)
     if resume and _finished(_history(out, own=True), cfg):
         # Stopped by patience, or all its steps done (a model in its place goes on below).
-        typer.echo(f"{out} is already trained; nothing to resume.")
+        store_config(out, cfg, resume=True, name=CONFIG)  # the same options, or refused
+        typer.echo(f"the run in {out} has finished training; nothing to resume there.")
         history = _history(out, own=True)
         state = None if escaped(cfg, history) else load_run(out, "last")[1]
     else:
