@@ -199,8 +199,9 @@ class TrainConfig(FitSettings):
     on_overflow: Literal["bounded", "keep"] = "bounded"
     """If free runs of an unbounded model overflow at half of the validations or more:
     bounded trains the clipped shPLRNN in its place (aGTF with α <= 0.3, selection on D_stsp
-    and D_H, 4 × the steps) from up to bounded_restarts seeds and keeps the best on validation;
-    keep: the run's own selection (usually an early model)."""
+    and D_H, 4 × the steps) from up to bounded_restarts seeds and keeps the one whose model
+    scores best on validation by the mean over its free runs; keep: the run's own selection
+    (usually an early model)."""
     bounded_restarts: int = 8
     """The most seeds of the bounded model that on_overflow = bounded trains (seed + 1000 j),
     one after the other until one reaches bounded_target."""
