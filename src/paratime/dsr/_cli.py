@@ -130,11 +130,12 @@ def train_cmd(
         )
     if not resume:
         (out / SELECTED).unlink(missing_ok=True)
-    if resume and _finished(_history(out, own=True), cfg):
+    own = _history(out, own=True) if resume else []
+    if resume and _finished(own, cfg):
         # Stopped by patience, or all its steps done (a model in its place goes on below).
         store_config(out, cfg, resume=True, name=CONFIG)  # the same options, or refused
         typer.echo(f"the run in {out} has finished training; nothing to resume there.")
-        history = _history(out, own=True)
+        history = own
         state = None if escaped(cfg, history) else load_run(out, "last")[1]
     else:
         state, history = _train_run(cfg, out, trajectories, resume=resume, progress=progress)
@@ -269,6 +270,8 @@ def _train_bounded(
     bad_count, total = overflow_count(history)
     first = bounded_config(cfg, 0)
     training, _, x_val = _split(first, trajectories)
+    real = jnp.result_type(float)  # the dtype fit scores in
+    reference = np.concatenate(training).astype(real)
     typer.echo(
         f"note: at {bad_count} of {total} validations a free run of the {cfg.model} model "
         "became non-finite (the model is unbounded off the data), so selection could only keep "
@@ -299,17 +302,15 @@ def _train_bounded(
         else:
             state, _ = _train_run(sub, where, trajectories, resume=again, progress=progress)
         score, step = float(state.best_score), int(state.best_step)
-        record = dict(run=where.name, seed=sub.seed, best_score=score, best_step=step)
-        restarts.append(record)
+        entry = dict(run=where.name, seed=sub.seed, best_score=score, best_step=step)
+        restarts.append(entry)
         if step < 0 or x_val is None:
             continue
         _, chosen, *_ = load_run(where, "best")
-        real = jnp.result_type(float)  # the dtype fit scores in
-        reference = np.concatenate(training).astype(real)
-        record["mean_score"] = restart_score(chosen.model, jnp.asarray(x_val, real), reference)
+        entry["mean_score"] = restart_score(chosen.model, jnp.asarray(x_val, real), reference)
         typer.echo(
             f"  validation score {score:.4g} (step {step}); mean over the runs "
-            f"{record['mean_score']:.4g}"
+            f"{entry['mean_score']:.4g}"
         )
         if score < cfg.bounded_target:
             if j + 1 < cfg.bounded_restarts:
