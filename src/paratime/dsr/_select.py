@@ -211,6 +211,11 @@ def _floor(reference, validation) -> dict[str, float]:
     return {k: max(v, MIN_FLOOR) for k, v in floor.items()}
 
 
+def _in_floors(scores: dict[str, float], floor: dict[str, float]) -> float:
+    """D_stsp / floor + D_H / floor of `validation_scores`' result."""
+    return scores["val_D_stsp"] / floor["D_stsp"] + scores["val_D_H"] / floor["D_H"]
+
+
 def restart_score(
     model: Any,
     validation: Float[Array, "V d"],
@@ -238,7 +243,7 @@ def restart_score(
     """
     floor = _floor(reference, validation)
     s = validation_scores(model, jnp.asarray(validation), starts=starts, reduce="mean")
-    return s["val_D_stsp"] / floor["D_stsp"] + s["val_D_H"] / floor["D_H"]
+    return _in_floors(s, floor)
 
 
 def make_validator(
@@ -289,9 +294,7 @@ def make_validator(
         scores = validation_scores(
             state.model, data, starts=starts, reduce=reduce, box_starts=box_starts
         )
-        score = scores["val_D_stsp"]
-        if floor is not None:
-            score = score / floor["D_stsp"] + scores["val_D_H"] / floor["D_H"]
+        score = scores["val_D_stsp"] if floor is None else _in_floors(scores, floor)
         scores["val_score"] = score
         best = float(state.best_score)
         if math.isfinite(score) and score < best:
