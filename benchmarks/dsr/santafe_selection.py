@@ -5,6 +5,9 @@ per run with the pick's test D_H (from the restart's `metrics.json`, written by 
 eval`), and the rank correlation of each score with the test D_H over all restarts.
 
     python benchmarks/dsr/santafe_selection.py runs/santafe runs/sf12e/default-s? [--json OUT]
+    python benchmarks/dsr/santafe_selection.py runs/dysts/Bouali2 runs/dysts/Bouali2/run
+
+DATA is any folder with the `train.npy` the runs were trained on (a dysts flow's too).
 
 Scores (lower is better), all from 16 free runs from starts spread over the reference:
 - `recorded`: the score the run selected by (worst run; D_stsp/floor + D_H/floor against the
