@@ -26,16 +26,14 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from paratime import dsr
-from paratime.dsr._select import MIN_FLOOR, data_floor, validation_scores
+from paratime.dsr._select import _floor, _in_floors, validation_scores
 
 
 def _scores(model, train, x, val, floor):
     out = {}
     for reduce in ("worst", "mean"):
         s = validation_scores(model, val, reduce=reduce)
-        out["recorded" if reduce == "worst" else "mean"] = (
-            s["val_D_stsp"] / floor["D_stsp"] + s["val_D_H"] / floor["D_H"]
-        )
+        out["recorded" if reduce == "worst" else "mean"] = _in_floors(s, floor)
         if reduce == "worst":
             out["D_H val"] = s["val_D_H"]
         t = validation_scores(model, train, reduce=reduce)
@@ -51,7 +49,7 @@ def main() -> None:
     args = p.parse_args()
     train = np.load(args.data / "train.npy").astype(np.float32)
     x, val = dsr.split_validation(train, 0.1)
-    floor = {k: max(v, MIN_FLOOR) for k, v in data_floor(x, val).items()}
+    floor = _floor(x, val)  # as the package scores, so `mean` is `restart_score`
     rows = []
     for run in args.runs:
         for restart in sorted(run.glob("bounded-*")):

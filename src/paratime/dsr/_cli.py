@@ -135,14 +135,14 @@ def train_cmd(
         # Stopped by patience, or all its steps done (a model in its place goes on below).
         store_config(out, cfg, resume=True, name=CONFIG)  # the same options, or refused
         typer.echo(f"the run in {out} has finished training; nothing to resume there.")
-        history = own
-        state = None if escaped(cfg, history) else load_run(out, "last")[1]
+        state, history = None, own
     else:
         state, history = _train_run(cfg, out, trajectories, resume=resume, progress=progress)
     if escaped(cfg, history):
         _train_bounded(cfg, out, trajectories, history, progress=progress, started=started)
         return
-    assert state is not None
+    if state is None:  # a finished run, resumed: its own final state
+        state = load_run(out, "last")[1]
     note = overflow_note(history, int(state.best_step), cfg.on_overflow == "keep")
     if note:
         typer.echo(note, err=True)
