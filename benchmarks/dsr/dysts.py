@@ -138,15 +138,19 @@ def table(out: Path, json_path: Path | None, arm: str | None = None) -> None:
         result = run_dir / "metrics.json"
         m = json.loads(result.read_text()) if result.exists() else {}
         row = {**meta, **{k: m.get(k) for k in ("D_stsp", "D_H", "lambda_max", "step")}}
-        # The training steps taken and their wall time, with those of the bounded model's
-        # restarts when it replaced the run's model (`--on-overflow bounded`).
+        # The training steps taken and their wall time, with those of the restarts: of the
+        # bounded model when it replaced the run's model (`--on-overflow bounded`), or of the
+        # run's own model (`--restarts`).
         logs = [run_dir / "metrics.jsonl", *sorted(run_dir.glob("bounded-*/metrics.jsonl"))]
+        logs += sorted(run_dir.glob("restart-*/metrics.jsonl"))
         lasts = [json.loads(f.read_text().splitlines()[-1]) for f in logs if f.exists()]
         if lasts:
             row["steps_trained"] = sum(last["step"] + 1 for last in lasts)
             row["train_seconds"] = sum(last["time"] for last in lasts)
         if (run_dir / "bounded.json").exists():
             row["bounded"] = json.loads((run_dir / "bounded.json").read_text())["selected"]
+        if (run_dir / "restarts.json").exists():
+            row["restart"] = json.loads((run_dir / "restarts.json").read_text())["selected"]
         rows.append(row)
     print("| system | d | D_stsp (floor) | D_H (floor) | λ_max model / system, per step "
           "| steps, train s |")  # fmt: skip
@@ -154,7 +158,8 @@ def table(out: Path, json_path: Path | None, arm: str | None = None) -> None:
     fmt = lambda v, f: "—" if v is None else format(v, f)
     for r in rows:
         print(
-            f"| {r['name']}{' (bounded)' if 'bounded' in r else ''} | {r['dim']} | "
+            f"| {r['name']}{' (bounded)' if 'bounded' in r else ''}"
+            f"{' (' + r['restart'] + ')' if r.get('restart') else ''} | {r['dim']} | "
             f"{fmt(r['D_stsp'], '.2f')} ({r['floor_D_stsp']:.2f}) | "
             f"{fmt(r['D_H'], '.3f')} ({r['floor_D_H']:.3f}) | "
             f"{fmt(r['lambda_max'], '.4f')} / {r['lyapunov_per_step']:.4f} | "

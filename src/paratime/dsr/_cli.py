@@ -2,6 +2,7 @@
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -76,8 +77,8 @@ def _load_run(run: Path, which: Checkpoint) -> tuple[TrainConfig, Any, int, str]
 
 
 def _history(run: Path, own: bool = False) -> list[dict[str, Any]]:
-    """The metrics log of a run (of the bounded restart that replaced its model, if any,
-    unless `own`)."""
+    """The metrics log of a run (of the restart that replaced its model, if any, unless
+    `own`)."""
     from ._overflow import selected_run
 
     log = (run if own else selected_run(run)) / "metrics.jsonl"
@@ -109,8 +110,10 @@ def train_cmd(
     """Train a DSR model with (adaptive) generalized teacher forcing, in parallel over time.
 
     If free runs of an unbounded model overflow at half of the validations or more, the
-    bounded model (the clipped shPLRNN) is trained in its place (--on-overflow)."""
-    from ._overflow import SELECTED, escaped
+    bounded model (the clipped shPLRNN) is trained in its place (--on-overflow). Otherwise,
+    if the selected model scores above --restart-target on validation, the same model is
+    trained from more seeds and the best kept (--restarts)."""
+    from ._overflow import RESTARTS, SELECTED, escaped
 
     started = time.perf_counter()
     check_out_dir(out)
@@ -130,6 +133,7 @@ def train_cmd(
         )
     if not resume:
         (out / SELECTED).unlink(missing_ok=True)
+    (out / RESTARTS).unlink(missing_ok=True)  # written again once the restarts are done
     own = _history(out, own=True) if resume else []
     if resume and _finished(own, cfg):
         # Stopped by patience, or all its steps done (a model in its place goes on below).
@@ -147,11 +151,13 @@ def train_cmd(
     if note:
         typer.echo(note, err=True)
     _report_best(cfg, state, out)
+    if cfg.restarts and int(state.best_step) >= 0:
+        _train_more_seeds(cfg, out, trajectories, progress=progress, started=started)
 
 
 def _runs_in(out: Path) -> list[Path]:
-    """`out` and the bounded model's restarts in it."""
-    return [out, *sorted(out.glob("bounded-*"))]
+    """`out` and the restarts in it (the bounded model's, and its own model's)."""
+    return [out, *sorted(out.glob("bounded-*")), *sorted(out.glob("restart-*"))]
 
 
 def _split(
@@ -249,6 +255,60 @@ def _finished(history: list[dict[str, Any]], cfg: TrainConfig) -> bool:
     )
 
 
+def _train_restarts(
+    cfg: TrainConfig,
+    out: Path,
+    trajectories: list[np.ndarray],
+    runs: list[tuple[str, TrainConfig]],
+    enough: Callable[[dict[str, Any]], bool],
+    *,
+    progress: bool,
+    started: float,
+    what: str,
+) -> list[dict[str, Any]]:
+    """Train `runs` (directory name in `out`, config), one after the other, until `enough`
+    (of a run's entry) holds: finished ones are kept, interrupted ones resumed. Each run's
+    entry: `run`, `seed`, `best_score`, `best_step` and, for a run selected on the
+    validation part, `mean_score` (`restart_score`). Under `cfg.time_limit` (counted from
+    `started`) the runs share what is left. `what` names them in the messages."""
+    from ._select import restart_score
+
+    training, _, x_val = _split(cfg, trajectories)
+    real = jnp.result_type(float)  # the dtype fit scores in
+    reference = np.concatenate(training).astype(real)
+    entries = []
+    for j, (name, sub) in enumerate(runs):
+        limit = cfg.time_limit_seconds()
+        if limit is not None:
+            left = limit - (time.perf_counter() - started)
+            if left <= 0:
+                typer.echo(f"note: the time limit is spent: {j} of the restarts trained.", err=True)
+                break
+            sub = sub.replace(time_limit=f"{left / (len(runs) - j):.3f}")
+        where = out / name
+        typer.echo(f"{what} {j + 1} of up to {len(runs)}: seed {sub.seed}, in {where}")
+        again = (where / "checkpoint.eqx").is_file()
+        if again and _finished(_history(where), sub):
+            _, state, *_ = load_run(where)
+            typer.echo("  already trained.")
+        else:
+            state, _ = _train_run(sub, where, trajectories, resume=again, progress=progress)
+        score, step = float(state.best_score), int(state.best_step)
+        entry = dict(run=name, seed=sub.seed, best_score=score, best_step=step)
+        entries.append(entry)
+        if step < 0 or x_val is None:
+            continue
+        _, chosen, *_ = load_run(where, "best")
+        entry["mean_score"] = restart_score(chosen.model, jnp.asarray(x_val, real), reference)
+        typer.echo(
+            f"  validation score {score:.4g} (step {step}); mean over the runs "
+            f"{entry['mean_score']:.4g}"
+        )
+        if enough(entry):
+            break
+    return entries
+
+
 def _train_bounded(
     cfg: TrainConfig,
     out: Path,
@@ -258,20 +318,14 @@ def _train_bounded(
     progress: bool,
     started: float,
 ) -> None:
-    """Train the bounded model's restarts into `out/bounded-<j>` (finished ones are kept,
-    interrupted ones resumed) until one scores below `cfg.bounded_target` on validation,
-    then name in `out/bounded.json` the one whose selected model has the best mean score
-    over its validation runs (`restart_score`).
-    Under `cfg.time_limit` (counted from `started`) the restarts share what is left."""
+    """Train the bounded model's restarts into `out/bounded-<j>` until one scores below
+    `cfg.bounded_target` on validation (its worst run), then name in `out/bounded.json` the
+    one whose selected model has the best mean score over its validation runs."""
     from ..train._atomic import atomic_write_text
     from ._overflow import SELECTED, bounded_config, overflow_count
-    from ._select import restart_score
 
     bad_count, total = overflow_count(history)
     first = bounded_config(cfg, 0)
-    training, _, x_val = _split(first, trajectories)
-    real = jnp.result_type(float)  # the dtype fit scores in
-    reference = np.concatenate(training).astype(real)
     typer.echo(
         f"note: at {bad_count} of {total} validations a free run of the {cfg.model} model "
         "became non-finite (the model is unbounded off the data), so selection could only keep "
@@ -281,41 +335,20 @@ def _train_bounded(
         "on validation; --on-overflow keep would keep the run as it is.",
         err=True,
     )
-    restarts = []
-    for j in range(cfg.bounded_restarts):
-        sub = bounded_config(cfg, j)
-        limit = cfg.time_limit_seconds()
-        if limit is not None:
-            left = limit - (time.perf_counter() - started)
-            if left <= 0:
-                typer.echo(f"note: the time limit is spent: {j} of the restarts trained.", err=True)
-                break
-            sub = sub.replace(time_limit=f"{left / (cfg.bounded_restarts - j):.3f}")
-        where = out / f"bounded-{j}"
-        typer.echo(
-            f"bounded model {j + 1} of up to {cfg.bounded_restarts}: seed {sub.seed}, in {where}"
-        )
-        again = (where / "checkpoint.eqx").is_file()
-        if again and _finished(_history(where), sub):
-            _, state, *_ = load_run(where)
-            typer.echo("  already trained.")
-        else:
-            state, _ = _train_run(sub, where, trajectories, resume=again, progress=progress)
-        score, step = float(state.best_score), int(state.best_step)
-        entry = dict(run=where.name, seed=sub.seed, best_score=score, best_step=step)
-        restarts.append(entry)
-        if step < 0 or x_val is None:
-            continue
-        _, chosen, *_ = load_run(where, "best")
-        entry["mean_score"] = restart_score(chosen.model, jnp.asarray(x_val, real), reference)
-        typer.echo(
-            f"  validation score {score:.4g} (step {step}); mean over the runs "
-            f"{entry['mean_score']:.4g}"
-        )
-        if score < cfg.bounded_target:
-            if j + 1 < cfg.bounded_restarts:
-                typer.echo(f"  below --bounded-target {cfg.bounded_target:g}: no more restarts.")
-            break
+
+    runs = [(f"bounded-{j}", bounded_config(cfg, j)) for j in range(cfg.bounded_restarts)]
+
+    def enough(entry: dict[str, Any]) -> bool:
+        if entry["best_score"] >= cfg.bounded_target:
+            return False
+        if entry["run"] != runs[-1][0]:
+            typer.echo(f"  below --bounded-target {cfg.bounded_target:g}: no more restarts.")
+        return True
+
+    restarts = _train_restarts(
+        first, out, trajectories, runs, enough, progress=progress, started=started,
+        what="bounded model",
+    )  # fmt: skip
     selected = [r for r in restarts if "mean_score" in r]
     if not selected:
         typer.echo(
@@ -338,6 +371,54 @@ def _train_bounded(
         f"(worst-run score {best['best_score']:.4g}) at step {best['best_step']} on the "
         f"validation part; eval and generate on {out} use it "
         f"({out / SELECTED})."
+    )
+
+
+def _train_more_seeds(
+    cfg: TrainConfig,
+    out: Path,
+    trajectories: list[np.ndarray],
+    *,
+    progress: bool,
+    started: float,
+) -> None:
+    """If the run's selected model scores above `cfg.restart_target` on validation (the mean
+    over its runs), train the same model into `out/restart-<j>` from other seeds until one
+    scores at or below it, and name the best of all in `out/restarts.json` (`null`: the run)."""
+    from ..train._atomic import atomic_write_text
+    from ._overflow import RESTARTS, restart_config
+    from ._select import restart_score
+
+    training, _, x_val = _split(cfg, trajectories)
+    if x_val is None:
+        return
+    real = jnp.result_type(float)  # the dtype fit scores in
+    reference = np.concatenate(training).astype(real)
+    _, own, *_ = load_run(out, "best")
+    mean = restart_score(own.model, jnp.asarray(x_val, real), reference)
+    if mean <= cfg.restart_target:
+        return
+    typer.echo(
+        f"note: the selected model's mean validation score {mean:.4g} is above "
+        f"--restart-target {cfg.restart_target:g}: training the {cfg.model} model from up to "
+        f"{cfg.restarts} more seed(s), until one scores at or below it (--restarts 0: none).",
+        err=True,
+    )
+    runs = [(f"restart-{j}", restart_config(cfg, j)) for j in range(1, cfg.restarts + 1)]
+    entries = _train_restarts(
+        cfg, out, trajectories, runs, lambda e: e["mean_score"] <= cfg.restart_target,
+        progress=progress, started=started, what="restart",
+    )  # fmt: skip
+    first = dict(run=None, seed=cfg.seed, best_score=float(own.best_score))
+    first.update(best_step=int(own.best_step), mean_score=mean)
+    best = pick_restart([first, *(e for e in entries if "mean_score" in e)])
+    record = {"restarts": [first, *entries], "selected": best["run"]}
+    atomic_write_text(out / RESTARTS, json.dumps(record, indent=2))
+    where = out if best["run"] is None else out / best["run"]
+    typer.echo(
+        f"selected {'the run itself' if best['run'] is None else best['run']} (seed "
+        f"{best['seed']}): mean score {best['mean_score']:.4g} at step {best['best_step']} on "
+        f"the validation part; eval and generate on {out} use {where} ({out / RESTARTS})."
     )
 
 

@@ -208,6 +208,13 @@ class TrainConfig(FitSettings):
     bounded_target: float = 3.0
     """The bounded model's restarts stop at the first whose validation score (D_stsp / floor
     + D_H / floor; 2 is the data's own floor) is below this (0: train all bounded_restarts)."""
+    restarts: int = 2
+    """If the selected model (not replaced by the bounded one) scores above restart_target on
+    validation, train the same model from up to this many more seeds (seed + 1000 j), one
+    after the other until one scores at or below it, and keep the best of all (0: none)."""
+    restart_target: float = 4.0
+    """The score that restarts compare with: D_stsp / floor + D_H / floor, each the mean over
+    the validation free runs (2 is the data's own floor)."""
     data_size: int | None = None
     """The data's dimension, filled in when the data are read."""
 
@@ -223,6 +230,8 @@ class TrainConfig(FitSettings):
         ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1
         self.check("validation", ok, "a fraction in [0, 1) (0: no model selection)", v)
         self.positive_int("bounded_restarts")
+        self.positive_int("restarts", minimum=0)
+        self.nonnegative_float("restart_target")
         self.nonnegative_float("bounded_target")
         for name in ("latent", "num_relu", "data_size"):
             if getattr(self, name) is not None:

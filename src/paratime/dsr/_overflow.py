@@ -1,4 +1,4 @@
-"""When a model's free runs keep overflowing: the bounded model in its place.
+"""When a run's model falls short: the bounded model in its place, or more seeds.
 
 An unbounded model (the shPLRNN, PLRNN, ALRNN) can learn a map that expands off the data,
 where the forced training windows never go; its validation free runs then overflow at most
@@ -8,6 +8,13 @@ whose states stay bounded, from one seed after another until one scores below
 `bounded_target` on validation (at most `bounded_restarts`), and the one with the best
 validation score becomes the run's model: `bounded.json` in the run directory names it, and
 `load_run`, `paratime dsr eval` and `generate` follow it.
+
+A model that does not overflow can still fall short: one seed in five or so on Lorenz-63
+learns a spurious attractor beside the real one, reached from part of the state space, and
+no later step leaves it (docs/dsr.md, round 14). When the selected model's mean validation
+score is above `restart_target`, `paratime dsr train` trains the same model from up to
+`restarts` more seeds, and the best of them all by that score becomes the run's model:
+`restarts.json` names it (or the run itself).
 """
 
 import json
@@ -20,6 +27,8 @@ from ._config import TrainConfig
 
 SELECTED = "bounded.json"
 """The file in a run directory that names the bounded restart that replaced the run's model."""
+RESTARTS = "restarts.json"
+"""The file in a run directory that names the run's best seed (`restarts`)."""
 SHARE = 0.5
 """The share of validations with a non-finite free run from which a model counts as escaping."""
 ALPHA_MAX = 0.3
@@ -29,7 +38,7 @@ STEPS_FACTOR = 4
 within 5 000 steps; the longer budget keeps the decaying learning rate high for longer,
 which it needs to leave a limit cycle (docs/dsr.md, round 11)."""
 SEED_STRIDE = 1000
-"""Restart j of the bounded model uses seed `seed + SEED_STRIDE * j`."""
+"""Restart j (of the bounded model, or of the run's own) uses seed `seed + SEED_STRIDE * j`."""
 BOUNDED_MODEL = "clipped-shplrnn"
 
 
@@ -67,23 +76,31 @@ def bounded_config(cfg: TrainConfig, restart: int) -> TrainConfig:
     )
 
 
+def restart_config(cfg: TrainConfig, restart: int) -> TrainConfig:
+    """The config of restart `restart` (from 1) of the run's own model: `cfg` with seed
+    `seed + SEED_STRIDE * restart`."""
+    return cfg.replace(seed=cfg.seed + SEED_STRIDE * restart)
+
+
 def selected_run(run: str | os.PathLike) -> Path:
-    """The directory holding the model of run `run`: `run` itself, or the bounded restart
-    that `run/bounded.json` names.
+    """The directory holding the model of run `run`: `run` itself, or the restart that
+    `run/bounded.json` or `run/restarts.json` names (`null`: the run itself).
 
     **Raises:**
 
-    `ValueError` if `bounded.json` is damaged or names a restart that is not there.
+    `ValueError` if the file is damaged or names a restart that is not there.
     """
     run = Path(run)
-    record = run / SELECTED
-    if not record.is_file():
+    record = next((run / f for f in (SELECTED, RESTARTS) if (run / f).is_file()), None)
+    if record is None:
         return run
     try:
         name = json.loads(record.read_text())["selected"]
     except (json.JSONDecodeError, KeyError, TypeError):
         raise ValueError(f"{str(record)!r} is damaged: it names no selected restart.") from None
+    if name is None and record.name == RESTARTS:
+        return run
     chosen = run / str(name)
-    if Path(name).name != name or not chosen.is_dir():
+    if Path(str(name)).name != name or not chosen.is_dir():
         raise ValueError(f"{str(record)!r} names {name!r}, which is not a restart of the run.")
     return chosen

@@ -17,8 +17,8 @@ CONFIG = "config.toml"
 
 def read_run_config(run: str | os.PathLike) -> TrainConfig:
     """The resolved config of a `paratime dsr train` run directory (`config.toml`, or the
-    `config.json` of older runs); of the bounded restart that replaced the run's model, if
-    `run/bounded.json` names one.
+    `config.json` of older runs); of the restart that replaced the run's model, if
+    `run/bounded.json` or `run/restarts.json` names one.
 
     **Raises:**
 
@@ -61,8 +61,9 @@ def load_run(
 
     **Arguments:**
 
-    - `run`: a run directory of `paratime dsr train`; if its model was replaced by the
-        bounded model (`on_overflow = "bounded"`), the restart that `run/bounded.json` names.
+    - `run`: a run directory of `paratime dsr train`; if its model was replaced by a
+        restart (the bounded model's, `on_overflow = "bounded"`, or its own, `restarts`), the
+        one that `run/bounded.json` or `run/restarts.json` names.
     - `which`: `"last"` loads `checkpoint.eqx`; `"best"` loads `best.eqx` (the model selected
         on the validation segment), or the last checkpoint for a run without one (trained
         before model selection, or with `validation = 0`): the returned `which` says so.
