@@ -6,9 +6,10 @@ wall time, and the settings that differ from the defaults.
 Each RUN_DIR is a `paratime dsr train` run scored by `paratime dsr eval` (metrics.json; a
 metrics-gtf.json beside it holds the `--protocol gtf` scores); `RUN_DIR.train.log` holds the
 `wall_s=` line the run scripts append; `best_score` is the run's own best validation score.
-A run whose model the bounded one replaced (`bounded.json`) adds that record (with
-each restart's loop time, and its test metrics where `paratime dsr eval` scored the restart
-directory too); its steps and loop time include the restarts'.
+A run that trained restarts, of the bounded model (`bounded.json`) or of its own model
+(`restarts.json`), adds that record (with each restart's loop time, and its test metrics
+where `paratime dsr eval` scored the restart directory too); its steps and loop time include
+the restarts'.
 """
 
 import json
@@ -27,12 +28,14 @@ for arg in sys.argv[2:]:
     m = json.loads((run / "metrics.json").read_text())
     cfg = TrainConfig.from_toml(run / "config.toml")
     log = [json.loads(s) for s in (run / "metrics.jsonl").read_text().splitlines() if s]
-    # A run whose model the bounded one replaced (`--on-overflow bounded`): its restarts'
-    # steps and time count too.
-    bounded = run / "bounded.json"
-    record = json.loads(bounded.read_text()) if bounded.exists() else None
+    # A run that trained restarts (`--on-overflow bounded`, `--restarts`): their steps and
+    # time count too (`run: null` in restarts.json is the run itself).
+    kind = next((k for k in ("bounded", "restarts") if (run / f"{k}.json").exists()), None)
+    record = json.loads((run / f"{kind}.json").read_text()) if kind else None
     lasts = [log[-1]] if log else []
     for r in record["restarts"] if record else []:
+        if r["run"] is None:
+            continue
         lines = (run / r["run"] / "metrics.jsonl").read_text().splitlines()
         lasts.append(json.loads(lines[-1]))
         r["train_loop_s"] = round(lasts[-1]["time"], 1)
@@ -65,7 +68,7 @@ for arg in sys.argv[2:]:
         "generated_nonfinite": bool(m.get("generated_nonfinite")),
     }
     if record:
-        row["bounded"] = record
+        row[kind] = record
     gtf = run / "metrics-gtf.json"
     if gtf.exists():
         g = json.loads(gtf.read_text())
