@@ -90,15 +90,6 @@ def _invoke(*args):
     return result.exit_code, result.stdout, result.stderr + str(result.exception or "")
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("overflow")
-    series = paratime.data.lorenz63(900, standardise=True, key=0)
-    np.save(folder / "train.npy", np.asarray(series, np.float32))
-    np.save(folder / "test.npy", np.asarray(paratime.data.lorenz63(400, standardise=True, key=1)))
-    return folder
-
-
 def _train(data, out, *extra):
     # lr = 0.6 makes the unbounded shPLRNN's free runs overflow at every validation.
     args = ["train", "--data", data / "train.npy", "--out", out, "--hidden", "8"]
@@ -108,9 +99,9 @@ def _train(data, out, *extra):
     return _invoke(*args, *extra)
 
 
-def test_an_overflowing_run_trains_the_bounded_model_and_eval_uses_the_best(data, tmp_path):
+def test_an_overflowing_run_trains_the_bounded_model_and_eval_uses_the_best(lorenz_files, tmp_path):
     run = tmp_path / "run"
-    code, out, err = _train(data, run)
+    code, out, err = _train(lorenz_files, run)
     assert code == 0, out + err
     said = " ".join(err.split())
     assert "free run of the shplrnn model became non-finite" in said, said
@@ -135,7 +126,7 @@ def test_an_overflowing_run_trains_the_bounded_model_and_eval_uses_the_best(data
     assert cfg.model == "clipped-shplrnn" and cfg.seed == chosen["seed"]
     assert (which, step) == ("best", chosen["best_step"])
     assert dsr.read_run_config(run).seed == chosen["seed"]
-    code, out, err = _invoke("eval", run, "--data", data / "test.npy")
+    code, out, err = _invoke("eval", run, "--data", lorenz_files / "test.npy")
     assert code == 0 and f"best checkpoint, step {chosen['best_step']}" in out, out + err
     assert (run / "metrics.json").is_file()
     code, out, err = _invoke("generate", run, "--steps", "20", "--out", tmp_path / "g.npy")
@@ -144,13 +135,13 @@ def test_an_overflowing_run_trains_the_bounded_model_and_eval_uses_the_best(data
     # The restarts stop at the first that scores below --bounded-target (none did above).
     assert min(scores[:2]) >= 3.0
     target = f"{scores[0] * (1 + 1e-6):.17g}"
-    code, out, err = _train(data, tmp_path / "first", "--bounded-target", target)
+    code, out, err = _train(lorenz_files, tmp_path / "first", "--bounded-target", target)
     assert code == 0 and "no more restarts" in out, out + err
     first = json.loads((tmp_path / "first" / "bounded.json").read_text())
     assert first["restarts"] == [restarts[0]] and not (tmp_path / "first" / "bounded-1").exists()
 
     # --on-overflow keep: the run's own (early) model, and a note naming the way out.
-    code, out, err = _train(data, tmp_path / "kept", "--on-overflow", "keep")
+    code, out, err = _train(lorenz_files, tmp_path / "kept", "--on-overflow", "keep")
     assert code == 0 and not (tmp_path / "kept" / "bounded.json").exists(), out + err
     assert "--on-overflow bounded" in " ".join(err.split())
     assert dsr.load_run(tmp_path / "kept")[0].model == "shplrnn"
@@ -158,7 +149,7 @@ def test_an_overflowing_run_trains_the_bounded_model_and_eval_uses_the_best(data
     # A new run is not started over the restarts of an earlier one.
     (tmp_path / "stale").mkdir()
     shutil.copytree(run / "bounded-0", tmp_path / "stale" / "bounded-0")
-    code, out, err = _train(data, tmp_path / "stale")
+    code, out, err = _train(lorenz_files, tmp_path / "stale")
     assert code != 0 and "--out" in err and "already holds a run" in err, out + err
 
     # Interrupted after the second restart: --resume keeps both and trains the third, to the
@@ -167,14 +158,14 @@ def test_an_overflowing_run_trains_the_bounded_model_and_eval_uses_the_best(data
     shutil.copytree(run, again)
     (again / "bounded.json").unlink()
     shutil.rmtree(again / restarts[2]["run"])
-    code, out, err = _train(data, again, "--resume")
+    code, out, err = _train(lorenz_files, again, "--resume")
     assert code == 0 and out.count("already trained") == 2, out + err
     assert json.loads((again / "bounded.json").read_text()) == record
     selected = selected_run(run) / "best.eqx"
     assert (selected_run(again) / "best.eqx").read_bytes() == selected.read_bytes()
 
 
-def test_a_damaged_record_is_refused_naming_it(data, tmp_path):
+def test_a_damaged_record_is_refused_naming_it(lorenz_files, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "bounded.json").write_text("{")
@@ -183,14 +174,14 @@ def test_a_damaged_record_is_refused_naming_it(data, tmp_path):
     (run / "bounded.json").write_text(json.dumps({"selected": "../elsewhere"}))
     with pytest.raises(ValueError, match="not a restart"):
         selected_run(run)
-    code, out, err = _invoke("eval", run, "--data", data / "test.npy")
+    code, out, err = _invoke("eval", run, "--data", lorenz_files / "test.npy")
     assert code != 0 and "RUN" in err and "bounded.json" in " ".join(err.split()), out + err
 
 
-def test_the_restarts_share_what_the_time_limit_leaves(data, tmp_path):
+def test_the_restarts_share_what_the_time_limit_leaves(lorenz_files, tmp_path):
     # The first step spends a 1 ms budget (its one validation overflows): no restart is
     # trained, and the run keeps its own model, saying so.
-    code, out, err = _train(data, tmp_path / "run", "--time-limit", "0.001")
+    code, out, err = _train(lorenz_files, tmp_path / "run", "--time-limit", "0.001")
     said = " ".join(err.split())
     assert code == 0 and "the time limit is spent: 0 of the restarts trained" in said, out + err
     assert not (tmp_path / "run" / "bounded.json").exists()

@@ -8,7 +8,6 @@ import shutil
 import numpy as np
 import pytest
 
-import paratime.data
 from paratime import ConfigError, dsr
 from paratime.dsr._config import TrainConfig
 from paratime.dsr._overflow import restart_config, selected_run
@@ -20,15 +19,6 @@ from paratime.dsr._cli import app  # noqa: E402
 def _invoke(*args):
     result = typer_testing.CliRunner().invoke(app, [str(a) for a in args])
     return result.exit_code, result.stdout, result.stderr + str(result.exception or "")
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("restarts")
-    series = paratime.data.lorenz63(900, standardise=True, key=0)
-    np.save(folder / "train.npy", np.asarray(series, np.float32))
-    np.save(folder / "test.npy", np.asarray(paratime.data.lorenz63(400, standardise=True, key=1)))
-    return folder
 
 
 def _train(data, out, *extra):
@@ -50,9 +40,9 @@ def test_a_restart_changes_the_seed_only():
             TrainConfig(data="x.npy", restart_target=target)
 
 
-def test_a_poor_run_trains_more_seeds_and_keeps_the_best(data, tmp_path):
+def test_a_poor_run_trains_more_seeds_and_keeps_the_best(lorenz_files, tmp_path):
     run = tmp_path / "run"
-    code, out, err = _train(data, run)
+    code, out, err = _train(lorenz_files, run)
     assert code == 0, out + err
     assert "above --restart-target 4" in " ".join(err.split()), err
     record = json.loads((run / "restarts.json").read_text())
@@ -70,7 +60,7 @@ def test_a_poor_run_trains_more_seeds_and_keeps_the_best(data, tmp_path):
     # load_run and eval follow the record.
     cfg, state, step, _ = dsr.load_run(run, "best")
     assert cfg.seed == chosen["seed"] and step == chosen["best_step"]
-    code, out, err = _invoke("eval", run, "--data", data / "test.npy")
+    code, out, err = _invoke("eval", run, "--data", lorenz_files / "test.npy")
     assert code == 0 and f"best checkpoint, step {chosen['best_step']}" in out, out + err
 
     # The restarts stop at the first at or below --restart-target: from seed 1000, whose
@@ -78,7 +68,7 @@ def test_a_poor_run_trains_more_seeds_and_keeps_the_best(data, tmp_path):
     assert means[1] > means[2]
     target = f"{means[2] * (1 + 1e-6):.17g}"
     first = tmp_path / "first"
-    code, out, err = _train(data, first, "--seed", "1000", "--restart-target", target)
+    code, out, err = _train(lorenz_files, first, "--seed", "1000", "--restart-target", target)
     assert code == 0, out + err
     assert json.loads((first / "restarts.json").read_text()) == {
         "restarts": [{**entries[1], "run": None}, {**entries[2], "run": "restart-1"}],
@@ -92,7 +82,7 @@ def test_a_poor_run_trains_more_seeds_and_keeps_the_best(data, tmp_path):
     shutil.copytree(run, again)
     (again / "restarts.json").unlink()
     shutil.rmtree(again / "restart-2")
-    code, out, err = _train(data, again, "--resume")
+    code, out, err = _train(lorenz_files, again, "--resume")
     assert code == 0 and out.count("already trained") == 1, out + err
     assert json.loads((again / "restarts.json").read_text()) == record
     best = selected_run(run) / "best.eqx"
@@ -101,14 +91,14 @@ def test_a_poor_run_trains_more_seeds_and_keeps_the_best(data, tmp_path):
     # A new run is not started over the restarts of an earlier one.
     (tmp_path / "stale").mkdir()
     shutil.copytree(run / "restart-1", tmp_path / "stale" / "restart-1")
-    code, out, err = _train(data, tmp_path / "stale")
+    code, out, err = _train(lorenz_files, tmp_path / "stale")
     assert code != 0 and "already holds a run" in err, out + err
 
 
 @pytest.mark.parametrize("flags", [("--restarts", "0"), ("--restart-target", "1e9")])
-def test_no_restart_without_restarts_or_above_a_target_that_is_met(data, tmp_path, flags):
+def test_no_restart_without_restarts_or_above_a_target_that_is_met(lorenz_files, tmp_path, flags):
     run = tmp_path / "run"
-    code, out, err = _train(data, run, *flags)
+    code, out, err = _train(lorenz_files, run, *flags)
     assert code == 0 and "--restart-target" not in err and "restart 1 of" not in out, out + err
     assert not (run / "restarts.json").exists() and not list(run.glob("restart-*"))
     assert selected_run(run) == run
