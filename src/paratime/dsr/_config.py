@@ -212,9 +212,9 @@ class TrainConfig(FitSettings):
     """If the selected model (not replaced by the bounded one) scores above restart_target on
     validation, train the same model from up to this many more seeds (seed + 1000 j), one
     after the other until one scores at or below it, and keep the best of all (0: none)."""
-    restart_target: float = 4.0
+    restart_target: float = 3.0
     """The score that restarts compare with: D_stsp / floor + D_H / floor, each the mean over
-    the validation free runs (2 is the data's own floor)."""
+    the validation free runs (2 is the data's own floor, so 3 is 1.5 × the floor)."""
     data_size: int | None = None
     """The data's dimension, filled in when the data are read."""
 

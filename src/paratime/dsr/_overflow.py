@@ -9,9 +9,9 @@ whose states stay bounded, from one seed after another until one scores below
 validation score becomes the run's model: `bounded.json` in the run directory names it, and
 `load_run`, `paratime dsr eval` and `generate` follow it.
 
-A model that does not overflow can still fall short: one seed in five or so on Lorenz-63
-learns a spurious attractor beside the real one, reached from part of the state space, and
-no later step leaves it (docs/dsr.md, round 14). When the selected model's mean validation
+A model that does not overflow can still fall short: on some Lorenz-63 seeds it learns a
+spurious attractor beside the real one, reached from part of the state space, and no later
+step leaves it (docs/dsr.md, round 14). When the selected model's mean validation
 score is above `restart_target`, `paratime dsr train` trains the same model from up to
 `restarts` more seeds, and the best of them all by that score becomes the run's model:
 `restarts.json` names it (or the run itself).
