@@ -414,11 +414,11 @@ def _train_more_seeds(
     best = pick_restart([first, *(e for e in entries if "mean_score" in e)])
     record = {"restarts": [first, *entries], "selected": best["run"]}
     atomic_write_text(out / RESTARTS, json.dumps(record, indent=2))
-    where = out if best["run"] is None else out / best["run"]
+    which = "the run's own model" if best["run"] is None else str(out / best["run"])
     typer.echo(
         f"selected {'the run itself' if best['run'] is None else best['run']} (seed "
         f"{best['seed']}): mean score {best['mean_score']:.4g} at step {best['best_step']} on "
-        f"the validation part; eval and generate on {out} use {where} ({out / RESTARTS})."
+        f"the validation part; eval and generate on {out} use {which} ({out / RESTARTS})."
     )
 
 
