@@ -152,7 +152,7 @@ def train_cmd(
         typer.echo(note, err=True)
     _report_best(cfg, state, out)
     if cfg.restarts and int(state.best_step) >= 0:
-        _train_more_seeds(cfg, out, trajectories, progress=progress, started=started)
+        _train_more_seeds(cfg, out, trajectories, state, progress=progress, started=started)
 
 
 def _runs_in(out: Path) -> list[Path]:
@@ -255,6 +255,27 @@ def _finished(history: list[dict[str, Any]], cfg: TrainConfig) -> bool:
     )
 
 
+def _mean_scorer(
+    cfg: TrainConfig, trajectories: list[np.ndarray]
+) -> Callable[[Path], float] | None:
+    """`score(run_dir)`: the `restart_score` of the model `run_dir` selected, against the
+    validation part `cfg` splits off (`None` when there is none)."""
+    from ._select import restart_score
+
+    training, _, x_val = _split(cfg, trajectories)
+    if x_val is None:
+        return None
+    real = jnp.result_type(float)  # the dtype fit scores in
+    reference = np.concatenate(training).astype(real)
+    validation = jnp.asarray(x_val, real)
+
+    def score(run_dir: Path) -> float:
+        _, chosen, *_ = load_run(run_dir, "best")
+        return restart_score(chosen.model, validation, reference)
+
+    return score
+
+
 def _train_restarts(
     cfg: TrainConfig,
     out: Path,
@@ -271,11 +292,7 @@ def _train_restarts(
     entry: `run`, `seed`, `best_score`, `best_step` and, for a run selected on the
     validation part, `mean_score` (`restart_score`). Under `cfg.time_limit` (counted from
     `started`) the runs share what is left. `what` names them in the messages."""
-    from ._select import restart_score
-
-    training, _, x_val = _split(cfg, trajectories)
-    real = jnp.result_type(float)  # the dtype fit scores in
-    reference = np.concatenate(training).astype(real)
+    mean_of = _mean_scorer(cfg, trajectories)
     entries = []
     for j, (name, sub) in enumerate(runs):
         limit = cfg.time_limit_seconds()
@@ -296,10 +313,9 @@ def _train_restarts(
         score, step = float(state.best_score), int(state.best_step)
         entry = dict(run=name, seed=sub.seed, best_score=score, best_step=step)
         entries.append(entry)
-        if step < 0 or x_val is None:
+        if step < 0 or mean_of is None:
             continue
-        _, chosen, *_ = load_run(where, "best")
-        entry["mean_score"] = restart_score(chosen.model, jnp.asarray(x_val, real), reference)
+        entry["mean_score"] = mean_of(where)
         typer.echo(
             f"  validation score {score:.4g} (step {step}); mean over the runs "
             f"{entry['mean_score']:.4g}"
@@ -378,24 +394,22 @@ def _train_more_seeds(
     cfg: TrainConfig,
     out: Path,
     trajectories: list[np.ndarray],
+    own: Any,
     *,
     progress: bool,
     started: float,
 ) -> None:
-    """If the run's selected model scores above `cfg.restart_target` on validation (the mean
-    over its runs), train the same model into `out/restart-<j>` from other seeds until one
-    scores at or below it, and name the best of all in `out/restarts.json` (`null`: the run)."""
+    """If the run's selected model (`own`: the run's final state, with its best score and
+    step) scores above `cfg.restart_target` on validation (the mean over its runs), train the
+    same model into `out/restart-<j>` from other seeds until one scores at or below it, and
+    name the best of all in `out/restarts.json` (`null`: the run)."""
     from ..train._atomic import atomic_write_text
     from ._overflow import RESTARTS, restart_config
-    from ._select import restart_score
 
-    training, _, x_val = _split(cfg, trajectories)
-    if x_val is None:
+    mean_of = _mean_scorer(cfg, trajectories)
+    if mean_of is None:
         return
-    real = jnp.result_type(float)  # the dtype fit scores in
-    reference = np.concatenate(training).astype(real)
-    _, own, *_ = load_run(out, "best")
-    mean = restart_score(own.model, jnp.asarray(x_val, real), reference)
+    mean = mean_of(out)
     if mean <= cfg.restart_target:
         return
     typer.echo(
@@ -409,8 +423,13 @@ def _train_more_seeds(
         cfg, out, trajectories, runs, lambda e: e["mean_score"] <= cfg.restart_target,
         progress=progress, started=started, what="restart",
     )  # fmt: skip
-    first = dict(run=None, seed=cfg.seed, best_score=float(own.best_score))
-    first.update(best_step=int(own.best_step), mean_score=mean)
+    first = {
+        "run": None,
+        "seed": cfg.seed,
+        "best_score": float(own.best_score),
+        "best_step": int(own.best_step),
+        "mean_score": mean,
+    }
     best = pick_restart([first, *(e for e in entries if "mean_score" in e)])
     record = {"restarts": [first, *entries], "selected": best["run"]}
     atomic_write_text(out / RESTARTS, json.dumps(record, indent=2))
