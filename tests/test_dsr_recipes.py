@@ -24,6 +24,7 @@ def test_each_recipe_is_a_valid_config(name):
     assert isinstance(cfg, TrainConfig)
     assert cfg.steps == 250_000 and cfg.lr_final == 1e-6 and cfg.grad_clip == 0.0
     assert cfg.model == "clipped-shplrnn" and cfg.validation == 0.0
+    assert cfg.partial_forcing is False  # every script sets partial_forcing = false
 
 
 def test_the_lorenz63_recipe_is_the_gtf_codes_defaults():

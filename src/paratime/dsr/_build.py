@@ -24,6 +24,7 @@ def build_model(
     hidden: int,
     observation: str = "identity",
     num_relu: int | None = None,
+    hidden_estimate: bool = False,
     key: PRNGKeyArray,
 ) -> Any:
     """A freshly initialised model.
@@ -37,6 +38,8 @@ def build_model(
     - `hidden`: H, the hidden width of the shallow PLRNN (for `lru`: of the readout MLP).
     - `observation`: `identity` (x = z[:d], needs M ≥ d) or `affine` (x = B z + b).
     - `num_relu`: P for the ALRNN (default: M − d).
+    - `hidden_estimate`: for the identity model with M > d, learn the estimate L x of the
+        hidden units where a window or free run starts (`IdentityObservation`).
     - `key`: a PRNG key.
 
     **Returns:**
@@ -53,6 +56,8 @@ def build_model(
         raise ValueError(
             f"`observation` must be one of {', '.join(OBSERVATIONS)}; got {observation!r}."
         )
+    if hidden_estimate and observation != "identity":
+        raise ValueError("`hidden_estimate` needs the identity observation model.")
     for arg, value in (("data_size", data_size), ("latent", latent), ("hidden", hidden)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"`{arg}` must be a positive int; got {value!r}.")
@@ -67,7 +72,7 @@ def build_model(
         p = max(latent - data_size, 0) if num_relu is None else num_relu
         cell = ALRNN(latent, p, key=kcell)
     if observation == "identity":
-        obs = IdentityObservation(latent, data_size)
+        obs = IdentityObservation(latent, data_size, hidden_estimate=hidden_estimate, key=kobs)
     else:
         obs = AffineObservation(latent, data_size, key=kobs)
     return DSRModel(cell, obs)

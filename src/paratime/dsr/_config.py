@@ -56,6 +56,9 @@ class FitSettings(AbstractConfig):
     unforced: str | None = None
     """Observed columns that do not force the model (α = 0 on them), comma-separated from 0,
     e.g. 3 for a slow fourth variable."""
+    partial_forcing: bool = True
+    """Force only the latent directions the data determine (the observed units); false: all
+    of them, the others towards 0 (the GTF code's partial_forcing = false)."""
     latent_regularization: float = 0.0
     """λ of the latent-model weight penalty (the GTF code's lat_model_regularization)."""
     observation_regularization: float = 0.0
@@ -107,6 +110,8 @@ class FitSettings(AbstractConfig):
         self.nonnegative_float(
             "latent_regularization", "observation_regularization", "training_noise", "grad_clip"
         )
+        pf = self.partial_forcing
+        self.check("partial_forcing", isinstance(pf, bool), "true or false", pf)
         if self.time_limit is not None:
             self.time_limit_seconds()
         if isinstance(self.unforced, int) and not isinstance(self.unforced, bool):
@@ -190,6 +195,9 @@ class TrainConfig(FitSettings):
     """Hidden width H."""
     observation: ObservationName = "identity"
     """Observation model: x = z[:d] (identity) or x = B z + b (affine)."""
+    hidden_estimate: bool = False
+    """Identity model with latent > d: learn L so that each window and free run starts its
+    hidden units at L x (the GTF code's identity model); false: at 0."""
     num_relu: int | None = None
     """ALRNN: the number of ReLU units P (default M - d)."""
     seed: int = 0
@@ -233,6 +241,10 @@ class TrainConfig(FitSettings):
         self.positive_int("restarts", minimum=0)
         self.nonnegative_float("restart_target")
         self.nonnegative_float("bounded_target")
+        he = self.hidden_estimate
+        self.check("hidden_estimate", isinstance(he, bool), "true or false", he)
+        ok = not (he and self.observation != "identity")
+        self.check("hidden_estimate", ok, "false unless observation = identity", he)
         for name in ("latent", "num_relu", "data_size"):
             if getattr(self, name) is not None:
                 self.positive_int(name)

@@ -145,7 +145,7 @@ PROTOCOLS = ("burn-in", "gtf")
 
 def gtf_free_run(model: Any, test: Float[np.ndarray, "T d"]) -> np.ndarray:
     """The GTF code's evaluation run: from the latent state its first observation implies
-    (`observation.lift(test[0])`, no burn-in), 1.25 T steps, of which the first 0.25 T are
+    (`observation.initial_state(test[0])`, no burn-in), 1.25 T steps, of which the first 0.25 T are
     dropped as a transient; returns the last T observations."""
     if not hasattr(model, "observation"):
         raise ValueError("`protocol='gtf'` needs a DSRModel (a latent model with an observation).")
@@ -157,7 +157,7 @@ def gtf_free_run(model: Any, test: Float[np.ndarray, "T d"]) -> np.ndarray:
 
 @eqx.filter_jit
 def _gtf_run(model: Any, x0: Array, steps: int) -> Array:
-    z0 = model.observation.lift(x0)
+    z0 = model.observation.initial_state(x0)
     return jnp.concatenate([x0[None], model.generate(z0, steps - 1)], axis=0)
 
 

@@ -44,16 +44,20 @@ class DSRModel(eqx.Module):
         fallback: Fallback = "sequential",
         interval: int = 1,
         unforced: tuple[int, ...] = (),
+        partial: bool = True,
     ) -> tuple[Float[Array, "T M"], dict]:
         """The GTF-forced latent trajectory z̃_0..z̃_{T-1} driven by the observations `x`.
 
-        z̃_0 = lift(x_0); the later states solve the forced recurrence with `paratime.unroll`,
-        whose failure policy is `fallback` (by default a failed parallel solve is finished
-        exactly by the sequential scan; `None` keeps the failed states). With `interval`
+        z̃_0 = `observation.initial_state(x_0)`; the later states solve the forced recurrence
+        with `paratime.unroll`, whose failure policy is `fallback` (by default a failed
+        parallel solve is finished exactly by the sequential scan; `None` keeps the failed
+        states). With `interval`
         τ > 1 the forcing acts only at the steps t = τ, 2τ, ... (the others run freely;
         `SparseGTFCell`): α = 1 with τ > 1 is sparse teacher forcing. The observed columns
         in `unforced` do not force the latent state at all (α = 0 on them: a slow variable
-        whose units should run freely between the data's values).
+        whose units should run freely between the data's values). `partial=False` also
+        forces the latent directions the data do not determine, towards 0 (the GTF code's
+        `partial_forcing = false`; `AbstractObservation.projector`).
 
         **Returns:**
 
@@ -62,7 +66,8 @@ class DSRModel(eqx.Module):
         """
         target = self.observation.lift(x)
         a = jnp.asarray(alpha, x.dtype)
-        projector = self.observation.projector(check_unforced(unforced, x.shape[-1]))
+        columns = check_unforced(unforced, x.shape[-1])
+        projector = self.observation.projector(columns, partial)
         if interval == 1:
             cell = GTFCell(self.cell, a, projector)
             xs = target[1:]
@@ -70,8 +75,9 @@ class DSRModel(eqx.Module):
             cell = SparseGTFCell(self.cell, a, projector)
             mask = forcing_mask(target.shape[0] - 1, interval, x.dtype)
             xs = jnp.concatenate([target[1:], mask[:, None]], axis=1)
-        sol = unroll(cell, target[0], xs, solver=solver, throw=False, fallback=fallback)
-        states = jnp.concatenate([target[:1], sol.states], axis=0)
+        start = self.observation.initial_state(x[0])
+        sol = unroll(cell, start, xs, solver=solver, throw=False, fallback=fallback)
+        states = jnp.concatenate([start[None], sol.states], axis=0)
         failed = sol.stats.get("fallback_used", sol.result != RESULTS.successful)
         return states, {"num_steps": sol.stats["num_steps"], "failed": failed}
 
@@ -85,6 +91,7 @@ class DSRModel(eqx.Module):
         fallback: Fallback = "sequential",
         interval: int = 1,
         unforced: tuple[int, ...] = (),
+        partial: bool = True,
     ) -> tuple[Float[Array, ""], dict[str, Array]]:
         """The GTF loss on one subsequence: MSE of O(F(z̃_{t-1})) against x_t, t = 1..T−1.
 
@@ -102,6 +109,8 @@ class DSRModel(eqx.Module):
             `forced_states`).
         - `unforced`: observed columns that do not force the latent state (see
             `forced_states`); the loss still scores their predictions.
+        - `partial`: `False` forces every latent direction, those the data do not
+            determine towards 0 (see `forced_states`).
 
         **Returns:**
 
@@ -110,7 +119,13 @@ class DSRModel(eqx.Module):
         """
         alpha = jax.lax.stop_gradient(jnp.asarray(alpha, x.dtype))
         states, stats = self.forced_states(
-            x[:-1], alpha, solver, fallback=fallback, interval=interval, unforced=unforced
+            x[:-1],
+            alpha,
+            solver,
+            fallback=fallback,
+            interval=interval,
+            unforced=unforced,
+            partial=partial,
         )
         pred = self.observation(jax.vmap(lambda z: self.cell(z, None))(states))
         loss = jnp.mean((pred - x[1:]) ** 2)
@@ -129,7 +144,8 @@ class DSRModel(eqx.Module):
     def infer_state(self, x: Float[Array, "T d"]) -> Float[Array, " M"]:
         """The latent state after reading `x`: fully forced (α = 1) on the observed directions.
 
-        Unobserved latent directions evolve freely, so a burn-in of a few dozen steps sets them.
+        It starts from `observation.initial_state(x[0])`; the unobserved latent directions
+        then evolve freely, so a burn-in of a few dozen steps sets them.
         """
         target = self.observation.lift(x)
         cell = GTFCell(self.cell, jnp.asarray(1.0, x.dtype), self.observation.projector())
@@ -138,7 +154,7 @@ class DSRModel(eqx.Module):
             z = cell(z, t)
             return z, None
 
-        z, _ = jax.lax.scan(step, target[0], target[1:])
+        z, _ = jax.lax.scan(step, self.observation.initial_state(x[0]), target[1:])
         return z
 
     def generate(self, z0: Float[Array, " M"], steps: int) -> Float[Array, "steps d"]:

@@ -6,7 +6,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._observation import AffineObservation
+from ._observation import AffineObservation, IdentityObservation
 
 
 def latent_penalty(cell: Any) -> Float[Array, ""]:
@@ -38,7 +38,8 @@ def observation_penalty(observation: Any) -> Float[Array, ""]:
     """The GTF code's `obs_model_regularization` term: for the affine model x = Bz + b,
     (1 − σ_max(B)/σ_min(B))², which pulls B's condition number towards 1 so that the
     pseudo-inverse that lifts the data into the latent space (the forcing signal) stays well
-    conditioned; 0 for the identity model (which has no weights).
+    conditioned; for the identity model ‖L‖², the squared L2 norm of its estimate of the
+    hidden units (0 without one).
 
     **Arguments:**
 
@@ -48,6 +49,8 @@ def observation_penalty(observation: Any) -> Float[Array, ""]:
 
     A scalar; multiply it by λ (`observation_regularization`).
     """
+    if isinstance(observation, IdentityObservation) and observation.L is not None:
+        return jnp.sum(observation.L**2)
     if not isinstance(observation, AffineObservation):
         return jnp.zeros(())
     s = jnp.linalg.svd(observation.B, compute_uv=False)

@@ -49,6 +49,7 @@ def build_from_config(cfg: TrainConfig, key) -> Any:
         hidden=cfg.hidden,
         observation=cfg.observation,
         num_relu=cfg.num_relu,
+        hidden_estimate=cfg.hidden_estimate,
         key=key,
     )
 

@@ -60,9 +60,11 @@ class LinearSSM(eqx.Module):
         fallback: Fallback = "sequential",
         interval: int = 1,
         unforced: tuple[int, ...] = (),
+        partial: bool = True,
     ) -> tuple[Float[Array, ""], dict[str, Array]]:
         """One-step-ahead MSE on a subsequence, with the signature of `DSRModel.gtf_loss`
-        (`alpha`, `kappa`, `interval` and `unforced` are unused: the model is not forced, κ is 0;
+        (`alpha`, `kappa`, `interval`, `unforced` and `partial` are unused: the model is not
+        forced, κ is 0;
         `solver` defaults to Auto; `fallback` is the failure policy of its solve)."""
         solver = Auto() if solver is None else solver
         sol = unroll(

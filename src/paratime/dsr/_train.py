@@ -163,6 +163,7 @@ def _loss(
     reg=(0.0, 0.0),
     fallback: Fallback = "sequential",
     unforced: tuple[int, ...] = (),
+    partial: bool = True,
 ):
     loss, aux = jax.vmap(
         lambda xb: model.gtf_loss(
@@ -173,6 +174,7 @@ def _loss(
             interval=interval,
             fallback=fallback,
             unforced=unforced,
+            partial=partial,
         )
     )(batch)
     # κ of the batch is the largest over its subsequences (as in Hess et al. 2023), so α is
@@ -191,15 +193,16 @@ def _loss(
 def _dsr_step(
     state, step, data, starts, optimizer, solver, seq_len, batch_size, adaptive, every, gamma,
     interval=1, reg=(0.0, 0.0), fallback: Fallback = "sequential", unforced=(), noise=0.0,
-    alpha_max=1.0,
+    alpha_max=1.0, partial=True,
 ):  # fmt: skip
     key = jax.random.fold_in(jax.random.wrap_key_data(state.key), step)
     batch = training_batch(key, data, starts, seq_len, batch_size, noise)
     # κ (for aGTF) only on the steps that update α: it costs more than the rest of the step.
     update_alpha = adaptive and (step % every == 0)
     (loss, aux), grads = eqx.filter_value_and_grad(_loss, has_aux=True)(
-        state.model, batch, state.alpha, solver, update_alpha, interval, reg, fallback, unforced
-    )
+        state.model, batch, state.alpha, solver, update_alpha, interval, reg, fallback, unforced,
+        partial,
+    )  # fmt: skip
     params = eqx.filter(state.model, eqx.is_inexact_array)
     updates, opt_state = optimizer.update(grads, state.opt_state, params)
     model = eqx.apply_updates(state.model, updates)
@@ -245,6 +248,7 @@ def make_dsr_step(
     fallback: Fallback = "sequential",
     unforced: tuple[int, ...] = (),
     noise: float = 0.0,
+    partial_forcing: bool = True,
 ):
     """The `(DSRState, step) -> (DSRState, metrics)` function for `paratime.train.train`.
 
@@ -264,9 +268,10 @@ def make_dsr_step(
     those only, so none crosses from one trajectory into the next. `fallback` is the failure
     policy of the forced solves (`paratime.unroll`; the default finishes a failed parallel
     solve with the sequential scan, for the failed windows only). The observed columns in
-    `unforced` do not force the latent state (α = 0 on them; `DSRModel.forced_states`).
-    With `noise` σ > 0, Gaussian noise of std σ is added to every window, forcing signal and
-    targets alike (`training_batch`).
+    `unforced` do not force the latent state (α = 0 on them; `DSRModel.forced_states`);
+    `partial_forcing=False` forces the latent directions the data do not determine too,
+    towards 0 (the GTF code's `partial_forcing = false`). With `noise` σ > 0, Gaussian noise
+    of std σ is added to every window, forcing signal and targets alike (`training_batch`).
     """
     check_fallback(fallback, allow_auto=False)
     check_seq_len(data, seq_len if starts is None else 2, batch_size)
@@ -280,6 +285,8 @@ def make_dsr_step(
         raise ValueError(f"`forcing_interval` must be a positive int; got {forcing_interval!r}.")
     if forcing_interval < 1:
         raise ValueError(f"`forcing_interval` must be a positive int; got {forcing_interval!r}.")
+    if not isinstance(partial_forcing, bool):
+        raise ValueError(f"`partial_forcing` must be True or False; got {partial_forcing!r}.")
     for name, value in (
         ("latent_regularization", latent_regularization),
         ("observation_regularization", observation_regularization),
@@ -291,7 +298,7 @@ def make_dsr_step(
     unforced = check_unforced(unforced, data.shape[-1])
     static = (
         solver, seq_len, batch_size, adaptive, alpha_every, gamma, forcing_interval, reg, fallback,
-        unforced, float(noise), float(alpha_max),
+        unforced, float(noise), float(alpha_max), bool(partial_forcing),
     )  # fmt: skip
     starts = None if starts is None else jnp.asarray(starts)
     return lambda state, step: _dsr_step(state, jnp.asarray(step), data, starts, optimizer, *static)
@@ -417,6 +424,7 @@ def fit(
         fallback=fallback_policy(s.fallback),
         unforced=s.unforced_columns(),
         noise=s.training_noise,
+        partial_forcing=s.partial_forcing,
     )
     if validation is not None:
         validation = jnp.asarray(check_series(np.asarray(validation), name="`validation`"))
