@@ -145,8 +145,8 @@ PROTOCOLS = ("burn-in", "gtf")
 
 def gtf_free_run(model: Any, test: Float[np.ndarray, "T d"]) -> np.ndarray:
     """The GTF code's evaluation run: from the latent state its first observation implies
-    (`observation.initial_state(test[0])`, no burn-in), 1.25 T steps, of which the first 0.25 T are
-    dropped as a transient; returns the last T observations."""
+    (`observation.initial_state(test[0])`, no burn-in), 1.25 T steps, of which the first
+    0.25 T are dropped as a transient; returns the last T observations."""
     if not hasattr(model, "observation"):
         raise ValueError("`protocol='gtf'` needs a DSRModel (a latent model with an observation).")
     T = test.shape[0]

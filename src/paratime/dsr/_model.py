@@ -51,13 +51,12 @@ class DSRModel(eqx.Module):
         z̃_0 = `observation.initial_state(x_0)`; the later states solve the forced recurrence
         with `paratime.unroll`, whose failure policy is `fallback` (by default a failed
         parallel solve is finished exactly by the sequential scan; `None` keeps the failed
-        states). With `interval`
-        τ > 1 the forcing acts only at the steps t = τ, 2τ, ... (the others run freely;
-        `SparseGTFCell`): α = 1 with τ > 1 is sparse teacher forcing. The observed columns
-        in `unforced` do not force the latent state at all (α = 0 on them: a slow variable
-        whose units should run freely between the data's values). `partial=False` also
-        forces the latent directions the data do not determine, towards 0 (the GTF code's
-        `partial_forcing = false`; `AbstractObservation.projector`).
+        states). With `interval` τ > 1 the forcing acts only at the steps t = τ, 2τ, ... (the
+        others run freely; `SparseGTFCell`): α = 1 with τ > 1 is sparse teacher forcing. The
+        observed columns in `unforced` do not force the latent state at all (α = 0 on them: a
+        slow variable whose units should run freely between the data's values).
+        `partial=False` also forces the latent directions the data do not determine, towards
+        0 (the GTF code's `partial_forcing = false`; `AbstractObservation.projector`).
 
         **Returns:**
 

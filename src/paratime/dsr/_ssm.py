@@ -64,8 +64,8 @@ class LinearSSM(eqx.Module):
     ) -> tuple[Float[Array, ""], dict[str, Array]]:
         """One-step-ahead MSE on a subsequence, with the signature of `DSRModel.gtf_loss`
         (`alpha`, `kappa`, `interval`, `unforced` and `partial` are unused: the model is not
-        forced, κ is 0;
-        `solver` defaults to Auto; `fallback` is the failure policy of its solve)."""
+        forced, κ is 0; `solver` defaults to Auto; `fallback` is the failure policy of its
+        solve)."""
         solver = Auto() if solver is None else solver
         sol = unroll(
             self.lru, self._h0(x.dtype), x[:-1], solver=solver, throw=False, fallback=fallback
