@@ -111,6 +111,12 @@ class AbstractConfig:
         if not ok:
             raise ConfigError(field, f"must be {allowed}; got {value!r}.")
 
+    def boolean(self, *fields: str) -> None:
+        """Each of `fields` must be `True` or `False`."""
+        for name in fields:
+            v = getattr(self, name)
+            self.check(name, isinstance(v, bool), "true or false", v)
+
     def positive_int(self, *fields: str, minimum: int = 1) -> None:
         """Each of `fields` must be an int >= `minimum` (not a bool)."""
         for name in fields:

@@ -110,8 +110,7 @@ class FitSettings(AbstractConfig):
         self.nonnegative_float(
             "latent_regularization", "observation_regularization", "training_noise", "grad_clip"
         )
-        pf = self.partial_forcing
-        self.check("partial_forcing", isinstance(pf, bool), "true or false", pf)
+        self.boolean("partial_forcing")
         if self.time_limit is not None:
             self.time_limit_seconds()
         if isinstance(self.unforced, int) and not isinstance(self.unforced, bool):
@@ -241,10 +240,9 @@ class TrainConfig(FitSettings):
         self.positive_int("restarts", minimum=0)
         self.nonnegative_float("restart_target")
         self.nonnegative_float("bounded_target")
-        he = self.hidden_estimate
-        self.check("hidden_estimate", isinstance(he, bool), "true or false", he)
-        ok = not (he and self.observation != "identity")
-        self.check("hidden_estimate", ok, "false unless observation = identity", he)
+        self.boolean("hidden_estimate")
+        ok = not (self.hidden_estimate and self.observation != "identity")
+        self.check("hidden_estimate", ok, "false unless observation = identity", True)
         for name in ("latent", "num_relu", "data_size"):
             if getattr(self, name) is not None:
                 self.positive_int(name)

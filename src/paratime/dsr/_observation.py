@@ -105,7 +105,7 @@ class IdentityObservation(AbstractObservation):
 
     def projector(self, unforced: tuple[int, ...] = (), partial: bool = True):
         units = jnp.arange(self.latent_size)
-        forced = units < self.data_size if partial else units >= 0
+        forced = units < self.data_size if partial else jnp.full(self.latent_size, True)
         for column in unforced:
             forced = forced & (units != column)
         return forced.astype(float)

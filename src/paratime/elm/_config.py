@@ -71,7 +71,7 @@ class FitSettings(AbstractConfig):
         self.check("decay", ok, "in [0, 1)", d)
         if self.bounds_margin is not None:
             self.nonnegative_float("bounds_margin")
-        self.check("direct", isinstance(self.direct, bool), "true or false", self.direct)
+        self.boolean("direct")
 
     def lam_value(self) -> float | LamRule:
         """`"multistep"`, `"gcv"`, `"validation"` or λ as a float."""
@@ -131,5 +131,5 @@ class FitConfig(FitSettings):
         self.check("test_fraction", isinstance(tf, float | int) and 0 < tf < 1, "in (0, 1)", tf)
         self.check("val_fraction", isinstance(vf, float | int) and 0 <= vf < 1, "in [0, 1)", vf)
         self.check("val_fraction", tf + vf < 1, "less than 1 - test_fraction", vf)
-        self.check("x64", isinstance(self.x64, bool), "true or false", self.x64)
+        self.boolean("x64")
         self.check("seed", isinstance(self.seed, int), "an integer", self.seed)

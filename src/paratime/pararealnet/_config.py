@@ -52,7 +52,7 @@ class TrainConfig(AbstractConfig):
         self.positive_int("coarse_depth", "batch_size")
         self.positive_float("learning_rate")
         self.check("seed", isinstance(self.seed, int), "an integer", self.seed)
-        self.check("baseline", isinstance(self.baseline, bool), "true or false", self.baseline)
+        self.boolean("baseline")
         self.check(
             "parallel",
             self.depth % self.parallel == 0,
